@@ -1,0 +1,30 @@
+"""summarize: multilingual news summarisation and translation, cached per source.
+
+    import summarize
+    report = summarize.run(["seeds/"], summarize.load_settings(overrides={"targets": "ar,fr"}))
+
+Importing this package is cheap: models, torch and transformers load only when a run needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from summarize._version import __version__
+from summarize.config import Settings, load_settings
+from summarize.errors import SummarizeError
+
+if TYPE_CHECKING:
+    from summarize.types import BatchReport
+
+__all__ = ["Settings", "SummarizeError", "__version__", "load_settings", "run"]
+
+
+def run(sources: Sequence[str | Path], settings: Settings | None = None, *,
+        stdin: IO[str] | None = None, progress: Any = None) -> BatchReport:
+    """Summarise and translate `sources`; see `summarize.runner.run`."""
+    from summarize.runner import run as _run
+
+    return _run(sources, settings, stdin=stdin, progress=progress)

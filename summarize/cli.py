@@ -1,0 +1,374 @@
+"""The command line: parse options, call the library, render what it returns.
+
+No business logic here. Heavy modules (torch, transformers, the runner) are imported inside
+the commands, so `summarize --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from summarize._version import __version__
+from summarize.errors import (
+    CacheError,
+    ConfigError,
+    InputError,
+    LanguageError,
+    ModelLoadError,
+    ModelNotAvailable,
+    SummarizeError,
+    UsageError,
+)
+
+# Exit codes: 0 all good; 1 some sources failed (the rest written); 2 the run could not start.
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+# One table maps every error type to how the CLI reports it.
+ERROR_TABLE: list[tuple[type[BaseException], str]] = [
+    (ModelNotAvailable, "model not available"),
+    (ModelLoadError, "model cannot be loaded"),
+    (ConfigError, "configuration error"),
+    (UsageError, "usage error"),
+    (CacheError, "cache error"),
+    (InputError, "input error"),
+    (LanguageError, "language error"),
+    (SummarizeError, "error"),
+]
+
+app = typer.Typer(
+    name="summarize",
+    help="Summarise news articles and translate the summaries (Arabic, French, ...), cached per source.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="The model catalogue: what is known, what is present, downloads.",
+                         no_args_is_help=True)
+cache_app = typer.Typer(help="The result cache in the output folder.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(cache_app, name="cache")
+
+
+def fail(exc: BaseException) -> NoReturn:
+    """Print one line for a known error and exit 2; never a traceback."""
+    label = next((text for kind, text in ERROR_TABLE if isinstance(exc, kind)), "error")
+    typer.echo(f"summarize: {label}: {exc}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"summarize {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Summarise news articles and translate the summaries, cached per source."""
+
+
+# -- shared options ---------------------------------------------------------------
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="A summarize.toml to read "
+                      "(default: ./summarize.toml if present).", dir_okay=False)]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Output and cache folder "
+                      "[default: outputs].")]
+
+
+def _settings(config: Path | None, **overrides: Any) -> Any:
+    from summarize.config import load_settings
+
+    try:
+        return load_settings(config, overrides={k: v for k, v in overrides.items()
+                                                if v is not None and v != []})
+    except SummarizeError as exc:
+        fail(exc)
+
+
+def _split_summarizers(values: list[str] | None) -> tuple[str | None, list[str]]:
+    """`--summarizer NAME|PATH` sets the main one; `--summarizer fr=NAME|PATH` one per language."""
+    main: str | None = None
+    per_lang: list[str] = []
+    for value in values or []:
+        key, sep, _ = value.partition("=")
+        if sep and key.isalpha() and len(key) <= 3:
+            per_lang.append(value)
+        else:
+            main = value
+    return main, per_lang
+
+
+# -- run --------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    sources: Annotated[list[str], typer.Argument(help="Files, folders, .jsonl files, or - for stdin.")],
+    to: Annotated[str | None, typer.Option("--to", "-t", help="Target languages, comma-separated "
+                  "[default: ar,fr].")] = None,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+    lang: Annotated[str | None, typer.Option(help="Source language of every article (skips "
+                    "detection).")] = None,
+    summarizer: Annotated[list[str] | None, typer.Option(help="Summarisation model: catalogue "
+                          "name, hub id or folder; LANG=MODEL for one language. Repeatable.")] = None,
+    translator: Annotated[list[str] | None, typer.Option(help="SRC-TGT=MODEL (catalogue name, hub "
+                          "id or folder); *=MODEL sets the any-to-any fallback. Repeatable.")] = None,
+    engine: Annotated[str | None, typer.Option(help="Inference engine [default: transformers].")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto [default: cpu].")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for the models "
+                       "[default: all cores].")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Articles processed (and written) per "
+                          "wave [default: 8].")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")] = False,
+    stdin_format: Annotated[str | None, typer.Option(help="What - reads: text (one article) or "
+                            "jsonl.")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Never download; fail if a model is "
+                       "missing.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Summarise and translate every article; write <output>/<id>.json and report.json.
+
+    Example: summarize run seeds/ --to ar,fr
+    """
+    main_summarizer, per_lang = _split_summarizers(summarizer)
+    settings = _settings(
+        config, targets=to, output_dir=output, lang=lang, summarizer=main_summarizer,
+        summarizers=per_lang, translators=translator, engine=engine, device=device,
+        threads=threads, batch_size=batch_size, cache=False if no_cache else None,
+        stdin_format=stdin_format, offline=True if offline else None,
+    )
+    from summarize.runner import run as run_batch
+
+    show = not quiet and sys.stderr.isatty()
+    try:
+        if show:
+            report = _run_with_progress(run_batch, sources, settings)
+        else:
+            report = run_batch(sources, settings)
+    except SummarizeError as exc:
+        fail(exc)
+    if not quiet:
+        _print_report(report)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_SOME_FAILED)
+
+
+def _run_with_progress(run_batch: Any, sources: list[str], settings: Any) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from summarize.runner import ProgressEvent
+
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("summarising", total=None)
+
+        def on_progress(event: ProgressEvent) -> None:
+            bar.update(task, total=event.total, completed=event.done,
+                       description=f"summarising {event.article_id or ''}"[:60])
+
+        return run_batch(sources, settings, progress=on_progress)
+
+
+def _print_report(report: Any) -> None:
+    ok, failed = len(report.succeeded), len(report.failed)
+    cached = sum(1 for o in report.succeeded if o.cached)
+    for outcome in report.failed:
+        assert outcome.error is not None
+        typer.echo(f"error: {outcome.error.source}: {outcome.error.message}", err=True)
+    typer.echo(
+        f"{ok + failed} sources: {ok} ok ({cached} entirely from cache), {failed} failed, "
+        f"{report.seconds:.1f} s; results in {report.output_dir}/, report in "
+        f"{report.output_dir}/report.json",
+        err=True,
+    )
+
+
+# -- detect -----------------------------------------------------------------------------
+
+
+@app.command()
+def detect(
+    sources: Annotated[list[str], typer.Argument(help="Files, folders, .jsonl files, or - for stdin.")],
+    config: ConfigOpt = None,
+    stdin_format: Annotated[str | None, typer.Option(help="What - reads: text or jsonl.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Print each article's detected language and confidence.
+
+    Example: summarize detect seeds/
+    """
+    settings = _settings(config, stdin_format=stdin_format)
+    from summarize.detect import get_detector
+    from summarize.ingest import collect
+
+    try:
+        ingested = collect(sources, settings)
+    except SummarizeError as exc:
+        fail(exc)
+    detector = get_detector(settings)
+    failed = False
+    for item in ingested.order:
+        if not hasattr(item, "text"):
+            failed = True
+            typer.echo(f"error: {item.source}: {item.message}", err=True)
+            continue
+        code, prob = detector.detect(item.text)  # type: ignore[union-attr]
+        if as_json:
+            typer.echo(json.dumps({"id": item.id, "language": code, "confidence": round(prob, 4)},
+                                  ensure_ascii=False))
+        else:
+            typer.echo(f"{item.id}\t{code}\t{prob:.3f}")
+    raise typer.Exit(EXIT_SOME_FAILED if failed else EXIT_OK)
+
+
+# -- models -----------------------------------------------------------------------------
+
+
+@models_app.command("list")
+def models_list(
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Every catalogue model: task, languages, licence, size, revision, and whether present.
+
+    Example: summarize models list
+    """
+    settings = _settings(config)
+    from summarize.catalog import load_catalog
+
+    try:
+        catalog = load_catalog(settings)
+    except SummarizeError as exc:
+        fail(exc)
+    rows = []
+    for entry in catalog.entries.values():
+        ref = catalog.ref(entry.name)
+        rows.append({
+            "name": entry.name, "task": entry.task, "hub": entry.hub,
+            "covers": ", ".join(entry.pairs) if entry.pairs else
+            (f"{len(entry.languages)} languages" if len(entry.languages) > 6
+             else ", ".join(entry.languages)),
+            "license": entry.license, "commercial": entry.commercial, "params": entry.params,
+            "size_mb": entry.size_mb, "default": entry.default,
+            "revision": entry.revision or "unpinned", "present": ref.present, "path": str(ref.path),
+        })
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Model catalogue ({catalog.source})")
+    for col in ("name", "task", "covers", "license", "size", "default", "revision", "present"):
+        table.add_column(col)
+    for r in rows:
+        licence = r["license"] + ("" if r["commercial"] else " (non-commercial)")
+        table.add_row(r["name"], r["task"], r["covers"], licence, f"{r['size_mb']} MB",
+                      "yes" if r["default"] else "", r["revision"][:12],
+                      "yes" if r["present"] else "no")
+    Console(width=160).print(table)
+
+
+@models_app.command("download")
+def models_download(
+    names: Annotated[list[str] | None, typer.Argument(help="Catalogue names [default: the "
+                     "default models].")] = None,
+    all_models: Annotated[bool, typer.Option("--all", help="Every catalogue model.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Download models at their pinned revisions (safetensors only) into models/<name>/.
+
+    Example: summarize models download opus-mt-fr-en
+    """
+    settings = _settings(config)
+    from summarize.catalog import load_catalog
+    from summarize.hub import ensure_present
+
+    try:
+        catalog = load_catalog(settings)
+        if all_models:
+            chosen = list(catalog.entries)
+        elif names:
+            unknown = [n for n in names if n not in catalog]
+            if unknown:
+                raise UsageError(f"not in the catalogue: {', '.join(unknown)} "
+                                 "(see `summarize models list`)")
+            chosen = list(names)
+        else:
+            chosen = [e.name for e in catalog.defaults()]
+        refs = [catalog.ref(n) for n in chosen]
+        fetched = ensure_present(refs, settings)
+    except SummarizeError as exc:
+        fail(exc)
+    for ref in refs:
+        state = "downloaded" if ref in fetched else "already present"
+        typer.echo(f"{ref.name}: {state} ({ref.path})")
+
+
+# -- cache ------------------------------------------------------------------------------
+
+
+def _open_cache(config: Path | None, output: Path | None) -> Any:
+    settings = _settings(config, output_dir=output)
+    from summarize.cache import Cache
+
+    path = settings.resolved_cache_path
+    if not path.exists():
+        typer.echo(f"no cache at {path} yet (it is created by the first run)")
+        raise typer.Exit(EXIT_OK)
+    try:
+        return Cache(path)
+    except SummarizeError as exc:
+        fail(exc)
+
+
+@cache_app.command("stats")
+def cache_stats(output: OutputOpt = None, config: ConfigOpt = None,
+                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Entries and size of the cache, per stage.
+
+    Example: summarize cache stats -o outputs
+    """
+    cache = _open_cache(config, output)
+    stats = cache.stats()
+    cache.close()
+    if as_json:
+        typer.echo(json.dumps(stats, indent=2))
+        return
+    typer.echo(f"{stats['path']}: {stats['entries']} entries, {stats['bytes'] / 1e6:.2f} MB on disk")
+    for stage, s in stats["stages"].items():
+        typer.echo(f"  {stage:<10} {s['entries']:>6} entries")
+
+
+@cache_app.command("clear")
+def cache_clear(
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+    stage: Annotated[str | None, typer.Option(help="Only this stage: detect, pivot, summarize or "
+                     "translate.")] = None,
+) -> None:
+    """Remove cached results (all, or one stage's), so the next run recomputes them.
+
+    Example: summarize cache clear --stage translate
+    """
+    cache = _open_cache(config, output)
+    removed = cache.clear(stage)
+    cache.close()
+    typer.echo(f"removed {removed} entries from {cache.path}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("summarize: interrupted; finished results are kept and the next run resumes",
+                   err=True)
+        sys.exit(130)

@@ -1,0 +1,326 @@
+"""Settings, resolved once: packaged defaults < summarize.toml < SUMMARIZE_* environment < flags.
+
+This is the only module that reads environment variables or the configuration file,
+and it does so only when `load_settings` is called, never at import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from summarize.errors import ConfigError
+
+CONFIG_FILE_NAME = "summarize.toml"
+ENV_PREFIX = "SUMMARIZE_"
+DEFAULT_SUMMARIZER = "distilbart-cnn-12-6"
+DEFAULT_FALLBACK = "m2m100-418m"
+ENGINES = ("transformers",)
+STDIN_FORMATS = ("text", "jsonl")
+# Generation settings a user may override; anything else in a table is a typo.
+GENERATION_KEYS = {
+    "num_beams": int,
+    "max_length": int,
+    "min_length": int,
+    "max_new_tokens": int,
+    "no_repeat_ngram_size": int,
+    "length_penalty": float,
+    "repetition_penalty": float,
+    "early_stopping": bool,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know, in one immutable object passed down the stages."""
+
+    output_dir: Path = Path("outputs")
+    models_dir: Path = Path("models")
+    catalog_path: Path | None = None
+    cache: bool = True
+    cache_path: Path | None = None
+    targets: tuple[str, ...] = ("ar", "fr")
+    lang: str | None = None
+    summarizer: str = DEFAULT_SUMMARIZER
+    summarizers: Mapping[str, str] = field(default_factory=dict)
+    translators: Mapping[str, str] = field(default_factory=dict)
+    fallback: str = DEFAULT_FALLBACK
+    pivot_lang: str = "en"
+    engine: str = "transformers"
+    device: str = "cpu"
+    threads: int = 0
+    batch_size: int = 8
+    max_batch_tokens: int = 8192
+    summary_generation: Mapping[str, Any] = field(default_factory=dict)
+    translation_generation: Mapping[str, Any] = field(default_factory=dict)
+    detect_min_confidence: float = 0.80
+    detect_min_chars: int = 20
+    detect_seed: int = 0
+    stdin_format: str = "text"
+    offline: bool = False
+    download: bool = True
+    network_timeout: float = 5.0
+
+    @property
+    def resolved_cache_path(self) -> Path:
+        return self.cache_path or self.output_dir / "cache.sqlite3"
+
+    @property
+    def resolved_threads(self) -> int:
+        return self.threads if self.threads > 0 else max(1, os.cpu_count() or 1)
+
+
+# ---------------------------------------------------------------------------
+# Coercion: every layer is parsed into the field's type and checked the same way.
+
+_SCALARS: dict[str, type] = {
+    "output_dir": Path,
+    "models_dir": Path,
+    "catalog_path": Path,
+    "cache": bool,
+    "cache_path": Path,
+    "lang": str,
+    "summarizer": str,
+    "fallback": str,
+    "pivot_lang": str,
+    "engine": str,
+    "device": str,
+    "threads": int,
+    "batch_size": int,
+    "max_batch_tokens": int,
+    "detect_min_confidence": float,
+    "detect_min_chars": int,
+    "detect_seed": int,
+    "stdin_format": str,
+    "offline": bool,
+    "download": bool,
+    "network_timeout": float,
+}
+_TABLES = ("summarizers", "translators", "summary_generation", "translation_generation")
+# Friendlier names accepted in summarize.toml and the environment.
+_ALIASES = {"output": "output_dir", "to": "targets", "summary": "summary_generation",
+            "translation": "translation_generation"}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _parse_bool(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ConfigError(f"{where}: expected true or false, got {value!r}")
+
+
+def _coerce_scalar(name: str, value: Any, where: str) -> Any:
+    kind = _SCALARS[name]
+    if value is None:
+        return None
+    if kind is bool:
+        return _parse_bool(value, where)
+    if kind is Path:
+        if not isinstance(value, (str, Path)):
+            raise ConfigError(f"{where}: expected a path, got {value!r}")
+        return Path(os.path.expanduser(str(value)))
+    if kind in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value.strip()
+
+
+def parse_targets(value: Any, where: str = "targets") -> tuple[str, ...]:
+    """`"ar,fr"` or `["ar", "fr"]` -> `("ar", "fr")`, lower-cased, order kept, duplicates dropped."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError(f"{where}: expected a comma-separated list such as 'ar,fr', got {value!r}")
+    out: list[str] = []
+    for item in items:
+        code = str(item).strip().lower()
+        if not code:
+            continue
+        if not code.replace("-", "").isalpha() or len(code) > 8:
+            raise ConfigError(f"{where}: {item!r} is not a language code (use ISO 639-1, e.g. 'ar')")
+        if code not in out:
+            out.append(code)
+    return tuple(out)
+
+
+def parse_model_map(items: Any, where: str, *, pairs: bool) -> dict[str, str]:
+    """Parse `SRC-TGT=REF` (translators) or `LANG=REF` (summarizers) entries into a dict."""
+    if isinstance(items, Mapping):
+        pairs_in = [(str(k), v) for k, v in items.items()]
+    else:
+        raw = items.split(";") if isinstance(items, str) else list(items)
+        pairs_in = []
+        for entry in raw:
+            if not str(entry).strip():
+                continue
+            key, sep, ref = str(entry).partition("=")
+            if not sep:
+                shape = "SRC-TGT=NAME|PATH" if pairs else "LANG=NAME|PATH"
+                raise ConfigError(f"{where}: expected {shape}, got {entry!r}")
+            pairs_in.append((key, ref))
+    out: dict[str, str] = {}
+    for key, ref in pairs_in:
+        key = key.strip().lower()
+        if not isinstance(ref, str) or not ref.strip():
+            raise ConfigError(f"{where}: {key!r} needs a model name, hub id or folder")
+        if pairs and key != "*":
+            src, sep, tgt = key.partition("-")
+            if not (sep and src.isalpha() and tgt.isalpha()):
+                raise ConfigError(
+                    f"{where}: {key!r} is not a language pair; write it as SRC-TGT (e.g. en-ar) or *"
+                )
+        elif not pairs and not key.isalpha():
+            raise ConfigError(f"{where}: {key!r} is not a language code")
+        out[key] = ref.strip()
+    return out
+
+
+def _parse_generation(table: Any, where: str) -> dict[str, Any]:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: expected a table of generation settings")
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        kind = GENERATION_KEYS.get(key)
+        if kind is None:
+            known = ", ".join(sorted(GENERATION_KEYS))
+            raise ConfigError(f"{where}: unknown generation setting {key!r} (known: {known})")
+        out[key] = _parse_bool(value, f"{where}.{key}") if kind is bool else kind(value)
+    return out
+
+
+def _apply(layer: Mapping[str, Any], values: dict[str, Any], where: str) -> None:
+    """Merge one layer (file, environment or flags) into `values`, key by key."""
+    for raw_key, value in layer.items():
+        key = _ALIASES.get(raw_key, raw_key)
+        here = f"{where}: {raw_key}"
+        if value is None:
+            continue
+        if key == "targets":
+            values[key] = parse_targets(value, here)
+        elif key in ("translators", "summarizers"):
+            merged = dict(values[key])
+            merged.update(parse_model_map(value, here, pairs=key == "translators"))
+            values[key] = merged
+        elif key in ("summary_generation", "translation_generation"):
+            merged = dict(values[key])
+            merged.update(_parse_generation(value, here))
+            values[key] = merged
+        elif key in _SCALARS:
+            values[key] = _coerce_scalar(key, value, here)
+        else:
+            raise ConfigError(f"{here}: unknown setting (see README 'Configuration')")
+
+
+def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        key = name[len(ENV_PREFIX):].lower()
+        key = {"output": "output_dir"}.get(key, key)
+        if key in _SCALARS or key in ("targets", "translators", "summarizers"):
+            layer[key] = value
+    # The hub's own switch means the same thing to us.
+    if env.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE and "offline" not in layer:
+        layer["offline"] = "1"
+    return layer
+
+
+def find_config_file(explicit: Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"configuration file {explicit} does not exist")
+        return explicit
+    from_env = env.get(ENV_PREFIX + "CONFIG")
+    if from_env:
+        path = Path(from_env).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"SUMMARIZE_CONFIG points at {path}, which does not exist")
+        return path
+    candidate = cwd / CONFIG_FILE_NAME
+    return candidate if candidate.is_file() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    data = _read_toml(path)
+    # [models] holds the user's own catalogue entries, read by `user_models`.
+    data.pop("models", None)
+    return data
+
+
+def load_settings(
+    config_file: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Resolve every layer into one frozen `Settings`. Relative paths stay relative to `cwd`."""
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    values: dict[str, Any] = {f.name: getattr(Settings(), f.name) for f in dataclasses.fields(Settings)}
+    path = find_config_file(config_file, env, cwd)
+    if path is not None:
+        _apply(read_config_file(path), values, str(path))
+    _apply(_env_layer(env), values, "environment")
+    if overrides:
+        _apply(overrides, values, "option")
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def user_models(config_file: Path | None = None, *, env: Mapping[str, str] | None = None,
+                cwd: Path | None = None) -> dict[str, Any]:
+    """The `[models]` table of summarize.toml: a newsroom's own catalogue entries."""
+    env = os.environ if env is None else env
+    path = find_config_file(config_file, env, Path.cwd() if cwd is None else cwd)
+    if path is None:
+        return {}
+    table = _read_toml(path).get("models", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [models] must be a table of model entries")
+    return table
+
+
+def validate(settings: Settings) -> None:
+    if settings.engine not in ENGINES:
+        raise ConfigError(f"engine {settings.engine!r} is not known; choose one of {', '.join(ENGINES)}")
+    if settings.stdin_format not in STDIN_FORMATS:
+        raise ConfigError(f"stdin format {settings.stdin_format!r}: choose text or jsonl")
+    if settings.batch_size < 1:
+        raise ConfigError("batch_size must be at least 1")
+    if settings.max_batch_tokens < 64:
+        raise ConfigError("max_batch_tokens must be at least 64")
+    if not 0.0 <= settings.detect_min_confidence <= 1.0:
+        raise ConfigError("detect_min_confidence must be between 0 and 1")
+    if settings.threads < 0:
+        raise ConfigError("threads must be 0 (all cores) or a positive number")
+    if settings.network_timeout <= 0:
+        raise ConfigError("network_timeout must be a positive number of seconds")
+    if settings.lang is not None and settings.lang != "und" and not settings.lang.isalpha():
+        raise ConfigError(f"--lang {settings.lang!r} is not a language code (use ISO 639-1, e.g. 'fr')")

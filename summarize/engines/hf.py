@@ -1,0 +1,149 @@
+"""The transformers engine: `AutoModelForSeq2SeqLM` from safetensors, batched greedy/beam search."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from summarize.catalog import ModelRef, check_loadable
+from summarize.config import Settings
+from summarize.engines import token_batches
+from summarize.errors import ModelLoadError
+
+# NLLB uses FLORES-200 codes; the catalogue lists ISO 639-1 codes.
+NLLB_CODES = {
+    "ar": "arb_Arab", "de": "deu_Latn", "en": "eng_Latn", "es": "spa_Latn", "fr": "fra_Latn",
+    "it": "ita_Latn", "nl": "nld_Latn", "pt": "por_Latn", "ru": "rus_Cyrl", "tr": "tur_Latn",
+    "zh": "zho_Hans",
+}
+
+_THREADS_SET = False
+
+
+def _set_threads(n: int) -> None:
+    """Set torch's intra-op pool once per process: several models share one pool, never compete."""
+    global _THREADS_SET
+    import torch
+
+    if not _THREADS_SET:
+        torch.set_num_threads(n)
+        _THREADS_SET = True
+
+
+class TransformersModel:
+    engine = "transformers"
+
+    def __init__(self, ref: ModelRef, settings: Settings) -> None:
+        self.ref = ref
+        self._settings = settings
+        self._tokenizer: Any = None
+        self._model: Any = None
+        self._device = "cpu"
+        self._lock = threading.Lock()
+
+    # -- loading ---------------------------------------------------------------
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            with self._lock:
+                if self._tokenizer is None:
+                    self._tokenizer = self._load_tokenizer()
+        return self._tokenizer
+
+    def _load_tokenizer(self) -> Any:
+        check_loadable(self.ref)
+        _quiet_transformers()
+        from transformers import AutoTokenizer
+
+        try:
+            return AutoTokenizer.from_pretrained(str(self.ref.path), local_files_only=True)
+        except (OSError, ValueError, ImportError) as exc:
+            raise ModelLoadError(
+                f"model {self.ref.name}: tokenizer in {self.ref.path} cannot be loaded ({exc})"
+            ) from exc
+
+    def _ensure_model(self) -> Any:
+        if self._model is None:
+            self.tokenizer  # noqa: B018 - load (and check) the folder before the weights
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load_model()
+        return self._model
+
+    def _load_model(self) -> Any:
+        import torch
+        from transformers import AutoModelForSeq2SeqLM
+
+        _set_threads(self._settings.resolved_threads)
+        device = self._settings.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            model = AutoModelForSeq2SeqLM.from_pretrained(
+                str(self.ref.path), use_safetensors=True, local_files_only=True
+            )
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"model {self.ref.name}: cannot load {self.ref.path} ({exc})") from exc
+        model.eval()
+        self._device = device
+        return model.to(device)
+
+    # -- queries ---------------------------------------------------------------
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        ids = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        return [len(x) for x in ids]
+
+    def has_token(self, token: str) -> bool:
+        return token in self.tokenizer.get_vocab()
+
+    # -- generation ------------------------------------------------------------
+
+    def generate(
+        self,
+        texts: Sequence[str],
+        params: Mapping[str, Any],
+        *,
+        src_lang: str | None = None,
+        tgt_lang: str | None = None,
+    ) -> list[str]:
+        """Generate for every text, in length-sorted batches bounded by a token budget."""
+        if not texts:
+            return []
+        import torch
+
+        model = self._ensure_model()
+        tok = self.tokenizer
+        kwargs = dict(params)
+        codes = self.ref.entry.lang_codes
+        if codes and src_lang and tgt_lang:
+            src, tgt = (NLLB_CODES.get(src_lang, src_lang), NLLB_CODES.get(tgt_lang, tgt_lang)) \
+                if codes == "nllb" else (src_lang, tgt_lang)
+            tok.src_lang = src
+            kwargs["forced_bos_token_id"] = (
+                tok.get_lang_id(tgt) if hasattr(tok, "get_lang_id") else tok.convert_tokens_to_ids(tgt)
+            )
+        lengths = self.count_tokens(texts)
+        beams = int(kwargs.get("num_beams", 1) or 1)
+        out: list[str] = [""] * len(texts)
+        for batch in token_batches(lengths, self._settings.max_batch_tokens // beams):
+            enc = tok([texts[i] for i in batch], return_tensors="pt", padding=True, truncation=False)
+            enc = {k: v.to(self._device) for k, v in enc.items()}
+            with torch.inference_mode():
+                generated = model.generate(**enc, **kwargs)
+            decoded = tok.batch_decode(generated, skip_special_tokens=True)
+            for i, text in zip(batch, decoded, strict=True):
+                out[i] = text.strip()
+        return out
+
+
+def _quiet_transformers() -> None:
+    """Our progress bar and errors speak for us; silence transformers' own bars and warnings."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()

@@ -1,0 +1,177 @@
+"""Plain data passed between stages, and its JSON form (built in one place: `to_json`).
+
+All records are frozen dataclasses so a stage cannot change what an earlier one produced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Route = Literal["direct", "pivot", "fallback", "copy"]
+Status = Literal["ok", "error"]
+
+
+@dataclass(frozen=True)
+class Article:
+    """One input article. `id` is data (kept verbatim); `safe_name` is what touches the disk."""
+
+    id: str
+    safe_name: str
+    text: str
+    hash: str
+    source: str
+    title: str | None = None
+    url: str | None = None
+    lang: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class SourceError:
+    """A source (file, JSONL line, stdin) that produced no article, or an article that failed."""
+
+    source: str
+    type: str
+    message: str
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """How one stage produced its output: enough to reproduce and audit it."""
+
+    model: str
+    revision: str
+    engine: str
+    settings: dict[str, Any]
+    seconds: float
+    cached: bool
+
+
+@dataclass(frozen=True)
+class Detection:
+    code: str
+    confidence: float
+    method: str
+    record: StageRecord
+
+
+@dataclass(frozen=True)
+class Summary:
+    text: str
+    lang: str
+    chunks: int
+    record: StageRecord
+
+
+@dataclass(frozen=True)
+class Translation:
+    target: str
+    text: str
+    route: Route
+    record: StageRecord
+
+
+@dataclass(frozen=True)
+class Result:
+    article: Article
+    detection: Detection
+    summary: Summary
+    translations: dict[str, Translation]
+    pivot: StageRecord | None = None
+    output: str | None = None
+
+    @property
+    def all_cached(self) -> bool:
+        return all(r.cached for r in self.records().values())
+
+    def records(self) -> dict[str, StageRecord]:
+        """Provenance keyed by stage name, in pipeline order."""
+        out: dict[str, StageRecord] = {"detect": self.detection.record}
+        if self.pivot is not None:
+            out["pivot"] = self.pivot
+        out["summarize"] = self.summary.record
+        for target, tr in self.translations.items():
+            out[f"translate:{target}"] = tr.record
+        return out
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """One line of the batch report."""
+
+    id: str | None
+    source: str
+    status: Status
+    output: str | None = None
+    error: SourceError | None = None
+    cached: bool = False
+
+
+@dataclass
+class BatchReport:
+    """What a run did: every source's outcome, in input order. Returned, never printed."""
+
+    outcomes: list[SourceOutcome] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)
+    seconds: float = 0.0
+    output_dir: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status == "ok" for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[SourceOutcome]:
+        return [o for o in self.outcomes if o.status == "error"]
+
+    @property
+    def succeeded(self) -> list[SourceOutcome]:
+        return [o for o in self.outcomes if o.status == "ok"]
+
+
+def record_json(rec: StageRecord) -> dict[str, Any]:
+    return dataclasses.asdict(rec)
+
+
+def result_json(result: Result) -> dict[str, Any]:
+    """The per-article JSON document (`<output>/<id>.json`)."""
+    art = result.article
+    doc: dict[str, Any] = {
+        "id": art.id,
+        "title": art.title,
+        "url": art.url,
+        "source": art.source,
+        "hash": art.hash,
+        "language": {
+            "code": result.detection.code,
+            "confidence": round(result.detection.confidence, 4),
+            "method": result.detection.method,
+        },
+        "summary": {
+            "text": result.summary.text,
+            "lang": result.summary.lang,
+            "chunks": result.summary.chunks,
+        },
+        "translations": {
+            target: {"text": tr.text, "lang": tr.target, "route": tr.route}
+            for target, tr in result.translations.items()
+        },
+        "provenance": {name: record_json(rec) for name, rec in result.records().items()},
+    }
+    return doc
+
+
+def outcome_json(outcome: SourceOutcome) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": outcome.id,
+        "source": outcome.source,
+        "status": outcome.status,
+        "output": outcome.output,
+        "cached": outcome.cached,
+    }
+    if outcome.error is not None:
+        doc["error"] = {"type": outcome.error.type, "message": outcome.error.message}
+    return doc

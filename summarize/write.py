@@ -1,0 +1,87 @@
+"""Write: one JSON file per article and the batch report, each written atomically.
+
+A file is written to a temporary name in the same folder and moved into place with
+`os.replace`, so a reader (or a killed run) sees the old file or the new one, never half.
+A result whose content has not changed is not rewritten: same bytes, same modification time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from summarize.types import BatchReport, Result, outcome_json, result_json
+
+# Fields that describe this run rather than the result; a change in them alone is no change.
+_VOLATILE = ("seconds", "cached")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dumps(doc: Any) -> bytes:
+    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _stable(doc: dict[str, Any]) -> dict[str, Any]:
+    out = dict(doc)
+    out["provenance"] = {
+        stage: {k: v for k, v in rec.items() if k not in _VOLATILE}
+        for stage, rec in doc.get("provenance", {}).items()
+    }
+    return out
+
+
+def _unchanged(path: Path, doc: dict[str, Any]) -> bool:
+    try:
+        old = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(old, dict) and _stable(old) == _stable(doc)
+
+
+def result_path(output_dir: Path, result: Result) -> Path:
+    return output_dir / f"{result.article.safe_name}.json"
+
+
+def write_result(output_dir: Path, result: Result) -> Path:
+    """`<output>/<safe id>.json`; left untouched when only timings or cache flags differ."""
+    path = result_path(output_dir, result)
+    doc = result_json(result)
+    if not _unchanged(path, doc):
+        atomic_write(path, dumps(doc))
+    return path
+
+
+def report_json(report: BatchReport, settings_doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "summary": {
+            "sources": len(report.outcomes),
+            "ok": len(report.succeeded),
+            "failed": len(report.failed),
+            "fully_cached": sum(1 for o in report.outcomes if o.cached),
+            "seconds": round(report.seconds, 3),
+        },
+        "settings": settings_doc,
+        "sources": [outcome_json(o) for o in report.outcomes],
+    }
+
+
+def write_report(output_dir: Path, report: BatchReport, settings_doc: dict[str, Any]) -> Path:
+    path = output_dir / "report.json"
+    atomic_write(path, dumps(report_json(report, settings_doc)))
+    return path
