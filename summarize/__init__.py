@@ -22,8 +22,13 @@ if TYPE_CHECKING:
 __all__ = ["Settings", "SummarizeError", "__version__", "load_settings", "run"]
 
 
-def run(sources: Sequence[str | Path], settings: Settings | None = None, *,
-        stdin: IO[str] | None = None, progress: Any = None) -> BatchReport:
+def run(
+    sources: Sequence[str | Path],
+    settings: Settings | None = None,
+    *,
+    stdin: IO[str] | None = None,
+    progress: Any = None,
+) -> BatchReport:
     """Summarise and translate `sources`; see `summarize.runner.run`."""
     from summarize.runner import run as _run
 

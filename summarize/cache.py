@@ -62,8 +62,9 @@ class Cache:
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(
+                str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
@@ -103,8 +104,15 @@ class Cache:
         value = json.loads(row[0])
         return value if isinstance(value, dict) else None
 
-    def put(self, key: str, stage: str, sig_hash: str, signature: Mapping[str, Any],
-            input_hash: str, value: Mapping[str, Any]) -> None:
+    def put(
+        self,
+        key: str,
+        stage: str,
+        sig_hash: str,
+        signature: Mapping[str, Any],
+        input_hash: str,
+        value: Mapping[str, Any],
+    ) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -129,14 +137,17 @@ class Cache:
                 " FROM entries GROUP BY stage ORDER BY stage"
             ).fetchall()
             models = self._db.execute("SELECT COUNT(*) FROM signatures").fetchone()[0]
-        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        size = sum(
+            p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file()
+        )
         return {
             "path": str(self.path),
             "bytes": size,
             "entries": sum(r[1] for r in rows),
             "signatures": models,
-            "stages": {r[0]: {"entries": r[1], "bytes": r[2], "oldest": r[3], "newest": r[4]}
-                       for r in rows},
+            "stages": {
+                r[0]: {"entries": r[1], "bytes": r[2], "oldest": r[3], "newest": r[4]} for r in rows
+            },
         }
 
     def clear(self, stage: str | None = None) -> int:
@@ -147,7 +158,9 @@ class Cache:
                     removed = self._db.execute("DELETE FROM entries").rowcount
                     self._db.execute("DELETE FROM signatures")
                 else:
-                    removed = self._db.execute("DELETE FROM entries WHERE stage = ?", (stage,)).rowcount
+                    removed = self._db.execute(
+                        "DELETE FROM entries WHERE stage = ?", (stage,)
+                    ).rowcount
                     self._db.execute("DELETE FROM signatures WHERE stage = ?", (stage,))
                 self._db.execute("COMMIT")
             except BaseException:
@@ -171,8 +184,15 @@ class NullCache(Cache):
     def get(self, key: str) -> dict[str, Any] | None:
         return None
 
-    def put(self, key: str, stage: str, sig_hash: str, signature: Mapping[str, Any],
-            input_hash: str, value: Mapping[str, Any]) -> None:
+    def put(
+        self,
+        key: str,
+        stage: str,
+        sig_hash: str,
+        signature: Mapping[str, Any],
+        input_hash: str,
+        value: Mapping[str, Any],
+    ) -> None:
         return None
 
     def stats(self) -> dict[str, Any]:

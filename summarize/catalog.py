@@ -93,13 +93,17 @@ _ENTRY_KEYS = {f for f in ModelEntry.__dataclass_fields__} - {"name"}
 def _entry(name: str, raw: Mapping[str, Any], where: str) -> ModelEntry:
     unknown = set(raw) - _ENTRY_KEYS
     if unknown:
-        raise ConfigError(f"{where}: model {name!r} has unknown field(s) {', '.join(sorted(unknown))}")
+        raise ConfigError(
+            f"{where}: model {name!r} has unknown field(s) {', '.join(sorted(unknown))}"
+        )
     task = raw.get("task")
     if task not in ("summarization", "translation"):
-        raise ConfigError(f"{where}: model {name!r} needs task = \"summarization\" or \"translation\"")
+        raise ConfigError(f'{where}: model {name!r} needs task = "summarization" or "translation"')
     revision = raw.get("revision") or None
     if revision is not None and not _SHA.match(str(revision)):
-        raise ConfigError(f"{where}: model {name!r} revision must be a 40-hex commit, got {revision!r}")
+        raise ConfigError(
+            f"{where}: model {name!r} revision must be a 40-hex commit, got {revision!r}"
+        )
     values = dict(raw)
     values["revision"] = revision
     for key in ("languages", "pairs"):
@@ -121,13 +125,19 @@ class Catalog:
         return self.entries.get(name)
 
     def summarizers_for(self, lang: str) -> list[ModelEntry]:
-        return [e for e in self.entries.values()
-                if e.task == "summarization" and lang in e.languages and e.commercial]
+        return [
+            e
+            for e in self.entries.values()
+            if e.task == "summarization" and lang in e.languages and e.commercial
+        ]
 
     def pair_translators(self, src: str, tgt: str) -> list[ModelEntry]:
         """Pair models for src->tgt that may be chosen automatically (commercial licences)."""
-        return [e for e in self.entries.values()
-                if e.covers_pair(src, tgt) and not e.any_to_any and e.commercial]
+        return [
+            e
+            for e in self.entries.values()
+            if e.covers_pair(src, tgt) and not e.any_to_any and e.commercial
+        ]
 
     def ref(self, name: str) -> ModelRef:
         entry = self.entries[name]
@@ -200,9 +210,16 @@ def resolve(
         path = Path(value).expanduser().resolve()
         if not path.is_dir():
             raise ConfigError(f"model folder {value} does not exist")
-        entry = ModelEntry(name=path.name, hub=None, task=task, languages=langs, pairs=pairs,
-                           any_to_any=pair is None and task == "translation", lang_codes=None,
-                           license="local (see the folder's README)")
+        entry = ModelEntry(
+            name=path.name,
+            hub=None,
+            task=task,
+            languages=langs,
+            pairs=pairs,
+            any_to_any=pair is None and task == "translation",
+            lang_codes=None,
+            license="local (see the folder's README)",
+        )
         entry = _sniff(entry, path)
         return ModelRef(entry=entry, path=path, origin="local")
     if _HUB_ID.match(value):
@@ -210,9 +227,16 @@ def resolve(
         if rev and not _SHA.match(rev):
             raise ConfigError(f"{value}: pin a hub model by its 40-hex commit (org/name@<sha>)")
         name = "hub--" + hub_id.replace("/", "--")
-        entry = ModelEntry(name=name, hub=hub_id, task=task, revision=rev or None, languages=langs,
-                           pairs=pairs, any_to_any=pair is None and task == "translation",
-                           license="see the model card")
+        entry = ModelEntry(
+            name=name,
+            hub=hub_id,
+            task=task,
+            revision=rev or None,
+            languages=langs,
+            pairs=pairs,
+            any_to_any=pair is None and task == "translation",
+            license="see the model card",
+        )
         path = catalog.models_dir / name
         return ModelRef(entry=_sniff(entry, path), path=path, origin="hub")
     known = ", ".join(sorted(n for n, e in catalog.entries.items() if e.task == task))
@@ -262,7 +286,9 @@ def check_loadable(ref: ModelRef) -> None:
     if not ref.path.is_dir():
         raise ModelLoadError(f"model {ref.name}: folder {ref.path} does not exist")
     if not (ref.path / "config.json").is_file():
-        raise ModelLoadError(f"model {ref.name}: {ref.path} has no config.json; is it a model folder?")
+        raise ModelLoadError(
+            f"model {ref.name}: {ref.path} has no config.json; is it a model folder?"
+        )
     if not any(ref.path.glob("*" + WEIGHT_SUFFIX)):
         if any((ref.path / name).exists() for name in PICKLE_WEIGHTS):
             raise ModelLoadError(

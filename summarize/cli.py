@@ -46,8 +46,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-models_app = typer.Typer(help="The model catalogue: what is known, what is present, downloads.",
-                         no_args_is_help=True)
+models_app = typer.Typer(
+    help="The model catalogue: what is known, what is present, downloads.", no_args_is_help=True
+)
 cache_app = typer.Typer(help="The result cache in the output folder.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(cache_app, name="cache")
@@ -68,26 +69,39 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_callback(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Summarise news articles and translate the summaries, cached per source."""
 
 
 # -- shared options ---------------------------------------------------------------
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="A summarize.toml to read "
-                      "(default: ./summarize.toml if present).", dir_okay=False)]
-OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Output and cache folder "
-                      "[default: outputs].")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="A summarize.toml to read (default: ./summarize.toml if present).",
+        dir_okay=False,
+    ),
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Output and cache folder [default: outputs].")
+]
 
 
 def _settings(config: Path | None, **overrides: Any) -> Any:
     from summarize.config import load_settings
 
     try:
-        return load_settings(config, overrides={k: v for k, v in overrides.items()
-                                                if v is not None and v != []})
+        return load_settings(
+            config, overrides={k: v for k, v in overrides.items() if v is not None and v != []}
+        )
     except SummarizeError as exc:
         fail(exc)
 
@@ -110,29 +124,54 @@ def _split_summarizers(values: list[str] | None) -> tuple[str | None, list[str]]
 
 @app.command()
 def run(
-    sources: Annotated[list[str], typer.Argument(help="Files, folders, .jsonl files, or - for stdin.")],
-    to: Annotated[str | None, typer.Option("--to", "-t", help="Target languages, comma-separated "
-                  "[default: ar,fr].")] = None,
+    sources: Annotated[
+        list[str], typer.Argument(help="Files, folders, .jsonl files, or - for stdin.")
+    ],
+    to: Annotated[
+        str | None,
+        typer.Option("--to", "-t", help="Target languages, comma-separated [default: ar,fr]."),
+    ] = None,
     output: OutputOpt = None,
     config: ConfigOpt = None,
-    lang: Annotated[str | None, typer.Option(help="Source language of every article (skips "
-                    "detection).")] = None,
-    summarizer: Annotated[list[str] | None, typer.Option(help="Summarisation model: catalogue "
-                          "name, hub id or folder; LANG=MODEL for one language. Repeatable.")] = None,
-    translator: Annotated[list[str] | None, typer.Option(help="SRC-TGT=MODEL (catalogue name, hub "
-                          "id or folder); *=MODEL sets the any-to-any fallback. Repeatable.")] = None,
-    engine: Annotated[str | None, typer.Option(help="Inference engine [default: transformers].")] = None,
+    lang: Annotated[
+        str | None, typer.Option(help="Source language of every article (skips detection).")
+    ] = None,
+    summarizer: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Summarisation model: catalogue "
+            "name, hub id or folder; LANG=MODEL for one language. Repeatable."
+        ),
+    ] = None,
+    translator: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="SRC-TGT=MODEL (catalogue name, hub "
+            "id or folder); *=MODEL sets the any-to-any fallback. Repeatable."
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="Inference engine [default: transformers].")
+    ] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto [default: cpu].")] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for the models "
-                       "[default: all cores].")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Articles processed (and written) per "
-                          "wave [default: 8].")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")] = False,
-    stdin_format: Annotated[str | None, typer.Option(help="What - reads: text (one article) or "
-                            "jsonl.")] = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Never download; fail if a model is "
-                       "missing.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads for the models [default: all cores].")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Articles processed (and written) per wave [default: 8].")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write the cache.")
+    ] = False,
+    stdin_format: Annotated[
+        str | None, typer.Option(help="What - reads: text (one article) or jsonl.")
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Never download; fail if a model is missing.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
+    ] = False,
 ) -> None:
     """Summarise and translate every article; write <output>/<id>.json and report.json.
 
@@ -140,19 +179,30 @@ def run(
     """
     main_summarizer, per_lang = _split_summarizers(summarizer)
     settings = _settings(
-        config, targets=to, output_dir=output, lang=lang, summarizer=main_summarizer,
-        summarizers=per_lang, translators=translator, engine=engine, device=device,
-        threads=threads, batch_size=batch_size, cache=False if no_cache else None,
-        stdin_format=stdin_format, offline=True if offline else None,
+        config,
+        targets=to,
+        output_dir=output,
+        lang=lang,
+        summarizer=main_summarizer,
+        summarizers=per_lang,
+        translators=translator,
+        engine=engine,
+        device=device,
+        threads=threads,
+        batch_size=batch_size,
+        cache=False if no_cache else None,
+        stdin_format=stdin_format,
+        offline=True if offline else None,
     )
     from summarize.runner import run as run_batch
 
     show = not quiet and sys.stderr.isatty()
     try:
-        if show:
-            report = _run_with_progress(run_batch, sources, settings)
-        else:
-            report = run_batch(sources, settings)
+        report = (
+            _run_with_progress(run_batch, sources, settings)
+            if show
+            else run_batch(sources, settings)
+        )
     except SummarizeError as exc:
         fail(exc)
     if not quiet:
@@ -165,13 +215,22 @@ def _run_with_progress(run_batch: Any, sources: list[str], settings: Any) -> Any
 
     from summarize.runner import ProgressEvent
 
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
         task = bar.add_task("summarising", total=None)
 
         def on_progress(event: ProgressEvent) -> None:
-            bar.update(task, total=event.total, completed=event.done,
-                       description=f"summarising {event.article_id or ''}"[:60])
+            bar.update(
+                task,
+                total=event.total,
+                completed=event.done,
+                description=f"summarising {event.article_id or ''}"[:60],
+            )
 
         return run_batch(sources, settings, progress=on_progress)
 
@@ -195,7 +254,9 @@ def _print_report(report: Any) -> None:
 
 @app.command()
 def detect(
-    sources: Annotated[list[str], typer.Argument(help="Files, folders, .jsonl files, or - for stdin.")],
+    sources: Annotated[
+        list[str], typer.Argument(help="Files, folders, .jsonl files, or - for stdin.")
+    ],
     config: ConfigOpt = None,
     stdin_format: Annotated[str | None, typer.Option(help="What - reads: text or jsonl.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
@@ -207,6 +268,7 @@ def detect(
     settings = _settings(config, stdin_format=stdin_format)
     from summarize.detect import get_detector
     from summarize.ingest import collect
+    from summarize.types import SourceError
 
     try:
         ingested = collect(sources, settings)
@@ -215,14 +277,18 @@ def detect(
     detector = get_detector(settings)
     failed = False
     for item in ingested.order:
-        if not hasattr(item, "text"):
+        if isinstance(item, SourceError):
             failed = True
             typer.echo(f"error: {item.source}: {item.message}", err=True)
             continue
-        code, prob = detector.detect(item.text)  # type: ignore[union-attr]
+        code, prob = detector.detect(item.text)
         if as_json:
-            typer.echo(json.dumps({"id": item.id, "language": code, "confidence": round(prob, 4)},
-                                  ensure_ascii=False))
+            typer.echo(
+                json.dumps(
+                    {"id": item.id, "language": code, "confidence": round(prob, 4)},
+                    ensure_ascii=False,
+                )
+            )
         else:
             typer.echo(f"{item.id}\t{code}\t{prob:.3f}")
     raise typer.Exit(EXIT_SOME_FAILED if failed else EXIT_OK)
@@ -247,18 +313,31 @@ def models_list(
         catalog = load_catalog(settings)
     except SummarizeError as exc:
         fail(exc)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for entry in catalog.entries.values():
         ref = catalog.ref(entry.name)
-        rows.append({
-            "name": entry.name, "task": entry.task, "hub": entry.hub,
-            "covers": ", ".join(entry.pairs) if entry.pairs else
-            (f"{len(entry.languages)} languages" if len(entry.languages) > 6
-             else ", ".join(entry.languages)),
-            "license": entry.license, "commercial": entry.commercial, "params": entry.params,
-            "size_mb": entry.size_mb, "default": entry.default,
-            "revision": entry.revision or "unpinned", "present": ref.present, "path": str(ref.path),
-        })
+        rows.append(
+            {
+                "name": entry.name,
+                "task": entry.task,
+                "hub": entry.hub,
+                "covers": ", ".join(entry.pairs)
+                if entry.pairs
+                else (
+                    f"{len(entry.languages)} languages"
+                    if len(entry.languages) > 6
+                    else ", ".join(entry.languages)
+                ),
+                "license": entry.license,
+                "commercial": entry.commercial,
+                "params": entry.params,
+                "size_mb": entry.size_mb,
+                "default": entry.default,
+                "revision": entry.revision or "unpinned",
+                "present": ref.present,
+                "path": str(ref.path),
+            }
+        )
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -270,16 +349,24 @@ def models_list(
         table.add_column(col)
     for r in rows:
         licence = r["license"] + ("" if r["commercial"] else " (non-commercial)")
-        table.add_row(r["name"], r["task"], r["covers"], licence, f"{r['size_mb']} MB",
-                      "yes" if r["default"] else "", r["revision"][:12],
-                      "yes" if r["present"] else "no")
+        table.add_row(
+            r["name"],
+            r["task"],
+            r["covers"],
+            licence,
+            f"{r['size_mb']} MB",
+            "yes" if r["default"] else "",
+            r["revision"][:12],
+            "yes" if r["present"] else "no",
+        )
     Console(width=160).print(table)
 
 
 @models_app.command("download")
 def models_download(
-    names: Annotated[list[str] | None, typer.Argument(help="Catalogue names [default: the "
-                     "default models].")] = None,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Catalogue names [default: the default models].")
+    ] = None,
     all_models: Annotated[bool, typer.Option("--all", help="Every catalogue model.")] = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -298,8 +385,9 @@ def models_download(
         elif names:
             unknown = [n for n in names if n not in catalog]
             if unknown:
-                raise UsageError(f"not in the catalogue: {', '.join(unknown)} "
-                                 "(see `summarize models list`)")
+                raise UsageError(
+                    f"not in the catalogue: {', '.join(unknown)} (see `summarize models list`)"
+                )
             chosen = list(names)
         else:
             chosen = [e.name for e in catalog.defaults()]
@@ -330,8 +418,11 @@ def _open_cache(config: Path | None, output: Path | None) -> Any:
 
 
 @cache_app.command("stats")
-def cache_stats(output: OutputOpt = None, config: ConfigOpt = None,
-                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def cache_stats(
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Entries and size of the cache, per stage.
 
     Example: summarize cache stats -o outputs
@@ -342,7 +433,9 @@ def cache_stats(output: OutputOpt = None, config: ConfigOpt = None,
     if as_json:
         typer.echo(json.dumps(stats, indent=2))
         return
-    typer.echo(f"{stats['path']}: {stats['entries']} entries, {stats['bytes'] / 1e6:.2f} MB on disk")
+    typer.echo(
+        f"{stats['path']}: {stats['entries']} entries, {stats['bytes'] / 1e6:.2f} MB on disk"
+    )
     for stage, s in stats["stages"].items():
         typer.echo(f"  {stage:<10} {s['entries']:>6} entries")
 
@@ -351,8 +444,9 @@ def cache_stats(output: OutputOpt = None, config: ConfigOpt = None,
 def cache_clear(
     output: OutputOpt = None,
     config: ConfigOpt = None,
-    stage: Annotated[str | None, typer.Option(help="Only this stage: detect, pivot, summarize or "
-                     "translate.")] = None,
+    stage: Annotated[
+        str | None, typer.Option(help="Only this stage: detect, pivot, summarize or translate.")
+    ] = None,
 ) -> None:
     """Remove cached results (all, or one stage's), so the next run recomputes them.
 
@@ -369,6 +463,7 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        typer.echo("summarize: interrupted; finished results are kept and the next run resumes",
-                   err=True)
+        typer.echo(
+            "summarize: interrupted; finished results are kept and the next run resumes", err=True
+        )
         sys.exit(130)

@@ -103,8 +103,12 @@ _SCALARS: dict[str, type] = {
 }
 _TABLES = ("summarizers", "translators", "summary_generation", "translation_generation")
 # Friendlier names accepted in summarize.toml and the environment.
-_ALIASES = {"output": "output_dir", "to": "targets", "summary": "summary_generation",
-            "translation": "translation_generation"}
+_ALIASES = {
+    "output": "output_dir",
+    "to": "targets",
+    "summary": "summary_generation",
+    "translation": "translation_generation",
+}
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -144,14 +148,18 @@ def parse_targets(value: Any, where: str = "targets") -> tuple[str, ...]:
     """`"ar,fr"` or `["ar", "fr"]` -> `("ar", "fr")`, lower-cased, order kept, duplicates dropped."""
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)):
-        raise ConfigError(f"{where}: expected a comma-separated list such as 'ar,fr', got {value!r}")
+        raise ConfigError(
+            f"{where}: expected a comma-separated list such as 'ar,fr', got {value!r}"
+        )
     out: list[str] = []
     for item in items:
         code = str(item).strip().lower()
         if not code:
             continue
         if not code.replace("-", "").isalpha() or len(code) > 8:
-            raise ConfigError(f"{where}: {item!r} is not a language code (use ISO 639-1, e.g. 'ar')")
+            raise ConfigError(
+                f"{where}: {item!r} is not a language code (use ISO 639-1, e.g. 'ar')"
+            )
         if code not in out:
             out.append(code)
     return tuple(out)
@@ -230,7 +238,7 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
             continue
-        key = name[len(ENV_PREFIX):].lower()
+        key = name[len(ENV_PREFIX) :].lower()
         key = {"output": "output_dir"}.get(key, key)
         if key in _SCALARS or key in ("targets", "translators", "summarizers"):
             layer[key] = value
@@ -282,7 +290,9 @@ def load_settings(
     """Resolve every layer into one frozen `Settings`. Relative paths stay relative to `cwd`."""
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    values: dict[str, Any] = {f.name: getattr(Settings(), f.name) for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {
+        f.name: getattr(Settings(), f.name) for f in dataclasses.fields(Settings)
+    }
     path = find_config_file(config_file, env, cwd)
     if path is not None:
         _apply(read_config_file(path), values, str(path))
@@ -294,8 +304,12 @@ def load_settings(
     return settings
 
 
-def user_models(config_file: Path | None = None, *, env: Mapping[str, str] | None = None,
-                cwd: Path | None = None) -> dict[str, Any]:
+def user_models(
+    config_file: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> dict[str, Any]:
     """The `[models]` table of summarize.toml: a newsroom's own catalogue entries."""
     env = os.environ if env is None else env
     path = find_config_file(config_file, env, Path.cwd() if cwd is None else cwd)
@@ -309,7 +323,9 @@ def user_models(config_file: Path | None = None, *, env: Mapping[str, str] | Non
 
 def validate(settings: Settings) -> None:
     if settings.engine not in ENGINES:
-        raise ConfigError(f"engine {settings.engine!r} is not known; choose one of {', '.join(ENGINES)}")
+        raise ConfigError(
+            f"engine {settings.engine!r} is not known; choose one of {', '.join(ENGINES)}"
+        )
     if settings.stdin_format not in STDIN_FORMATS:
         raise ConfigError(f"stdin format {settings.stdin_format!r}: choose text or jsonl")
     if settings.batch_size < 1:
@@ -323,4 +339,6 @@ def validate(settings: Settings) -> None:
     if settings.network_timeout <= 0:
         raise ConfigError("network_timeout must be a positive number of seconds")
     if settings.lang is not None and settings.lang != "und" and not settings.lang.isalpha():
-        raise ConfigError(f"--lang {settings.lang!r} is not a language code (use ISO 639-1, e.g. 'fr')")
+        raise ConfigError(
+            f"--lang {settings.lang!r} is not a language code (use ISO 639-1, e.g. 'fr')"
+        )

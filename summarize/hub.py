@@ -23,7 +23,13 @@ from summarize.errors import ModelNotAvailable
 
 # Only what a model needs to run; never pickle weights (*.bin, *.pt, *.ckpt, *.h5).
 ALLOW_PATTERNS = [
-    "*.json", "*.safetensors", "*.model", "*.spm", "*.txt", "*.tiktoken", "*.vocab",
+    "*.json",
+    "*.safetensors",
+    "*.model",
+    "*.spm",
+    "*.txt",
+    "*.tiktoken",
+    "*.vocab",
 ]
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
@@ -92,7 +98,9 @@ def download(ref: ModelRef, settings: Settings) -> Path:
         tmp = final.parent / f".{final.name}.incomplete-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(int(settings.network_timeout)))
-        os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(int(max(10, settings.network_timeout))))
+        os.environ.setdefault(
+            "HF_HUB_DOWNLOAD_TIMEOUT", str(int(max(10, settings.network_timeout)))
+        )
         try:
             snapshot_download(
                 repo_id=ref.entry.hub,
@@ -136,7 +144,8 @@ def file_sha256(path: Path) -> str:
 def write_record(folder: Path, ref: ModelRef, revision: str) -> None:
     files = {
         p.name: {"size": p.stat().st_size, "sha256": file_sha256(p)}
-        for p in sorted(folder.iterdir()) if p.is_file() and p.name != RECORD_FILE
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != RECORD_FILE
     }
     record = {
         "name": ref.name,

@@ -115,9 +115,13 @@ def _jsonl_article(line: str, where: str, number: int) -> Article:
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or str(raw_id) == "":
         raise InputError(where, "missing an 'id' (a non-empty string or number)")
     return make_article(
-        str(raw_id), obj["text"], where,
-        title=_optional_str(obj, "title", where), url=_optional_str(obj, "url", where),
-        lang=_optional_str(obj, "lang", where), line=number,
+        str(raw_id),
+        obj["text"],
+        where,
+        title=_optional_str(obj, "title", where),
+        url=_optional_str(obj, "url", where),
+        lang=_optional_str(obj, "lang", where),
+        line=number,
     )
 
 
@@ -154,8 +158,9 @@ def walk(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def collect(sources: Sequence[str | Path], settings: Settings, stdin: IO[str] | None = None
-            ) -> Ingested:
+def collect(
+    sources: Sequence[str | Path], settings: Settings, stdin: IO[str] | None = None
+) -> Ingested:
     """Read every source. Ids: a file's path relative to the folder given (or its name), a
     JSONL line's `id`, or `stdin`. A repeated id is an error for the later source."""
     if not sources:
@@ -165,16 +170,21 @@ def collect(sources: Sequence[str | Path], settings: Settings, stdin: IO[str] | 
     for item in _iter_sources(sources, settings, stdin):
         if isinstance(item, Article):
             if item.id in seen:
-                item = SourceError(source=item.source, type="InputError", id=item.id,
-                                   message=f"duplicate id {item.id!r} (first seen in {seen[item.id]})")
+                item = SourceError(
+                    source=item.source,
+                    type="InputError",
+                    id=item.id,
+                    message=f"duplicate id {item.id!r} (first seen in {seen[item.id]})",
+                )
             else:
                 seen[item.id] = item.source
         out.add(item)
     return out
 
 
-def _iter_sources(sources: Sequence[str | Path], settings: Settings, stdin: IO[str] | None
-                  ) -> Iterator[Article | SourceError]:
+def _iter_sources(
+    sources: Sequence[str | Path], settings: Settings, stdin: IO[str] | None
+) -> Iterator[Article | SourceError]:
     for raw in sources:
         if str(raw) == "-":
             stream = stdin if stdin is not None else sys.stdin
@@ -190,12 +200,14 @@ def _iter_sources(sources: Sequence[str | Path], settings: Settings, stdin: IO[s
         if path.is_dir():
             files = walk(path)
             if not files:
-                yield SourceError(source=str(path), type="InputError",
-                                  message=f"no {', '.join(SUFFIXES)} files in this folder")
+                yield SourceError(
+                    source=str(path),
+                    type="InputError",
+                    message=f"no {', '.join(SUFFIXES)} files in this folder",
+                )
             for file in files:
                 yield from read_file(file, file.relative_to(path).as_posix())
         elif path.is_file():
             yield from read_file(path, path.name)
         else:
-            yield SourceError(source=str(path), type="InputError",
-                              message="no such file or folder")
+            yield SourceError(source=str(path), type="InputError", message="no such file or folder")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,6 +30,7 @@ from summarize.types import (
     BatchReport,
     Detection,
     Result,
+    Route,
     SourceError,
     SourceOutcome,
     StageRecord,
@@ -65,10 +67,18 @@ class _Item:
     translations: dict[str, Translation] = field(default_factory=dict)
     error: SourceError | None = None
 
+    @property
+    def lang(self) -> str:
+        return self.detection.code if self.detection else UND
+
     def fail(self, stage: str, exc: BaseException) -> None:
         message = str(exc) if isinstance(exc, SummarizeError) else f"{type(exc).__name__}: {exc}"
-        self.error = SourceError(source=self.article.source, id=self.article.id,
-                                 type=type(exc).__name__, message=f"{stage}: {message}")
+        self.error = SourceError(
+            source=self.article.source,
+            id=self.article.id,
+            type=type(exc).__name__,
+            message=f"{stage}: {message}",
+        )
 
 
 class Stage:
@@ -85,9 +95,14 @@ class Stage:
         self.cache = cache
 
     def record(self, seconds: float, cached: bool) -> StageRecord:
-        return StageRecord(model=str(self.info["model"]), revision=str(self.info["revision"]),
-                           engine=str(self.info["engine"]), settings=dict(self.info["settings"]),
-                           seconds=round(seconds, 4), cached=cached)
+        return StageRecord(
+            model=str(self.info["model"]),
+            revision=str(self.info["revision"]),
+            engine=str(self.info["engine"]),
+            settings=dict(self.info["settings"]),
+            seconds=round(seconds, 4),
+            cached=cached,
+        )
 
     def run(
         self,
@@ -112,11 +127,14 @@ class Stage:
                 for i in misses[key]:
                     out[i] = result
                 if not isinstance(result, BaseException):
-                    self.cache.put(key, self.name, self.sig_hash, self.info, text_hash(text), result[0])
+                    self.cache.put(
+                        key, self.name, self.sig_hash, self.info, text_hash(text), result[0]
+                    )
         return [r for r in out if r is not None]
 
-    def _compute(self, texts: list[str], compute: Callable[[list[str]], list[dict[str, Any]]]
-                 ) -> list[tuple[dict[str, Any], StageRecord] | BaseException]:
+    def _compute(
+        self, texts: list[str], compute: Callable[[list[str]], list[dict[str, Any]]]
+    ) -> list[tuple[dict[str, Any], StageRecord] | BaseException]:
         start = time.perf_counter()
         try:
             values = compute(texts)
@@ -130,11 +148,14 @@ class Stage:
         elapsed = time.perf_counter() - start
         total = sum(len(t) for t in texts) or 1
         # Batch time is shared out by input length: an estimate, said so in the README.
-        return [(v, self.record(elapsed * len(t) / total, False))
-                for v, t in zip(values, texts, strict=True)]
+        return [
+            (v, self.record(elapsed * len(t) / total, False))
+            for v, t in zip(values, texts, strict=True)
+        ]
 
-    def _one(self, text: str, compute: Callable[[list[str]], list[dict[str, Any]]]
-             ) -> tuple[dict[str, Any], StageRecord] | BaseException:
+    def _one(
+        self, text: str, compute: Callable[[list[str]], list[dict[str, Any]]]
+    ) -> tuple[dict[str, Any], StageRecord] | BaseException:
         start = time.perf_counter()
         try:
             value = compute([text])[0]
@@ -148,12 +169,16 @@ class Stage:
 class Pipeline:
     """The stages wired together for one set of settings; reusable across batches."""
 
-    def __init__(self, settings: Settings, catalog: Catalog | None = None,
-                 cache: Cache | None = None) -> None:
+    def __init__(
+        self, settings: Settings, catalog: Catalog | None = None, cache: Cache | None = None
+    ) -> None:
         self.settings = settings
         self.catalog = catalog if catalog is not None else load_catalog(settings)
-        self.cache = cache if cache is not None else (
-            Cache(settings.resolved_cache_path) if settings.cache else NullCache())
+        self.cache = (
+            cache
+            if cache is not None
+            else (Cache(settings.resolved_cache_path) if settings.cache else NullCache())
+        )
         self.detector: Detector = get_detector(settings)
         self.router = Router(settings, self.catalog)
         self._summarizers: dict[tuple[str, tuple[str, ...]], Seq2SeqSummarizer] = {}
@@ -166,16 +191,28 @@ class Pipeline:
             declared = it.article.lang or self.settings.lang
             if declared:
                 method = "jsonl" if it.article.lang else "option"
-                rec = StageRecord(model="declared", revision="", engine="none",
-                                  settings={"method": method}, seconds=0.0, cached=False)
+                rec = StageRecord(
+                    model="declared",
+                    revision="",
+                    engine="none",
+                    settings={"method": method},
+                    seconds=0.0,
+                    cached=False,
+                )
                 it.detection = Detection(declared, 1.0, method, rec)
-        info = {"model": "langdetect", "revision": self.detector.signature()["version"],
-                "engine": "langdetect", "settings": self.detector.signature()}
+        info = {
+            "model": "langdetect",
+            "revision": self.detector.signature()["version"],
+            "engine": "langdetect",
+            "settings": self.detector.signature(),
+        }
         stage = Stage("detect", info, self.cache)
 
         def compute(texts: list[str]) -> list[dict[str, Any]]:
-            return [dict(zip(("code", "confidence"), self.detector.detect(t), strict=True))
-                    for t in texts]
+            return [
+                dict(zip(("code", "confidence"), self.detector.detect(t), strict=True))
+                for t in texts
+            ]
 
         for it, res in zip(auto, stage.run([it.article.text for it in auto], compute), strict=True):
             if isinstance(res, BaseException):
@@ -214,59 +251,107 @@ class Pipeline:
 
     # -- computing -----------------------------------------------------------------
 
-    def _translate_stage(self, name: str, translator: Translator, items: list[_Item],
-                         texts: list[str]) -> list[tuple[dict[str, Any], StageRecord] | BaseException]:
-        stage = Stage(name, translator.info(), self.cache)
-        return stage.run(texts, lambda batch: [{"text": t} for t in translator.translate(batch)])
+    def _stage(
+        self,
+        name: str,
+        info: dict[str, Any],
+        group: list[_Item],
+        inputs: list[str],
+        compute: Callable[[list[str]], list[dict[str, Any]]],
+        on_result: Callable[[_Item, dict[str, Any], StageRecord], None],
+    ) -> None:
+        """Run one stage for a group of articles; each gets its result or its error."""
+        results = Stage(name, info, self.cache).run(inputs, compute)
+        for it, res in zip(group, results, strict=True):
+            if isinstance(res, BaseException):
+                it.fail(name, res)
+            else:
+                on_result(it, *res)
+
+    def _translate(
+        self,
+        name: str,
+        translator: Translator,
+        group: list[_Item],
+        inputs: list[str],
+        on_result: Callable[[_Item, dict[str, Any], StageRecord], None],
+    ) -> None:
+        self._stage(
+            name,
+            translator.info(),
+            group,
+            inputs,
+            lambda batch: [{"text": t} for t in translator.translate(batch)],
+            on_result,
+        )
 
     def process(self, items: list[_Item]) -> None:
-        """Run pivot, summary and translations for a wave of planned articles."""
+        """Run pivot, summary and translations for a wave of planned articles, each stage
+        batched per model across the whole wave."""
         live = [it for it in items if it.plan is not None and not it.error]
-        # Pivot: articles whose language has no summariser are translated first.
-        for (src, pivot), group in _group(live, lambda it: (it.detection.code, it.plan.pivot)
-                                          if it.plan and it.plan.pivot and it.detection else None):
-            translator = self.router.choose(src, pivot)
-            results = self._translate_stage("pivot", translator, group,
-                                            [it.article.text for it in group])
-            for it, res in zip(group, results, strict=True):
-                if isinstance(res, BaseException):
-                    it.fail("pivot", res)
-                else:
-                    it.pivot_text, it.pivot = res[0]["text"], res[1]
+
+        # Pivot: articles whose language has no summariser are translated into one that has.
+        def pivoted(it: _Item, value: dict[str, Any], rec: StageRecord) -> None:
+            it.pivot_text, it.pivot = value["text"], rec
+
+        for (src, pivot), group in _group(
+            live, lambda it: (it.lang, it.plan.pivot) if it.plan and it.plan.pivot else None
+        ):
+            self._translate(
+                "pivot",
+                self.router.choose(src, pivot),
+                group,
+                [it.article.text for it in group],
+                pivoted,
+            )
+
         # Summaries, one batch per summariser.
+        def summarised(it: _Item, value: dict[str, Any], rec: StageRecord) -> None:
+            lang = it.plan.pivot if it.plan and it.plan.pivot else it.lang
+            it.summary = Summary(value["text"], lang, int(value["chunks"]), rec)
+
         live = [it for it in live if not it.error]
-        for _, group in _group(live, lambda it: id(it.plan.summarizer) if it.plan else None):
-            assert group[0].plan is not None
-            summarizer = group[0].plan.summarizer
-            stage = Stage("summarize", summarizer.info(), self.cache)
-            inputs = [it.pivot_text or it.article.text for it in group]
-            results = stage.run(inputs, lambda batch, s=summarizer: [
-                {"text": o.text, "chunks": o.chunks} for o in s.summarize(batch)])
-            for it, res in zip(group, results, strict=True):
-                if isinstance(res, BaseException):
-                    it.fail("summarize", res)
-                    continue
-                assert it.plan is not None and it.detection is not None
-                value, rec = res
-                lang = it.plan.pivot or it.detection.code
-                it.summary = Summary(value["text"], lang, int(value["chunks"]), rec)
-        # Translations, one batch per language pair.
+        by_model = _group(live, lambda it: it.plan.summarizer if it.plan else None)
+        for summarizer, group in by_model:
+            self._stage(
+                "summarize",
+                summarizer.info(),
+                group,
+                [it.pivot_text or it.article.text for it in group],
+                partial(_summaries, summarizer),
+                summarised,
+            )
+
+        # Translations: one batch per language pair.
         live = [it for it in live if not it.error]
-        for target in self.settings.targets:
-            for (src, _), group in _group(live, lambda it: (it.summary.lang, target)
-                                          if it.summary else None):
+        for src, group in _group(live, lambda it: it.summary.lang if it.summary else None):
+            for target in self.settings.targets:
                 translator = self.router.choose(src, target)
-                results = self._translate_stage("translate", translator, group,
-                                                [it.summary.text for it in group if it.summary])
-                for it, res in zip(group, results, strict=True):
-                    if isinstance(res, BaseException):
-                        it.fail(f"translate:{target}", res)
-                    else:
-                        it.translations[target] = Translation(target, res[0]["text"],
-                                                              translator.route, res[1])
+
+                def translated(
+                    it: _Item,
+                    value: dict[str, Any],
+                    rec: StageRecord,
+                    target: str = target,
+                    route: Route = translator.route,
+                ) -> None:
+                    it.translations[target] = Translation(target, value["text"], route, rec)
+
+                ok = [it for it in group if not it.error]
+                self._translate(
+                    f"translate:{target}",
+                    translator,
+                    ok,
+                    [it.summary.text for it in ok if it.summary],
+                    translated,
+                )
 
     def close(self) -> None:
         self.cache.close()
+
+
+def _summaries(summarizer: Seq2SeqSummarizer, batch: list[str]) -> list[dict[str, Any]]:
+    return [{"text": o.text, "chunks": o.chunks} for o in summarizer.summarize(batch)]
 
 
 def _group(items: Iterable[_Item], key: Callable[[_Item], Any]) -> list[tuple[Any, list[_Item]]]:
@@ -322,14 +407,25 @@ def run(
             nonlocal done
             done += 1
             if it.error is None:
-                result = Result(it.article, it.detection, it.summary, it.translations,  # type: ignore[arg-type]
-                                pivot=it.pivot)
+                assert it.detection is not None and it.summary is not None
+                result = Result(it.article, it.detection, it.summary, it.translations, it.pivot)
                 path = write_result(settings.output_dir, result) if write else None
-                result = Result(result.article, result.detection, result.summary,
-                                result.translations, result.pivot, str(path) if path else None)
+                result = Result(
+                    result.article,
+                    result.detection,
+                    result.summary,
+                    result.translations,
+                    result.pivot,
+                    str(path) if path else None,
+                )
                 report.results.append(result)
-                outcome = SourceOutcome(it.article.id, it.article.source, "ok",
-                                        output=result.output, cached=result.all_cached)
+                outcome = SourceOutcome(
+                    it.article.id,
+                    it.article.source,
+                    "ok",
+                    output=result.output,
+                    cached=result.all_cached,
+                )
             else:
                 outcome = SourceOutcome(it.article.id, it.article.source, "error", error=it.error)
             outcome_of[id(it.article)] = outcome
@@ -341,7 +437,7 @@ def run(
                 finish(it)
         planned = [it for it in items if it.plan is not None]
         for start in range(0, len(planned), settings.batch_size):
-            wave = planned[start:start + settings.batch_size]
+            wave = planned[start : start + settings.batch_size]
             pipeline.process(wave)
             for it in wave:
                 finish(it)

@@ -55,12 +55,17 @@ class Seq2SeqSummarizer:
         return get_model(self.ref, self.settings)
 
     def info(self) -> dict[str, Any]:
-        return describe(self.ref, self.settings, self.params, {
-            "stage": "summarize.v1",
-            "max_input_tokens": self.max_input,
-            "prefix": self.prefix,
-            "chunking": "sentences.v1",
-        })
+        return describe(
+            self.ref,
+            self.settings,
+            self.params,
+            {
+                "stage": "summarize.v1",
+                "max_input_tokens": self.max_input,
+                "prefix": self.prefix,
+                "chunking": "sentences.v1",
+            },
+        )
 
     def _chunks(self, text: str, budget: int) -> list[str]:
         if self.model.count_tokens([text])[0] <= budget:

@@ -32,13 +32,78 @@ def text_hash(text: str) -> str:
 
 # Words after which a full stop rarely ends a sentence (English and French news usage).
 _ABBREVIATIONS = frozenset(
-    """
-    mr mrs ms dr prof gen maj col lt capt sgt cmdr adm gov sen rep rev st jr sr mt ft
-    inc ltd co corp dept univ assn bros no nos vol fig approx est vs etc al
-    jan feb mar apr jun jul aug sep sept oct nov dec
-    m mm mme mlle me mgr pr dr cie av bd
-    u.s u.k u.n e.u a.m p.m i.e e.g
-    """.split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "gen",
+        "maj",
+        "col",
+        "lt",
+        "capt",
+        "sgt",
+        "cmdr",
+        "adm",
+        "gov",
+        "sen",
+        "rep",
+        "rev",
+        "st",
+        "jr",
+        "sr",
+        "mt",
+        "ft",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "dept",
+        "univ",
+        "assn",
+        "bros",
+        "no",
+        "nos",
+        "vol",
+        "fig",
+        "approx",
+        "est",
+        "vs",
+        "etc",
+        "al",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "m",
+        "mm",
+        "mme",
+        "mlle",
+        "me",
+        "mgr",
+        "pr",
+        "dr",
+        "cie",
+        "av",
+        "bd",
+        "u.s",
+        "u.k",
+        "u.n",
+        "e.u",
+        "a.m",
+        "p.m",
+        "i.e",
+        "e.g",
+    ]
 )
 # A sentence ends at . ! ? … or the Arabic question mark ؟, with any closing quotes or
 # brackets, before whitespace. The Arabic comma ، and semicolon ؛ never end a sentence.
@@ -70,11 +135,14 @@ def split_sentences(text: str) -> list[str]:
     start = 0
     for match in _BOUNDARY.finditer(text):
         end = match.end(1)
-        after = text[match.end():match.end() + 1]
+        after = text[match.end() : match.end() + 1]
         if after and after.islower() and after.isascii():
             continue
-        if match.group(1).startswith(".") and len(match.group(1)) == 1 and \
-                _ends_with_abbreviation(text[start:match.start(1)]):
+        if (
+            match.group(1).startswith(".")
+            and len(match.group(1)) == 1
+            and _ends_with_abbreviation(text[start : match.start(1)])
+        ):
             continue
         piece = text[start:end].strip()
         if piece:
@@ -104,13 +172,14 @@ def split_long(piece: str, n_tokens: int, budget: int) -> list[str]:
     words = piece.split()
     if len(words) >= 2:
         per = -(-len(words) // parts)
-        return [" ".join(words[i:i + per]) for i in range(0, len(words), per)]
+        return [" ".join(words[i : i + per]) for i in range(0, len(words), per)]
     per = max(1, -(-len(piece) // parts))
-    return [piece[i:i + per] for i in range(0, len(piece), per)]
+    return [piece[i : i + per] for i in range(0, len(piece), per)]
 
 
-def _fit(piece: str, n: int, count: Callable[[Sequence[str]], list[int]],
-         budget: int) -> list[tuple[str, int]]:
+def _fit(
+    piece: str, n: int, count: Callable[[Sequence[str]], list[int]], budget: int
+) -> list[tuple[str, int]]:
     if n <= budget or len(piece) < 2:
         return [(piece, n)]
     parts = split_long(piece, n, budget)
@@ -120,7 +189,9 @@ def _fit(piece: str, n: int, count: Callable[[Sequence[str]], list[int]],
     return out
 
 
-def pack(pieces: Sequence[str], count: Callable[[Sequence[str]], list[int]], budget: int) -> list[str]:
+def pack(
+    pieces: Sequence[str], count: Callable[[Sequence[str]], list[int]], budget: int
+) -> list[str]:
     """Greedily pack sentences into chunks of at most `budget` tokens, in order, dropping nothing.
 
     `count` returns the token length of each piece (one batched tokenizer call). A piece longer

@@ -14,15 +14,33 @@ from typing import Any, Protocol
 
 from summarize.catalog import Catalog, ModelRef, resolve
 from summarize.config import Settings
-from summarize.engines import Seq2SeqModel, describe, effective_generation, get_model, max_input_tokens
+from summarize.engines import (
+    Seq2SeqModel,
+    describe,
+    effective_generation,
+    get_model,
+    max_input_tokens,
+)
 from summarize.errors import LanguageError
 from summarize.text import join_sentences, pack, sentences_by_paragraph
 from summarize.types import Route
 
 # Marian multi-target models name their targets with ISO 639-3 codes (>>ara<<).
 ISO3 = {
-    "ar": "ara", "de": "deu", "en": "eng", "es": "spa", "fr": "fra", "it": "ita", "nl": "nld",
-    "pt": "por", "ru": "rus", "tr": "tur", "zh": "zho", "fa": "pes", "he": "heb", "ur": "urd",
+    "ar": "ara",
+    "de": "deu",
+    "en": "eng",
+    "es": "spa",
+    "fr": "fra",
+    "it": "ita",
+    "nl": "nld",
+    "pt": "por",
+    "ru": "rus",
+    "tr": "tur",
+    "zh": "zho",
+    "fa": "pes",
+    "he": "heb",
+    "ur": "urd",
 }
 
 
@@ -66,14 +84,19 @@ class ModelTranslator:
         return ""
 
     def info(self) -> dict[str, Any]:
-        return describe(self.ref, self.settings, self.params, {
-            "stage": "translate.v1",
-            "src": self.src,
-            "tgt": self.tgt,
-            "target_token": self.ref.entry.target_tokens.get(self.tgt, "auto"),
-            "max_input_tokens": self.max_input,
-            "segmentation": "sentences.v1",
-        })
+        return describe(
+            self.ref,
+            self.settings,
+            self.params,
+            {
+                "stage": "translate.v1",
+                "src": self.src,
+                "tgt": self.tgt,
+                "target_token": self.ref.entry.target_tokens.get(self.tgt, "auto"),
+                "max_input_tokens": self.max_input,
+                "segmentation": "sentences.v1",
+            },
+        )
 
     def translate(self, texts: Sequence[str]) -> list[str]:
         if not texts:
@@ -84,14 +107,19 @@ class ModelTranslator:
         budget = self.max_input - self.model.count_tokens([prefix])[0]
         counts = self.model.count_tokens(unique)
         # A sentence too long for the model is cut at word boundaries, each part translated.
-        parts = {s: (pack([s], self.model.count_tokens, budget) if n > budget else [s])
-                 for s, n in zip(unique, counts, strict=True)}
+        parts = {
+            s: (pack([s], self.model.count_tokens, budget) if n > budget else [s])
+            for s, n in zip(unique, counts, strict=True)
+        }
         pieces = list(dict.fromkeys(p for ps in parts.values() for p in ps))
-        outs = self.model.generate([prefix + p for p in pieces], self.params,
-                                   src_lang=self.src, tgt_lang=self.tgt)
+        outs = self.model.generate(
+            [prefix + p for p in pieces], self.params, src_lang=self.src, tgt_lang=self.tgt
+        )
         done = dict(zip(pieces, outs, strict=True))
         translated = {s: " ".join(done[p] for p in ps) for s, ps in parts.items()}
-        return [join_sentences([[translated[s] for s in para] for para in doc]) for doc in structure]
+        return [
+            join_sentences([[translated[s] for s in para] for para in doc]) for doc in structure
+        ]
 
 
 class PivotTranslator:
@@ -148,7 +176,9 @@ class Router:
             return ModelTranslator(ref, self.settings, src, tgt, "direct")
         entries = sorted(self.catalog.pair_translators(src, tgt), key=lambda e: not e.default)
         if entries:
-            return ModelTranslator(self.catalog.ref(entries[0].name), self.settings, src, tgt, "direct")
+            return ModelTranslator(
+                self.catalog.ref(entries[0].name), self.settings, src, tgt, "direct"
+            )
         return None
 
     def _fallback(self, src: str, tgt: str) -> ModelTranslator | None:

@@ -23,9 +23,16 @@ SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 # Small enough to build in seconds, large enough to exercise chunking: 128 input positions
 # are far fewer than a sample article's ~900 tokens.
-DIMS: dict[str, Any] = dict(d_model=32, encoder_layers=1, decoder_layers=1,
-                            encoder_attention_heads=2, decoder_attention_heads=2,
-                            encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=128)
+DIMS: dict[str, Any] = dict(
+    d_model=32,
+    encoder_layers=1,
+    decoder_layers=1,
+    encoder_attention_heads=2,
+    decoder_attention_heads=2,
+    encoder_ffn_dim=64,
+    decoder_ffn_dim=64,
+    max_position_embeddings=128,
+)
 MAX_INPUT = 128
 
 
@@ -37,14 +44,22 @@ def corpus(workdir: Path) -> Path:
     return path
 
 
-def _spm(corpus_path: Path, prefix: Path, vocab: int, model_type: str = "unigram",
-         **ids: int) -> Path:
+def _spm(
+    corpus_path: Path, prefix: Path, vocab: int, model_type: str = "unigram", **ids: int
+) -> Path:
     import sentencepiece as spm
 
     spm.SentencePieceTrainer.train(
-        input=str(corpus_path), model_prefix=str(prefix), vocab_size=vocab, model_type=model_type,
-        character_coverage=1.0, hard_vocab_limit=False, minloglevel=2,
-        pad_id=ids.get("pad", -1), eos_id=ids.get("eos", 1), unk_id=ids.get("unk", 2),
+        input=str(corpus_path),
+        model_prefix=str(prefix),
+        vocab_size=vocab,
+        model_type=model_type,
+        character_coverage=1.0,
+        hard_vocab_limit=False,
+        minloglevel=2,
+        pad_id=ids.get("pad", -1),
+        eos_id=ids.get("eos", 1),
+        unk_id=ids.get("unk", 2),
         bos_id=ids.get("bos", -1),
     )
     return Path(f"{prefix}.model")
@@ -67,34 +82,62 @@ def _quiet_special_tokens(model: Any, token_ids: list[int]) -> None:
 def build_bart(out: Path, corpus_path: Path, seed: int = 0) -> Path:
     import torch
     from tokenizers import ByteLevelBPETokenizer
-    from transformers import BartConfig, BartForConditionalGeneration, BartTokenizer, GenerationConfig
+    from transformers import (
+        BartConfig,
+        BartForConditionalGeneration,
+        BartTokenizer,
+        GenerationConfig,
+    )
 
     out.mkdir(parents=True, exist_ok=True)
     bpe = ByteLevelBPETokenizer()
-    bpe.train([str(corpus_path)], vocab_size=600, min_frequency=1, show_progress=False,
-              special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe.train(
+        [str(corpus_path)],
+        vocab_size=600,
+        min_frequency=1,
+        show_progress=False,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+    )
     bpe.save_model(str(out))
-    tok = BartTokenizer(vocab=str(out / "vocab.json"), merges=str(out / "merges.txt"),
-                        model_max_length=MAX_INPUT)
+    tok = BartTokenizer(
+        vocab=str(out / "vocab.json"), merges=str(out / "merges.txt"), model_max_length=MAX_INPUT
+    )
     tok.save_pretrained(str(out))
-    config = BartConfig(vocab_size=len(tok), pad_token_id=1, bos_token_id=0, eos_token_id=2,
-                        decoder_start_token_id=2, forced_bos_token_id=0, forced_eos_token_id=2,
-                        **DIMS)
+    config = BartConfig(
+        vocab_size=len(tok),
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        forced_bos_token_id=0,
+        forced_eos_token_id=2,
+        **DIMS,
+    )
     torch.manual_seed(seed)
     model = BartForConditionalGeneration(config)
     _quiet_special_tokens(model, [1, 2, 3, 4])
     # The shape of DistilBART-CNN's generation settings, scaled down.
     model.generation_config = GenerationConfig(
-        num_beams=2, max_length=24, min_length=6, no_repeat_ngram_size=3, length_penalty=2.0,
-        early_stopping=True, decoder_start_token_id=2, forced_bos_token_id=0,
-        forced_eos_token_id=2, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+        num_beams=2,
+        max_length=24,
+        min_length=6,
+        no_repeat_ngram_size=3,
+        length_penalty=2.0,
+        early_stopping=True,
+        decoder_start_token_id=2,
+        forced_bos_token_id=0,
+        forced_eos_token_id=2,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
     )
     model.save_pretrained(str(out))
     return out
 
 
-def build_marian(out: Path, corpus_path: Path, targets: tuple[str, ...] = (), seed: int = 0
-                 ) -> Path:
+def build_marian(
+    out: Path, corpus_path: Path, targets: tuple[str, ...] = (), seed: int = 0
+) -> Path:
     """A Marian model; with `targets` (e.g. `(">>ara<<",)`) a multi-target one like opus-mt-en-ar."""
     import sentencepiece as spm
     import torch
@@ -113,17 +156,32 @@ def build_marian(out: Path, corpus_path: Path, targets: tuple[str, ...] = (), se
     for token in targets:
         vocab.setdefault(token, len(vocab))
     (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    tok = MarianTokenizer(source_spm=str(out / "source.spm"), target_spm=str(out / "target.spm"),
-                          vocab=str(out / "vocab.json"), model_max_length=MAX_INPUT)
+    tok = MarianTokenizer(
+        source_spm=str(out / "source.spm"),
+        target_spm=str(out / "target.spm"),
+        vocab=str(out / "vocab.json"),
+        model_max_length=MAX_INPUT,
+    )
     tok.save_pretrained(str(out))
-    config = MarianConfig(vocab_size=len(vocab), pad_token_id=0, eos_token_id=1,
-                          decoder_start_token_id=0, forced_eos_token_id=1, **DIMS)
+    config = MarianConfig(
+        vocab_size=len(vocab),
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+        forced_eos_token_id=1,
+        **DIMS,
+    )
     torch.manual_seed(seed)
     model = MarianMTModel(config)
     _quiet_special_tokens(model, [0, 1, 2] + [vocab[t] for t in targets])
     model.generation_config = GenerationConfig(
-        num_beams=2, max_length=20, bad_words_ids=[[0]], decoder_start_token_id=0,
-        pad_token_id=0, eos_token_id=1, forced_eos_token_id=1,
+        num_beams=2,
+        max_length=20,
+        bad_words_ids=[[0]],
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+        forced_eos_token_id=1,
     )
     model.save_pretrained(str(out))
     return out
@@ -132,30 +190,56 @@ def build_marian(out: Path, corpus_path: Path, targets: tuple[str, ...] = (), se
 def build_m2m100(out: Path, corpus_path: Path, seed: int = 0) -> Path:
     import sentencepiece as spm
     import torch
-    from transformers import GenerationConfig, M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+    from transformers import (
+        GenerationConfig,
+        M2M100Config,
+        M2M100ForConditionalGeneration,
+        M2M100Tokenizer,
+    )
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        model_file = _spm(corpus_path, Path(tmp) / "sentencepiece.bpe", 300, model_type="bpe",
-                          bos=0, pad=1, eos=2, unk=3)
+        model_file = _spm(
+            corpus_path,
+            Path(tmp) / "sentencepiece.bpe",
+            300,
+            model_type="bpe",
+            bos=0,
+            pad=1,
+            eos=2,
+            unk=3,
+        )
         shutil.copy(model_file, out / "sentencepiece.bpe.model")
     proc = spm.SentencePieceProcessor(model_file=str(out / "sentencepiece.bpe.model"))
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
     for i in range(proc.get_piece_size()):
         vocab.setdefault(proc.id_to_piece(i), len(vocab))
     (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    tok = M2M100Tokenizer(vocab_file=str(out / "vocab.json"),
-                          spm_file=str(out / "sentencepiece.bpe.model"), model_max_length=MAX_INPUT)
+    tok = M2M100Tokenizer(
+        vocab_file=str(out / "vocab.json"),
+        spm_file=str(out / "sentencepiece.bpe.model"),
+        model_max_length=MAX_INPUT,
+    )
     tok.save_pretrained(str(out))
     lang_ids = [tok.get_lang_id(code) for code in tok.lang_code_to_id]
     vocab_size = max(lang_ids) + 1 + tok.num_madeup_words
-    config = M2M100Config(vocab_size=vocab_size, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-                          decoder_start_token_id=2, **DIMS)
+    config = M2M100Config(
+        vocab_size=vocab_size,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        **DIMS,
+    )
     torch.manual_seed(seed)
     model = M2M100ForConditionalGeneration(config)
     _quiet_special_tokens(model, [0, 1, 2, 3, *lang_ids, *range(max(lang_ids) + 1, vocab_size)])
     model.generation_config = GenerationConfig(
-        num_beams=2, max_length=20, decoder_start_token_id=2, pad_token_id=1, bos_token_id=0,
+        num_beams=2,
+        max_length=20,
+        decoder_start_token_id=2,
+        pad_token_id=1,
+        bos_token_id=0,
         eos_token_id=2,
     )
     model.save_pretrained(str(out))
@@ -174,15 +258,29 @@ def build_t5(out: Path, corpus_path: Path, seed: int = 0) -> Path:
         vocab = [(proc.id_to_piece(i), proc.get_score(i)) for i in range(proc.get_piece_size())]
     tok = T5Tokenizer(vocab=vocab, extra_ids=10, model_max_length=MAX_INPUT)
     tok.save_pretrained(str(out))
-    config = T5Config(vocab_size=len(tok), d_model=32, d_kv=16, d_ff=64, num_layers=1,
-                      num_decoder_layers=1, num_heads=2, feed_forward_proj="gated-gelu",
-                      decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    config = T5Config(
+        vocab_size=len(tok),
+        d_model=32,
+        d_kv=16,
+        d_ff=64,
+        num_layers=1,
+        num_decoder_layers=1,
+        num_heads=2,
+        feed_forward_proj="gated-gelu",
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
     torch.manual_seed(seed)
     model = T5ForConditionalGeneration(config)
     _quiet_special_tokens(model, [0, 1, 2])
     model.generation_config = GenerationConfig(
-        num_beams=2, max_length=20, no_repeat_ngram_size=3, decoder_start_token_id=0,
-        pad_token_id=0, eos_token_id=1,
+        num_beams=2,
+        max_length=20,
+        no_repeat_ngram_size=3,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
     )
     model.save_pretrained(str(out))
     return out
@@ -199,8 +297,9 @@ def build_all(root: Path) -> dict[str, Path]:
     return {
         "bart": build_bart(root / "tiny-bart", corpus_path),
         "t5": build_t5(root / "tiny-t5", corpus_path),
-        "en-ar": build_marian(root / "tiny-marian-en-ar", corpus_path,
-                              targets=(">>ara<<", ">>arz<<"), seed=1),
+        "en-ar": build_marian(
+            root / "tiny-marian-en-ar", corpus_path, targets=(">>ara<<", ">>arz<<"), seed=1
+        ),
         "en-fr": build_marian(root / "tiny-marian-en-fr", corpus_path, seed=2),
         "fr-en": build_marian(root / "tiny-marian-fr-en", corpus_path, seed=3),
         "ar-en": build_marian(root / "tiny-marian-ar-en", corpus_path, seed=4),

@@ -147,8 +147,12 @@ def token_batches(lengths: Sequence[int], budget: int) -> list[list[int]]:
     return batches
 
 
-def describe(ref: ModelRef, settings: Settings, params: Mapping[str, Any],
-             extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def describe(
+    ref: ModelRef,
+    settings: Settings,
+    params: Mapping[str, Any],
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """What a stage record and its cache signature say about a model-backed backend."""
     from summarize._version import __version__
 

@@ -13,8 +13,16 @@ from summarize.errors import ModelLoadError
 
 # NLLB uses FLORES-200 codes; the catalogue lists ISO 639-1 codes.
 NLLB_CODES = {
-    "ar": "arb_Arab", "de": "deu_Latn", "en": "eng_Latn", "es": "spa_Latn", "fr": "fra_Latn",
-    "it": "ita_Latn", "nl": "nld_Latn", "pt": "por_Latn", "ru": "rus_Cyrl", "tr": "tur_Latn",
+    "ar": "arb_Arab",
+    "de": "deu_Latn",
+    "en": "eng_Latn",
+    "es": "spa_Latn",
+    "fr": "fra_Latn",
+    "it": "ita_Latn",
+    "nl": "nld_Latn",
+    "pt": "por_Latn",
+    "ru": "rus_Cyrl",
+    "tr": "tur_Latn",
     "zh": "zho_Hans",
 }
 
@@ -85,7 +93,9 @@ class TransformersModel:
                 str(self.ref.path), use_safetensors=True, local_files_only=True
             )
         except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"model {self.ref.name}: cannot load {self.ref.path} ({exc})") from exc
+            raise ModelLoadError(
+                f"model {self.ref.name}: cannot load {self.ref.path} ({exc})"
+            ) from exc
         model.eval()
         self._device = device
         return model.to(device)
@@ -121,17 +131,24 @@ class TransformersModel:
         kwargs = dict(params)
         codes = self.ref.entry.lang_codes
         if codes and src_lang and tgt_lang:
-            src, tgt = (NLLB_CODES.get(src_lang, src_lang), NLLB_CODES.get(tgt_lang, tgt_lang)) \
-                if codes == "nllb" else (src_lang, tgt_lang)
+            src, tgt = (
+                (NLLB_CODES.get(src_lang, src_lang), NLLB_CODES.get(tgt_lang, tgt_lang))
+                if codes == "nllb"
+                else (src_lang, tgt_lang)
+            )
             tok.src_lang = src
             kwargs["forced_bos_token_id"] = (
-                tok.get_lang_id(tgt) if hasattr(tok, "get_lang_id") else tok.convert_tokens_to_ids(tgt)
+                tok.get_lang_id(tgt)
+                if hasattr(tok, "get_lang_id")
+                else tok.convert_tokens_to_ids(tgt)
             )
         lengths = self.count_tokens(texts)
         beams = int(kwargs.get("num_beams", 1) or 1)
         out: list[str] = [""] * len(texts)
         for batch in token_batches(lengths, self._settings.max_batch_tokens // beams):
-            enc = tok([texts[i] for i in batch], return_tensors="pt", padding=True, truncation=False)
+            enc = tok(
+                [texts[i] for i in batch], return_tensors="pt", padding=True, truncation=False
+            )
             enc = {k: v.to(self._device) for k, v in enc.items()}
             with torch.inference_mode():
                 generated = model.generate(**enc, **kwargs)
