@@ -437,7 +437,7 @@ def cache_stats(
         f"{stats['path']}: {stats['entries']} entries, {stats['bytes'] / 1e6:.2f} MB on disk"
     )
     for stage, s in stats["stages"].items():
-        typer.echo(f"  {stage:<10} {s['entries']:>6} entries")
+        typer.echo(f"  {stage:<16} {s['entries']:>7} entries")
 
 
 @cache_app.command("clear")

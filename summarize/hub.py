@@ -70,7 +70,11 @@ def ensure_present(refs: Iterable[ModelRef], settings: Settings) -> list[ModelRe
         if ref.origin == "local":
             raise ModelNotAvailable(f"model folder {ref.path} has no config.json or *.safetensors")
         if settings.offline:
-            raise ModelNotAvailable(_missing_message(ref, "offline mode: SUMMARIZE_OFFLINE is set"))
+            raise ModelNotAvailable(
+                _missing_message(
+                    ref, "offline mode: --offline, SUMMARIZE_OFFLINE=1 or HF_HUB_OFFLINE=1"
+                )
+            )
         if not settings.download:
             raise ModelNotAvailable(_missing_message(ref, "downloads are turned off"))
     reason = probe(endpoint(), settings.network_timeout)

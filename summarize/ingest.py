@@ -37,16 +37,27 @@ class Ingested:
 
 
 def decode(data: bytes, source: str) -> str:
-    """UTF-8 (a BOM is honoured and dropped); anything else is this source's error."""
+    """UTF-8 or a BOM-marked UTF-16 (the BOM dropped); binary or other encodings are this
+    source's error."""
+    text: str | None = None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode("utf-16")
+            text = data.decode("utf-16")
         except UnicodeDecodeError:
-            pass
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(source, f"not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+            text = None
+    elif b"\x00" in data:
+        raise InputError(source, "not a text file (it contains NUL bytes)")
+    if text is None:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                source, f"not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            ) from None
+    controls = sum(1 for ch in text if not ch.isprintable() and not ch.isspace())
+    if text and controls > 0.1 * len(text):
+        raise InputError(source, "not a text file (mostly non-printable characters)")
+    return text
 
 
 def make_article(

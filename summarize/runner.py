@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from summarize.cache import Cache, NullCache, cache_key, signature_hash
-from summarize.catalog import Catalog, ModelRef, load_catalog
+from summarize.catalog import Catalog, ModelRef, load_catalog, resolve
 from summarize.config import Settings, load_settings
 from summarize.detect import UND, Detector, get_detector
 from summarize.errors import LanguageError, ModelLoadError, SummarizeError
@@ -182,6 +182,18 @@ class Pipeline:
         self.detector: Detector = get_detector(settings)
         self.router = Router(settings, self.catalog)
         self._summarizers: dict[tuple[str, tuple[str, ...]], Seq2SeqSummarizer] = {}
+        self._check_model_options()
+
+    def _check_model_options(self) -> None:
+        """Resolve every model named in an option now, so a typo fails before any work."""
+        choose_summarizer(self.settings.pivot_lang, self.settings, self.catalog, self._summarizers)
+        for lang in self.settings.summarizers:
+            choose_summarizer(lang, self.settings, self.catalog, self._summarizers)
+        for pair, value in self.settings.translators.items():
+            src, _, tgt = pair.partition("-")
+            resolve(
+                value, self.catalog, task="translation", pair=(src, tgt) if pair != "*" else None
+            )
 
     # -- planning ----------------------------------------------------------------
 

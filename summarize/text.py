@@ -144,14 +144,20 @@ def split_sentences(text: str) -> list[str]:
             and _ends_with_abbreviation(text[start : match.start(1)])
         ):
             continue
-        piece = text[start:end].strip()
-        if piece:
-            sentences.append(piece)
+        _append(sentences, text[start:end].strip())
         start = match.end()
-    tail = text[start:].strip()
-    if tail:
-        sentences.append(tail)
+    _append(sentences, text[start:].strip())
     return sentences
+
+
+def _append(sentences: list[str], piece: str) -> None:
+    """Add a sentence; a fragment with no letters or digits ("crime. .") joins the one before."""
+    if not piece:
+        return
+    if sentences and not any(ch.isalnum() for ch in piece):
+        sentences[-1] = f"{sentences[-1]} {piece}"
+    else:
+        sentences.append(piece)
 
 
 def sentences_by_paragraph(text: str) -> list[list[str]]:

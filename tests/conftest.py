@@ -1,0 +1,93 @@
+"""Shared fixtures: an isolated environment for every test, tiny models built once per session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tiny_models import build_all
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--real-models",
+        action="store_true",
+        help="also run tests that need the real downloaded models",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--real-models"):
+        return
+    skip = pytest.mark.skip(reason="needs real models: pass --real-models")
+    for item in items:
+        if "real_models" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """No test reads the user's configuration, home, hub cache or network."""
+    for name in list(os.environ):
+        if name.startswith("SUMMARIZE_") or name.startswith("HF_"):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SUMMARIZE_MODELS_DIR", str(tmp_path / "models"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    yield work
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny random-weight BART, T5, Marian and M2M100 models, saved as safetensors folders."""
+    return build_all(tmp_path_factory.mktemp("tiny-models"))
+
+
+def tiny_overrides(tiny: dict[str, Path], out: Path, **extra: Any) -> dict[str, Any]:
+    overrides: dict[str, Any] = {
+        "summarizer": str(tiny["bart"]),
+        "translators": [
+            f"en-ar={tiny['en-ar']}",
+            f"en-fr={tiny['en-fr']}",
+            f"fr-en={tiny['fr-en']}",
+            f"ar-en={tiny['ar-en']}",
+            f"*={tiny['m2m100']}",
+        ],
+        "output_dir": str(out),
+    }
+    overrides.update(extra)
+    return overrides
+
+
+def tiny_args(tiny: dict[str, Path]) -> list[str]:
+    """The same models as CLI flags."""
+    return [
+        "--summarizer",
+        str(tiny["bart"]),
+        "--translator",
+        f"en-ar={tiny['en-ar']}",
+        "--translator",
+        f"en-fr={tiny['en-fr']}",
+        "--translator",
+        f"fr-en={tiny['fr-en']}",
+        "--translator",
+        f"ar-en={tiny['ar-en']}",
+        "--translator",
+        f"*={tiny['m2m100']}",
+    ]

@@ -1,0 +1,157 @@
+"""The command line, through typer's CliRunner (and a subprocess where the process matters)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SEEDS, tiny_args
+from typer.testing import CliRunner
+
+from summarize.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["run"],
+        ["detect"],
+        ["models"],
+        ["models", "list"],
+        ["models", "download"],
+        ["cache"],
+        ["cache", "stats"],
+        ["cache", "clear"],
+    ],
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("summarize ")
+
+
+def test_run_seeds_then_cached(tiny: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["run", str(SEEDS), "--to", "ar,fr", "-o", str(out), *tiny_args(tiny)]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "5 ok (0 entirely from cache), 0 failed" in first.output
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0
+    assert "5 ok (5 entirely from cache)" in second.output
+    stats = runner.invoke(app, ["cache", "stats", "-o", str(out), "--json"])
+    assert json.loads(stats.output)["stages"]["summarize"]["entries"] == 5
+    cleared = runner.invoke(app, ["cache", "clear", "-o", str(out), "--stage", "translate:fr"])
+    assert cleared.exit_code == 0 and "removed" in cleared.output
+    third = runner.invoke(app, args)
+    assert "5 ok (0 entirely from cache)" in third.output
+
+
+def test_some_sources_fail_exit_1_and_name_source_and_reason(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "good.txt").write_text(
+        (SEEDS / "000_c73dff72cbaff43d.txt").read_text(), encoding="utf-8"
+    )
+    (src / "empty.txt").write_text("\n", encoding="utf-8")
+    result = runner.invoke(app, ["run", str(src), "-o", str(tmp_path / "out"), *tiny_args(tiny)])
+    assert result.exit_code == 1
+    assert f"error: {src / 'empty.txt'}: empty" in result.output
+    assert "1 ok" in result.output and "1 failed" in result.output
+
+
+def test_missing_model_is_one_line_exit_2_no_traceback(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", str(SEEDS), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("summarize: model not available: model distilbart-cnn-12-6")
+    assert "summarize models download distilbart-cnn-12-6" in lines[0]
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["run", "x", "--to", "a r"], "not a language code"),
+        (["run", "x", "--translator", "enar"], "SRC-TGT=NAME|PATH"),
+        (["run", "x", "--summarizer", "nonexistent-model"], "not in the catalogue"),
+        (["run", "x", "--engine", "onnx"], "engine 'onnx' is not known"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(args: list[str], fragment: str, tmp_path: Path) -> None:
+    Path("x").write_text("An article about a meeting in Marrakech on Monday.", "utf-8")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output and "Traceback" not in result.output
+
+
+def test_detect_prints_language_per_article() -> None:
+    result = runner.invoke(app, ["detect", str(SEEDS), "--json"])
+    assert result.exit_code == 0
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert len(rows) == 5 and {r["language"] for r in rows} == {"en"}
+
+
+def test_models_list_shows_licences_and_presence() -> None:
+    result = runner.invoke(app, ["models", "list", "--json"])
+    assert result.exit_code == 0
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert rows["distilbart-cnn-12-6"]["license"] == "apache-2.0"
+    assert rows["distilbart-cnn-12-6"]["present"] is False
+    assert rows["nllb-200-distilled-600m"]["commercial"] is False
+    table = runner.invoke(app, ["models", "list"])
+    assert "non-commercial" in table.output and "opus-mt-en-ar" in table.output
+
+
+def test_models_download_offline_is_one_clear_line() -> None:
+    result = runner.invoke(app, ["models", "download", "opus-mt-en-fr"])
+    assert result.exit_code == 2
+    assert "offline mode" in result.output and "Traceback" not in result.output
+    unknown = runner.invoke(app, ["models", "download", "nope"])
+    assert unknown.exit_code == 2 and "not in the catalogue" in unknown.output
+
+
+def test_stdin_jsonl(tiny: dict[str, Path], tmp_path: Path) -> None:
+    text = (SEEDS / "001_91f3ff2c96f99f79.txt").read_text(encoding="utf-8")
+    feed = json.dumps({"id": "wire/42", "text": text, "title": "INTERPOL"}) + "\n"
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["run", "-", "--stdin-format", "jsonl", "-o", str(out), *tiny_args(tiny)], input=feed
+    )
+    assert result.exit_code == 0, result.output
+    [path] = [p for p in out.glob("*.json") if p.name != "report.json"]
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["id"] == "wire/42" and doc["title"] == "INTERPOL"
+    assert path.parent == out  # the slash in the id did not make a folder
+
+
+def test_help_is_fast_and_does_not_import_torch() -> None:
+    code = (
+        "import sys; from summarize.cli import app\n"
+        "from typer.testing import CliRunner\n"
+        "CliRunner().invoke(app, ['--help'])\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'langdetect') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_python_dash_m_works() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "summarize", "--version"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "summarize" in done.stdout

@@ -1,0 +1,340 @@
+"""The whole pipeline on tiny random-weight models of the real architectures."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT, SEEDS, tiny_args, tiny_overrides
+
+from summarize import load_settings, run
+from summarize.errors import ModelNotAvailable
+from summarize.types import BatchReport
+
+DATA = Path(__file__).parent / "data"
+REQUIRED = {"id", "language", "summary", "translations", "provenance"}
+
+
+def settings_for(tiny: dict[str, Path], out: Path, **extra: Any):  # type: ignore[no-untyped-def]
+    return load_settings(overrides=tiny_overrides(tiny, out, **extra))
+
+
+def provenance(out: Path, name: str) -> dict[str, Any]:
+    return json.loads((out / f"{name}.json").read_text(encoding="utf-8"))["provenance"]  # type: ignore[no-any-return]
+
+
+def test_seeds_end_to_end_then_everything_cached(tiny: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = run([SEEDS], settings_for(tiny, out))
+    assert report.ok and len(report.results) == 5
+    files = sorted(out.glob("*.json"))
+    assert len(files) == 6  # five results and report.json
+    for result in report.results:
+        doc = json.loads(Path(result.output).read_text(encoding="utf-8"))  # type: ignore[arg-type]
+        assert set(doc) >= REQUIRED
+        assert doc["language"]["code"] == "en" and doc["language"]["confidence"] > 0.9
+        assert doc["summary"]["lang"] == "en" and doc["summary"]["text"]
+        assert set(doc["translations"]) == {"ar", "fr"}
+        assert all(t["route"] == "direct" and t["text"] for t in doc["translations"].values())
+        assert set(doc["provenance"]) == {"detect", "summarize", "translate:ar", "translate:fr"}
+        for rec in doc["provenance"].values():
+            assert {"model", "revision", "engine", "settings", "seconds", "cached"} <= set(rec)
+            assert rec["cached"] is False
+        # Sample articles are ~900 tokens; the tiny model takes 128: chunked, not truncated.
+        assert doc["summary"]["chunks"] > 1
+    report_doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report_doc["summary"]["ok"] == 5 and report_doc["summary"]["failed"] == 0
+    mtimes = {p: p.stat().st_mtime_ns for p in out.glob("0*.json")}
+
+    again = run([SEEDS], settings_for(tiny, out))
+    assert again.ok and all(o.cached for o in again.outcomes)
+    assert all(all(r.cached for r in res.records().values()) for res in again.results)
+    # Unchanged results are not rewritten.
+    assert {p: p.stat().st_mtime_ns for p in out.glob("0*.json")} == mtimes
+    assert json.loads((out / "report.json").read_text())["summary"]["fully_cached"] == 5
+
+
+def test_changing_the_translation_model_reruns_only_translation(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    run([SEEDS], settings_for(tiny, out))
+    changed = tiny_overrides(tiny, out)
+    changed["translators"] = [f"en-ar={tiny['en-ar']}", f"en-fr={tiny['m2m100']}"]
+    report = run([SEEDS], load_settings(overrides=changed))
+    assert report.ok
+    for result in report.results:
+        recs = result.records()
+        assert recs["detect"].cached and recs["summarize"].cached and recs["translate:ar"].cached
+        assert not recs["translate:fr"].cached
+        assert recs["translate:fr"].model == "tiny-m2m100"
+
+
+def test_changing_a_generation_setting_reruns_that_stage(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    run([SEEDS / "000_c73dff72cbaff43d.txt"], settings_for(tiny, out))
+    report = run(
+        [SEEDS / "000_c73dff72cbaff43d.txt"],
+        settings_for(tiny, out, summary_generation={"num_beams": 1}),
+    )
+    recs = report.results[0].records()
+    assert not recs["summarize"].cached and recs["summarize"].settings["num_beams"] == 1
+    assert recs["detect"].cached
+
+
+def test_other_languages_pivot_and_fall_back(tiny: dict[str, Path], tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for lang in ("fr", "ar", "es"):
+        (src / f"{lang}.txt").write_text(
+            (DATA / f"corpus_{lang}.txt").read_text(encoding="utf-8"), encoding="utf-8"
+        )
+    out = tmp_path / "out"
+    empty = tmp_path / "catalog.toml"
+    empty.write_text("", encoding="utf-8")
+    report = run([src], settings_for(tiny, out, catalog_path=str(empty)))
+    assert report.ok, [o.error for o in report.failed]
+    by_id = {r.article.id: r for r in report.results}
+    french = by_id["fr.txt"]
+    assert french.detection.code == "fr" and french.pivot is not None
+    assert french.pivot.model == "tiny-marian-fr-en" and french.summary.lang == "en"
+    arabic = by_id["ar.txt"]
+    assert arabic.detection.code == "ar" and arabic.pivot.model == "tiny-marian-ar-en"  # type: ignore[union-attr]
+    # Spanish has no es-en model among the tiny ones: the any-to-any model pivots it.
+    spanish = by_id["es.txt"]
+    assert spanish.pivot is not None and spanish.pivot.model == "tiny-m2m100"
+    assert set(provenance(out, "fr.txt")) == {
+        "detect",
+        "pivot",
+        "summarize",
+        "translate:ar",
+        "translate:fr",
+    }
+
+
+def test_target_equal_to_summary_language_is_copied(tiny: dict[str, Path], tmp_path: Path) -> None:
+    report = run(
+        [SEEDS / "001_91f3ff2c96f99f79.txt"], settings_for(tiny, tmp_path / "out", targets="en,ar")
+    )
+    tr = report.results[0].translations
+    assert tr["en"].route == "copy" and tr["en"].text == report.results[0].summary.text
+    assert tr["ar"].route == "direct"
+
+
+def test_bad_sources_are_recorded_and_the_batch_goes_on(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "good.txt").write_text(
+        (SEEDS / "002_368337d6acc914b1.txt").read_text(), encoding="utf-8"
+    )
+    (src / "empty.txt").write_text("", encoding="utf-8")
+    (src / "tiny.txt").write_text("Ok.", encoding="utf-8")
+    (src / "bytes.txt").write_bytes(b"PK\x03\x04\x14\x00\x08\x00" * 40)
+    out = tmp_path / "out"
+    report = run([src], settings_for(tiny, out))
+    assert not report.ok
+    status = {o.source.rsplit("/", 1)[-1]: o for o in report.outcomes}
+    assert status["good.txt"].status == "ok"
+    assert "empty" in status["empty.txt"].error.message  # type: ignore[union-attr]
+    assert "language undetermined" in status["tiny.txt"].error.message  # type: ignore[union-attr]
+    assert "not a text file" in status["bytes.txt"].error.message  # type: ignore[union-attr]
+    assert (out / "good.txt.json").exists()
+    report_doc = json.loads((out / "report.json").read_text())
+    assert report_doc["summary"] == {**report_doc["summary"], "ok": 1, "failed": 3}
+    # --lang rescues the short one.
+    forced = run([src / "tiny.txt"], settings_for(tiny, out, lang="en"))
+    assert forced.ok and forced.results[0].detection.method == "option"
+
+
+def test_missing_model_offline_stops_before_any_work(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ModelNotAvailable, match="summarize models download distilbart-cnn-12-6"):
+        run([SEEDS], load_settings(overrides={"output_dir": str(out)}))
+    assert not list(out.glob("*.json"))
+
+
+def test_missing_model_without_network_fails_fast(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    started = time.monotonic()
+    with pytest.raises(ModelNotAvailable, match=r"no connection to 127\.0\.0\.1:9"):
+        run(
+            [SEEDS],
+            load_settings(overrides={"output_dir": str(tmp_path / "out"), "network_timeout": 2}),
+        )
+    assert time.monotonic() - started < 10
+
+
+def _big_batch(folder: Path, copies: int) -> int:
+    folder.mkdir()
+    seeds = sorted(SEEDS.glob("*.txt"))
+    n = 0
+    for i in range(copies):
+        for seed in seeds:
+            text = seed.read_text(encoding="utf-8")
+            (folder / f"{i:02d}_{seed.name}").write_text(
+                f"{text}\n\nEdition {i} of the wire.", encoding="utf-8"
+            )
+            n += 1
+    return n
+
+
+@pytest.mark.slow
+def test_kill_9_mid_batch_then_resume_redoes_only_unfinished(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    src, out = tmp_path / "big", tmp_path / "out"
+    total = _big_batch(src, 5)
+    cmd = [
+        sys.executable,
+        "-m",
+        "summarize",
+        "run",
+        str(src),
+        "-o",
+        str(out),
+        "--batch-size",
+        "2",
+        "-q",
+        *tiny_args(tiny),
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.glob("*_0*.json"))) < 4:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = {p.name for p in out.glob("*_0*.json")}
+    assert 4 <= len(finished) < total, "the run should have been killed part-way"
+    for path in out.glob("*.json"):
+        json.loads(path.read_text(encoding="utf-8"))  # every file whole
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+    report: BatchReport = run(
+        [src], load_settings(overrides=tiny_overrides(tiny, out, batch_size=2))
+    )
+    assert report.ok and len(report.results) == total
+    for result in report.results:
+        name = Path(result.output).name  # type: ignore[arg-type]
+        if name in finished:
+            assert result.all_cached, f"{name} was finished before the kill but redone"
+    assert sum(1 for r in report.results if not r.all_cached) >= total - len(finished) - 2
+
+
+def test_two_runs_sharing_an_output_folder(tiny: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "summarize",
+        "run",
+        str(SEEDS),
+        "-o",
+        str(out),
+        "-q",
+        *tiny_args(tiny),
+    ]
+    procs = [subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    report = json.loads((out / "report.json").read_text())
+    assert report["summary"]["ok"] == 5
+    for path in out.glob("0*.json"):
+        assert set(json.loads(path.read_text())) >= REQUIRED
+
+
+def test_no_cache_writes_no_cache(tiny: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = run([SEEDS / "003_e4bd439a4009ed1f.txt"], settings_for(tiny, out, cache=False))
+    assert report.ok and not (out / "cache.sqlite3").exists()
+
+
+def test_architectures_t5_summariser_and_m2m100_fallback(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    overrides = tiny_overrides(tiny, tmp_path / "out", summarizer=str(tiny["t5"]))
+    overrides["translators"] = [f"*={tiny['m2m100']}"]
+    # No pair models at all (an empty catalogue): every translation takes the fallback.
+    empty = tmp_path / "catalog.toml"
+    empty.write_text("", encoding="utf-8")
+    overrides["catalog_path"] = str(empty)
+    report = run([SEEDS / "004_a5efb876e58d0b7a.txt"], load_settings(overrides=overrides))
+    assert report.ok, [o.error for o in report.failed]
+    result = report.results[0]
+    assert result.summary.record.model == "tiny-t5"
+    assert {t.route for t in result.translations.values()} == {"fallback"}
+
+
+def test_marian_target_token_is_found_in_the_vocabulary(tiny: dict[str, Path]) -> None:
+    from summarize.catalog import load_catalog, resolve
+    from summarize.config import Settings
+    from summarize.translate import ModelTranslator
+
+    settings = Settings()
+    catalog = load_catalog(settings, extra={})
+    en_ar = ModelTranslator(
+        resolve(str(tiny["en-ar"]), catalog, task="translation", pair=("en", "ar")),
+        settings,
+        "en",
+        "ar",
+        "direct",
+    )
+    assert en_ar.target_token == ">>ara<<"
+    en_fr = ModelTranslator(
+        resolve(str(tiny["en-fr"]), catalog, task="translation", pair=("en", "fr")),
+        settings,
+        "en",
+        "fr",
+        "direct",
+    )
+    assert en_fr.target_token == ""
+    out = en_ar.translate(["First sentence. Second one?", "First sentence."])
+    assert len(out) == 2 and all(out)
+
+
+def test_long_article_is_chunked_within_the_model_limit(
+    tiny: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from summarize.catalog import load_catalog, resolve
+    from summarize.config import Settings
+    from summarize.summarise import Seq2SeqSummarizer
+
+    settings = Settings()
+    summarizer = Seq2SeqSummarizer(
+        resolve(
+            str(tiny["bart"]),
+            load_catalog(settings, extra={}),
+            task="summarization",
+            languages=["en"],
+        ),
+        settings,
+    )
+    seen: list[str] = []
+    original = summarizer.model.generate
+
+    def spy(texts, params, **kw):  # type: ignore[no-untyped-def]
+        seen.extend(texts)
+        return original(texts, params, **kw)
+
+    monkeypatch.setattr(summarizer.model, "generate", spy)
+    long_text = "\n\n".join(p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))) * 4
+    [out] = summarizer.summarize([long_text])
+    assert out.chunks > 20 and out.text
+    counts = summarizer.model.count_tokens(seen)
+    assert max(counts) <= summarizer.max_input
+    # Every word of the article went into some chunk: nothing was dropped.
+    first_level = " ".join(seen[: out.chunks]).split()
+    assert first_level == long_text.split()
