@@ -301,6 +301,9 @@ def detect(
 def models_list(
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the README's catalogue table.")
+    ] = False,
 ) -> None:
     """Every catalogue model: task, languages, licence, size, revision, and whether present.
 
@@ -340,6 +343,16 @@ def models_list(
         )
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
+        return
+    if markdown:
+        typer.echo("| name | task | covers | licence | params | download | default | revision |")
+        typer.echo("|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            licence = r["license"] + ("" if r["commercial"] else " (non-commercial)")
+            typer.echo(
+                f"| `{r['name']}` | {r['task']} | {r['covers']} | {licence} | {r['params']} | "
+                f"{r['size_mb']} MB | {'yes' if r['default'] else ''} | `{r['revision'][:12]}` |"
+            )
         return
     from rich.console import Console
     from rich.table import Table
