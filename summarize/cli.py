@@ -45,6 +45,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 models_app = typer.Typer(
     help="The model catalogue: what is known, what is present, downloads.", no_args_is_help=True

@@ -99,6 +99,16 @@ def _optional_str(obj: dict[str, Any], key: str, where: str) -> str | None:
     return value
 
 
+def _decoded_lines(data: bytes, source: str) -> Iterator[str]:
+    """JSONL is decoded line by line, so one bad byte costs one line, not the file."""
+    for number, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # Not JSON, so read_jsonl reports it with its line number.
+            yield f"\x00not UTF-8 (byte {exc.start} of line {number})"
+
+
 def read_jsonl(lines: Iterator[str] | IO[str], source: str) -> Iterator[Article | SourceError]:
     """One article per line: `id`, `text`, optional `title`, `lang`, `url`. Blank lines skipped."""
     for number, line in enumerate(lines, start=1):
@@ -112,6 +122,8 @@ def read_jsonl(lines: Iterator[str] | IO[str], source: str) -> Iterator[Article 
 
 
 def _jsonl_article(line: str, where: str, number: int) -> Article:
+    if line.startswith("\x00"):
+        raise InputError(where, line[1:] + "; save the file as UTF-8")
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -143,13 +155,13 @@ def read_file(path: Path, article_id: str) -> Iterator[Article | SourceError]:
     except OSError as exc:
         yield _error(source, InputError(source, f"cannot be read ({exc.strerror})"), article_id)
         return
+    if path.suffix.lower() in JSONL_SUFFIXES:
+        yield from read_jsonl(_decoded_lines(data, source), source)
+        return
     try:
         text = decode(data, source)
     except InputError as exc:
         yield _error(source, exc, article_id)
-        return
-    if path.suffix.lower() in JSONL_SUFFIXES:
-        yield from read_jsonl(iter(text.splitlines()), source)
         return
     try:
         yield make_article(article_id, text, source)

@@ -240,12 +240,16 @@ class Pipeline:
             if it.error or it.detection is None:
                 continue
             lang = it.detection.code
+            if lang == UND:
+                it.fail(
+                    "detect",
+                    LanguageError(
+                        f"language undetermined (confidence {it.detection.confidence:.2f}, or too "
+                        "little text); pass --lang CODE, or a 'lang' field in JSONL"
+                    ),
+                )
+                continue
             try:
-                if lang == UND:
-                    raise LanguageError(
-                        f"language undetermined (confidence {it.detection.confidence:.2f}, "
-                        "or too little text); pass --lang CODE, or a 'lang' field in JSONL"
-                    )
                 it.plan = choose_summarizer(lang, self.settings, self.catalog, self._summarizers)
                 refs = [it.plan.summarizer.ref]
                 summary_lang = it.plan.pivot or lang
@@ -255,7 +259,7 @@ class Pipeline:
                     refs += self.router.models(self.router.choose(summary_lang, target))
             except SummarizeError as exc:
                 it.plan = None
-                it.fail("plan", exc)
+                it.fail("route", exc)
                 continue
             for ref in refs:
                 needed.setdefault(ref.path, ref)

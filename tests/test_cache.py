@@ -74,3 +74,24 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     assert cache.get(cache_key("sig", "2-149")) == {"text": "2:149"}
     ok = sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0]
     assert ok == "ok"
+
+
+def _opener(path: str, barrier: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    cache = Cache(Path(path))
+    cache.put("k", "detect", "s", {}, "h", {"v": 1})
+    cache.close()
+
+
+def test_many_processes_creating_the_same_new_cache_at_once(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    for attempt in range(3):
+        path = tmp_path / f"new-{attempt}.sqlite3"
+        barrier = ctx.Barrier(4)
+        procs = [ctx.Process(target=_opener, args=(str(path), barrier)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+            assert p.exitcode == 0
+        assert Cache(path).get("k") == {"v": 1}

@@ -103,3 +103,14 @@ def test_outputs_are_articles_or_errors_only(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("text", encoding="utf-8")
     got = collect([tmp_path / "a.txt"], Settings())
     assert all(isinstance(x, (Article, SourceError)) for x in got.order)
+
+
+def test_a_bad_byte_in_jsonl_costs_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    path.write_bytes(
+        b'{"id": "a", "text": "Fine."}\n{"id": "b", "text": "caf\xe9"}\n'
+        b'{"id": "c", "text": "Also fine."}\n'
+    )
+    got = collect([path], Settings())
+    assert [a.id for a in got.articles] == ["a", "c"]
+    assert got.errors[0].source == f"{path}:2" and "not UTF-8" in got.errors[0].message
