@@ -12,7 +12,8 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,18 @@ class Cache:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A short write transaction; IMMEDIATE takes the write lock up front (waiting on the
+        busy timeout) so two processes never deadlock upgrading a read lock."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
@@ -98,19 +111,13 @@ class Cache:
                 "upgrade summarize or use another --output folder"
             )
         for number in range(version, len(MIGRATIONS)):
-            # BEGIN IMMEDIATE: two processes opening a new cache migrate it once, in turn.
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                current = self._db.execute("PRAGMA user_version").fetchone()[0]
-                if current == number:
+            # Two processes opening a new cache migrate it once, in turn.
+            with self._transaction() as db:
+                if db.execute("PRAGMA user_version").fetchone()[0] == number:
                     for statement in MIGRATIONS[number].split(";"):
                         if statement.strip():
-                            self._db.execute(statement)
-                    self._db.execute(f"PRAGMA user_version = {number + 1}")
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {number + 1}")
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
@@ -129,22 +136,16 @@ class Cache:
         input_hash: str,
         value: Mapping[str, Any],
     ) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "INSERT OR IGNORE INTO signatures(hash, stage, body) VALUES (?, ?, ?)",
-                    (sig_hash, stage, canonical(signature)),
-                )
-                self._db.execute(
-                    "INSERT OR REPLACE INTO entries(key, stage, signature, input_hash, value, created)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (key, stage, sig_hash, input_hash, canonical(value), time.time()),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO signatures(hash, stage, body) VALUES (?, ?, ?)",
+                (sig_hash, stage, canonical(signature)),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO entries(key, stage, signature, input_hash, value, created)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (key, stage, sig_hash, input_hash, canonical(value), time.time()),
+            )
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -168,20 +169,13 @@ class Cache:
 
     def clear(self, stage: str | None = None) -> int:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as db:
                 if stage is None:
-                    removed = self._db.execute("DELETE FROM entries").rowcount
-                    self._db.execute("DELETE FROM signatures")
+                    removed = db.execute("DELETE FROM entries").rowcount
+                    db.execute("DELETE FROM signatures")
                 else:
-                    removed = self._db.execute(
-                        "DELETE FROM entries WHERE stage = ?", (stage,)
-                    ).rowcount
-                    self._db.execute("DELETE FROM signatures WHERE stage = ?", (stage,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                    removed = db.execute("DELETE FROM entries WHERE stage = ?", (stage,)).rowcount
+                    db.execute("DELETE FROM signatures WHERE stage = ?", (stage,))
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.execute("VACUUM")
         return int(removed)
