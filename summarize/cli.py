@@ -167,6 +167,9 @@ def run(
     stdin_format: Annotated[
         str | None, typer.Option(help="What - reads: text (one article) or jsonl.")
     ] = None,
+    glob: Annotated[
+        str | None, typer.Option(help="Which files to take from folders, e.g. '*.html'.")
+    ] = None,
     offline: Annotated[
         bool, typer.Option("--offline", help="Never download; fail if a model is missing.")
     ] = False,
@@ -193,6 +196,7 @@ def run(
         batch_size=batch_size,
         cache=False if no_cache else None,
         stdin_format=stdin_format,
+        glob=glob,
         offline=True if offline else None,
     )
     from summarize.runner import run as run_batch

@@ -62,6 +62,10 @@ class Settings:
     detect_min_chars: int = 20
     detect_seed: int = 0
     stdin_format: str = "text"
+    glob: str | None = None
+    min_chars: int = 20
+    # Generous: a long report is chunked and summarised, not rejected.
+    max_chars: int = 2_000_000
     offline: bool = False
     download: bool = True
     network_timeout: float = 5.0
@@ -97,6 +101,9 @@ _SCALARS: dict[str, type] = {
     "detect_min_chars": int,
     "detect_seed": int,
     "stdin_format": str,
+    "glob": str,
+    "min_chars": int,
+    "max_chars": int,
     "offline": bool,
     "download": bool,
     "network_timeout": float,
@@ -336,6 +343,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError("detect_min_confidence must be between 0 and 1")
     if settings.threads < 0:
         raise ConfigError("threads must be 0 (all cores) or a positive number")
+    if settings.min_chars < 1 or settings.max_chars < settings.min_chars:
+        raise ConfigError("min_chars must be at least 1 and max_chars at least min_chars")
     if settings.network_timeout <= 0:
         raise ConfigError("network_timeout must be a positive number of seconds")
     if settings.lang is not None and settings.lang != "und" and not settings.lang.isalpha():

@@ -26,6 +26,9 @@ class Article:
     url: str | None = None
     lang: str | None = None
     line: int | None = None
+    encoding: str = "utf-8"
+    encoding_method: str = "text"
+    encoding_confidence: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,11 @@ def result_json(result: Result) -> dict[str, Any]:
         "url": art.url,
         "source": art.source,
         "hash": art.hash,
+        "source_encoding": {
+            "name": art.encoding,
+            "method": art.encoding_method,
+            "confidence": art.encoding_confidence,
+        },
         "language": {
             "code": result.detection.code,
             "confidence": round(result.detection.confidence, 4),

@@ -138,7 +138,7 @@ def test_bad_sources_are_recorded_and_the_batch_goes_on(
         (SEEDS / "002_368337d6acc914b1.txt").read_text(), encoding="utf-8"
     )
     (src / "empty.txt").write_text("", encoding="utf-8")
-    (src / "tiny.txt").write_text("Ok.", encoding="utf-8")
+    (src / "tiny.txt").write_text("Ok. Score 12-10, 33:31, 2026.", encoding="utf-8")
     (src / "bytes.txt").write_bytes(b"PK\x03\x04\x14\x00\x08\x00" * 40)
     out = tmp_path / "out"
     report = run([src], settings_for(tiny, out))
