@@ -6,6 +6,7 @@ the commands, so `summarize --help` answers at once.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -133,6 +134,16 @@ def run(
         typer.Option("--to", "-t", help="Target languages, comma-separated [default: ar,fr]."),
     ] = None,
     output: OutputOpt = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Outputs, comma-separated: json (a file per "
+            "article), jsonl (results.jsonl), md (brief.md), html (brief.html) "
+            "[default: json].",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     lang: Annotated[
         str | None, typer.Option(help="Source language of every article (skips detection).")
@@ -185,6 +196,7 @@ def run(
     settings = _settings(
         config,
         targets=to,
+        formats=fmt,
         output_dir=output,
         lang=lang,
         summarizer=main_summarizer,
@@ -201,21 +213,34 @@ def run(
     )
     from summarize.runner import run as run_batch
 
+    to_stdout = output is not None and str(output) == "-"
+    if to_stdout:
+        # `-o -`: results as JSONL on stdout; the cache stays in the default folder.
+        if settings.formats != ("jsonl",):
+            fail(UsageError("-o - writes JSONL to stdout: use it with --format jsonl"))
+        settings = dataclasses.replace(settings, output_dir=Path("outputs"))
     show = not quiet and sys.stderr.isatty()
     try:
+        kwargs: dict[str, Any] = {"write": False} if to_stdout else {}
         report = (
-            _run_with_progress(run_batch, sources, settings)
+            _run_with_progress(run_batch, sources, settings, **kwargs)
             if show
-            else run_batch(sources, settings)
+            else run_batch(sources, settings, **kwargs)
         )
     except SummarizeError as exc:
         fail(exc)
+    if to_stdout:
+        from summarize.briefs import jsonl_results
+        from summarize.types import result_json
+
+        sys.stdout.write(jsonl_results([result_json(r) for r in report.results]))
+        sys.stdout.flush()
     if not quiet:
         _print_report(report)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_SOME_FAILED)
 
 
-def _run_with_progress(run_batch: Any, sources: list[str], settings: Any) -> Any:
+def _run_with_progress(run_batch: Any, sources: list[str], settings: Any, **kwargs: Any) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from summarize.runner import ProgressEvent
@@ -237,7 +262,7 @@ def _run_with_progress(run_batch: Any, sources: list[str], settings: Any) -> Any
                 description=f"summarising {event.article_id or ''}"[:60],
             )
 
-        return run_batch(sources, settings, progress=on_progress)
+        return run_batch(sources, settings, progress=on_progress, **kwargs)
 
 
 def _print_report(report: Any) -> None:

@@ -21,6 +21,7 @@ ENV_PREFIX = "SUMMARIZE_"
 DEFAULT_SUMMARIZER = "distilbart-cnn-12-6"
 DEFAULT_FALLBACK = "m2m100-418m"
 ENGINES = ("transformers",)
+FORMATS = ("json", "jsonl", "md", "html")
 STDIN_FORMATS = ("text", "jsonl")
 # Generation settings a user may override; anything else in a table is a typo.
 GENERATION_KEYS = {
@@ -45,6 +46,7 @@ class Settings:
     cache: bool = True
     cache_path: Path | None = None
     targets: tuple[str, ...] = ("ar", "fr")
+    formats: tuple[str, ...] = ("json",)
     lang: str | None = None
     summarizer: str = DEFAULT_SUMMARIZER
     summarizers: Mapping[str, str] = field(default_factory=dict)
@@ -113,6 +115,7 @@ _TABLES = ("summarizers", "translators", "summary_generation", "translation_gene
 _ALIASES = {
     "output": "output_dir",
     "to": "targets",
+    "format": "formats",
     "summary": "summary_generation",
     "translation": "translation_generation",
 }
@@ -172,6 +175,23 @@ def parse_targets(value: Any, where: str = "targets") -> tuple[str, ...]:
     return tuple(out)
 
 
+def parse_formats(value: Any, where: str = "formats") -> tuple[str, ...]:
+    """`"json,html"` -> `("json", "html")`; each must be one of FORMATS."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError(f"{where}: expected a list such as 'json,html', got {value!r}")
+    out: list[str] = []
+    for item in items:
+        name = str(item).strip().lower()
+        if name and name not in FORMATS:
+            raise ConfigError(f"{where}: unknown format {item!r}; choose from {', '.join(FORMATS)}")
+        if name and name not in out:
+            out.append(name)
+    if not out:
+        raise ConfigError(f"{where}: name at least one format ({', '.join(FORMATS)})")
+    return tuple(out)
+
+
 def parse_model_map(items: Any, where: str, *, pairs: bool) -> dict[str, str]:
     """Parse `SRC-TGT=REF` (translators) or `LANG=REF` (summarizers) entries into a dict."""
     if isinstance(items, Mapping):
@@ -226,6 +246,8 @@ def _apply(layer: Mapping[str, Any], values: dict[str, Any], where: str) -> None
             continue
         if key == "targets":
             values[key] = parse_targets(value, here)
+        elif key == "formats":
+            values[key] = parse_formats(value, here)
         elif key in ("translators", "summarizers"):
             merged = dict(values[key])
             merged.update(parse_model_map(value, here, pairs=key == "translators"))
@@ -247,7 +269,7 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
             continue
         key = name[len(ENV_PREFIX) :].lower()
         key = {"output": "output_dir"}.get(key, key)
-        if key in _SCALARS or key in ("targets", "translators", "summarizers"):
+        if key in _SCALARS or key in ("targets", "formats", "translators", "summarizers"):
             layer[key] = value
     # The hub's own switch means the same thing to us.
     if env.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE and "offline" not in layer:

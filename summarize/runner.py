@@ -37,7 +37,7 @@ from summarize.types import (
     Summary,
     Translation,
 )
-from summarize.write import write_report, write_result
+from summarize.write import write_briefs, write_report, write_result
 
 
 @dataclass(frozen=True)
@@ -382,6 +382,7 @@ def _group(items: Iterable[_Item], key: Callable[[_Item], Any]) -> list[tuple[An
 def settings_doc(settings: Settings) -> dict[str, Any]:
     return {
         "targets": list(settings.targets),
+        "formats": list(settings.formats),
         "summarizer": settings.summarizer,
         "summarizers": dict(settings.summarizers),
         "translators": dict(settings.translators),
@@ -425,7 +426,11 @@ def run(
             if it.error is None:
                 assert it.detection is not None and it.summary is not None
                 result = Result(it.article, it.detection, it.summary, it.translations, it.pivot)
-                path = write_result(settings.output_dir, result) if write else None
+                path = (
+                    write_result(settings.output_dir, result)
+                    if write and "json" in settings.formats
+                    else None
+                )
                 result = Result(
                     result.article,
                     result.detection,
@@ -464,6 +469,7 @@ def run(
                 report.outcomes.append(outcome_of[id(entry)])
         report.seconds = time.perf_counter() - started
         if write:
+            write_briefs(settings.output_dir, report.results, settings.formats)
             write_report(settings.output_dir, report, settings_doc(settings))
         return report
     finally:

@@ -33,6 +33,17 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Atomic write, skipped when the file already holds these bytes (mtime kept)."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    atomic_write(path, data)
+    return True
+
+
 def dumps(doc: Any) -> bytes:
     return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
@@ -65,6 +76,24 @@ def write_result(output_dir: Path, result: Result) -> Path:
     if not _unchanged(path, doc):
         atomic_write(path, dumps(doc))
     return path
+
+
+BRIEF_FILES = {"md": "brief.md", "html": "brief.html", "jsonl": "results.jsonl"}
+
+
+def write_briefs(output_dir: Path, results: list[Result], formats: tuple[str, ...]) -> list[Path]:
+    """The batch-wide outputs asked for: brief.md, brief.html, results.jsonl."""
+    from summarize import briefs
+
+    docs = [result_json(r) for r in results]
+    render = {"md": briefs.markdown_brief, "html": briefs.html_brief, "jsonl": briefs.jsonl_results}
+    written = []
+    for fmt in formats:
+        if fmt in BRIEF_FILES:
+            path = output_dir / BRIEF_FILES[fmt]
+            write_if_changed(path, render[fmt](docs).encode("utf-8"))
+            written.append(path)
+    return written
 
 
 def report_json(report: BatchReport, settings_doc: dict[str, Any]) -> dict[str, Any]:

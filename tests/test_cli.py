@@ -155,3 +155,24 @@ def test_python_dash_m_works() -> None:
         [sys.executable, "-m", "summarize", "--version"], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0 and "summarize" in done.stdout
+
+
+def test_jsonl_to_stdout(tiny: dict[str, Path]) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            str(SEEDS / "002_368337d6acc914b1.txt"),
+            "-f",
+            "jsonl",
+            "-o",
+            "-",
+            "-q",
+            *tiny_args(tiny),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    [line] = result.stdout.splitlines()
+    assert json.loads(line)["id"] == "002_368337d6acc914b1.txt"
+    refused = runner.invoke(app, ["run", str(SEEDS), "-o", "-"])
+    assert refused.exit_code == 2 and "--format jsonl" in refused.output

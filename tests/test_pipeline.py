@@ -338,3 +338,63 @@ def test_long_article_is_chunked_within_the_model_limit(
     # Every word of the article went into some chunk: nothing was dropped.
     first_level = " ".join(seen[: out.chunks]).split()
     assert first_level == long_text.split()
+
+
+def test_a_messy_newsroom_folder_in_one_batch(tiny: dict[str, Path], tmp_path: Path) -> None:
+    """Issue 4's batch: four languages in four encodings, broken files, hostile JSONL ids."""
+    src, out = tmp_path / "inbox", tmp_path / "out"
+    src.mkdir()
+    english = (SEEDS / "000_c73dff72cbaff43d.txt").read_text(encoding="utf-8")
+    corpus = {
+        lang: (DATA / f"corpus_{lang}.txt").read_text(encoding="utf-8")
+        for lang in ("fr", "es", "ar")
+    }
+    (src / "en.txt").write_text(english, encoding="utf-8")
+    (src / "fr.txt").write_bytes(corpus["fr"].encode("utf-16"))
+    (src / "es.txt").write_bytes(corpus["es"].encode("latin-1"))
+    arabic = corpus["ar"].encode("cp1256", errors="ignore")
+    (src / "ar.txt").write_bytes(arabic)
+    (src / "empty.txt").write_bytes(b"")
+    (src / "binary.txt").write_bytes(bytes(range(256)) * 4)
+    (src / "numbers.txt").write_text("2026 11 23 12:00 +0100 4.5 17.3 300 196 27 93", "utf-8")
+    (src / "long.txt").write_text(english * 3, encoding="utf-8")
+    hostile = ["../../etc/passwd", "/abs/path", "nul\x00byte", "CON", "x" * 500, "a/b", "a_b"]
+    (src / "feed.jsonl").write_text(
+        "\n".join(json.dumps({"id": i, "text": english}) for i in hostile), encoding="utf-8"
+    )
+    empty = src / "catalog.toml"  # not an article suffix: ingest skips it
+    empty.write_text("", encoding="utf-8")  # only the tiny models are in play
+    overrides = tiny_overrides(
+        tiny, out, max_chars=len(english) * 2, formats="json,html", catalog_path=str(empty)
+    )
+    settings = load_settings(overrides=overrides)
+    report = run([src], settings)
+    assert not report.ok
+    by_id = {o.id: o for o in report.outcomes}
+    langs = {r.article.id: r.detection.code for r in report.results}
+    assert {k: langs[k] for k in ("en.txt", "fr.txt", "es.txt", "ar.txt")} == {
+        "en.txt": "en",
+        "fr.txt": "fr",
+        "es.txt": "es",
+        "ar.txt": "ar",
+    }
+    encodings = {r.article.id: r.article.encoding for r in report.results}
+    assert encodings["fr.txt"] == "utf-16-le" and encodings["ar.txt"] == "cp1256"
+    for bad, reason in [
+        ("empty.txt", "empty"),
+        ("binary.txt", "not a text file"),
+        ("numbers.txt", "no letters"),
+        ("long.txt", "too long"),
+    ]:
+        assert by_id[bad].status == "error" and reason in by_id[bad].error.message, bad  # type: ignore[union-attr]
+    for article_id in hostile:
+        assert by_id[article_id].status == "ok", article_id
+    # Nothing was written outside the output folder, and no two ids share a file.
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and not p.is_relative_to(src)]
+    assert all(p.is_relative_to(out) for p in written), written
+    outputs = [o.output for o in report.outcomes if o.output]
+    assert len(outputs) == len(set(outputs))
+    kept = {json.loads(Path(p).read_text(encoding="utf-8"))["id"] for p in outputs}
+    assert set(hostile) <= kept
+    page = (out / "brief.html").read_text(encoding="utf-8")
+    assert page.count('dir="rtl" lang="ar"') == len(report.results)

@@ -1,0 +1,183 @@
+"""Briefs: what editors read. A Markdown brief, a self-contained HTML brief (Arabic right to
+left), and a JSONL file of results. Built from the same JSON documents as the per-article
+files, so every format says the same thing.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+RTL_LANGS = frozenset({"ar", "fa", "he", "ur", "ps", "sd", "yi", "ug", "dv", "ckb"})
+LANG_NAMES = {
+    "ar": "Arabic",
+    "de": "German",
+    "en": "English",
+    "es": "Spanish",
+    "fa": "Persian",
+    "fr": "French",
+    "he": "Hebrew",
+    "it": "Italian",
+    "nl": "Dutch",
+    "pt": "Portuguese",
+    "ru": "Russian",
+    "tr": "Turkish",
+    "ur": "Urdu",
+    "zh": "Chinese",
+    "und": "undetermined",
+}
+NATIVE_NAMES = {
+    "ar": "العربية",
+    "fr": "Français",
+    "es": "Español",
+    "de": "Deutsch",
+    "fa": "فارسی",
+    "he": "עברית",
+    "ur": "اردو",
+}
+
+
+def language_name(code: str) -> str:
+    return LANG_NAMES.get(code, code)
+
+
+def provenance_line(doc: dict[str, Any]) -> str:
+    """One line: which models wrote the summary and each translation, and by which route."""
+    prov = doc.get("provenance", {})
+    parts = []
+    if "pivot" in prov:
+        parts.append(f"pivot to English: {prov['pivot']['model']}")
+    if "summarize" in prov:
+        parts.append(f"summary: {prov['summarize']['model']}")
+    for target, tr in doc.get("translations", {}).items():
+        rec = prov.get(f"translate:{target}", {})
+        parts.append(f"{target}: {rec.get('model', '?')} ({tr['route']})")
+    return "; ".join(parts)
+
+
+def _title(doc: dict[str, Any]) -> str:
+    return str(doc.get("title") or doc["id"])
+
+
+# -- Markdown --------------------------------------------------------------------------
+
+
+def _md_escape(text: str) -> str:
+    """Article text is data: neutralise Markdown and HTML markup it may contain."""
+    text = html.escape(text, quote=False)
+    return re.sub(r"([\\`*_\[\]#|])", r"\\\1", text)
+
+
+def markdown_brief(docs: Sequence[dict[str, Any]]) -> str:
+    lines = ["# Brief", ""]
+    for doc in docs:
+        lang = doc["language"]["code"]
+        lines += [
+            f"## {_md_escape(_title(doc))}",
+            "",
+            f"*Source language: {language_name(lang)} ({lang}, confidence "
+            f"{doc['language']['confidence']:.2f})*",
+            "",
+            "### Summary",
+            "",
+            _md_escape(doc["summary"]["text"]) or "_(empty)_",
+            "",
+        ]
+        for target, tr in doc["translations"].items():
+            lines += [f"### {language_name(target)}", ""]
+            body = _md_escape(tr["text"]) or "_(empty)_"
+            if target in RTL_LANGS:
+                # Markdown has no direction; the HTML it becomes keeps this block right to left.
+                body = f'<div dir="rtl" lang="{target}">\n\n{body}\n\n</div>'
+            lines += [body, ""]
+        lines += [f"> Provenance: {_md_escape(provenance_line(doc))}", "", "---", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# -- HTML -----------------------------------------------------------------------------------
+
+_LATIN_RUN = re.compile(
+    r"[A-Za-z0-9\u00c0-\u024f][A-Za-z0-9\u00c0-\u024f.,%:/'’\- ]*"
+    r"[A-Za-z0-9\u00c0-\u024f%]|[A-Za-z0-9]"
+)
+
+CSS = """
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", Arial, sans-serif;
+       max-width: 48rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.55; color: #1b1b1b; }
+h1 { font-size: 1.6rem; border-bottom: 2px solid #1b1b1b; padding-bottom: .3rem; }
+article { border-bottom: 1px solid #ccc; padding: 1rem 0 1.5rem; break-inside: avoid; }
+h2 { font-size: 1.25rem; margin: 0 0 .3rem; }
+h3 { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: #555;
+     margin: 1rem 0 .2rem; }
+.meta, .provenance { font-size: .8rem; color: #555; }
+.text { margin: 0; white-space: pre-wrap; }
+.rtl { direction: rtl; text-align: right; unicode-bidi: isolate;
+       font-family: "Noto Naskh Arabic", "Noto Sans Arabic", "Amiri", "Scheherazade New",
+       "Geeza Pro", "Arabic Typesetting", "Traditional Arabic", "Segoe UI", Tahoma, Arial,
+       sans-serif; font-size: 1.1rem; line-height: 1.8; }
+@media print { body { margin: 0; max-width: none; } a { color: inherit; } }
+"""
+
+
+def _rtl_html(text: str) -> str:
+    """Escape, and isolate Latin names and numbers so they keep their order inside Arabic."""
+    out: list[str] = []
+    last = 0
+    for match in _LATIN_RUN.finditer(text):
+        out.append(html.escape(text[last : match.start()]))
+        out.append(f"<bdi>{html.escape(match.group(0))}</bdi>")
+        last = match.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
+def _block(lang: str, text: str) -> str:
+    if lang in RTL_LANGS:
+        return f'<p class="text rtl" dir="rtl" lang="{html.escape(lang)}">{_rtl_html(text)}</p>'
+    return f'<p class="text" dir="auto" lang="{html.escape(lang)}">{html.escape(text)}</p>'
+
+
+def html_brief(docs: Sequence[dict[str, Any]], page_lang: str = "en") -> str:
+    """One self-contained page: inline CSS, no scripts, no external fetches."""
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="{html.escape(page_lang)}">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'\">",
+        "<title>Brief</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+        "<h1>Brief</h1>",
+    ]
+    for doc in docs:
+        lang = doc["language"]["code"]
+        summary_lang = doc["summary"]["lang"]
+        parts += [
+            f'<article id="{html.escape(doc["id"])}">',
+            f'<h2 dir="auto">{html.escape(_title(doc))}</h2>',
+            f'<p class="meta">Source language: {html.escape(language_name(lang))} '
+            f"({html.escape(lang)}, confidence {doc['language']['confidence']:.2f})"
+            + (f' · <a href="{html.escape(doc["url"])}">source</a>' if doc.get("url") else "")
+            + "</p>",
+            "<h3>Summary</h3>",
+            _block(summary_lang, doc["summary"]["text"]),
+        ]
+        for target, tr in doc["translations"].items():
+            native = NATIVE_NAMES.get(target)
+            heading = language_name(target) + (f" · {native}" if native else "")
+            parts += [f"<h3>{html.escape(heading)}</h3>", _block(target, tr["text"])]
+        parts += [f'<p class="provenance">{html.escape(provenance_line(doc))}</p>', "</article>"]
+    parts += ["</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+def jsonl_results(docs: Sequence[dict[str, Any]]) -> str:
+    return "".join(json.dumps(doc, ensure_ascii=False) + "\n" for doc in docs)
