@@ -311,3 +311,23 @@ def fingerprint(path: Path) -> str:
             stat = child.stat()
             digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
+
+
+def add_user_model(config_file: Path, name: str, raw: Mapping[str, Any]) -> None:
+    """Append a `[models.NAME]` table to summarize.toml, after checking it is a valid entry."""
+    if not re.fullmatch(r"[A-Za-z0-9][\w.\-]*", name):
+        raise ConfigError(f"model name {name!r}: use letters, digits, '.', '_' and '-'")
+    values = {k: v for k, v in raw.items() if v not in (None, [], "")}
+    _entry(name, values, str(config_file))  # validates task, revision, fields
+    existing = config_file.read_text(encoding="utf-8") if config_file.is_file() else ""
+    try:
+        current = tomllib.loads(existing)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_file}: not valid TOML ({exc})") from None
+    if name in current.get("models", {}):
+        raise ConfigError(f"{config_file} already has a model named {name!r}")
+    lines = [f"\n[models.{json.dumps(name)}]"]
+    for key, value in values.items():
+        lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    text = existing.rstrip("\n") + ("\n" if existing else "") + "\n".join(lines) + "\n"
+    config_file.write_text(text, encoding="utf-8")

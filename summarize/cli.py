@@ -266,6 +266,8 @@ def _run_with_progress(run_batch: Any, sources: list[str], settings: Any, **kwar
 
 
 def _print_report(report: Any) -> None:
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     ok, failed = len(report.succeeded), len(report.failed)
     cached = sum(1 for o in report.succeeded if o.cached)
     for outcome in report.failed:
@@ -405,6 +407,19 @@ def models_list(
     Console(width=160).print(table)
 
 
+def _chosen_refs(catalog: Any, names: list[str] | None, all_models: bool) -> list[Any]:
+    if all_models:
+        return [catalog.ref(n) for n in catalog.entries]
+    if names:
+        unknown = [n for n in names if n not in catalog]
+        if unknown:
+            raise UsageError(
+                f"not in the catalogue: {', '.join(unknown)} (see `summarize models list`)"
+            )
+        return [catalog.ref(n) for n in names]
+    return [catalog.ref(e.name) for e in catalog.defaults()]
+
+
 @models_app.command("download")
 def models_download(
     names: Annotated[
@@ -415,6 +430,9 @@ def models_download(
 ) -> None:
     """Download models at their pinned revisions (safetensors only) into models/<name>/.
 
+    Each download goes to a staging folder, is checked against the hub's listing (sizes and
+    sha256), and is then moved into place; a killed download resumes next time.
+
     Example: summarize models download opus-mt-fr-en
     """
     settings = _settings(config)
@@ -422,25 +440,92 @@ def models_download(
     from summarize.hub import ensure_present
 
     try:
-        catalog = load_catalog(settings)
-        if all_models:
-            chosen = list(catalog.entries)
-        elif names:
-            unknown = [n for n in names if n not in catalog]
-            if unknown:
-                raise UsageError(
-                    f"not in the catalogue: {', '.join(unknown)} (see `summarize models list`)"
-                )
-            chosen = list(names)
-        else:
-            chosen = [e.name for e in catalog.defaults()]
-        refs = [catalog.ref(n) for n in chosen]
-        fetched = ensure_present(refs, settings)
+        refs = _chosen_refs(load_catalog(settings), names, all_models)
+        fetched = ensure_present(refs, settings, progress=sys.stderr.isatty())
     except SummarizeError as exc:
         fail(exc)
     for ref in refs:
         state = "downloaded" if ref in fetched else "already present"
-        typer.echo(f"{ref.name}: {state} ({ref.path})")
+        licence = "" if ref.entry.commercial else f" (licence {ref.entry.license}: non-commercial)"
+        typer.echo(f"{ref.name}: {state} at revision {ref.revision} ({ref.path}){licence}")
+
+
+@models_app.command("verify")
+def models_verify(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Catalogue names [default: every present model].")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Re-hash the files of downloaded models against what was recorded at download.
+
+    Example: summarize models verify distilbart-cnn-12-6
+    """
+    settings = _settings(config)
+    from summarize.catalog import load_catalog
+    from summarize.hub import verify
+
+    try:
+        catalog = load_catalog(settings)
+        refs = (
+            _chosen_refs(catalog, names, False)
+            if names
+            else [catalog.ref(n) for n in catalog.entries if catalog.ref(n).present]
+        )
+    except SummarizeError as exc:
+        fail(exc)
+    bad = 0
+    for ref in refs:
+        problems = verify(ref) if ref.present else [f"not downloaded ({ref.path})"]
+        bad += bool(problems)
+        status = "ok" if not problems else "FAILED: " + "; ".join(problems)
+        typer.echo(f"{ref.name}: {status}")
+    if not refs:
+        typer.echo("no downloaded models to verify")
+    raise typer.Exit(EXIT_SOME_FAILED if bad else EXIT_OK)
+
+
+@models_app.command("add")
+def models_add(
+    name: Annotated[str, typer.Argument(help="The name runs will use for this model.")],
+    hub: Annotated[str, typer.Option(help="Hub id, org/name.")],
+    revision: Annotated[str, typer.Option(help="The 40-hex commit to pin.")],
+    task: Annotated[str, typer.Option(help="summarization or translation.")] = "summarization",
+    languages: Annotated[
+        str | None, typer.Option(help="Languages it summarises or translates, e.g. fr,ar.")
+    ] = None,
+    pairs: Annotated[str | None, typer.Option(help="Translation pairs, e.g. en-ar,en-fr.")] = None,
+    license_: Annotated[str, typer.Option("--license", help="Its licence.")] = "unknown",
+    commercial: Annotated[
+        bool, typer.Option(help="Whether its licence allows commercial use.")
+    ] = True,
+    config_file: Annotated[
+        Path, typer.Option("--config", help="The summarize.toml to add it to.")
+    ] = Path("summarize.toml"),
+) -> None:
+    """Add a newsroom's own model to the catalogue (a [models.NAME] table in summarize.toml).
+
+    Example: summarize models add our-sum --hub newsroom/sum --revision <sha> --languages fr
+    """
+    from summarize.catalog import add_user_model
+
+    try:
+        add_user_model(
+            config_file,
+            name,
+            {
+                "hub": hub,
+                "revision": revision,
+                "task": task,
+                "languages": [x.strip() for x in (languages or "").split(",") if x.strip()],
+                "pairs": [x.strip() for x in (pairs or "").split(",") if x.strip()],
+                "license": license_,
+                "commercial": commercial,
+            },
+        )
+    except SummarizeError as exc:
+        fail(exc)
+    typer.echo(f"added {name} to {config_file}; fetch it with `summarize models download {name}`")
 
 
 # -- cache ------------------------------------------------------------------------------

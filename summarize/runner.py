@@ -379,6 +379,16 @@ def _group(items: Iterable[_Item], key: Callable[[_Item], Any]) -> list[tuple[An
     return list(groups.items())
 
 
+def licence_warnings(refs: Iterable[ModelRef]) -> list[str]:
+    """One warning per model whose licence forbids commercial use."""
+    return [
+        f"model {ref.name} is licensed {ref.entry.license}, which does not allow commercial "
+        "use; check that this use is permitted"
+        for ref in refs
+        if not ref.entry.commercial
+    ]
+
+
 def settings_doc(settings: Settings) -> dict[str, Any]:
     return {
         "targets": list(settings.targets),
@@ -417,6 +427,7 @@ def run(
         needed = pipeline.plan(items)
         ensure_present(needed, settings)
         report = BatchReport(output_dir=str(settings.output_dir))
+        report.warnings.extend(licence_warnings(needed))
         outcome_of: dict[int, SourceOutcome] = {}
         done = 0
 

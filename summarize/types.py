@@ -121,6 +121,7 @@ class BatchReport:
     results: list[Result] = field(default_factory=list)
     seconds: float = 0.0
     output_dir: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

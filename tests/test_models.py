@@ -1,0 +1,211 @@
+"""Model management against a loopback hub: pinning, safetensors only, atomic and resumable
+downloads, verification, user models, licence warnings, and the README table."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SEEDS, tiny_overrides
+from fake_hub import COMMIT, FakeHub
+from typer.testing import CliRunner
+
+from summarize import load_settings, run
+from summarize.catalog import load_catalog
+from summarize.cli import app
+from summarize.errors import ModelNotAvailable
+from summarize.hub import download, verify
+
+runner = CliRunner()
+REPO = "org/tiny-en-fr"
+
+
+@pytest.fixture
+def hub_folder(tiny: dict[str, Path], tmp_path: Path) -> Path:
+    """The tiny en->fr model as the hub has it, plus weights summarize must never fetch."""
+    folder = tmp_path / "hub-repo"
+    shutil.copytree(tiny["en-fr"], folder)
+    (folder / "pytorch_model.bin").write_bytes(b"\x80\x04 pickle, never to be loaded" * 100)
+    (folder / "README.md").write_text("# model card", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def online(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    Path("summarize.toml").write_text(
+        f'[models.tiny-hub]\nhub = "{REPO}"\nrevision = "{COMMIT}"\ntask = "translation"\n'
+        'pairs = ["en-fr"]\nlicense = "mit"\n\n'
+        f'[models.tiny-unpinned]\nhub = "{REPO}"\ntask = "translation"\npairs = ["en-fr"]\n'
+        'license = "cc-by-nc-4.0"\ncommercial = false\n',
+        encoding="utf-8",
+    )
+    return tmp_path / "models"
+
+
+def _with_hub(monkeypatch: pytest.MonkeyPatch, hub: FakeHub) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+
+
+def test_download_is_pinned_safetensors_only_and_recorded(
+    hub_folder: Path, online: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeHub(REPO, hub_folder) as hub:
+        _with_hub(monkeypatch, hub)
+        settings = load_settings()
+        ref = load_catalog(settings).ref("tiny-hub")
+        download(ref, settings, progress=False)
+        revisions = {
+            re.search(r"/(?:tree|resolve)/([^/]+)", path).group(1)  # type: ignore[union-attr]
+            for _, path, _ in hub.requests
+            if "/resolve/" in path or "/tree/" in path
+        }
+    assert revisions == {COMMIT}
+    assert "pytorch_model.bin" not in hub.fetched() and "model.safetensors" in hub.fetched()
+    assert not (ref.path / "pytorch_model.bin").exists()
+    record = json.loads((ref.path / ".summarize.json").read_text())
+    assert record["revision"] == COMMIT and "model.safetensors" in record["files"]
+    assert ref.revision == COMMIT
+    assert verify(ref) == []
+    with (ref.path / "config.json").open("a") as fh:
+        fh.write(" ")
+    assert verify(ref) == ["config.json: contents changed"]
+    assert not list(online.glob(".*incomplete*"))
+
+
+def test_unpinned_entries_record_the_commit_they_got(
+    hub_folder: Path, online: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeHub(REPO, hub_folder) as hub:
+        _with_hub(monkeypatch, hub)
+        result = runner.invoke(app, ["models", "download", "tiny-unpinned"])
+    assert result.exit_code == 0, result.output
+    assert f"at revision {COMMIT}" in result.output and "non-commercial" in result.output
+
+
+def test_a_revision_without_safetensors_is_refused(
+    hub_folder: Path, online: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (hub_folder / "model.safetensors").unlink()
+    with FakeHub(REPO, hub_folder) as hub:
+        _with_hub(monkeypatch, hub)
+        settings = load_settings()
+        ref = load_catalog(settings).ref("tiny-hub")
+        with pytest.raises(ModelNotAvailable, match="no safetensors weights"):
+            download(ref, settings, progress=False)
+    assert not ref.path.exists()
+
+
+@pytest.mark.slow
+def test_a_killed_download_leaves_no_model_and_resumes(
+    hub_folder: Path, online: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resume is per file: what finished before the kill is not fetched again. (huggingface_hub
+    2.x downloads each file to a process-unique temporary file, so an interrupted file starts
+    over.)"""
+    with FakeHub(REPO, hub_folder) as hub:
+        _with_hub(monkeypatch, hub)
+        hub.slow_file, hub.slow_seconds = "model.safetensors", 20.0
+        env = {**os.environ, "HF_ENDPOINT": hub.endpoint}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "summarize", "models", "download", "tiny-hub"],
+            cwd=Path.cwd(),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "model.safetensors" not in hub.fetched():
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        staging = online / ".tiny-hub.incomplete"
+        assert not (online / "tiny-hub").exists(), "a killed download must not leave a model"
+        finished = {p.name for p in staging.iterdir() if p.is_file()}
+        assert finished and "model.safetensors" not in finished
+        before = len(hub.requests)
+        hub.slow_file = None
+        result = runner.invoke(app, ["models", "download", "tiny-hub"])
+        assert result.exit_code == 0, result.output
+        refetched = [
+            p.rsplit("/", 1)[-1]
+            for m, p, _ in hub.requests[before:]
+            if m == "GET" and "/resolve/" in p
+        ]
+    assert "model.safetensors" in refetched
+    assert not finished & set(refetched), "files finished before the kill were fetched again"
+    ref = load_catalog(load_settings()).ref("tiny-hub")
+    assert ref.present and verify(ref) == []
+    assert (ref.path / "model.safetensors").read_bytes() == (
+        hub_folder / "model.safetensors"
+    ).read_bytes()
+    assert not list(ref.path.glob("*.incomplete")) and not (ref.path / ".cache").exists()
+    again = runner.invoke(app, ["models", "download", "tiny-hub"])
+    assert "already present" in again.output
+
+
+def test_verify_and_offline_messages_from_the_cli(online: Path) -> None:
+    result = runner.invoke(app, ["models", "verify", "tiny-hub"])
+    assert result.exit_code == 1 and "not downloaded" in result.output
+    offline = runner.invoke(app, ["models", "download", "tiny-hub"], env={"SUMMARIZE_OFFLINE": "1"})
+    assert offline.exit_code == 2 and "offline mode" in offline.output
+    assert len(offline.output.strip().splitlines()) == 1
+
+
+def test_models_add_writes_a_valid_entry(tmp_path: Path) -> None:
+    sha = "d" * 40
+    result = runner.invoke(
+        app,
+        [
+            "models",
+            "add",
+            "our-sum",
+            "--hub",
+            "newsroom/sum",
+            "--revision",
+            sha,
+            "--languages",
+            "fr",
+            "--license",
+            "proprietary",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    entry = load_catalog(load_settings()).get("our-sum")
+    assert entry is not None and entry.revision == sha and entry.languages == ("fr",)
+    again = runner.invoke(app, ["models", "add", "our-sum", "--hub", "x/y", "--revision", sha])
+    assert again.exit_code == 2 and "already has a model" in again.output
+    bad = runner.invoke(app, ["models", "add", "x", "--hub", "x/y", "--revision", "main"])
+    assert bad.exit_code == 2 and "40-hex" in bad.output
+
+
+def test_non_commercial_models_warn_once_per_run(tiny: dict[str, Path], tmp_path: Path) -> None:
+    Path("summarize.toml").write_text(
+        '[models.nc-summariser]\nhub = "org/nc"\ntask = "summarization"\nlanguages = ["en"]\n'
+        'license = "cc-by-nc-4.0"\ncommercial = false\n',
+        encoding="utf-8",
+    )
+    models = Path(os.environ["SUMMARIZE_MODELS_DIR"])
+    shutil.copytree(tiny["bart"], models / "nc-summariser")
+    overrides = tiny_overrides(tiny, tmp_path / "out", summarizer="nc-summariser")
+    report = run([SEEDS], load_settings(overrides=overrides))
+    assert report.ok
+    assert len(report.warnings) == 1 and "cc-by-nc-4.0" in report.warnings[0]
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert doc["warnings"] == report.warnings
+
+
+def test_readme_catalogue_table_matches_the_catalogue() -> None:
+    table = runner.invoke(app, ["models", "list", "--markdown"]).output.strip()
+    assert table in (ROOT / "README.md").read_text(encoding="utf-8"), (
+        "README's catalogue table is stale: paste `summarize models list --markdown`"
+    )
