@@ -485,6 +485,43 @@ def models_verify(
     raise typer.Exit(EXIT_SOME_FAILED if bad else EXIT_OK)
 
 
+@models_app.command("convert")
+def models_convert(
+    model: Annotated[str, typer.Argument(help="Catalogue name or model folder.")],
+    to: Annotated[str, typer.Option("--to", help="Target format.")] = "ctranslate2",
+    quantization: Annotated[
+        str,
+        typer.Option(help="int8 (default on CPU), int8_float32, float32, int8_float16, float16."),
+    ] = "int8",
+    force: Annotated[bool, typer.Option("--force", help="Convert again if present.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Convert a model to CTranslate2 into models/<name>-ct2-<quantization>/.
+
+    Example: summarize models convert distilbart-cnn-12-6 --quantization int8
+    """
+    settings = _settings(config)
+    from summarize.catalog import load_catalog, resolve
+    from summarize.convert import convert
+
+    if to != "ctranslate2":
+        fail(UsageError(f"--to {to}: only ctranslate2 is supported"))
+    try:
+        catalog = load_catalog(settings)
+        entry = catalog.get(model)
+        task = entry.task if entry else "summarization"  # a folder: the task does not matter
+        ref = resolve(model, catalog, task=task)
+        if not ref.present:
+            raise ModelNotAvailable(
+                f"model {ref.name} is not downloaded; run "
+                f"`summarize models download {ref.name}` first"
+            )
+        out = convert(ref, settings.models_dir, quantization, force=force)
+    except SummarizeError as exc:
+        fail(exc)
+    typer.echo(f"{ref.name} ({ref.revision}) -> {out}")
+
+
 @models_app.command("add")
 def models_add(
     name: Annotated[str, typer.Argument(help="The name runs will use for this model.")],

@@ -209,3 +209,28 @@ def test_readme_catalogue_table_matches_the_catalogue() -> None:
     assert table in (ROOT / "README.md").read_text(encoding="utf-8"), (
         "README's catalogue table is stale: paste `summarize models list --markdown`"
     )
+
+
+@pytest.mark.parametrize("role", ["bart", "en-ar", "m2m100", "t5"])
+def test_convert_every_architecture_to_ctranslate2(
+    tiny: dict[str, Path], tmp_path: Path, role: str
+) -> None:
+    pytest.importorskip("ctranslate2")
+    result = runner.invoke(app, ["models", "convert", str(tiny[role]), "--quantization", "int8"])
+    assert result.exit_code == 0, result.output
+    out = Path(os.environ["SUMMARIZE_MODELS_DIR"]) / f"{tiny[role].name}-ct2-int8"
+    assert (out / "model.bin").is_file() and (out / "config.json").is_file()
+    record = json.loads((out / ".summarize.json").read_text())
+    assert record["source"] == tiny[role].name and record["quantization"] == "int8"
+    assert record["source_revision"].startswith("local:")
+    import ctranslate2
+
+    translator = ctranslate2.Translator(str(out), device="cpu")
+    assert translator.translate_batch([["▁a"]], max_decoding_length=3)
+
+
+def test_convert_refuses_what_is_not_there() -> None:
+    result = runner.invoke(app, ["models", "convert", "opus-mt-en-fr"])
+    assert result.exit_code == 2 and "summarize models download opus-mt-en-fr" in result.output
+    bad = runner.invoke(app, ["models", "convert", "opus-mt-en-fr", "--quantization", "int3"])
+    assert bad.exit_code == 2

@@ -115,7 +115,7 @@ def build_bart(out: Path, corpus_path: Path, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = BartForConditionalGeneration(config)
-    _quiet_special_tokens(model, [1, 2, 3, 4])
+    _quiet_special_tokens(model, [0, 1, 2, 3, 4])
     # The shape of DistilBART-CNN's generation settings, scaled down.
     model.generation_config = GenerationConfig(
         num_beams=2,
@@ -148,13 +148,18 @@ def build_marian(
         for side in ("source", "target"):
             model_file = _spm(corpus_path, Path(tmp) / side, 300, pad=0, eos=1, unk=2)
             shutil.copy(model_file, out / f"{side}.spm")
-    vocab: dict[str, int] = {"<pad>": 0, "</s>": 1, "<unk>": 2}
+    # The real opus-mt layout: </s> = 0, <unk> = 1, ..., <pad> last, and the decoder starts
+    # from <pad>.
+    vocab: dict[str, int] = {"</s>": 0, "<unk>": 1}
     for side in ("source", "target"):
         proc = spm.SentencePieceProcessor(model_file=str(out / f"{side}.spm"))
         for i in range(proc.get_piece_size()):
-            vocab.setdefault(proc.id_to_piece(i), len(vocab))
+            piece = proc.id_to_piece(i)
+            if piece not in ("<pad>", "</s>", "<unk>"):
+                vocab.setdefault(piece, len(vocab))
     for token in targets:
         vocab.setdefault(token, len(vocab))
+    pad = vocab.setdefault("<pad>", len(vocab))
     (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     tok = MarianTokenizer(
         source_spm=str(out / "source.spm"),
@@ -165,23 +170,23 @@ def build_marian(
     tok.save_pretrained(str(out))
     config = MarianConfig(
         vocab_size=len(vocab),
-        pad_token_id=0,
-        eos_token_id=1,
-        decoder_start_token_id=0,
-        forced_eos_token_id=1,
+        pad_token_id=pad,
+        eos_token_id=0,
+        decoder_start_token_id=pad,
+        forced_eos_token_id=0,
         **DIMS,
     )
     torch.manual_seed(seed)
     model = MarianMTModel(config)
-    _quiet_special_tokens(model, [0, 1, 2] + [vocab[t] for t in targets])
+    _quiet_special_tokens(model, [0, 1, pad] + [vocab[t] for t in targets])
     model.generation_config = GenerationConfig(
         num_beams=2,
         max_length=20,
-        bad_words_ids=[[0]],
-        decoder_start_token_id=0,
-        pad_token_id=0,
-        eos_token_id=1,
-        forced_eos_token_id=1,
+        bad_words_ids=[[pad]],
+        decoder_start_token_id=pad,
+        pad_token_id=pad,
+        eos_token_id=0,
+        forced_eos_token_id=0,
     )
     model.save_pretrained(str(out))
     return out
