@@ -7,13 +7,14 @@ renamed to `models/<name>/` in one step, so a killed download never leaves half 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -87,6 +88,21 @@ def ensure_present(
     return missing
 
 
+@contextlib.contextmanager
+def _online() -> Iterator[None]:
+    """huggingface_hub reads HF_HUB_OFFLINE once, at import. Whether to go online is decided by
+    `Settings.offline` (which reads the same variable when settings are resolved), so a process
+    whose environment changed since (a service, a test) follows that decision, not a stale one."""
+    from huggingface_hub import constants
+
+    saved = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = False
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = saved
+
+
 def download(ref: ModelRef, settings: Settings, progress: bool = True) -> Path:
     """Fetch one model at its pinned revision into `models/<name>/`, atomically, under a lock.
 
@@ -105,7 +121,9 @@ def download(ref: ModelRef, settings: Settings, progress: bool = True) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(int(settings.network_timeout)))
     os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(int(max(10, settings.network_timeout))))
-    with FileLock(str(final.parent / f".{final.name}.lock")):
+    if settings.offline:
+        raise ModelNotAvailable(_missing_message(ref, "offline mode"))
+    with FileLock(str(final.parent / f".{final.name}.lock")), _online():
         if is_complete(final) and not size_problems(final):
             return final
         staging = final.parent / f".{final.name}.incomplete"
