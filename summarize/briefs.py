@@ -71,6 +71,14 @@ def _md_escape(text: str) -> str:
     return re.sub(r"([\\`*_\[\]#|])", r"\\\1", text)
 
 
+def _warnings(doc: dict[str, Any], stage: str) -> list[dict[str, Any]]:
+    return [w for w in doc.get("warnings", []) if w["stage"] == stage]
+
+
+def _md_warnings(doc: dict[str, Any], stage: str) -> list[str]:
+    return [f"> ⚠ **{w['code']}**: {_md_escape(w['message'])}" for w in _warnings(doc, stage)]
+
+
 def markdown_brief(docs: Sequence[dict[str, Any]]) -> str:
     lines = ["# Brief", ""]
     for doc in docs:
@@ -93,6 +101,8 @@ def markdown_brief(docs: Sequence[dict[str, Any]]) -> str:
                 # Markdown has no direction; the HTML it becomes keeps this block right to left.
                 body = f'<div dir="rtl" lang="{target}">\n\n{body}\n\n</div>'
             lines += [body, ""]
+            if _md_warnings(doc, f"translate:{target}"):
+                lines += [*_md_warnings(doc, f"translate:{target}"), ""]
         lines += [f"> Provenance: {_md_escape(provenance_line(doc))}", "", "---", ""]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -114,6 +124,9 @@ h2 { font-size: 1.25rem; margin: 0 0 .3rem; }
 h3 { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: #555;
      margin: 1rem 0 .2rem; }
 .meta, .provenance { font-size: .8rem; color: #555; }
+.warnings { margin: .3rem 0 0; padding: .3rem .6rem; list-style: none; background: #fff4e5;
+            border-left: 3px solid #b35c00; font-size: .85rem; }
+.warnings code { font-weight: 600; }
 .text { margin: 0; white-space: pre-wrap; }
 .rtl { direction: rtl; text-align: right; unicode-bidi: isolate;
        font-family: "Noto Naskh Arabic", "Noto Sans Arabic", "Amiri", "Scheherazade New",
@@ -139,6 +152,18 @@ def _block(lang: str, text: str) -> str:
     if lang in RTL_LANGS:
         return f'<p class="text rtl" dir="rtl" lang="{html.escape(lang)}">{_rtl_html(text)}</p>'
     return f'<p class="text" dir="auto" lang="{html.escape(lang)}">{html.escape(text)}</p>'
+
+
+def _html_warnings(doc: dict[str, Any], stage: str) -> list[str]:
+    items = [
+        f"<li><code>{html.escape(w['code'])}</code> {html.escape(w['message'])}</li>"
+        for w in _warnings(doc, stage)
+    ]
+    return (
+        [f'<ul class="warnings" data-stage="{html.escape(stage)}">{"".join(items)}</ul>']
+        if items
+        else []
+    )
 
 
 def html_brief(docs: Sequence[dict[str, Any]], page_lang: str = "en") -> str:
@@ -169,11 +194,16 @@ def html_brief(docs: Sequence[dict[str, Any]], page_lang: str = "en") -> str:
             + "</p>",
             "<h3>Summary</h3>",
             _block(summary_lang, doc["summary"]["text"]),
+            *_html_warnings(doc, "summarize"),
         ]
         for target, tr in doc["translations"].items():
             native = NATIVE_NAMES.get(target)
             heading = language_name(target) + (f" · {native}" if native else "")
-            parts += [f"<h3>{html.escape(heading)}</h3>", _block(target, tr["text"])]
+            parts += [
+                f"<h3>{html.escape(heading)}</h3>",
+                _block(target, tr["text"]),
+                *_html_warnings(doc, f"translate:{target}"),
+            ]
         parts += [f'<p class="provenance">{html.escape(provenance_line(doc))}</p>', "</article>"]
     parts += ["</body>", "</html>", ""]
     return "\n".join(parts)

@@ -326,6 +326,122 @@ def detect(
     raise typer.Exit(EXIT_SOME_FAILED if failed else EXIT_OK)
 
 
+# -- check ------------------------------------------------------------------------------
+
+
+@app.command()
+def check(
+    source: Annotated[Path, typer.Argument(help="The source article (a file).")],
+    candidate: Annotated[Path, typer.Argument(help="The text to check against it (a file).")],
+    lang: Annotated[
+        str | None, typer.Option(help="The candidate's expected language (checked if given).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the warnings as JSON.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Check any summary or translation, human or machine written, against its source.
+
+    Flags numbers and names absent from the source, text in the wrong language, repetition
+    loops, empty text, and a summary longer than its source. Exit code 1 if anything is flagged.
+
+    Example: summarize check article.txt reporter-summary.txt --lang en
+    """
+    settings = _settings(config, min_chars=1)
+    from summarize.checks import check_text, dedupe
+    from summarize.detect import get_detector
+    from summarize.ingest import Reader
+    from summarize.types import Article
+
+    reader = Reader(settings)
+    texts = []
+    for path in (source, candidate):
+        items = list(reader.file(path, path.name)) if path.is_file() else []
+        first = items[0] if items else None
+        if not isinstance(first, Article):
+            fail(UsageError(f"{path}: {first.message if first else 'no such file'}"))
+        texts.append(first.text)
+    detector = get_detector(settings)
+    expected = lang or detector.detect(texts[1])[0]
+    flags = dedupe(
+        check_text(
+            texts[0],
+            texts[1],
+            "check",
+            expected,
+            detector.detect if lang else None,
+            is_summary=True,
+        )
+    )
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(f) for f in flags], ensure_ascii=False, indent=2))
+    else:
+        for flag in flags:
+            typer.echo(f"{flag.code}: {flag.message}")
+        if not flags:
+            typer.echo("no warnings")
+    raise typer.Exit(EXIT_SOME_FAILED if flags else EXIT_OK)
+
+
+@app.command("eval")
+def eval_(
+    references: Annotated[
+        Path, typer.Argument(help="JSONL of {id, text, summary_ref, translations_ref: {ar, fr}}.")
+    ],
+    sources: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sources",
+            help="Articles to run instead of the references' text (ids must match). Repeatable.",
+        ),
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", "-t", help="Target languages.")] = None,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+    summarizer: Annotated[list[str] | None, typer.Option(help="As for run.")] = None,
+    translator: Annotated[list[str] | None, typer.Option(help="As for run.")] = None,
+) -> None:
+    """Run the pipeline on reference articles and score it: ROUGE-1/2/L for summaries, BLEU
+    and chrF++ for translations, each with its signature; writes <output>/eval.json.
+
+    Example: summarize eval refs.jsonl --to ar,fr
+    """
+    main_summarizer, per_lang = _split_summarizers(summarizer)
+    settings = _settings(
+        config,
+        targets=to,
+        output_dir=output,
+        summarizer=main_summarizer,
+        summarizers=per_lang,
+        translators=translator,
+    )
+    from summarize.evaluate import evaluate
+    from summarize.write import atomic_write, dumps
+
+    try:
+        scores = evaluate(references, settings, sources)
+    except SummarizeError as exc:
+        fail(exc)
+    path = settings.output_dir / "eval.json"
+    atomic_write(path, dumps(scores))
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{scores['scored']} of {scores['references']} articles scored")
+    for col in ("output", "metric", "score", "signature"):
+        table.add_column(col)
+    if "summary" in scores:
+        for key in ("rouge1", "rouge2", "rougeL"):
+            table.add_row(
+                "summary", key, f"{scores['summary'][key]:.2f}", scores["summary"]["signature"]
+            )
+    for target, tr in scores["translations"].items():
+        table.add_row(target, "BLEU", f"{tr['bleu']:.2f}", tr["bleu_signature"])
+        table.add_row(target, "chrF++", f"{tr['chrf++']:.2f}", tr["chrf++_signature"])
+    Console(width=160).print(table)
+    typer.echo(f"scores written to {path}")
+    raise typer.Exit(EXIT_SOME_FAILED if scores["failed"] else EXIT_OK)
+
+
 # -- models -----------------------------------------------------------------------------
 
 

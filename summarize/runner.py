@@ -8,6 +8,7 @@ downloaded, an unreadable cache) raise, and they do so before any model work.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import IO, Any
 
 from summarize.cache import Cache, NullCache, cache_key, signature_hash
 from summarize.catalog import Catalog, ModelRef, load_catalog, resolve
+from summarize.checks import check_text, dedupe
 from summarize.config import Settings, load_settings
 from summarize.detect import UND, Detector, get_detector
 from summarize.errors import LanguageError, ModelLoadError, SummarizeError
@@ -29,6 +31,7 @@ from summarize.types import (
     Article,
     BatchReport,
     Detection,
+    Flag,
     Result,
     Route,
     SourceError,
@@ -102,6 +105,8 @@ class Stage:
             settings=dict(self.info["settings"]),
             seconds=round(seconds, 4),
             cached=cached,
+            versions=str(self.info.get("engine_version", "")),
+            device=str(self.info.get("device", "")),
         )
 
     def run(
@@ -213,6 +218,7 @@ class Pipeline:
                 )
                 it.detection = Detection(declared, 1.0, method, rec)
         info = {
+            "engine_version": f"langdetect {self.detector.signature()['version']}",
             "model": "langdetect",
             "revision": self.detector.signature()["version"],
             "engine": "langdetect",
@@ -362,6 +368,17 @@ class Pipeline:
                     translated,
                 )
 
+    def review(
+        self, source: str, summary: Summary, translations: dict[str, Translation]
+    ) -> tuple[Flag, ...]:
+        """Warnings for one result: what an editor must check before publishing."""
+        detect = self.detector.detect
+        flags = check_text(source, summary.text, "summarize", summary.lang, detect, is_summary=True)
+        for target, tr in translations.items():
+            if tr.route != "copy":
+                flags += check_text(source, tr.text, f"translate:{target}", target, detect)
+        return tuple(dedupe(flags))
+
     def close(self) -> None:
         self.cache.close()
 
@@ -436,20 +453,20 @@ def run(
             done += 1
             if it.error is None:
                 assert it.detection is not None and it.summary is not None
-                result = Result(it.article, it.detection, it.summary, it.translations, it.pivot)
+                result = Result(
+                    it.article,
+                    it.detection,
+                    it.summary,
+                    it.translations,
+                    it.pivot,
+                    warnings=pipeline.review(it.article.text, it.summary, it.translations),
+                )
                 path = (
                     write_result(settings.output_dir, result)
                     if write and "json" in settings.formats
                     else None
                 )
-                result = Result(
-                    result.article,
-                    result.detection,
-                    result.summary,
-                    result.translations,
-                    result.pivot,
-                    str(path) if path else None,
-                )
+                result = dataclasses.replace(result, output=str(path) if path else None)
                 report.results.append(result)
                 outcome = SourceOutcome(
                     it.article.id,

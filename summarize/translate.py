@@ -139,6 +139,8 @@ class PivotTranslator:
             "model": f"{a['model']} + {b['model']}",
             "revision": f"{a['revision']} + {b['revision']}",
             "engine": a["engine"],
+            "engine_version": a.get("engine_version", ""),
+            "device": a.get("device", ""),
             "settings": {"pivot": self.first.tgt, "steps": [a, b]},
         }
 

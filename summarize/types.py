@@ -6,6 +6,7 @@ All records are frozen dataclasses so a stage cannot change what an earlier one 
 from __future__ import annotations
 
 import dataclasses
+import platform
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -42,6 +43,16 @@ class SourceError:
 
 
 @dataclass(frozen=True)
+class Flag:
+    """A warning an editor must see: what (`code`), where (`stage`), why, and the text at fault."""
+
+    code: str
+    stage: str
+    message: str
+    span: str
+
+
+@dataclass(frozen=True)
 class StageRecord:
     """How one stage produced its output: enough to reproduce and audit it."""
 
@@ -51,6 +62,8 @@ class StageRecord:
     settings: dict[str, Any]
     seconds: float
     cached: bool
+    versions: str = ""
+    device: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,7 @@ class Result:
     translations: dict[str, Translation]
     pivot: StageRecord | None = None
     output: str | None = None
+    warnings: tuple[Flag, ...] = ()
 
     @property
     def all_cached(self) -> bool:
@@ -143,6 +157,8 @@ def record_json(rec: StageRecord) -> dict[str, Any]:
 def result_json(result: Result) -> dict[str, Any]:
     """The per-article JSON document (`<output>/<id>.json`)."""
     art = result.article
+    from summarize._version import __version__
+
     doc: dict[str, Any] = {
         "id": art.id,
         "title": art.title,
@@ -168,7 +184,9 @@ def result_json(result: Result) -> dict[str, Any]:
             target: {"text": tr.text, "lang": tr.target, "route": tr.route}
             for target, tr in result.translations.items()
         },
+        "warnings": [dataclasses.asdict(flag) for flag in result.warnings],
         "provenance": {name: record_json(rec) for name, rec in result.records().items()},
+        "environment": {"summarize": __version__, "python": platform.python_version()},
     }
     return doc
 
