@@ -21,9 +21,10 @@ from summarize.types import Flag
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 # A number: digits with optional groups separated by , . space, NBSP, thin space or the Arabic
 # separators (٬ thousands, ٫ decimal).
+# Letters may follow directly ("$17.3bn", "93rd"); another digit may not.
 _NUMBER = re.compile(
-    r"(?<![\w.,])\d{1,3}(?:[ \u00a0\u202f\u2009,.٬٫']\d+)*(?:[.,٫]\d+)?(?![\w])"
-    r"|(?<![\w.,])\d+(?:[.,٫]\d+)?(?![\w])"
+    r"(?<![\w.,])\d{1,3}(?:[ \u00a0\u202f\u2009,.٬٫']\d{3})+(?:[.,٫]\d+)?(?![\d])"
+    r"|(?<![\w.,])\d+(?:[.,٫]\d+)?(?![\d])"
 )
 _SCALES = {
     "thousand": 1e3,

@@ -1,0 +1,179 @@
+"""Warnings: each fires on the crafted fault and stays quiet on the honest variant."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SEEDS
+
+from summarize.checks import check_degenerate, check_language, check_names, check_numbers, numbers
+from summarize.config import Settings
+from summarize.detect import LangdetectDetector
+from summarize.text import normalize, split_sentences
+
+SOURCE = (
+    "The company said on Monday that revenue reached 17.3 billion dollars in 2025, up 12% "
+    "from a year earlier, and that 1,200 staff in five countries would join the "
+    "International Criminal Police Organization (INTERPOL) programme in Marrakech."
+)
+DATA = Path(__file__).parent / "data"
+
+
+def codes(flags: list) -> list[str]:  # type: ignore[type-arg]
+    return [f.code for f in flags]
+
+
+def test_a_changed_figure_is_flagged_and_the_honest_one_is_not() -> None:
+    changed = "Revenue reached 17.8 billion dollars in 2025."
+    honest = "Revenue reached $17.3bn in 2025, up 12 percent, with 1,200 staff in 5 countries."
+    [flag] = check_numbers(SOURCE, changed, "summarize")
+    assert flag.code == "number_not_in_source" and flag.span == "17.8 billion"
+    assert check_numbers(SOURCE, honest, "summarize") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Le chiffre d'affaires a atteint 17,3 milliards de dollars, avec 1 200 salariés.",
+        "Le chiffre d'affaires a atteint 17\u202f300\u202f000\u202f000 dollars (+12 %).",
+        "بلغت الإيرادات ١٧٫٣ مليار دولار في ٢٠٢٥ بزيادة ١٢٪ مع ١٬٢٠٠ موظف",
+        "بلغت الإيرادات ۱۷٫۳ مليار دولار مع ۱۲۰۰ موظف",
+    ],
+)
+def test_numbers_match_across_locales_and_digit_systems(text: str) -> None:
+    assert check_numbers(SOURCE, text, "translate") == []
+
+
+def test_a_wrong_arabic_indic_number_is_flagged() -> None:
+    [flag] = check_numbers(SOURCE, "انضم ١٣٠٠ موظف إلى البرنامج", "translate:ar")
+    assert flag.span == "١٣٠٠"
+
+
+def test_number_readings() -> None:
+    values = {m.text: m.values for m in numbers("17.3 billion, 1,200, 1 200, ٣٠٠ and 45%")}
+    assert values["17.3 billion"] >= {17.3e9} and 173.0 not in values["17.3 billion"]
+    assert values["1,200"] == {1200.0, 1.2}
+    assert values["1 200"] == {1200.0} and values["٣٠٠"] == {300.0}
+
+
+def test_invented_names_and_acronyms_are_flagged() -> None:
+    invented = "The United Nations Security Council met Europol in Marrakech."
+    flags = check_names(SOURCE, invented, "summarize")
+    assert [f.span for f in flags] == [
+        "United Nations Security Council",
+        "Europol",
+    ] or "United Nations Security Council" in [f.span for f in flags]
+    honest = "INTERPOL's programme: the International Criminal Police Organization met."
+    assert check_names(SOURCE, honest, "summarize") == []
+
+
+def test_names_have_no_false_positives_on_the_sample_articles() -> None:
+    """Every real sentence of every sample article, checked against its own article."""
+    sentences = 0
+    for path in sorted(SEEDS.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        for sentence in split_sentences(normalize(text)):
+            sentences += 1
+            assert check_names(text, sentence, "s") == [], sentence
+            assert check_numbers(text, sentence, "s") == [], sentence
+    assert sentences > 50
+
+
+def test_names_across_articles_catch_real_differences() -> None:
+    from summarize.checks import _fold
+
+    a = (SEEDS / "000_c73dff72cbaff43d.txt").read_text(encoding="utf-8")
+    b = (SEEDS / "004_a5efb876e58d0b7a.txt").read_text(encoding="utf-8")
+    flagged = {f.span for s in split_sentences(normalize(b)) for f in check_names(a, s, "s")}
+    assert flagged, "another article's names should not all be in this one"
+    assert all(_fold(span) not in _fold(a) for span in flagged)
+
+
+def test_a_french_translation_that_is_really_english() -> None:
+    detect = LangdetectDetector(Settings()).detect
+    english = (
+        "The General Assembly of INTERPOL opened on Monday in Marrakech with delegates "
+        "from many countries."
+    )
+    french = (
+        "L'Assemblée générale d'INTERPOL s'est ouverte lundi à Marrakech en présence de "
+        "délégués de nombreux pays."
+    )
+    [flag] = check_language(english, "fr", "translate:fr", detect)
+    assert flag.code == "wrong_language" and "reads as en" in flag.message
+    assert check_language(french, "fr", "translate:fr", detect) == []
+
+
+def test_loops_empty_and_overlong_outputs() -> None:
+    loop = "The assembly met. The meeting was held in in in in Marrakech."
+    assert codes(check_degenerate(loop, "summarize")) == ["degenerate"]
+    phrase = "the police chiefs met the police chiefs met the police chiefs met again"
+    assert "repeated 3 times" in check_degenerate(phrase, "summarize")[0].message
+    assert codes(check_degenerate("   ", "summarize")) == ["degenerate"]
+    assert codes(check_degenerate("A long summary.", "summarize", source="Short.")) == [
+        "degenerate"
+    ]
+    honest = "The assembly met in Marrakech; delegates from 196 countries attended."
+    assert check_degenerate(honest, "summarize", source=SOURCE) == []
+
+
+def test_summarize_check_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from summarize.cli import app
+
+    source = tmp_path / "source.txt"
+    source.write_text(SOURCE, encoding="utf-8")
+    bad = tmp_path / "bad.txt"
+    bad.write_text(
+        "Revenue reached 17.8 billion dollars, the United Nations Security Council said.",
+        encoding="utf-8",
+    )
+    good = tmp_path / "good.txt"
+    good.write_text("Revenue reached 17.3 billion dollars in 2025, up 12%.", encoding="utf-8")
+    runner = CliRunner()
+    flagged = runner.invoke(app, ["check", str(source), str(bad), "--lang", "en"])
+    assert flagged.exit_code == 1
+    assert "number_not_in_source: '17.8 billion'" in flagged.output
+    assert "name_not_in_source" in flagged.output
+    clean = runner.invoke(app, ["check", str(source), str(good), "--lang", "en"])
+    assert clean.exit_code == 0 and "no warnings" in clean.output
+    french = tmp_path / "fr.txt"
+    french.write_text(
+        "The revenue reached 17.3 billion dollars in 2025, the company said on Monday.",
+        encoding="utf-8",
+    )
+    wrong = runner.invoke(app, ["check", str(source), str(french), "--lang", "fr", "--json"])
+    assert wrong.exit_code == 1
+    assert [w["code"] for w in json.loads(wrong.output)] == ["wrong_language"]
+    missing = runner.invoke(app, ["check", str(source), str(tmp_path / "nope.txt")])
+    assert missing.exit_code == 2
+
+
+def test_warnings_reach_json_markdown_and_html(tiny: dict[str, Path], tmp_path: Path) -> None:
+    from conftest import tiny_overrides
+
+    from summarize import load_settings, run
+
+    out = tmp_path / "out"
+    report = run(
+        [SEEDS], load_settings(overrides=tiny_overrides(tiny, out, formats="json,md,html"))
+    )
+    docs = [json.loads(Path(r.output).read_text(encoding="utf-8")) for r in report.results]  # type: ignore[arg-type]
+    flagged = [w for doc in docs for w in doc["warnings"]]
+    # Random-weight models write loops and English-looking gibberish for ar/fr targets.
+    assert flagged, "tiny models' output should draw warnings"
+    assert {w["code"] for w in flagged} <= {
+        "number_not_in_source",
+        "name_not_in_source",
+        "wrong_language",
+        "degenerate",
+    }
+    md = (out / "brief.md").read_text(encoding="utf-8")
+    page = (out / "brief.html").read_text(encoding="utf-8")
+    for warning in flagged:
+        assert f"**{warning['code']}**" in md
+        assert f'data-stage="{warning["stage"]}"' in page and warning["code"] in page
+    assert all({"code", "stage", "message", "span"} == set(w) for w in flagged)
