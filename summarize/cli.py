@@ -163,7 +163,18 @@ def run(
         ),
     ] = None,
     engine: Annotated[
-        str | None, typer.Option(help="Inference engine [default: transformers].")
+        str | None,
+        typer.Option(
+            help="transformers, ctranslate2, or auto (CTranslate2 where a converted "
+            "model is present) [default: transformers]."
+        ),
+    ] = None,
+    compute_type: Annotated[
+        str | None,
+        typer.Option(
+            help="CTranslate2 weights: int8 (CPU default), int8_float32, float32, "
+            "int8_float16 (GPU default), float16."
+        ),
     ] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto [default: cpu].")] = None,
     threads: Annotated[
@@ -203,6 +214,7 @@ def run(
         summarizers=per_lang,
         translators=translator,
         engine=engine,
+        compute_type=compute_type,
         device=device,
         threads=threads,
         batch_size=batch_size,

@@ -20,7 +20,8 @@ CONFIG_FILE_NAME = "summarize.toml"
 ENV_PREFIX = "SUMMARIZE_"
 DEFAULT_SUMMARIZER = "distilbart-cnn-12-6"
 DEFAULT_FALLBACK = "m2m100-418m"
-ENGINES = ("transformers",)
+ENGINES = ("transformers", "ctranslate2", "auto")
+COMPUTE_TYPES = ("auto", "int8", "int8_float32", "float32", "int8_float16", "float16")
 FORMATS = ("json", "jsonl", "md", "html")
 STDIN_FORMATS = ("text", "jsonl")
 # Generation settings a user may override; anything else in a table is a typo.
@@ -54,6 +55,7 @@ class Settings:
     fallback: str = DEFAULT_FALLBACK
     pivot_lang: str = "en"
     engine: str = "transformers"
+    compute_type: str = "auto"
     device: str = "cpu"
     threads: int = 0
     batch_size: int = 8
@@ -95,6 +97,7 @@ _SCALARS: dict[str, type] = {
     "fallback": str,
     "pivot_lang": str,
     "engine": str,
+    "compute_type": str,
     "device": str,
     "threads": int,
     "batch_size": int,
@@ -354,6 +357,10 @@ def validate(settings: Settings) -> None:
     if settings.engine not in ENGINES:
         raise ConfigError(
             f"engine {settings.engine!r} is not known; choose one of {', '.join(ENGINES)}"
+        )
+    if settings.compute_type not in COMPUTE_TYPES:
+        raise ConfigError(
+            f"compute type {settings.compute_type!r}: choose one of {', '.join(COMPUTE_TYPES)}"
         )
     if settings.stdin_format not in STDIN_FORMATS:
         raise ConfigError(f"stdin format {settings.stdin_format!r}: choose text or jsonl")

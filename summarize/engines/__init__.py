@@ -20,8 +20,9 @@ from summarize.errors import ConfigError
 
 REGISTRY: dict[str, str] = {
     "transformers.v1": "summarize.engines.hf:TransformersModel",
+    "ctranslate2.v1": "summarize.engines.ct2:CTranslate2Model",
 }
-ALIASES = {"transformers": "transformers.v1"}
+ALIASES = {"transformers": "transformers.v1", "ctranslate2": "ctranslate2.v1"}
 
 
 class Seq2SeqModel(Protocol):
@@ -44,7 +45,7 @@ class Seq2SeqModel(Protocol):
     def has_token(self, token: str) -> bool: ...
 
 
-_POOL: dict[tuple[str, str, str], Seq2SeqModel] = {}
+_POOL: dict[tuple[str, str, str, str], Seq2SeqModel] = {}
 _POOL_LOCK = threading.Lock()
 
 
@@ -57,13 +58,36 @@ def engine_class(name: str) -> type:
     return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
 
 
+def resolve_engine(ref: ModelRef, settings: Settings) -> str:
+    """The engine that runs this model: `auto` is CTranslate2 where a converted copy is on disk
+    (and ctranslate2 is installed), else transformers."""
+    if settings.engine != "auto":
+        return settings.engine
+    from summarize.engines import ct2
+
+    try:
+        import ctranslate2  # noqa: F401
+    except ImportError:
+        return "transformers"
+    return "ctranslate2" if ct2.is_converted(ref, settings) else "transformers"
+
+
+def compute_type(engine: str, settings: Settings) -> str:
+    if engine == "ctranslate2":
+        from summarize.engines import ct2
+
+        return ct2.compute_type_for(settings)
+    return "float32"
+
+
 def get_model(ref: ModelRef, settings: Settings) -> Seq2SeqModel:
     """The process-wide instance for this model and engine (weights load on first use)."""
-    key = (settings.engine, str(ref.path), settings.device)
+    engine = resolve_engine(ref, settings)
+    key = (engine, str(ref.path), settings.device, compute_type(engine, settings))
     with _POOL_LOCK:
         model = _POOL.get(key)
         if model is None:
-            model = engine_class(settings.engine)(ref, settings)
+            model = engine_class(engine)(ref, settings)
             _POOL[key] = model
         return model
 
@@ -76,7 +100,11 @@ def clear_pool() -> None:
 
 def engine_version(engine: str) -> str:
     """Versions that change outputs, for the stage signature; read without importing torch."""
-    names = ("transformers", "torch") if ALIASES.get(engine, engine) == "transformers.v1" else ()
+    names: tuple[str, ...] = {
+        "transformers.v1": ("transformers", "torch"),
+        # transformers still tokenizes for the CTranslate2 engine.
+        "ctranslate2.v1": ("ctranslate2", "transformers"),
+    }.get(ALIASES.get(engine, engine), ())
     parts = []
     for name in names:
         try:
@@ -156,12 +184,14 @@ def describe(
     """What a stage record and its cache signature say about a model-backed backend."""
     from summarize._version import __version__
 
+    engine = resolve_engine(ref, settings)
     info: dict[str, Any] = {
         "model": ref.name,
         "hub": ref.entry.hub,
         "revision": ref.revision,
-        "engine": settings.engine,
-        "engine_version": engine_version(settings.engine),
+        "engine": engine,
+        "engine_version": engine_version(engine),
+        "compute_type": compute_type(engine, settings),
         "device": settings.device,
         "settings": {**dict(params), **dict(extra or {})},
         "package": __version__,
