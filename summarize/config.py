@@ -30,6 +30,7 @@ GENERATION_KEYS = {
     "max_length": int,
     "min_length": int,
     "max_new_tokens": int,
+    "min_new_tokens": int,
     "no_repeat_ngram_size": int,
     "length_penalty": float,
     "repetition_penalty": float,

@@ -102,7 +102,9 @@ class Result:
 
     @property
     def all_cached(self) -> bool:
-        return all(r.cached for r in self.records().values())
+        """Every stage that computes something came from the cache (a declared language or a
+        copied translation computes nothing)."""
+        return all(r.cached for r in self.records().values() if r.engine != "none")
 
     def records(self) -> dict[str, StageRecord]:
         """Provenance keyed by stage name, in pipeline order."""

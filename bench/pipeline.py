@@ -1,0 +1,647 @@
+"""End-to-end speed and memory: this product's engines against a plain per-article baseline.
+
+    python bench/pipeline.py [--quick] [--json]
+
+Models: random weights with the exact shapes of the default models (speed depends on shape, not
+weights): DistilBART-CNN-12-6, opus-mt en->fr and en->ar, and M2M100-418M (full mode only).
+Their tokenizers are trained here on the sample articles and padded to the real vocabulary
+sizes. Every engine does the same work: summaries are forced to 60 new tokens and translations
+to 64 (end-of-sequence and sentence ends are biased away in the random weights, so each summary
+is one sentence and every engine translates the same units), beam 4 throughout, as the models'
+own generation configs say.
+
+Baseline: transformers 5 removed `pipeline("summarization")` and `pipeline("translation")`, so
+the baseline does what those pipelines did, article by article: tokenize, `generate` with the
+model's generation config under `torch.no_grad`, decode; translation likewise, one summary per
+call, with `>>ara<<` for en->ar.
+
+Each configuration runs in its own process, so peak memory (ru_maxrss) and thread pools belong
+to it alone. Ratios are against the baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "bench" / ".models"
+SUMMARY_TOKENS = 60
+TRANSLATION_TOKENS = 64
+
+# Shapes of the default models. DistilBART-CNN-12-6 and M2M100-418M as published (vocabulary,
+# width, layers, heads, feed-forward, positions, activation); opus-mt: the Marian base shape
+# shared by the opus-mt models (6+6 layers, 512 wide, 8 heads, 2048 FFN, swish, 512 positions),
+# with en-fr's 59,514-token vocabulary and en-ar's assumed at 62,834 (not verifiable offline).
+SHAPES: dict[str, dict[str, Any]] = {
+    "distilbart-cnn-12-6": dict(
+        arch="bart",
+        vocab=50264,
+        d_model=1024,
+        enc=12,
+        dec=6,
+        heads=16,
+        ffn=4096,
+        max_pos=1024,
+        act="gelu",
+    ),
+    "opus-mt-en-fr": dict(
+        arch="marian",
+        vocab=59514,
+        d_model=512,
+        enc=6,
+        dec=6,
+        heads=8,
+        ffn=2048,
+        max_pos=512,
+        act="swish",
+    ),
+    "opus-mt-en-ar": dict(
+        arch="marian",
+        vocab=62834,
+        d_model=512,
+        enc=6,
+        dec=6,
+        heads=8,
+        ffn=2048,
+        max_pos=512,
+        act="swish",
+        targets=(">>ara<<",),
+    ),
+    "m2m100-418m": dict(
+        arch="m2m100",
+        vocab=128112,
+        d_model=1024,
+        enc=12,
+        dec=12,
+        heads=16,
+        ffn=4096,
+        max_pos=1024,
+        act="relu",
+    ),
+}
+SENTENCE_ENDS = (".", "!", "?", "؟", "…")
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the models (once; cached under bench/.models)
+
+
+def _corpus(tmp: Path) -> Path:
+    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    texts += [
+        p.read_text(encoding="utf-8")
+        for p in sorted((ROOT / "tests" / "data").glob("corpus_*.txt"))
+    ]
+    path = tmp / "corpus.txt"
+    path.write_text("\n".join(texts), encoding="utf-8")
+    return path
+
+
+def _bias(model: Any, token_ids: list[int], real_vocab: int | None = None) -> None:
+    """Damp tokens a real model would not write: ends of sequence and sentence, and the padding
+    entries that only bring the vocabulary to its real size (ids from `real_vocab` on)."""
+    import torch
+
+    with torch.no_grad():
+        bias = model.final_logits_bias
+        for token_id in token_ids:
+            bias[0, token_id] = -1e4
+        if real_vocab is not None:
+            bias[0, real_vocab:] = -1e4
+
+
+def build_bart(out: Path, shape: dict[str, Any], corpus: Path) -> None:
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import BartConfig, BartForConditionalGeneration, BartTokenizer
+
+    out.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train(
+        [str(corpus)],
+        vocab_size=8000,
+        min_frequency=2,
+        show_progress=False,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+    )
+    bpe.save_model(str(out))
+    vocab = json.loads((out / "vocab.json").read_text(encoding="utf-8"))
+    real = len(vocab)
+    for i in range(len(vocab), shape["vocab"]):
+        vocab[f"<unused{i}>"] = i
+    (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    tok = BartTokenizer(
+        vocab=str(out / "vocab.json"),
+        merges=str(out / "merges.txt"),
+        model_max_length=shape["max_pos"],
+    )
+    tok.save_pretrained(str(out))
+    config = BartConfig(
+        vocab_size=shape["vocab"],
+        d_model=shape["d_model"],
+        encoder_layers=shape["enc"],
+        decoder_layers=shape["dec"],
+        encoder_attention_heads=shape["heads"],
+        decoder_attention_heads=shape["heads"],
+        encoder_ffn_dim=shape["ffn"],
+        decoder_ffn_dim=shape["ffn"],
+        max_position_embeddings=shape["max_pos"],
+        activation_function=shape["act"],
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        forced_bos_token_id=0,
+        forced_eos_token_id=2,
+    )
+    torch.manual_seed(0)
+    model = BartForConditionalGeneration(config)
+    ends = [i for t, i in vocab.items() if any(e in t for e in SENTENCE_ENDS)]
+    _bias(model, [0, 1, 2, 3, 4, *ends], real_vocab=real)
+    from transformers import GenerationConfig
+
+    model.generation_config = GenerationConfig(  # DistilBART-CNN's own settings
+        num_beams=4,
+        max_length=142,
+        min_length=56,
+        no_repeat_ngram_size=3,
+        length_penalty=2.0,
+        early_stopping=True,
+        decoder_start_token_id=2,
+        forced_bos_token_id=0,
+        forced_eos_token_id=2,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+    )
+    model.save_pretrained(str(out))
+
+
+def build_marian(out: Path, shape: dict[str, Any], corpus: Path) -> None:
+    import sentencepiece as spm
+    import torch
+    from transformers import GenerationConfig, MarianConfig, MarianMTModel, MarianTokenizer
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        spm.SentencePieceTrainer.train(
+            input=str(corpus),
+            model_prefix=f"{tmp}/spm",
+            vocab_size=4000,
+            model_type="unigram",
+            character_coverage=1.0,
+            hard_vocab_limit=False,
+            minloglevel=2,
+            pad_id=-1,
+            bos_id=-1,
+            eos_id=0,
+            unk_id=1,
+        )
+        for side in ("source", "target"):
+            shutil.copy(f"{tmp}/spm.model", out / f"{side}.spm")
+    proc = spm.SentencePieceProcessor(model_file=str(out / "source.spm"))
+    vocab: dict[str, int] = {"</s>": 0, "<unk>": 1}
+    for i in range(proc.get_piece_size()):
+        vocab.setdefault(proc.id_to_piece(i), len(vocab))
+    for token in shape.get("targets", ()):
+        vocab.setdefault(token, len(vocab))
+    real = len(vocab)
+    while len(vocab) < shape["vocab"] - 1:
+        vocab[f"<unused{len(vocab)}>"] = len(vocab)
+    pad = vocab.setdefault("<pad>", len(vocab))
+    (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    MarianTokenizer(
+        source_spm=str(out / "source.spm"),
+        target_spm=str(out / "target.spm"),
+        vocab=str(out / "vocab.json"),
+        model_max_length=shape["max_pos"],
+    ).save_pretrained(str(out))
+    config = MarianConfig(
+        vocab_size=shape["vocab"],
+        d_model=shape["d_model"],
+        encoder_layers=shape["enc"],
+        decoder_layers=shape["dec"],
+        encoder_attention_heads=shape["heads"],
+        decoder_attention_heads=shape["heads"],
+        encoder_ffn_dim=shape["ffn"],
+        decoder_ffn_dim=shape["ffn"],
+        max_position_embeddings=shape["max_pos"],
+        activation_function=shape["act"],
+        pad_token_id=pad,
+        eos_token_id=0,
+        decoder_start_token_id=pad,
+        forced_eos_token_id=0,
+        scale_embedding=True,
+    )
+    torch.manual_seed(1)
+    model = MarianMTModel(config)
+    _bias(model, [0, 1, *[vocab[t] for t in shape.get("targets", ())]], real_vocab=real)
+    model.generation_config = GenerationConfig(  # opus-mt's own settings
+        num_beams=4,
+        max_length=512,
+        bad_words_ids=[[pad]],
+        decoder_start_token_id=pad,
+        pad_token_id=pad,
+        eos_token_id=0,
+        forced_eos_token_id=0,
+    )
+    model.save_pretrained(str(out))
+
+
+def build_m2m100(out: Path, shape: dict[str, Any], corpus: Path) -> None:
+    import sentencepiece as spm
+    import torch
+    from transformers import (
+        GenerationConfig,
+        M2M100Config,
+        M2M100ForConditionalGeneration,
+        M2M100Tokenizer,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        spm.SentencePieceTrainer.train(
+            input=str(corpus),
+            model_prefix=f"{tmp}/spm",
+            vocab_size=4000,
+            model_type="bpe",
+            character_coverage=1.0,
+            hard_vocab_limit=False,
+            minloglevel=2,
+            bos_id=0,
+            pad_id=1,
+            eos_id=2,
+            unk_id=3,
+        )
+        shutil.copy(f"{tmp}/spm.model", out / "sentencepiece.bpe.model")
+    proc = spm.SentencePieceProcessor(model_file=str(out / "sentencepiece.bpe.model"))
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for i in range(proc.get_piece_size()):
+        vocab.setdefault(proc.id_to_piece(i), len(vocab))
+    while len(vocab) < shape["vocab"] - 100 - 8:  # 100 language tokens, 8 made-up words
+        vocab[f"<unused{len(vocab)}>"] = len(vocab)
+    (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    M2M100Tokenizer(
+        vocab_file=str(out / "vocab.json"),
+        spm_file=str(out / "sentencepiece.bpe.model"),
+        model_max_length=shape["max_pos"],
+    ).save_pretrained(str(out))
+    config = M2M100Config(
+        vocab_size=shape["vocab"],
+        d_model=shape["d_model"],
+        encoder_layers=shape["enc"],
+        decoder_layers=shape["dec"],
+        encoder_attention_heads=shape["heads"],
+        decoder_attention_heads=shape["heads"],
+        encoder_ffn_dim=shape["ffn"],
+        decoder_ffn_dim=shape["ffn"],
+        max_position_embeddings=shape["max_pos"],
+        activation_function=shape["act"],
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        scale_embedding=True,
+    )
+    torch.manual_seed(2)
+    model = M2M100ForConditionalGeneration(config)
+    with torch.no_grad():
+        model.get_output_embeddings().weight[2] = 0.0
+    model.generation_config = GenerationConfig(
+        num_beams=5,
+        max_length=200,
+        decoder_start_token_id=2,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+    )
+    model.save_pretrained(str(out))
+
+
+def build_models(names: list[str]) -> dict[str, Path]:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    builders = {"bart": build_bart, "marian": build_marian, "m2m100": build_m2m100}
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = _corpus(Path(tmp))
+        for name in names:
+            path = CACHE / name
+            if not (path / "model.safetensors").is_file():
+                shutil.rmtree(path, ignore_errors=True)
+                builders[SHAPES[name]["arch"]](path, SHAPES[name], corpus)
+            out[name] = path
+    return out
+
+
+def convert_all(models: dict[str, Path], names: list[str]) -> None:
+    """CTranslate2 copies made before any measurement (conversion loads the full model)."""
+    from summarize.catalog import load_catalog, resolve
+    from summarize.config import Settings
+    from summarize.convert import convert
+
+    settings = Settings(models_dir=CACHE)
+    catalog = load_catalog(settings, extra={})
+    for name in names:
+        for compute_type in ("int8", "float32"):
+            convert(resolve(str(models[name]), catalog, task="translation"), CACHE, compute_type)
+
+
+# ---------------------------------------------------------------------------------------------
+# Articles
+
+
+def articles(tokenizer_dir: Path, count: int, scale: int, target_tokens: int = 700) -> list[str]:
+    """`count` articles of about `scale` x 700 tokens, cycling through the sample articles."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    seeds = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    out = []
+    for i in range(count):
+        text = " ".join(seeds[(i + k) % len(seeds)] for k in range(scale + 1))
+        ids = tok(text)["input_ids"][1:-1][: target_tokens * scale]
+        out.append(f"Edition {i}. " + tok.decode(ids).strip())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Workers (each in its own process)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def worker_baseline(models: dict[str, str], texts: list[str]) -> dict[str, Any]:
+    started = time.perf_counter()  # load time includes importing torch and transformers
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    loaded = {}
+    for name in ("distilbart-cnn-12-6", "opus-mt-en-fr", "opus-mt-en-ar"):
+        loaded[name] = (
+            AutoTokenizer.from_pretrained(models[name]),
+            AutoModelForSeq2SeqLM.from_pretrained(models[name]).eval(),
+        )
+    load = time.perf_counter() - started
+
+    def generate(name: str, text: str, new_tokens: int) -> str:
+        tok, model = loaded[name]
+        inputs = tok(text, return_tensors="pt", truncation=True)
+        with torch.no_grad():
+            out = model.generate(**inputs, max_new_tokens=new_tokens)
+        return str(tok.batch_decode(out, skip_special_tokens=True)[0])
+
+    started = time.perf_counter()
+    outputs = []
+    for text in texts:
+        summary = generate("distilbart-cnn-12-6", text, SUMMARY_TOKENS)
+        fr = generate("opus-mt-en-fr", summary, TRANSLATION_TOKENS)
+        ar = generate("opus-mt-en-ar", ">>ara<< " + summary, TRANSLATION_TOKENS)
+        outputs.append([summary, fr, ar])
+    return {
+        "seconds": time.perf_counter() - started,
+        "load_seconds": load,
+        "peak_rss_mb": _rss_mb(),
+        "outputs": outputs,
+    }
+
+
+def worker_product(
+    models: dict[str, str], texts: list[str], engine: str, compute_type: str, rerun: bool
+) -> dict[str, Any]:
+    started = time.perf_counter()  # load time includes every import the engine needs
+    import summarize
+    from summarize.catalog import load_catalog, resolve
+    from summarize.detect import get_detector
+    from summarize.engines import get_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        feed = Path(tmp) / "articles.jsonl"
+        feed.write_text(
+            "".join(
+                json.dumps({"id": f"a{i}", "text": t, "lang": "en"}) + "\n"
+                for i, t in enumerate(texts)
+            ),
+            encoding="utf-8",
+        )
+        settings = summarize.load_settings(
+            overrides={
+                "summarizer": models["distilbart-cnn-12-6"],
+                "translators": [
+                    f"en-fr={models['opus-mt-en-fr']}",
+                    f"en-ar={models['opus-mt-en-ar']}",
+                ],
+                "engine": engine,
+                "compute_type": compute_type,
+                "models_dir": str(CACHE),
+                "output_dir": str(Path(tmp) / "out"),
+                "batch_size": max(8, len(texts)),
+                "summary_generation": {"max_new_tokens": SUMMARY_TOKENS},
+                "translation_generation": {"max_new_tokens": TRANSLATION_TOKENS},
+                "catalog_path": str(Path(tmp) / "empty.toml"),
+            }
+        )
+        (Path(tmp) / "empty.toml").write_text("", encoding="utf-8")
+        catalog = load_catalog(settings, extra={})
+        for name in ("distilbart-cnn-12-6", "opus-mt-en-fr", "opus-mt-en-ar"):
+            model = get_model(resolve(models[name], catalog, task="translation"), settings)
+            model._ensure_model() if engine == "transformers" else model._ensure()  # type: ignore[attr-defined]
+            model.tokenizer  # type: ignore[attr-defined]  # noqa: B018
+        get_detector(settings).detect("Warm up the language profiles with a sentence.")
+        load = time.perf_counter() - started
+        started = time.perf_counter()
+        report = summarize.run([feed], settings)
+        seconds = time.perf_counter() - started
+        assert report.ok, [o.error for o in report.failed]
+        result: dict[str, Any] = {
+            "seconds": seconds,
+            "load_seconds": load,
+            "peak_rss_mb": _rss_mb(),
+            "outputs": [
+                [r.summary.text, r.translations["fr"].text, r.translations["ar"].text]
+                for r in report.results
+            ],
+        }
+        if rerun:
+            started = time.perf_counter()
+            again = summarize.run([feed], settings)
+            result["rerun_seconds"] = time.perf_counter() - started
+            result["rerun_all_cached"] = all(r.all_cached for r in again.results)
+    return result
+
+
+def worker_tokens(models: dict[str, str], texts: list[str]) -> dict[str, Any]:
+    """int8 vs float32 CTranslate2 summaries: share of identical tokens, position by position."""
+    import ctranslate2
+    from transformers import AutoTokenizer
+
+    from summarize.catalog import load_catalog, resolve
+    from summarize.config import Settings
+    from summarize.convert import convert
+
+    settings = Settings(models_dir=CACHE)
+    ref = resolve(
+        models["distilbart-cnn-12-6"], load_catalog(settings, extra={}), task="summarization"
+    )
+    tok = AutoTokenizer.from_pretrained(models["distilbart-cnn-12-6"])
+    source = [tok.convert_ids_to_tokens(tok(t)["input_ids"]) for t in texts]
+    hyps = {}
+    for ct in ("float32", "int8"):
+        folder = convert(ref, CACHE, ct)
+        translator = ctranslate2.Translator(
+            str(folder), compute_type=ct, intra_threads=os.cpu_count() or 1
+        )
+        res = translator.translate_batch(
+            source,
+            target_prefix=[["<s>"]] * len(source),
+            beam_size=4,
+            max_decoding_length=SUMMARY_TOKENS,
+            max_input_length=0,
+        )
+        hyps[ct] = [r.hypotheses[0] for r in res]
+    same = total = 0
+    for a, b in zip(hyps["float32"], hyps["int8"], strict=True):
+        total += max(len(a), len(b))
+        same += sum(x == y for x, y in zip(a, b, strict=False))
+    return {"int8_token_agreement": round(same / max(1, total), 4)}
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    models = json.loads(args.models)
+    texts = json.loads(Path(args.texts).read_text(encoding="utf-8"))
+    if args.worker == "baseline":
+        out = worker_baseline(models, texts)
+    elif args.worker == "tokens":
+        out = worker_tokens(models, texts)
+    else:
+        engine, compute_type = args.worker.split(":")
+        out = worker_product(models, texts, engine, compute_type, rerun=args.rerun)
+    print(json.dumps(out))
+
+
+def spawn(
+    worker: str, models: dict[str, Path], texts: list[str], rerun: bool = False
+) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as fh:
+        json.dump(texts, fh)
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        worker,
+        "--texts",
+        fh.name,
+        "--models",
+        json.dumps({k: str(v) for k, v in models.items()}),
+    ] + (["--rerun"] if rerun else [])
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    os.unlink(fh.name)
+    if done.returncode != 0:
+        raise SystemExit(f"worker {worker} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 articles, no scaling runs")
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--texts", help=argparse.SUPPRESS)
+    parser.add_argument("--models", help=argparse.SUPPRESS)
+    parser.add_argument("--rerun", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        run_worker(args)
+        return
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    t0 = time.perf_counter()
+    names = ["distilbart-cnn-12-6", "opus-mt-en-fr", "opus-mt-en-ar"]
+    if not args.quick:
+        names.append("m2m100-418m")
+    models = build_models(names)
+    convert_all(models, names)
+    build_seconds = time.perf_counter() - t0
+    n = 2 if args.quick else 5
+    texts = articles(models["distilbart-cnn-12-6"], n, 1)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    log(
+        f"models ready in {build_seconds:.0f} s; {n} articles of ~700 tokens, {os.cpu_count()} "
+        "cores"
+    )
+    base = spawn("baseline", models, texts)
+    log(f"baseline: {base['seconds']:.1f} s")
+    hf = spawn("transformers:float32", models, texts)
+    log(f"transformers engine: {hf['seconds']:.1f} s")
+    ct2 = spawn("ctranslate2:int8", models, texts, rerun=True)
+    log(f"ctranslate2 int8: {ct2['seconds']:.1f} s; warm-cache re-run {ct2['rerun_seconds']:.3f} s")
+    agreement = spawn("tokens", models, texts)["int8_token_agreement"]
+
+    def per_s(r: dict[str, Any]) -> float:
+        return n / r["seconds"]
+
+    rows = {"baseline": base, "transformers engine": hf, "ctranslate2 int8": ct2}
+    print(
+        f"\n{'configuration':<22}{'art/s':>8}{'s/art':>8}{'speedup':>9}{'load s':>8}{'peak MB':>9}"
+    )
+    for name, r in rows.items():
+        print(
+            f"{name:<22}{per_s(r):>8.3f}{r['seconds'] / n:>8.2f}"
+            f"{per_s(r) / per_s(base):>8.2f}x{r['load_seconds']:>8.1f}{r['peak_rss_mb']:>9.0f}"
+        )
+    cached_speedup = ct2["seconds"] / max(ct2["rerun_seconds"], 1e-6)
+    print(
+        f"warm-cache re-run: {ct2['rerun_seconds']:.3f} s ({cached_speedup:.0f}x faster, all "
+        f"cached: {ct2['rerun_all_cached']})"
+    )
+    print(f"int8 vs float32 summary token agreement: {agreement:.1%}")
+    summary: dict[str, Any] = {
+        "articles": n,
+        "cores": os.cpu_count(),
+        "baseline_articles_per_s": round(per_s(base), 4),
+        "speedup_vs_pipeline": round(max(per_s(hf), per_s(ct2)) / per_s(base), 2),
+        "speedup_transformers_engine": round(per_s(hf) / per_s(base), 2),
+        "speedup_ctranslate2_int8": round(per_s(ct2) / per_s(base), 2),
+        "cached_rerun_speedup": round(cached_speedup, 1),
+        "peak_rss_mb": {k: round(v["peak_rss_mb"]) for k, v in rows.items()},
+        "load_seconds": {k: round(v["load_seconds"], 2) for k, v in rows.items()},
+        "int8_token_agreement": agreement,
+    }
+    if not args.quick:
+        scaling: dict[str, Any] = {"length": {}, "batch": {}}
+        for scale in (1, 4, 16):
+            r = spawn("ctranslate2:int8", models, articles(models["distilbart-cnn-12-6"], 2, scale))
+            scaling["length"][f"{scale}x"] = round(r["seconds"] / 2, 2)
+            log(f"length {scale}x: {r['seconds'] / 2:.2f} s/article")
+        for size in (1, 8, 32):
+            r = spawn("ctranslate2:int8", models, articles(models["distilbart-cnn-12-6"], size, 1))
+            scaling["batch"][str(size)] = round(size / r["seconds"], 3)
+            log(f"batch {size}: {size / r['seconds']:.3f} articles/s")
+        summary["scaling_ctranslate2_int8"] = scaling
+    summary["seconds"] = round(time.perf_counter() - t0, 1)
+    if args.json:
+        print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
