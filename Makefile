@@ -30,8 +30,8 @@ run: install
 	$(BIN)/summarize run seeds/ --to $(TO)
 
 lint: dev
-	$(BIN)/ruff check summarize tests
-	$(BIN)/ruff format --check summarize tests
+	$(BIN)/ruff check summarize tests bench
+	$(BIN)/ruff format --check summarize tests bench
 	$(BIN)/mypy
 
 pytest: dev

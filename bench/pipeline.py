@@ -382,6 +382,14 @@ def articles(tokenizer_dir: Path, count: int, scale: int, target_tokens: int = 7
 
 
 def _rss_mb() -> float:
+    """This process's own peak resident memory. (ru_maxrss is carried across fork and exec on
+    Linux, so a worker would report its parent's peak if that were higher.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
