@@ -100,3 +100,25 @@ def test_engines_never_share_cache_entries(tiny: dict[str, Path], tmp_path: Path
         ),
     )
     assert again.results[0].all_cached
+
+
+def test_a_device_that_cannot_run_stops_the_run_with_one_clear_error(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """An engine that cannot load (no CUDA here) is one setup error, not one error per article."""
+    from summarize.errors import ModelLoadError
+
+    clear_pool()
+    settings = load_settings(
+        overrides=tiny_overrides(
+            tiny,
+            tmp_path / "out",
+            engine="ctranslate2",
+            device="cuda",
+            compute_type="float16",
+            models_dir=str(tmp_path / "models"),
+        )
+    )
+    with pytest.raises(ModelLoadError, match="--device cpu"):
+        run([SEEDS], settings)
+    clear_pool()

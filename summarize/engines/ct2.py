@@ -65,7 +65,7 @@ class CTranslate2Model:
         self._settings = settings
         self._translator: Any = None
         self._tokenizer: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _load (under the lock) reads the tokenizer
 
     # -- loading ---------------------------------------------------------------
 
@@ -102,16 +102,39 @@ class CTranslate2Model:
             folder = self._folder()
             with self._lock:
                 if self._translator is None:
-                    import ctranslate2
-
-                    self._translator = ctranslate2.Translator(
-                        str(folder),
-                        device=device_for(self._settings),
-                        compute_type=compute_type_for(self._settings),
-                        intra_threads=self._settings.resolved_threads,
-                        inter_threads=1,
-                    )
+                    self._translator = self._load(folder)
         return self._translator
+
+    def _load(self, folder: Any) -> Any:
+        """One clear error, raised before any article, when CTranslate2 cannot run here."""
+        import ctranslate2
+
+        device = device_for(self._settings)
+        try:
+            translator = ctranslate2.Translator(
+                str(folder),
+                device=device,
+                compute_type=compute_type_for(self._settings),
+                intra_threads=self._settings.resolved_threads,
+                inter_threads=1,
+            )
+            # GPU libraries (cuBLAS) load at the first matrix product, and a one-token input
+            # may not need one: run a small batch now, so a broken setup fails here, once.
+            probe = self.tokenizer.eos_token or self.tokenizer.unk_token
+            translator.translate_batch(
+                [[probe] * 16] * 4, max_decoding_length=4, max_input_length=0, beam_size=2
+            )
+            return translator
+        except (RuntimeError, ValueError) as exc:
+            hint = (
+                "install the CUDA 12 runtime libraries CTranslate2 is built for (e.g. pip "
+                "install nvidia-cublas-cu12), or run with --device cpu"
+                if device == "cuda"
+                else "check --compute-type, or use --engine transformers"
+            )
+            raise ModelLoadError(
+                f"model {self.ref.name}: CTranslate2 cannot run it on {device} ({exc}); {hint}"
+            ) from exc
 
     # -- queries ---------------------------------------------------------------
 

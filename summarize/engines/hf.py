@@ -98,7 +98,12 @@ class TransformersModel:
             ) from exc
         model.eval()
         self._device = device
-        return model.to(device)
+        try:
+            return model.to(device)
+        except (RuntimeError, AssertionError) as exc:  # no usable CUDA, out of memory
+            raise ModelLoadError(
+                f"model {self.ref.name}: cannot run on {device} ({exc}); use --device cpu"
+            ) from exc
 
     # -- queries ---------------------------------------------------------------
 
