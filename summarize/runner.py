@@ -379,6 +379,79 @@ class Pipeline:
                 flags += check_text(source, tr.text, f"translate:{target}", target, detect)
         return tuple(dedupe(flags))
 
+    def run_batch(
+        self,
+        order: Sequence[Article | SourceError],
+        *,
+        progress: ProgressFn | None = None,
+        write: bool = True,
+    ) -> BatchReport:
+        """Run ingested articles (and carry ingest's errors) through every stage, in waves."""
+        started = time.perf_counter()
+        settings = self.settings
+        articles = [a for a in order if isinstance(a, Article)]
+        items = [_Item(article=a, index=i) for i, a in enumerate(articles)]
+        self.detect(items)
+        needed = self.plan(items)
+        ensure_present(needed, settings)
+        report = BatchReport(output_dir=str(settings.output_dir))
+        report.warnings.extend(licence_warnings(needed))
+        outcome_of: dict[int, SourceOutcome] = {}
+        done = 0
+
+        def finish(it: _Item) -> None:
+            nonlocal done
+            done += 1
+            if it.error is None:
+                assert it.detection is not None and it.summary is not None
+                result = Result(
+                    it.article,
+                    it.detection,
+                    it.summary,
+                    it.translations,
+                    it.pivot,
+                    warnings=self.review(it.article.text, it.summary, it.translations),
+                )
+                path = (
+                    write_result(settings.output_dir, result)
+                    if write and "json" in settings.formats
+                    else None
+                )
+                result = dataclasses.replace(result, output=str(path) if path else None)
+                report.results.append(result)
+                outcome = SourceOutcome(
+                    it.article.id,
+                    it.article.source,
+                    "ok",
+                    output=result.output,
+                    cached=result.all_cached,
+                )
+            else:
+                outcome = SourceOutcome(it.article.id, it.article.source, "error", error=it.error)
+            outcome_of[id(it.article)] = outcome
+            if progress is not None:
+                progress(ProgressEvent(done, len(items), it.article.id, outcome.status))
+
+        for it in items:
+            if it.plan is None:
+                finish(it)
+        planned = [it for it in items if it.plan is not None]
+        for start in range(0, len(planned), settings.batch_size):
+            wave = planned[start : start + settings.batch_size]
+            self.process(wave)
+            for it in wave:
+                finish(it)
+        for entry in order:
+            if isinstance(entry, SourceError):
+                report.outcomes.append(SourceOutcome(entry.id, entry.source, "error", error=entry))
+            else:
+                report.outcomes.append(outcome_of[id(entry)])
+        report.seconds = time.perf_counter() - started
+        if write:
+            write_briefs(settings.output_dir, report.results, settings.formats)
+            write_report(settings.output_dir, report, settings_doc(settings))
+        return report
+
     def close(self) -> None:
         self.cache.close()
 
@@ -434,71 +507,10 @@ def run(
     Results are written to `settings.output_dir` as they complete (unless `write` is false)
     and the report to `report.json`. Raises only for problems that would fail every article.
     """
-    started = time.perf_counter()
     settings = settings if settings is not None else load_settings()
     ingested = collect(sources, settings, stdin)
     pipeline = Pipeline(settings)
     try:
-        items = [_Item(article=a, index=i) for i, a in enumerate(ingested.articles)]
-        pipeline.detect(items)
-        needed = pipeline.plan(items)
-        ensure_present(needed, settings)
-        report = BatchReport(output_dir=str(settings.output_dir))
-        report.warnings.extend(licence_warnings(needed))
-        outcome_of: dict[int, SourceOutcome] = {}
-        done = 0
-
-        def finish(it: _Item) -> None:
-            nonlocal done
-            done += 1
-            if it.error is None:
-                assert it.detection is not None and it.summary is not None
-                result = Result(
-                    it.article,
-                    it.detection,
-                    it.summary,
-                    it.translations,
-                    it.pivot,
-                    warnings=pipeline.review(it.article.text, it.summary, it.translations),
-                )
-                path = (
-                    write_result(settings.output_dir, result)
-                    if write and "json" in settings.formats
-                    else None
-                )
-                result = dataclasses.replace(result, output=str(path) if path else None)
-                report.results.append(result)
-                outcome = SourceOutcome(
-                    it.article.id,
-                    it.article.source,
-                    "ok",
-                    output=result.output,
-                    cached=result.all_cached,
-                )
-            else:
-                outcome = SourceOutcome(it.article.id, it.article.source, "error", error=it.error)
-            outcome_of[id(it.article)] = outcome
-            if progress is not None:
-                progress(ProgressEvent(done, len(items), it.article.id, outcome.status))
-
-        for it in items:
-            if it.plan is None:
-                finish(it)
-        planned = [it for it in items if it.plan is not None]
-        for start in range(0, len(planned), settings.batch_size):
-            wave = planned[start : start + settings.batch_size]
-            pipeline.process(wave)
-            for it in wave:
-                finish(it)
-        for entry in ingested.order:
-            if isinstance(entry, SourceError):
-                report.outcomes.append(SourceOutcome(entry.id, entry.source, "error", error=entry))
-            else:
-                report.outcomes.append(outcome_of[id(entry)])
-        report.seconds = time.perf_counter() - started
-        if write:
-            write_briefs(settings.output_dir, report.results, settings.formats)
-            write_report(settings.output_dir, report, settings_doc(settings))
-        return report
+        return pipeline.run_batch(ingested.order, progress=progress, write=write)
     finally:
         pipeline.close()
