@@ -338,6 +338,63 @@ def detect(
     raise typer.Exit(EXIT_SOME_FAILED if failed else EXIT_OK)
 
 
+# -- serve ------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    to: Annotated[str | None, typer.Option("--to", "-t", help="Default target languages.")] = None,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+    summarizer: Annotated[list[str] | None, typer.Option(help="As for run.")] = None,
+    translator: Annotated[list[str] | None, typer.Option(help="As for run.")] = None,
+    engine: Annotated[str | None, typer.Option(help="As for run.")] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(help="File with one API key per line (also: SUMMARIZE_API_KEYS=key1,key2)."),
+    ] = None,
+    rate: Annotated[int, typer.Option(help="Requests per minute per key.")] = 120,
+    max_queue: Annotated[int, typer.Option(help="Queued requests and jobs before 503.")] = 64,
+    max_body: Annotated[int, typer.Option(help="Largest request body, in bytes.")] = 2_000_000,
+) -> None:
+    """Serve the pipeline over HTTP (FastAPI): /v1/summarize, /v1/jobs, the editors' page at /.
+
+    Example: SUMMARIZE_API_KEYS=secret summarize serve --port 8000
+    """
+    import os
+
+    main_summarizer, per_lang = _split_summarizers(summarizer)
+    settings = _settings(
+        config,
+        targets=to,
+        output_dir=output,
+        summarizer=main_summarizer,
+        summarizers=per_lang,
+        translators=translator,
+        engine=engine,
+    )
+    try:
+        import uvicorn
+
+        from summarize.service import LOOPBACK, Limits, create_app, load_keys
+    except ImportError:
+        fail(UsageError("the service needs FastAPI: pip install 'summarize[service]'"))
+    keys = load_keys(os.environ.get("SUMMARIZE_API_KEYS"), api_key_file)
+    if host not in LOOPBACK and not keys:
+        fail(
+            UsageError(
+                f"refusing to serve on {host} without API keys: set SUMMARIZE_API_KEYS "
+                "or --api-key-file, or bind to 127.0.0.1"
+            )
+        )
+    app_ = create_app(
+        settings, keys, Limits(max_body_bytes=max_body, rate_per_minute=rate, max_queue=max_queue)
+    )
+    uvicorn.run(app_, host=host, port=port, log_level="info")
+
+
 # -- check ------------------------------------------------------------------------------
 
 
