@@ -395,6 +395,60 @@ def serve(
     uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
+# -- watch ------------------------------------------------------------------------------
+
+
+@app.command()
+def watch(
+    inbox: Annotated[Path, typer.Argument(help="The folder feeds drop files into.")],
+    to: Annotated[str | None, typer.Option("--to", "-t", help="Target languages.")] = None,
+    output: OutputOpt = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", help="As for run [default: json,html].")
+    ] = "json,html",
+    interval: Annotated[float, typer.Option(help="Seconds between scans.")] = 1.0,
+    config: ConfigOpt = None,
+    summarizer: Annotated[list[str] | None, typer.Option(help="As for run.")] = None,
+    translator: Annotated[list[str] | None, typer.Option(help="As for run.")] = None,
+) -> None:
+    """Process each new or changed file in INBOX once it is completely written; keep going.
+
+    Example: summarize watch inbox/ --to ar,fr -o briefs/
+    """
+    import threading
+
+    if not inbox.is_dir():
+        fail(UsageError(f"{inbox} is not a folder"))
+    main_summarizer, per_lang = _split_summarizers(summarizer)
+    settings = _settings(
+        config,
+        targets=to,
+        output_dir=output,
+        formats=fmt,
+        summarizer=main_summarizer,
+        summarizers=per_lang,
+        translators=translator,
+    )
+    from summarize.watch import watch as watch_folder
+
+    def report(batch: Any) -> None:
+        for outcome in batch.failed:
+            typer.echo(f"error: {outcome.error.source}: {outcome.error.message}", err=True)
+        typer.echo(
+            f"{len(batch.succeeded)} done, {len(batch.failed)} failed; results in "
+            f"{settings.output_dir}/",
+            err=True,
+        )
+
+    typer.echo(f"watching {inbox} (Ctrl-C to stop)", err=True)
+    try:
+        watch_folder(inbox, settings, threading.Event(), interval=interval, on_batch=report)
+    except KeyboardInterrupt:
+        typer.echo("stopped; finished results are kept", err=True)
+    except SummarizeError as exc:
+        fail(exc)
+
+
 # -- check ------------------------------------------------------------------------------
 
 

@@ -28,6 +28,13 @@ runner = CliRunner()
         ["cache"],
         ["cache", "stats"],
         ["cache", "clear"],
+        ["check"],
+        ["eval"],
+        ["serve"],
+        ["watch"],
+        ["models", "verify"],
+        ["models", "add"],
+        ["models", "convert"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:

@@ -1,0 +1,74 @@
+"""Watch folder: files are processed once complete, the brief follows, restarts redo nothing."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from conftest import SEEDS, tiny_overrides
+
+from summarize import load_settings
+from summarize.watch import watch
+
+
+def run_until(inbox: Path, settings: Any, condition: Any, timeout: float = 90) -> list[Any]:
+    stop = threading.Event()
+    batches: list[Any] = []
+    thread = threading.Thread(
+        target=watch,
+        args=(inbox, settings, stop),
+        kwargs={"interval": 0.2, "on_batch": batches.append},
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not condition(batches) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not thread.is_alive()
+    return batches
+
+
+def test_watch_processes_complete_files_and_keeps_the_brief(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    settings = load_settings(overrides=tiny_overrides(tiny, out, formats="json,html"))
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    # One file written in two halves: it must not be processed half-written.
+    (inbox / "a.txt").write_text(texts[0][:200], encoding="utf-8")
+    (inbox / "broken.txt").write_text("", encoding="utf-8")
+    writer_done = threading.Event()
+
+    def writer() -> None:
+        time.sleep(0.1)
+        with (inbox / "a.txt").open("a", encoding="utf-8") as fh:
+            fh.write(texts[0][200:])
+        tmp = inbox / "b.txt.part"
+        tmp.write_text(texts[1], encoding="utf-8")
+        os.replace(tmp, inbox / "b.txt")  # a rename into the folder
+        writer_done.set()
+
+    threading.Thread(target=writer).start()
+
+    def both_done(batches: list[Any]) -> bool:
+        ids = {r.article.id for b in batches for r in b.results}
+        return writer_done.is_set() and {"a.txt", "b.txt"} <= ids
+
+    batches = run_until(inbox, settings, both_done)
+    results = {r.article.id: r for b in batches for r in b.results}
+    assert results["a.txt"].article.text == texts[0].strip()  # the whole file, not half
+    errors = [o for b in batches for o in b.failed]
+    assert any("empty" in o.error.message for o in errors)  # reported, and watching went on
+    assert (out / "a.txt.json").exists() and (out / "b.txt.json").exists()
+    assert (out / "brief.html").read_text(encoding="utf-8").count('dir="rtl" lang="ar"') == 2
+
+    # A restart redoes nothing that has not changed.
+    again = run_until(inbox, settings, lambda b: len(b) >= 1)
+    assert again and all(r.all_cached for r in again[0].results)
