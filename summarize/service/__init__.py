@@ -12,7 +12,9 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from concurrent.futures import Future
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -273,9 +275,21 @@ def create_app(
             {"error": {"type": kind, "message": message}}, status_code=status, headers=headers
         )
 
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        if start_worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            if start_worker:
+                worker.stop()
+            store.close()
+
     app = FastAPI(
         title="summarize",
         version=__version__,
+        lifespan=lifespan,
         description="Summaries and translated briefs of news articles.",
     )
 
@@ -498,17 +512,6 @@ def create_app(
     async def page() -> HTMLResponse:
         html = resources.files("summarize.service").joinpath("page.html").read_text("utf-8")
         return HTMLResponse(html.replace("{{TARGETS}}", ",".join(settings.targets)))
-
-    @app.on_event("startup")
-    async def _start() -> None:
-        if start_worker:
-            worker.start()
-
-    @app.on_event("shutdown")
-    async def _stop() -> None:
-        if start_worker:
-            worker.stop()
-        store.close()
 
     app.state.worker = worker
     app.state.store = store
