@@ -81,9 +81,8 @@ def test_the_page_summarises_and_shows_arabic_right_to_left(
             # A wrong key shows the service's message, not a stack trace.
             page.fill("#key", "wrong")
             page.click("#go")
-            page.wait_for_function(
-                "document.getElementById('status').className === 'error'", timeout=30_000
-            )
+            # A selector wait: the page's CSP rightly forbids eval'd predicates.
+            page.wait_for_selector("#status.error", timeout=30_000)
             assert "Bearer" in page.inner_text("#status")
             browser.close()
     finally:

@@ -16,6 +16,7 @@ from typing import Any
 
 from summarize.catalog import ModelRef, is_complete
 from summarize.config import Settings
+from summarize.engines.tokens import TokenizerMixin
 from summarize.errors import ModelLoadError
 
 CPU_DEFAULT = "int8"
@@ -57,7 +58,7 @@ def is_converted(ref: ModelRef, settings: Settings) -> bool:
     return (path / "model.bin").is_file() and (path / "config.json").is_file()
 
 
-class CTranslate2Model:
+class CTranslate2Model(TokenizerMixin):
     engine = "ctranslate2"
 
     def __init__(self, ref: ModelRef, settings: Settings) -> None:
@@ -81,21 +82,6 @@ class CTranslate2Model:
                 )
             convert(self.ref, self._settings.models_dir, compute_type_for(self._settings))
         return target.path
-
-    @property
-    def tokenizer(self) -> Any:
-        if self._tokenizer is None:
-            with self._lock:
-                if self._tokenizer is None:
-                    from summarize.engines.hf import _quiet_transformers
-
-                    _quiet_transformers()
-                    from transformers import AutoTokenizer
-
-                    self._tokenizer = AutoTokenizer.from_pretrained(
-                        str(self.ref.path), local_files_only=True
-                    )
-        return self._tokenizer
 
     def _ensure(self) -> Any:
         if self._translator is None:
@@ -135,17 +121,6 @@ class CTranslate2Model:
             raise ModelLoadError(
                 f"model {self.ref.name}: CTranslate2 cannot run it on {device} ({exc}); {hint}"
             ) from exc
-
-    # -- queries ---------------------------------------------------------------
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        if not texts:
-            return []
-        ids = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
-        return [len(x) for x in ids]
-
-    def has_token(self, token: str) -> bool:
-        return token in self.tokenizer.get_vocab()
 
     # -- generation ------------------------------------------------------------
 

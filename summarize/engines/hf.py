@@ -6,9 +6,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from summarize.catalog import ModelRef, check_loadable
+from summarize.catalog import ModelRef
 from summarize.config import Settings
 from summarize.engines import token_batches
+from summarize.engines.tokens import TokenizerMixin
 from summarize.errors import ModelLoadError
 
 # NLLB uses FLORES-200 codes; the catalogue lists ISO 639-1 codes.
@@ -39,7 +40,7 @@ def _set_threads(n: int) -> None:
         _THREADS_SET = True
 
 
-class TransformersModel:
+class TransformersModel(TokenizerMixin):
     engine = "transformers"
 
     def __init__(self, ref: ModelRef, settings: Settings) -> None:
@@ -48,29 +49,9 @@ class TransformersModel:
         self._tokenizer: Any = None
         self._model: Any = None
         self._device = "cpu"
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     # -- loading ---------------------------------------------------------------
-
-    @property
-    def tokenizer(self) -> Any:
-        if self._tokenizer is None:
-            with self._lock:
-                if self._tokenizer is None:
-                    self._tokenizer = self._load_tokenizer()
-        return self._tokenizer
-
-    def _load_tokenizer(self) -> Any:
-        check_loadable(self.ref)
-        _quiet_transformers()
-        from transformers import AutoTokenizer
-
-        try:
-            return AutoTokenizer.from_pretrained(str(self.ref.path), local_files_only=True)
-        except (OSError, ValueError, ImportError) as exc:
-            raise ModelLoadError(
-                f"model {self.ref.name}: tokenizer in {self.ref.path} cannot be loaded ({exc})"
-            ) from exc
 
     def _ensure_model(self) -> Any:
         if self._model is None:
@@ -104,17 +85,6 @@ class TransformersModel:
             raise ModelLoadError(
                 f"model {self.ref.name}: cannot run on {device} ({exc}); use --device cpu"
             ) from exc
-
-    # -- queries ---------------------------------------------------------------
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        if not texts:
-            return []
-        ids = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
-        return [len(x) for x in ids]
-
-    def has_token(self, token: str) -> bool:
-        return token in self.tokenizer.get_vocab()
 
     # -- generation ------------------------------------------------------------
 
@@ -161,11 +131,3 @@ class TransformersModel:
             for i, text in zip(batch, decoded, strict=True):
                 out[i] = text.strip()
         return out
-
-
-def _quiet_transformers() -> None:
-    """Our progress bar and errors speak for us; silence transformers' own bars and warnings."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
