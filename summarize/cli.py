@@ -97,6 +97,26 @@ OutputOpt = Annotated[
 ]
 
 
+ToOpt = Annotated[
+    str | None,
+    typer.Option("--to", "-t", help="Target languages, comma-separated [default: ar,fr]."),
+]
+SummarizerOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Summarisation model: catalogue name, hub id or folder; LANG=MODEL for "
+        "one language. Repeatable."
+    ),
+]
+TranslatorOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="SRC-TGT=MODEL (catalogue name, hub id or folder); *=MODEL sets the "
+        "any-to-any fallback. Repeatable."
+    ),
+]
+
+
 def _settings(config: Path | None, **overrides: Any) -> Any:
     from summarize.config import load_settings
 
@@ -106,6 +126,27 @@ def _settings(config: Path | None, **overrides: Any) -> Any:
         )
     except SummarizeError as exc:
         fail(exc)
+
+
+def _run_settings(
+    config: Path | None,
+    to: str | None,
+    output: Path | None,
+    summarizer: list[str] | None,
+    translator: list[str] | None,
+    **more: Any,
+) -> Any:
+    """Settings for the commands that run the pipeline (run, serve, watch, eval)."""
+    main_summarizer, per_lang = _split_summarizers(summarizer)
+    return _settings(
+        config,
+        targets=to,
+        output_dir=output,
+        summarizer=main_summarizer,
+        summarizers=per_lang,
+        translators=translator,
+        **more,
+    )
 
 
 def _split_summarizers(values: list[str] | None) -> tuple[str | None, list[str]]:
@@ -129,10 +170,7 @@ def run(
     sources: Annotated[
         list[str], typer.Argument(help="Files, folders, .jsonl files, or - for stdin.")
     ],
-    to: Annotated[
-        str | None,
-        typer.Option("--to", "-t", help="Target languages, comma-separated [default: ar,fr]."),
-    ] = None,
+    to: ToOpt = None,
     output: OutputOpt = None,
     fmt: Annotated[
         str | None,
@@ -148,20 +186,8 @@ def run(
     lang: Annotated[
         str | None, typer.Option(help="Source language of every article (skips detection).")
     ] = None,
-    summarizer: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Summarisation model: catalogue "
-            "name, hub id or folder; LANG=MODEL for one language. Repeatable."
-        ),
-    ] = None,
-    translator: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="SRC-TGT=MODEL (catalogue name, hub "
-            "id or folder); *=MODEL sets the any-to-any fallback. Repeatable."
-        ),
-    ] = None,
+    summarizer: SummarizerOpt = None,
+    translator: TranslatorOpt = None,
     engine: Annotated[
         str | None,
         typer.Option(
@@ -203,16 +229,14 @@ def run(
 
     Example: summarize run seeds/ --to ar,fr
     """
-    main_summarizer, per_lang = _split_summarizers(summarizer)
-    settings = _settings(
+    settings = _run_settings(
         config,
-        targets=to,
+        to,
+        output,
+        summarizer,
+        translator,
         formats=fmt,
-        output_dir=output,
         lang=lang,
-        summarizer=main_summarizer,
-        summarizers=per_lang,
-        translators=translator,
         engine=engine,
         compute_type=compute_type,
         device=device,
@@ -345,11 +369,11 @@ def detect(
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    to: Annotated[str | None, typer.Option("--to", "-t", help="Default target languages.")] = None,
+    to: ToOpt = None,
     output: OutputOpt = None,
     config: ConfigOpt = None,
-    summarizer: Annotated[list[str] | None, typer.Option(help="As for run.")] = None,
-    translator: Annotated[list[str] | None, typer.Option(help="As for run.")] = None,
+    summarizer: SummarizerOpt = None,
+    translator: TranslatorOpt = None,
     engine: Annotated[str | None, typer.Option(help="As for run.")] = None,
     api_key_file: Annotated[
         Path | None,
@@ -365,16 +389,7 @@ def serve(
     """
     import os
 
-    main_summarizer, per_lang = _split_summarizers(summarizer)
-    settings = _settings(
-        config,
-        targets=to,
-        output_dir=output,
-        summarizer=main_summarizer,
-        summarizers=per_lang,
-        translators=translator,
-        engine=engine,
-    )
+    settings = _run_settings(config, to, output, summarizer, translator, engine=engine)
     try:
         import uvicorn
 
@@ -401,15 +416,15 @@ def serve(
 @app.command()
 def watch(
     inbox: Annotated[Path, typer.Argument(help="The folder feeds drop files into.")],
-    to: Annotated[str | None, typer.Option("--to", "-t", help="Target languages.")] = None,
+    to: ToOpt = None,
     output: OutputOpt = None,
     fmt: Annotated[
         str | None, typer.Option("--format", "-f", help="As for run [default: json,html].")
     ] = "json,html",
     interval: Annotated[float, typer.Option(help="Seconds between scans.")] = 1.0,
     config: ConfigOpt = None,
-    summarizer: Annotated[list[str] | None, typer.Option(help="As for run.")] = None,
-    translator: Annotated[list[str] | None, typer.Option(help="As for run.")] = None,
+    summarizer: SummarizerOpt = None,
+    translator: TranslatorOpt = None,
 ) -> None:
     """Process each new or changed file in INBOX once it is completely written; keep going.
 
@@ -419,16 +434,7 @@ def watch(
 
     if not inbox.is_dir():
         fail(UsageError(f"{inbox} is not a folder"))
-    main_summarizer, per_lang = _split_summarizers(summarizer)
-    settings = _settings(
-        config,
-        targets=to,
-        output_dir=output,
-        formats=fmt,
-        summarizer=main_summarizer,
-        summarizers=per_lang,
-        translators=translator,
-    )
+    settings = _run_settings(config, to, output, summarizer, translator, formats=fmt)
     from summarize.watch import watch as watch_folder
 
     def report(batch: Any) -> None:
@@ -517,26 +523,18 @@ def eval_(
             help="Articles to run instead of the references' text (ids must match). Repeatable.",
         ),
     ] = None,
-    to: Annotated[str | None, typer.Option("--to", "-t", help="Target languages.")] = None,
+    to: ToOpt = None,
     output: OutputOpt = None,
     config: ConfigOpt = None,
-    summarizer: Annotated[list[str] | None, typer.Option(help="As for run.")] = None,
-    translator: Annotated[list[str] | None, typer.Option(help="As for run.")] = None,
+    summarizer: SummarizerOpt = None,
+    translator: TranslatorOpt = None,
 ) -> None:
     """Run the pipeline on reference articles and score it: ROUGE-1/2/L for summaries, BLEU
     and chrF++ for translations, each with its signature; writes <output>/eval.json.
 
     Example: summarize eval refs.jsonl --to ar,fr
     """
-    main_summarizer, per_lang = _split_summarizers(summarizer)
-    settings = _settings(
-        config,
-        targets=to,
-        output_dir=output,
-        summarizer=main_summarizer,
-        summarizers=per_lang,
-        translators=translator,
-    )
+    settings = _run_settings(config, to, output, summarizer, translator)
     from summarize.evaluate import evaluate
     from summarize.write import atomic_write, dumps
 
