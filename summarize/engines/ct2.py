@@ -124,22 +124,14 @@ class CTranslate2Model(TokenizerMixin):
 
     # -- generation ------------------------------------------------------------
 
-    def _prefix(
-        self, params: Mapping[str, Any], src_lang: str | None, tgt_lang: str | None
-    ) -> list[str] | None:
-        tok = self.tokenizer
-        codes = self.ref.entry.lang_codes
-        if codes and src_lang and tgt_lang:
-            from summarize.engines.hf import NLLB_CODES
-
-            if codes == "nllb":
-                tok.src_lang = NLLB_CODES.get(src_lang, src_lang)
-                return [NLLB_CODES.get(tgt_lang, tgt_lang)]
-            tok.src_lang = src_lang
-            return [tok.get_lang_token(tgt_lang)]
+    def _prefix(self, src_lang: str | None, tgt_lang: str | None) -> list[str] | None:
+        """What transformers forces as the first output tokens becomes a target prefix."""
+        target = self.language_token(src_lang, tgt_lang)
+        if target is not None:
+            return [target]
         forced = self._forced("forced_bos_token_id")
         if forced is not None:
-            return [tok.convert_ids_to_tokens(forced)]
+            return [self.tokenizer.convert_ids_to_tokens(forced)]
         return None
 
     def _forced(self, key: str) -> int | None:
@@ -165,7 +157,7 @@ class CTranslate2Model(TokenizerMixin):
             return []
         translator = self._ensure()
         tok = self.tokenizer
-        prefix = self._prefix(params, src_lang, tgt_lang)
+        prefix = self._prefix(src_lang, tgt_lang)
         source = [
             tok.convert_ids_to_tokens(ids)
             for ids in tok(list(texts), truncation=False)["input_ids"]

@@ -12,21 +12,6 @@ from summarize.engines import token_batches
 from summarize.engines.tokens import TokenizerMixin
 from summarize.errors import ModelLoadError
 
-# NLLB uses FLORES-200 codes; the catalogue lists ISO 639-1 codes.
-NLLB_CODES = {
-    "ar": "arb_Arab",
-    "de": "deu_Latn",
-    "en": "eng_Latn",
-    "es": "spa_Latn",
-    "fr": "fra_Latn",
-    "it": "ita_Latn",
-    "nl": "nld_Latn",
-    "pt": "por_Latn",
-    "ru": "rus_Cyrl",
-    "tr": "tur_Latn",
-    "zh": "zho_Hans",
-}
-
 _THREADS_SET = False
 
 
@@ -104,19 +89,9 @@ class TransformersModel(TokenizerMixin):
         model = self._ensure_model()
         tok = self.tokenizer
         kwargs = dict(params)
-        codes = self.ref.entry.lang_codes
-        if codes and src_lang and tgt_lang:
-            src, tgt = (
-                (NLLB_CODES.get(src_lang, src_lang), NLLB_CODES.get(tgt_lang, tgt_lang))
-                if codes == "nllb"
-                else (src_lang, tgt_lang)
-            )
-            tok.src_lang = src
-            kwargs["forced_bos_token_id"] = (
-                tok.get_lang_id(tgt)
-                if hasattr(tok, "get_lang_id")
-                else tok.convert_tokens_to_ids(tgt)
-            )
+        target = self.language_token(src_lang, tgt_lang)
+        if target is not None:
+            kwargs["forced_bos_token_id"] = tok.convert_tokens_to_ids(target)
         lengths = self.count_tokens(texts)
         beams = int(kwargs.get("num_beams", 1) or 1)
         out: list[str] = [""] * len(texts)

@@ -9,6 +9,21 @@ from typing import Any
 from summarize.catalog import ModelRef, check_loadable
 from summarize.errors import ModelLoadError
 
+# NLLB uses FLORES-200 codes; the catalogue lists ISO 639-1 codes.
+NLLB_CODES = {
+    "ar": "arb_Arab",
+    "de": "deu_Latn",
+    "en": "eng_Latn",
+    "es": "spa_Latn",
+    "fr": "fra_Latn",
+    "it": "ita_Latn",
+    "nl": "nld_Latn",
+    "pt": "por_Latn",
+    "ru": "rus_Cyrl",
+    "tr": "tur_Latn",
+    "zh": "zho_Hans",
+}
+
 
 def quiet_transformers() -> None:
     """Our progress bar and errors speak for us; silence transformers' own bars and warnings."""
@@ -53,3 +68,16 @@ class TokenizerMixin:
 
     def has_token(self, token: str) -> bool:
         return token in self.tokenizer.get_vocab()
+
+    def language_token(self, src_lang: str | None, tgt_lang: str | None) -> str | None:
+        """For multilingual models (M2M100, NLLB): set the tokenizer's source language and
+        return the token that must start the output in the target language."""
+        codes = self.ref.entry.lang_codes
+        if not (codes and src_lang and tgt_lang):
+            return None
+        tok = self.tokenizer
+        if codes == "nllb":
+            tok.src_lang = NLLB_CODES.get(src_lang, src_lang)
+            return NLLB_CODES.get(tgt_lang, tgt_lang)
+        tok.src_lang = src_lang
+        return str(tok.get_lang_token(tgt_lang))
