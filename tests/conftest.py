@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 from tiny_models import build_all
 
 ROOT = Path(__file__).resolve().parent.parent
+# Debian's Chromium (.ci/run installs it), and the flags it needs on a machine with no network.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SEEDS = ROOT / "seeds"
 
 

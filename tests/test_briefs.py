@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEEDS, tiny_overrides
+from conftest import CHROMIUM, CHROMIUM_FLAGS, SEEDS, tiny_overrides
 
 from summarize import load_settings, run
 from summarize.briefs import html_brief, markdown_brief
@@ -59,13 +58,9 @@ def test_html_brief_is_self_contained_escaped_and_marks_arabic() -> None:
     assert "@media print" in page and "Noto Naskh Arabic" in page
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(
-    _chromium() is None,
+    CHROMIUM is None,
     reason="no Chromium on this machine: .ci/run installs "
     "Debian's chromium; install it to run this test",
 )
@@ -86,15 +81,9 @@ def test_arabic_is_right_to_left_in_chromium(tmp_path: Path) -> None:
     path.write_text(probed.replace("</body>", probe + "</body>"), encoding="utf-8")
     done = subprocess.run(
         [
-            str(_chromium()),
+            str(CHROMIUM),
             "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *CHROMIUM_FLAGS,
             f"--user-data-dir={tmp_path / 'profile'}",
             "--dump-dom",
             path.as_uri(),

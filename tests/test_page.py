@@ -3,18 +3,16 @@ service on a loopback port with tiny models."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import SEEDS, tiny_overrides
+from conftest import CHROMIUM, CHROMIUM_FLAGS, SEEDS, tiny_overrides
 
 pytest.importorskip("fastapi")
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def free_port() -> int:
@@ -52,15 +50,7 @@ def test_the_page_summarises_and_shows_arabic_right_to_left(
             browser = p.chromium.launch(
                 executable_path=CHROMIUM,
                 headless=True,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
+                args=CHROMIUM_FLAGS,
             )
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/")
