@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from summarize.errors import CacheError
 from summarize.text import sha256
@@ -53,6 +53,18 @@ def signature_hash(signature: Mapping[str, Any]) -> str:
 
 def cache_key(sig_hash: str, input_hash: str) -> str:
     return sha256(f"{sig_hash}\n{input_hash}")
+
+
+class CacheEntry(NamedTuple):
+    """One stored stage output, in `Cache.put`'s argument order (a worker's results travel
+    to the driver as these)."""
+
+    key: str
+    stage: str
+    sig_hash: str
+    signature: Mapping[str, Any]
+    input_hash: str
+    value: Mapping[str, Any]
 
 
 class Cache:
@@ -213,3 +225,28 @@ class NullCache(Cache):
 
     def close(self) -> None:
         return None
+
+
+class RecordingCache(NullCache):
+    """A cluster worker's cache: every lookup misses (the driver already looked) and every
+    computed value is kept, to be sent back for the driver to store."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: list[CacheEntry] = []
+
+    def put(
+        self,
+        key: str,
+        stage: str,
+        sig_hash: str,
+        signature: Mapping[str, Any],
+        input_hash: str,
+        value: Mapping[str, Any],
+    ) -> None:
+        self.entries.append(CacheEntry(key, stage, sig_hash, signature, input_hash, value))
+
+    def take(self) -> list[CacheEntry]:
+        """The entries recorded since the last call."""
+        out, self.entries = self.entries, []
+        return out

@@ -17,6 +17,7 @@ import typer
 from summarize._version import __version__
 from summarize.errors import (
     CacheError,
+    ClusterError,
     ConfigError,
     InputError,
     LanguageError,
@@ -35,6 +36,7 @@ ERROR_TABLE: list[tuple[type[BaseException], str]] = [
     (ConfigError, "configuration error"),
     (UsageError, "usage error"),
     (CacheError, "cache error"),
+    (ClusterError, "cluster error"),
     (InputError, "input error"),
     (LanguageError, "language error"),
     (SummarizeError, "error"),
@@ -224,10 +226,35 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the misses are computed: local (this process) or ray (a Ray "
+            "cluster; needs summarize[ray]) [default: local]."
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster: auto (the one on this node), ray://HOST:PORT, or unset to "
+            "start a one-machine Ray."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Ray workers (actors), each with its own models [default: fill the cluster]."
+        ),
+    ] = None,
+    cpus_per_worker: Annotated[
+        float | None, typer.Option(help="CPUs (and threads) per Ray worker [default: 2].")
+    ] = None,
 ) -> None:
     """Summarise and translate every article; write <output>/<id>.json and report.json.
 
     Example: summarize run seeds/ --to ar,fr
+
+    On a Ray cluster: summarize run archive/ --executor ray --ray-address auto --workers 8
     """
     settings = _run_settings(
         config,
@@ -246,6 +273,10 @@ def run(
         stdin_format=stdin_format,
         glob=glob,
         offline=True if offline else None,
+        executor=executor,
+        ray_address=ray_address,
+        workers=workers,
+        cpus_per_worker=cpus_per_worker,
     )
     from summarize.runner import run as run_batch
 

@@ -24,6 +24,7 @@ ENGINES = ("transformers", "ctranslate2", "auto")
 COMPUTE_TYPES = ("auto", "int8", "int8_float32", "float32", "int8_float16", "float16")
 FORMATS = ("json", "jsonl", "md", "html")
 STDIN_FORMATS = ("text", "jsonl")
+EXECUTORS = ("local", "ray")
 # Generation settings a user may override; anything else in a table is a typo.
 GENERATION_KEYS = {
     "num_beams": int,
@@ -74,6 +75,13 @@ class Settings:
     offline: bool = False
     download: bool = True
     network_timeout: float = 5.0
+    # Where the misses are computed: this process, or a Ray cluster (`summarize[ray]`).
+    executor: str = "local"
+    # "" starts a one-machine Ray; "auto" joins the cluster on this node; ray://HOST:PORT.
+    ray_address: str = ""
+    workers: int = 0
+    cpus_per_worker: float = 2.0
+    worker_retries: int = 3
 
     @property
     def resolved_cache_path(self) -> Path:
@@ -113,6 +121,11 @@ _SCALARS: dict[str, type] = {
     "offline": bool,
     "download": bool,
     "network_timeout": float,
+    "executor": str,
+    "ray_address": str,
+    "workers": int,
+    "cpus_per_worker": float,
+    "worker_retries": int,
 }
 _TABLES = ("summarizers", "translators", "summary_generation", "translation_generation")
 # Friendlier names accepted in summarize.toml and the environment.
@@ -377,6 +390,16 @@ def validate(settings: Settings) -> None:
         raise ConfigError("min_chars must be at least 1 and max_chars at least min_chars")
     if settings.network_timeout <= 0:
         raise ConfigError("network_timeout must be a positive number of seconds")
+    if settings.executor not in EXECUTORS:
+        raise ConfigError(
+            f"executor {settings.executor!r} is not known; choose one of {', '.join(EXECUTORS)}"
+        )
+    if settings.workers < 0 or settings.worker_retries < 0:
+        raise ConfigError(
+            "workers and worker_retries must be 0 or more (workers 0: fill the cluster)"
+        )
+    if settings.cpus_per_worker <= 0:
+        raise ConfigError("cpus_per_worker must be a positive number")
     if settings.lang is not None and settings.lang != "und" and not settings.lang.isalpha():
         raise ConfigError(
             f"--lang {settings.lang!r} is not a language code (use ISO 639-1, e.g. 'fr')"

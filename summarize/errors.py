@@ -47,3 +47,7 @@ class GenerationError(SummarizeError, RuntimeError):
 
 class CacheError(SummarizeError, RuntimeError):
     """The cache database cannot be opened or is from a newer version of summarize."""
+
+
+class ClusterError(SummarizeError, RuntimeError):
+    """The Ray cluster cannot be reached, cannot host the workers asked for, or lost the job."""

@@ -1,0 +1,36 @@
+"""Executors compute what the cache did not have: in this process, or on a Ray cluster.
+
+The runner (the driver) looks every stage up in the cache first and hands an executor only
+the articles with something missing. An executor yields each article once its stages are
+filled in or it has failed; it never writes the driver's cache itself. Cache entries computed
+elsewhere come back on the article (`Item.entries`) for the runner to store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from summarize.config import Settings
+from summarize.stages import Item, Stages
+
+
+class Executor(Protocol):
+    name: str
+
+    def run(self, stages: Stages, items: list[Item]) -> Iterator[Item]: ...
+
+    def warnings(self) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+def get_executor(settings: Settings) -> Executor:
+    """The executor `settings.executor` names; Ray is imported only when it is chosen."""
+    if settings.executor == "ray":
+        from summarize.executors.ray import RayExecutor
+
+        return RayExecutor(settings)
+    from summarize.executors.local import LocalExecutor
+
+    return LocalExecutor(settings)

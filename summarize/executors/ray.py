@@ -1,0 +1,316 @@
+"""The Ray executor: the cache's misses go out to a Ray cluster through Ray Data.
+
+`map_batches` over a fixed pool of actors: each actor builds the stages once (models load on
+first use and stay loaded) and computes whole articles, so nothing crosses the network between
+stages. Jobs are sorted by length so each batch pads little. Results stream back as batches
+finish, keyed by article, and the driver stores and writes each as it arrives. An article that
+raises comes back as that article's error; a worker that dies is restarted and its batch
+retried, a bounded number of times. Only the driver touches SQLite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import pickle
+import socket
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from summarize.cache import CacheEntry, RecordingCache
+from summarize.catalog import Catalog, looks_like_path
+from summarize.config import Settings
+from summarize.errors import ClusterError, ConfigError
+from summarize.hub import ensure_present
+from summarize.stages import Item, Stages
+from summarize.text import text_hash
+from summarize.types import Article, Detection, SourceError, StageRecord, Summary, Translation
+
+INSTALL = "pip install 'summarize[ray]'"
+# How long a worker pool may take to start before the run fails (not enough CPUs, say).
+START_TIMEOUT_S = 300
+
+
+def import_ray() -> Any:
+    """Ray, or a ConfigError saying how to install it."""
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise ConfigError(
+            f"--executor ray needs Ray, which is not installed here: {INSTALL}"
+        ) from None
+    return ray
+
+
+# ---------------------------------------------------------------------------
+# What travels: a job out, a finished article back (pickled; same package on both ends).
+
+
+@dataclass(frozen=True)
+class Job:
+    """An article with its language and whatever the driver found in the cache."""
+
+    index: int
+    article: Article
+    detection: Detection
+    pivot_text: str | None
+    pivot: StageRecord | None
+    summary: Summary | None
+    translations: dict[str, Translation]
+
+    @classmethod
+    def of(cls, it: Item) -> Job:
+        assert it.detection is not None
+        return cls(
+            it.index,
+            it.article,
+            it.detection,
+            it.pivot_text,
+            it.pivot,
+            it.summary,
+            dict(it.translations),
+        )
+
+    def item(self) -> Item:
+        return Item(
+            article=self.article,
+            index=self.index,
+            detection=self.detection,
+            pivot_text=self.pivot_text,
+            pivot=self.pivot,
+            summary=self.summary,
+            translations=dict(self.translations),
+        )
+
+
+@dataclass(frozen=True)
+class Done:
+    """A job's outcome, and the cache entries computed for it."""
+
+    index: int
+    pivot_text: str | None
+    pivot: StageRecord | None
+    summary: Summary | None
+    translations: dict[str, Translation]
+    error: SourceError | None
+    entries: list[CacheEntry] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, it: Item, entries: list[CacheEntry]) -> Done:
+        wanted = {(stage, text_hash(text)) for stage, text in it.stage_inputs().items()}
+        return cls(
+            it.index,
+            it.pivot_text,
+            it.pivot,
+            it.summary,
+            dict(it.translations),
+            it.error,
+            [e for e in entries if (e.stage, e.input_hash) in wanted],
+        )
+
+    def apply(self, it: Item) -> None:
+        it.pivot_text, it.pivot, it.summary = self.pivot_text, self.pivot, self.summary
+        it.translations = dict(self.translations)
+        it.error = self.error
+        it.entries = list(self.entries)
+
+
+def compute_jobs(stages: Stages, jobs: list[Job]) -> list[Done]:
+    """What a worker does with one batch. Never raises: a failure becomes each unfinished
+    article's error, so one bad article or model cannot fail the whole job."""
+    items = [job.item() for job in jobs]
+    try:
+        ensure_present(stages.plan(items), stages.settings)
+        stages.process(items)
+    except Exception as exc:
+        where = f"worker on {socket.gethostname()}"
+        for it in items:
+            finished = it.summary is not None and all(
+                t in it.translations for t in stages.settings.targets
+            )
+            if it.error is None and not finished:
+                it.fail(where, exc)
+    cache = stages.cache
+    entries = cache.take() if isinstance(cache, RecordingCache) else []
+    return [Done.of(it, entries) for it in items]
+
+
+class ArticleWorker:
+    """One actor of the pool: its own stages over a recording cache, built once."""
+
+    def __init__(self, settings: Settings, catalog: Catalog, version: str) -> None:
+        from summarize._version import __version__
+
+        if version != __version__:
+            raise ConfigError(
+                f"node {socket.gethostname()} has summarize {__version__} but the driver has "
+                f"{version}; install the same version on every node"
+            )
+        self.stages = Stages(settings, catalog, RecordingCache())
+
+    def __call__(self, batch: Mapping[str, Any]) -> dict[str, list[bytes]]:
+        jobs = [pickle.loads(blob) for blob in batch["job"]]
+        return {"done": [pickle.dumps(done) for done in compute_jobs(self.stages, jobs)]}
+
+
+# ---------------------------------------------------------------------------
+# The driver's side
+
+
+def _absolute(value: str) -> str:
+    return str(Path(value).expanduser().resolve()) if looks_like_path(value) else value
+
+
+def worker_settings(settings: Settings) -> Settings:
+    """The settings as a worker must see them: every path absolute (workers run in another
+    folder) and one thread per CPU the worker holds."""
+
+    def path(p: Path | None) -> Path | None:
+        return p.expanduser().resolve() if p is not None else None
+
+    return dataclasses.replace(
+        settings,
+        output_dir=settings.output_dir.expanduser().resolve(),
+        models_dir=settings.models_dir.expanduser().resolve(),
+        catalog_path=path(settings.catalog_path),
+        cache_path=path(settings.cache_path),
+        summarizer=_absolute(settings.summarizer),
+        summarizers={k: _absolute(v) for k, v in settings.summarizers.items()},
+        translators={k: _absolute(v) for k, v in settings.translators.items()},
+        fallback=_absolute(settings.fallback),
+        threads=settings.threads or max(1, math.floor(settings.cpus_per_worker)),
+    )
+
+
+def batch_size_for(jobs: int, workers: int, batch_size: int) -> int:
+    """At most `batch_size`, and small enough that every worker gets at least two batches
+    (so one slow batch does not leave the others idle at the end)."""
+    return max(1, min(batch_size, math.ceil(jobs / (2 * workers))))
+
+
+class RayExecutor:
+    """Connects to a cluster (or starts a one-machine Ray) on first use, disconnects on close."""
+
+    name = "ray"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ray = import_ray()
+        self._connected = False
+        self._owner = False
+        self._warnings: list[str] = []
+
+    def _connect(self) -> None:
+        if self._connected:
+            return
+        ray = self.ray
+        if not ray.is_initialized():
+            address = self.settings.ray_address or None
+            try:
+                ray.init(
+                    address=address,
+                    log_to_driver=False,
+                    logging_level=logging.WARNING,
+                    configure_logging=False,
+                )
+            except Exception as exc:  # ConnectionError, RuntimeError, ValueError from Ray
+                where = address or "a new local Ray instance"
+                raise ClusterError(
+                    f"cannot connect to the Ray cluster at {where}: {exc}; start one with "
+                    "`ray start --head`, or check --ray-address"
+                ) from None
+            self._owner = True
+        context = self.ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        context.wait_for_min_actors_s = START_TIMEOUT_S
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        self._connected = True
+
+    def _workers(self) -> int:
+        """How many actors: --workers, else as many as the cluster's CPUs hold. Fails now,
+        with the numbers, if the cluster cannot host them (rather than waiting forever)."""
+        cpus = self.settings.cpus_per_worker
+        nodes = [n for n in self.ray.nodes() if n.get("Alive")]
+        largest = max((float(n.get("Resources", {}).get("CPU", 0)) for n in nodes), default=0.0)
+        total = float(self.ray.cluster_resources().get("CPU", 0))
+        if cpus > largest:
+            raise ClusterError(
+                f"no node of the Ray cluster has {cpus:g} CPUs (the largest has {largest:g}); "
+                "lower --cpus-per-worker"
+            )
+        workers = self.settings.workers or max(1, int(total // cpus))
+        if workers * cpus > total:
+            raise ClusterError(
+                f"{workers} workers x {cpus:g} CPUs need {workers * cpus:g} CPUs but the Ray "
+                f"cluster has {total:g}; lower --workers or --cpus-per-worker"
+            )
+        return workers
+
+    def run(self, stages: Stages, items: list[Item]) -> Iterator[Item]:
+        if not items:
+            return
+        self._connect()
+        from summarize._version import __version__
+
+        ray = self.ray
+        workers = self._workers()
+        # Longest first, so each batch holds articles of similar length.
+        order = sorted(items, key=lambda it: -len(it.article.text))
+        size = batch_size_for(len(order), workers, self.settings.batch_size)
+        settings = worker_settings(self.settings)
+        catalog = dataclasses.replace(stages.catalog, models_dir=settings.models_dir)
+        retries = self.settings.worker_retries
+        dataset = ray.data.from_items(
+            [{"job": pickle.dumps(Job.of(it))} for it in order],
+            override_num_blocks=math.ceil(len(order) / size),
+        ).map_batches(
+            ArticleWorker,
+            fn_constructor_kwargs={
+                "settings": settings,
+                "catalog": catalog,
+                "version": __version__,
+            },
+            batch_size=size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=workers),
+            num_cpus=self.settings.cpus_per_worker,
+            num_gpus=1 if self.settings.device.startswith("cuda") else 0,
+            max_restarts=retries,
+            max_task_retries=retries,
+        )
+        pending = {it.index: it for it in items}
+        try:
+            for row in dataset.iter_rows():
+                done: Done = pickle.loads(row["done"])
+                it = pending.pop(done.index)
+                done.apply(it)
+                yield it
+        except Exception as exc:  # the job failed: retries spent, or the cluster went away
+            message = _first_line(exc)
+            self._warnings.append(f"the Ray job stopped: {message}")
+            error = ClusterError(
+                f"the Ray job stopped before this article came back ({message}); "
+                "run again to resume from the cache"
+            )
+            for it in list(pending.values()):
+                it.fail("cluster", error)
+                yield it
+
+    def warnings(self) -> list[str]:
+        out, self._warnings = self._warnings, []
+        return out
+
+    def close(self) -> None:
+        if self._owner and self.ray.is_initialized():
+            self.ray.shutdown()
+        self._owner = self._connected = False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -1,0 +1,392 @@
+"""The stages wired together: detect, plan, then pivot, summarise and translate each article.
+
+`Stages.process` fills in whatever an article still lacks, each stage looked up in the cache
+first and computed in batches per model. It runs in the driver (the local executor) and, with
+a recording cache, inside each cluster worker (the Ray executor); a lookup-only pass lets the
+driver find what is cached before anything is sent out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from summarize.cache import Cache, CacheEntry, cache_key, signature_hash
+from summarize.catalog import Catalog, ModelRef, resolve
+from summarize.checks import check_text, dedupe
+from summarize.config import Settings
+from summarize.detect import UND, Detector, get_detector
+from summarize.errors import LanguageError, ModelLoadError, SummarizeError
+from summarize.summarise import Seq2SeqSummarizer, SummaryPlan, choose_summarizer
+from summarize.text import text_hash
+from summarize.translate import Router, Translator
+from summarize.types import (
+    Article,
+    Detection,
+    Flag,
+    Route,
+    SourceError,
+    StageRecord,
+    Summary,
+    Translation,
+)
+
+Compute = Callable[[list[str]], list[dict[str, Any]]]
+StageResult = tuple[dict[str, Any], StageRecord] | BaseException
+
+
+@dataclass
+class Item:
+    """An article on its way through the pipeline: what each stage has produced so far.
+
+    `deferred` marks an article a lookup-only pass could not finish from the cache; `entries`
+    are the cache entries a worker computed for it, for the driver to store.
+    """
+
+    article: Article
+    index: int
+    detection: Detection | None = None
+    plan: SummaryPlan | None = None
+    pivot_text: str | None = None
+    pivot: StageRecord | None = None
+    summary: Summary | None = None
+    translations: dict[str, Translation] = field(default_factory=dict)
+    error: SourceError | None = None
+    deferred: bool = False
+    entries: list[CacheEntry] = field(default_factory=list)
+
+    @property
+    def lang(self) -> str:
+        return self.detection.code if self.detection else UND
+
+    def fail(self, stage: str, exc: BaseException) -> None:
+        message = str(exc) if isinstance(exc, SummarizeError) else f"{type(exc).__name__}: {exc}"
+        self.error = SourceError(
+            source=self.article.source,
+            id=self.article.id,
+            type=type(exc).__name__,
+            message=f"{stage}: {message}",
+        )
+
+    def stage_inputs(self) -> dict[str, str]:
+        """Each stage this article has reached, with the text that was its input."""
+        out = {"pivot": self.article.text, "summarize": self.pivot_text or self.article.text}
+        if self.summary is not None:
+            out.update({f"translate:{t}": self.summary.text for t in self.translations})
+        return out
+
+
+class Stage:
+    """One stage's cache lookups and batched computation, for any backend.
+
+    `info` is the backend's description (model, revision, engine, settings); its hash is the
+    stage signature. Identical inputs within a batch are computed once.
+    """
+
+    def __init__(self, name: str, info: dict[str, Any], cache: Cache) -> None:
+        self.name = name
+        self.info = info
+        self.sig_hash = signature_hash(info)
+        self.cache = cache
+
+    def record(self, seconds: float, cached: bool) -> StageRecord:
+        return StageRecord(
+            model=str(self.info["model"]),
+            revision=str(self.info["revision"]),
+            engine=str(self.info["engine"]),
+            settings=dict(self.info["settings"]),
+            seconds=round(seconds, 4),
+            cached=cached,
+            versions=str(self.info.get("engine_version", "")),
+            device=str(self.info.get("device", "")),
+        )
+
+    def run(self, inputs: Sequence[str], compute: Compute | None) -> list[StageResult | None]:
+        """For each input: (value, record) from the cache or from `compute`, or the exception
+        that computing it raised; None for a miss when `compute` is None (lookup only).
+        Each computed value is stored before this returns."""
+        keys = [cache_key(self.sig_hash, text_hash(t)) for t in inputs]
+        out: list[StageResult | None] = [None] * len(inputs)
+        misses: dict[str, list[int]] = {}
+        for i, key in enumerate(keys):
+            start = time.perf_counter()
+            hit = self.cache.get(key)
+            if hit is not None:
+                out[i] = (hit, self.record(time.perf_counter() - start, True))
+            else:
+                misses.setdefault(key, []).append(i)
+        if misses and compute is not None:
+            todo = [inputs[idx[0]] for idx in misses.values()]
+            for key, text, result in zip(misses, todo, self._compute(todo, compute), strict=True):
+                for i in misses[key]:
+                    out[i] = result
+                if not isinstance(result, BaseException):
+                    self.cache.put(
+                        key, self.name, self.sig_hash, self.info, text_hash(text), result[0]
+                    )
+        return out
+
+    def _compute(self, texts: list[str], compute: Compute) -> list[StageResult]:
+        start = time.perf_counter()
+        try:
+            values = compute(texts)
+        except ModelLoadError:
+            raise
+        except Exception:
+            if len(texts) == 1:
+                raise
+            # Find the article that failed: the others still get their results.
+            return [self._one(t, compute) for t in texts]
+        elapsed = time.perf_counter() - start
+        total = sum(len(t) for t in texts) or 1
+        # Batch time is shared out by input length: an estimate, said so in the README.
+        return [
+            (v, self.record(elapsed * len(t) / total, False))
+            for v, t in zip(values, texts, strict=True)
+        ]
+
+    def _one(self, text: str, compute: Compute) -> StageResult:
+        start = time.perf_counter()
+        try:
+            value = compute([text])[0]
+        except ModelLoadError:
+            raise
+        except Exception as exc:
+            return exc
+        return value, self.record(time.perf_counter() - start, False)
+
+
+class Stages:
+    """The stages wired together for one set of settings; reusable across batches."""
+
+    def __init__(self, settings: Settings, catalog: Catalog, cache: Cache) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.cache = cache
+        self.detector: Detector = get_detector(settings)
+        self.router = Router(settings, self.catalog)
+        self._summarizers: dict[tuple[str, tuple[str, ...]], Seq2SeqSummarizer] = {}
+        self._check_model_options()
+
+    def _check_model_options(self) -> None:
+        """Resolve every model named in an option now, so a typo fails before any work."""
+        choose_summarizer(self.settings.pivot_lang, self.settings, self.catalog, self._summarizers)
+        for lang in self.settings.summarizers:
+            choose_summarizer(lang, self.settings, self.catalog, self._summarizers)
+        for pair, value in self.settings.translators.items():
+            src, _, tgt = pair.partition("-")
+            resolve(
+                value, self.catalog, task="translation", pair=(src, tgt) if pair != "*" else None
+            )
+
+    # -- planning ----------------------------------------------------------------
+
+    def detect(self, items: list[Item]) -> None:
+        auto = [it for it in items if not (it.article.lang or self.settings.lang)]
+        for it in items:
+            declared = it.article.lang or self.settings.lang
+            if declared:
+                method = "jsonl" if it.article.lang else "option"
+                rec = StageRecord(
+                    model="declared",
+                    revision="",
+                    engine="none",
+                    settings={"method": method},
+                    seconds=0.0,
+                    cached=False,
+                )
+                it.detection = Detection(declared, 1.0, method, rec)
+        info = {
+            "engine_version": f"langdetect {self.detector.signature()['version']}",
+            "model": "langdetect",
+            "revision": self.detector.signature()["version"],
+            "engine": "langdetect",
+            "settings": self.detector.signature(),
+        }
+        stage = Stage("detect", info, self.cache)
+
+        def compute(texts: list[str]) -> list[dict[str, Any]]:
+            return [
+                dict(zip(("code", "confidence"), self.detector.detect(t), strict=True))
+                for t in texts
+            ]
+
+        for it, res in zip(auto, stage.run([it.article.text for it in auto], compute), strict=True):
+            if isinstance(res, BaseException):
+                it.fail("detect", res)
+                continue
+            assert res is not None
+            value, rec = res
+            it.detection = Detection(value["code"], value["confidence"], "langdetect", rec)
+
+    def plan(self, items: list[Item]) -> list[ModelRef]:
+        """Choose every article's summariser and translators; return the models they need."""
+        needed: dict[Path, ModelRef] = {}
+        for it in items:
+            if it.error or it.detection is None:
+                continue
+            lang = it.detection.code
+            if lang == UND:
+                it.fail(
+                    "detect",
+                    LanguageError(
+                        f"language undetermined (confidence {it.detection.confidence:.2f}, or too "
+                        "little text); pass --lang CODE, or a 'lang' field in JSONL"
+                    ),
+                )
+                continue
+            try:
+                it.plan = choose_summarizer(lang, self.settings, self.catalog, self._summarizers)
+                refs = [it.plan.summarizer.ref]
+                summary_lang = it.plan.pivot or lang
+                if it.plan.pivot:
+                    refs += self.router.models(self.router.choose(lang, it.plan.pivot))
+                for target in self.settings.targets:
+                    refs += self.router.models(self.router.choose(summary_lang, target))
+            except SummarizeError as exc:
+                it.plan = None
+                it.fail("route", exc)
+                continue
+            for ref in refs:
+                needed.setdefault(ref.path, ref)
+        return list(needed.values())
+
+    # -- computing -----------------------------------------------------------------
+
+    def _stage(
+        self,
+        name: str,
+        info: dict[str, Any],
+        group: list[Item],
+        inputs: list[str],
+        compute: Compute | None,
+        on_result: Callable[[Item, dict[str, Any], StageRecord], None],
+    ) -> None:
+        """Run one stage for a group of articles; each gets its result, its error, or (lookup
+        only) is marked deferred."""
+        results = Stage(name, info, self.cache).run(inputs, compute)
+        for it, res in zip(group, results, strict=True):
+            if res is None:
+                it.deferred = True
+            elif isinstance(res, BaseException):
+                it.fail(name, res)
+            else:
+                on_result(it, *res)
+
+    def _translate(
+        self,
+        name: str,
+        translator: Translator,
+        group: list[Item],
+        inputs: list[str],
+        on_result: Callable[[Item, dict[str, Any], StageRecord], None],
+        lookup_only: bool,
+    ) -> None:
+        def compute(batch: list[str]) -> list[dict[str, Any]]:
+            return [{"text": t} for t in translator.translate(batch)]
+
+        info = translator.info()
+        self._stage(name, info, group, inputs, None if lookup_only else compute, on_result)
+
+    def process(self, items: list[Item], *, lookup_only: bool = False) -> None:
+        """Fill in what each planned article still lacks (pivot, summary, translations), each
+        stage batched per model across all the items.
+
+        With `lookup_only`, nothing is computed: cached results are filled in and an article
+        with any miss is marked deferred. A stage whose input is not known yet is skipped."""
+        planned = [it for it in items if it.plan is not None and it.error is None]
+
+        # Pivot: articles whose language has no summariser are translated into one that has.
+        def pivoted(it: Item, value: dict[str, Any], rec: StageRecord) -> None:
+            it.pivot_text, it.pivot = value["text"], rec
+
+        need_pivot = [it for it in planned if it.plan and it.plan.pivot and it.pivot_text is None]
+        for (src, pivot), group in _group(need_pivot, lambda it: (it.lang, _pivot(it))):
+            self._translate(
+                "pivot",
+                self.router.choose(src, pivot),
+                group,
+                [it.article.text for it in group],
+                pivoted,
+                lookup_only,
+            )
+
+        # Summaries, one batch per summariser.
+        def summarised(it: Item, value: dict[str, Any], rec: StageRecord) -> None:
+            it.summary = Summary(value["text"], _pivot(it) or it.lang, int(value["chunks"]), rec)
+
+        ready = [
+            it
+            for it in planned
+            if it.error is None
+            and it.summary is None
+            and (it.pivot_text is not None or not _pivot(it))
+        ]
+        for summarizer, group in _group(ready, lambda it: it.plan.summarizer if it.plan else None):
+            self._stage(
+                "summarize",
+                summarizer.info(),
+                group,
+                [it.pivot_text or it.article.text for it in group],
+                None if lookup_only else partial(_summaries, summarizer),
+                summarised,
+            )
+
+        # Translations: one batch per language pair.
+        summarised_items = [it for it in planned if it.error is None and it.summary is not None]
+        for src, group in _group(
+            summarised_items, lambda it: it.summary.lang if it.summary else None
+        ):
+            for target in self.settings.targets:
+                translator = self.router.choose(src, target)
+
+                def translated(
+                    it: Item,
+                    value: dict[str, Any],
+                    rec: StageRecord,
+                    target: str = target,
+                    route: Route = translator.route,
+                ) -> None:
+                    it.translations[target] = Translation(target, value["text"], route, rec)
+
+                todo = [it for it in group if it.error is None and target not in it.translations]
+                self._translate(
+                    f"translate:{target}",
+                    translator,
+                    todo,
+                    [it.summary.text for it in todo if it.summary],
+                    translated,
+                    lookup_only,
+                )
+
+    def review(
+        self, source: str, summary: Summary, translations: dict[str, Translation]
+    ) -> tuple[Flag, ...]:
+        """Warnings for one result: what an editor must check before publishing."""
+        detect = self.detector.detect
+        flags = check_text(source, summary.text, "summarize", summary.lang, detect, is_summary=True)
+        for target, tr in translations.items():
+            if tr.route != "copy":
+                flags += check_text(source, tr.text, f"translate:{target}", target, detect)
+        return tuple(dedupe(flags))
+
+
+def _pivot(it: Item) -> str | None:
+    return it.plan.pivot if it.plan else None
+
+
+def _summaries(summarizer: Seq2SeqSummarizer, batch: list[str]) -> list[dict[str, Any]]:
+    return [{"text": o.text, "chunks": o.chunks} for o in summarizer.summarize(batch)]
+
+
+def _group(items: Iterable[Item], key: Callable[[Item], Any]) -> list[tuple[Any, list[Item]]]:
+    groups: dict[Any, list[Item]] = {}
+    for it in items:
+        k = key(it)
+        if k is not None:
+            groups.setdefault(k, []).append(it)
+    return list(groups.items())
