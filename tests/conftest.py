@@ -103,3 +103,18 @@ def tiny_args(tiny: dict[str, Path]) -> list[str]:
         "--translator",
         f"*={tiny['m2m100']}",
     ]
+
+
+def big_batch(folder: Path, copies: int) -> int:
+    """`copies` editions of every seed, each a distinct article; returns how many."""
+    folder.mkdir()
+    seeds = sorted(SEEDS.glob("*.txt"))
+    n = 0
+    for i in range(copies):
+        for seed in seeds:
+            text = seed.read_text(encoding="utf-8")
+            (folder / f"{i:02d}_{seed.name}").write_text(
+                f"{text}\n\nEdition {i} of the wire.", encoding="utf-8"
+            )
+            n += 1
+    return n

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, SEEDS, tiny_args, tiny_overrides
+from conftest import ROOT, SEEDS, big_batch, tiny_args, tiny_overrides
 
 from summarize import load_settings, run
 from summarize.errors import ModelNotAvailable
@@ -177,26 +177,12 @@ def test_missing_model_without_network_fails_fast(
     assert time.monotonic() - started < 10
 
 
-def _big_batch(folder: Path, copies: int) -> int:
-    folder.mkdir()
-    seeds = sorted(SEEDS.glob("*.txt"))
-    n = 0
-    for i in range(copies):
-        for seed in seeds:
-            text = seed.read_text(encoding="utf-8")
-            (folder / f"{i:02d}_{seed.name}").write_text(
-                f"{text}\n\nEdition {i} of the wire.", encoding="utf-8"
-            )
-            n += 1
-    return n
-
-
 @pytest.mark.slow
 def test_kill_9_mid_batch_then_resume_redoes_only_unfinished(
     tiny: dict[str, Path], tmp_path: Path
 ) -> None:
     src, out = tmp_path / "big", tmp_path / "out"
-    total = _big_batch(src, 5)
+    total = big_batch(src, 5)
     cmd = [
         sys.executable,
         "-m",

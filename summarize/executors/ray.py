@@ -13,8 +13,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import pickle
 import socket
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,7 +211,11 @@ class RayExecutor:
             return
         ray = self.ray
         if not ray.is_initialized():
-            address = self.settings.ray_address or None
+            # "local" starts a one-machine Ray; None would join any cluster Ray finds running.
+            address = self.settings.ray_address or "local"
+            # Ray's C++ core logs to this process's stderr (notices about object-store
+            # arguments, network probes); errors that matter reach us as exceptions.
+            os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
             try:
                 ray.init(
                     address=address,
@@ -218,12 +224,14 @@ class RayExecutor:
                     configure_logging=False,
                 )
             except Exception as exc:  # ConnectionError, RuntimeError, ValueError from Ray
-                where = address or "a new local Ray instance"
+                where = "a new local Ray" if address == "local" else address
                 raise ClusterError(
                     f"cannot connect to the Ray cluster at {where}: {exc}; start one with "
                     "`ray start --head`, or check --ray-address"
                 ) from None
             self._owner = True
+        # The CLI draws its own progress bar; Ray Data's would interleave with it.
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         context = self.ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
@@ -268,21 +276,26 @@ class RayExecutor:
         dataset = ray.data.from_items(
             [{"job": pickle.dumps(Job.of(it))} for it in order],
             override_num_blocks=math.ceil(len(order) / size),
-        ).map_batches(
-            ArticleWorker,
-            fn_constructor_kwargs={
-                "settings": settings,
-                "catalog": catalog,
-                "version": __version__,
-            },
-            batch_size=size,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=workers),
-            num_cpus=self.settings.cpus_per_worker,
-            num_gpus=1 if self.settings.device.startswith("cuda") else 0,
-            max_restarts=retries,
-            max_task_retries=retries,
         )
+        with warnings.catch_warnings():
+            # max_restarts / max_task_retries are the only way to bound retries in Ray Data
+            # 2.60 (its default is to retry forever), though they come with a deprecation.
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.*")
+            dataset = dataset.map_batches(
+                ArticleWorker,
+                fn_constructor_kwargs={
+                    "settings": settings,
+                    "catalog": catalog,
+                    "version": __version__,
+                },
+                batch_size=size,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=workers),
+                num_cpus=self.settings.cpus_per_worker,
+                num_gpus=1 if self.settings.device.startswith("cuda") else 0,
+                max_restarts=retries,
+                max_task_retries=retries,
+            )
         pending = {it.index: it for it in items}
         try:
             for row in dataset.iter_rows():

@@ -1,0 +1,299 @@
+"""The Ray executor: same results as the local one, on a real Ray head started by the tests.
+
+The cluster tests start `ray start --head` inside private namespaces (see ray_cluster.py) and
+run the real CLI there as the driver; the local reference runs in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SEEDS, big_batch, tiny_args, tiny_overrides
+from ray_cluster import NamespacedRay, missing_requirements
+from typer.testing import CliRunner
+
+from summarize import load_settings, run
+from summarize.cache import Cache, RecordingCache
+from summarize.catalog import load_catalog
+from summarize.cli import app
+from summarize.errors import ConfigError
+from summarize.executors import get_executor
+from summarize.executors.ray import Job, batch_size_for, compute_jobs, worker_settings
+from summarize.ingest import collect
+from summarize.stages import Item, Stages
+from summarize.types import Article
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[NamespacedRay]:
+    why = missing_requirements()
+    if why is not None:
+        if os.environ.get("SUMMARIZE_REQUIRE_RAY_TESTS"):
+            pytest.fail(f"the Ray cluster tests must run here but cannot: {why}")
+        pytest.skip(why)
+    head = NamespacedRay(cpus=2)
+    # A clean environment for the drivers: offline, no user settings.
+    for name in list(head.env):
+        if name.startswith(("SUMMARIZE_", "HF_")):
+            del head.env[name]
+    head.env["HF_HUB_OFFLINE"] = "1"
+    try:
+        yield head
+    finally:
+        head.stop()
+
+
+def ray_run(tiny: dict[str, Path], src: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "summarize",
+        "run",
+        str(src),
+        "-o",
+        str(out),
+        "-q",
+        *tiny_args(tiny),
+        "--executor",
+        "ray",
+        "--ray-address",
+        "auto",
+        "--cpus-per-worker",
+        "1",
+        *extra,
+    ]
+
+
+def comparable(out: Path) -> dict[str, Any]:
+    """Each result file without what may differ between runs (timings, cache hits)."""
+    docs = {}
+    for path in sorted(out.glob("*.json")):
+        if path.name == "report.json":
+            continue
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for record in doc["provenance"].values():
+            del record["seconds"], record["cached"]
+        docs[path.name] = doc
+    return docs
+
+
+def report_of(out: Path) -> dict[str, Any]:
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def wait_for_results(out: Path, count: int, proc: Any, timeout: float = 240) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = len([p for p in out.glob("*.json") if p.name != "report.json"])
+        if done >= count:
+            return done
+        time.sleep(0.05)
+    raise AssertionError(f"no {count} results in {timeout} s: {proc.poll()=}")
+
+
+# -- on a real cluster --------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_ray_results_match_the_local_executor_then_a_rerun_is_all_cached(
+    cluster: NamespacedRay, tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(SEEDS, src)
+    (src / "empty.txt").write_text("", encoding="utf-8")
+    (src / "numbers.txt").write_text("2024 2025 2026 1000 2000 3000 4000", encoding="utf-8")
+    local = run([src], load_settings(overrides=tiny_overrides(tiny, tmp_path / "local")))
+    assert len(local.results) == 5 and len(local.failed) == 2
+
+    out = tmp_path / "ray"
+    first = cluster.run(ray_run(tiny, src, out, "--workers", "2"), cwd=tmp_path)
+    assert first.returncode == 1, first.stderr  # the two bad sources, as locally
+    assert comparable(out) == comparable(tmp_path / "local")
+    ray_report, local_report = report_of(out), report_of(tmp_path / "local")
+    assert [(o["source"], o["status"], o.get("error")) for o in ray_report["sources"]] == [
+        (o["source"], o["status"], o.get("error")) for o in local_report["sources"]
+    ]
+
+    again = cluster.run(ray_run(tiny, src, out, "--workers", "2"), cwd=tmp_path)
+    assert again.returncode == 1, again.stderr
+    ok = [o for o in report_of(out)["sources"] if o["status"] == "ok"]
+    assert len(ok) == 5 and all(o["cached"] for o in ok)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_replaced_and_its_batch_retried(
+    cluster: NamespacedRay, tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    src, out = tmp_path / "big", tmp_path / "out"
+    total = big_batch(src, 8)
+    proc = cluster.popen(
+        ray_run(tiny, src, out, "--workers", "2", "--batch-size", "1"), cwd=tmp_path
+    )
+    try:
+        wait_for_results(out, 1, proc)
+        workers = cluster.processes("ArticleWorker")
+        assert len(workers) == 2, workers
+        cluster.kill(workers[0])
+        at_kill = len(list(out.glob("*.json")))
+        seen: set[int] = set()
+        while proc.poll() is None:
+            seen.update(cluster.processes("ArticleWorker"))
+            time.sleep(0.1)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert at_kill < total, "the worker should have been killed part-way"
+    assert seen - set(workers), "no replacement worker was started"
+    report = report_of(out)
+    assert len(report["sources"]) == total
+    assert all(o["status"] == "ok" for o in report["sources"])
+    for path in out.glob("*.json"):
+        json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+def test_an_interrupted_driver_resumes_from_the_cache(
+    cluster: NamespacedRay, tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    src, out = tmp_path / "big", tmp_path / "out"
+    total = big_batch(src, 6)
+    args = ray_run(tiny, src, out, "--workers", "1", "--batch-size", "1")
+    proc = cluster.popen(args, cwd=tmp_path)
+    try:
+        wait_for_results(out, 3, proc)
+        drivers = cluster.processes("summarize run")
+        assert drivers, "the driver process was not found"
+        for pid in drivers:
+            cluster.kill(pid)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    finished = {p.name for p in out.glob("*.json")}
+    assert 3 <= len(finished) < total, "the driver should have been stopped part-way"
+    for name in finished:
+        json.loads((out / name).read_text(encoding="utf-8"))  # every file whole
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+    resumed = cluster.run(args, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    by_file = {Path(o["output"]).name: o for o in report_of(out)["sources"]}
+    assert len(by_file) == total
+    redone = [name for name in finished if not by_file[name]["cached"]]
+    assert not redone, f"finished before the stop but computed again: {redone}"
+
+
+# -- without a cluster --------------------------------------------------------------------
+
+
+def _items(tiny: dict[str, Path], tmp_path: Path) -> tuple[Stages, list[Item]]:
+    settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out"))
+    articles = [a for a in collect([SEEDS], settings).order if isinstance(a, Article)]
+    stages = Stages(settings, load_catalog(settings), RecordingCache())
+    items = [Item(article=a, index=i) for i, a in enumerate(articles)]
+    stages.detect(items)
+    stages.plan(items)
+    return stages, items
+
+
+def test_a_worker_stores_nothing_and_returns_exactly_the_local_cache_entries(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """Replaying what workers send back gives the cache a local run writes, key for key."""
+    local = run([SEEDS], load_settings(overrides=tiny_overrides(tiny, tmp_path / "local")))
+    assert local.ok
+    stages, items = _items(tiny, tmp_path)
+    jobs = [pickle.loads(pickle.dumps(Job.of(it))) for it in items]
+    done = [pickle.loads(pickle.dumps(d)) for d in compute_jobs(stages, jobs)]
+    assert all(d.error is None for d in done)
+    replay = Cache(tmp_path / "replay.sqlite3")
+    for d in done:
+        for entry in d.entries:
+            replay.put(*entry)
+    replay.close()
+
+    def keys(path: Path) -> dict[str, str]:
+        with sqlite3.connect(path) as db:
+            rows = db.execute("SELECT key, value FROM entries WHERE stage != 'detect'")
+            return dict(rows.fetchall())
+
+    assert keys(tmp_path / "replay.sqlite3") == keys(tmp_path / "local" / "cache.sqlite3")
+    assert not (tmp_path / "out").exists(), "a worker must not write"
+
+
+def test_an_article_that_raises_in_a_worker_is_that_articles_error(
+    tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stages, items = _items(tiny, tmp_path)
+    victim = items[2].article.text
+    summarizer = items[2].plan.summarizer  # type: ignore[union-attr]
+    original = summarizer.summarize
+
+    def summarize(texts):  # type: ignore[no-untyped-def]
+        if victim in texts:
+            raise RuntimeError("model exploded")
+        return original(texts)
+
+    monkeypatch.setattr(summarizer, "summarize", summarize)
+    done = compute_jobs(stages, [Job.of(it) for it in items])
+    failed = [d for d in done if d.error is not None]
+    assert [d.index for d in failed] == [2]
+    assert "model exploded" in failed[0].error.message  # type: ignore[union-attr]
+    ok = [d for d in done if d.error is None]
+    assert len(ok) == 4 and all(d.summary and len(d.translations) == 2 for d in ok)
+
+
+def test_worker_settings_make_every_path_absolute(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    settings = load_settings(
+        overrides={
+            "summarizer": "./mine",
+            "translators": ["en-fr=./mine", "en-ar=opus-mt-en-ar"],
+            "output_dir": "out",
+            "cpus_per_worker": 3,
+        },
+        cwd=tmp_path,
+    )
+    os.chdir(tmp_path)
+    shipped = worker_settings(settings)
+    assert shipped.summarizer == str(tmp_path / "mine")
+    assert shipped.translators == {"en-fr": str(tmp_path / "mine"), "en-ar": "opus-mt-en-ar"}
+    assert shipped.output_dir == tmp_path / "out" and shipped.models_dir.is_absolute()
+    assert shipped.threads == 3
+
+
+def test_batches_leave_every_worker_at_least_two() -> None:
+    assert batch_size_for(100, 2, 8) == 8
+    assert batch_size_for(10, 2, 8) == 3
+    assert batch_size_for(1, 4, 8) == 1
+
+
+def test_asking_for_ray_without_it_installed_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ConfigError, match=r"pip install 'summarize\[ray\]'"):
+        get_executor(load_settings(overrides={"executor": "ray"}))
+    result = CliRunner().invoke(
+        app, ["run", str(SEEDS), "-o", str(tmp_path / "out"), "--executor", "ray"]
+    )
+    assert result.exit_code == 2
+    assert "pip install 'summarize[ray]'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_executor_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigError, match="executor 'spark' is not known"):
+        load_settings(overrides={"executor": "spark"})
