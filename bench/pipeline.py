@@ -428,6 +428,40 @@ def worker_baseline(models: dict[str, str], texts: list[str]) -> dict[str, Any]:
     }
 
 
+def product_setup(
+    models: dict[str, str], texts: list[str], tmp: Path, **overrides: Any
+) -> tuple[Path, Any]:
+    """The articles as a JSONL feed, and the settings every product run uses: the benchmark's
+    models, fixed output lengths, one wave for the whole batch, no catalogue."""
+    import summarize
+
+    feed = tmp / "articles.jsonl"
+    feed.write_text(
+        "".join(
+            json.dumps({"id": f"a{i}", "text": t, "lang": "en"}) + "\n" for i, t in enumerate(texts)
+        ),
+        encoding="utf-8",
+    )
+    (tmp / "empty.toml").write_text("", encoding="utf-8")
+    settings = summarize.load_settings(
+        overrides={
+            "summarizer": models["distilbart-cnn-12-6"],
+            "translators": [
+                f"en-fr={models['opus-mt-en-fr']}",
+                f"en-ar={models['opus-mt-en-ar']}",
+            ],
+            "models_dir": str(CACHE),
+            "output_dir": str(tmp / "out"),
+            "batch_size": max(8, len(texts)),
+            "summary_generation": {"max_new_tokens": SUMMARY_TOKENS},
+            "translation_generation": {"max_new_tokens": TRANSLATION_TOKENS},
+            "catalog_path": str(tmp / "empty.toml"),
+            **overrides,
+        }
+    )
+    return feed, settings
+
+
 def worker_product(
     models: dict[str, str], texts: list[str], engine: str, compute_type: str, rerun: bool
 ) -> dict[str, Any]:
@@ -438,32 +472,9 @@ def worker_product(
     from summarize.engines import get_model
 
     with tempfile.TemporaryDirectory() as tmp:
-        feed = Path(tmp) / "articles.jsonl"
-        feed.write_text(
-            "".join(
-                json.dumps({"id": f"a{i}", "text": t, "lang": "en"}) + "\n"
-                for i, t in enumerate(texts)
-            ),
-            encoding="utf-8",
+        feed, settings = product_setup(
+            models, texts, Path(tmp), engine=engine, compute_type=compute_type
         )
-        settings = summarize.load_settings(
-            overrides={
-                "summarizer": models["distilbart-cnn-12-6"],
-                "translators": [
-                    f"en-fr={models['opus-mt-en-fr']}",
-                    f"en-ar={models['opus-mt-en-ar']}",
-                ],
-                "engine": engine,
-                "compute_type": compute_type,
-                "models_dir": str(CACHE),
-                "output_dir": str(Path(tmp) / "out"),
-                "batch_size": max(8, len(texts)),
-                "summary_generation": {"max_new_tokens": SUMMARY_TOKENS},
-                "translation_generation": {"max_new_tokens": TRANSLATION_TOKENS},
-                "catalog_path": str(Path(tmp) / "empty.toml"),
-            }
-        )
-        (Path(tmp) / "empty.toml").write_text("", encoding="utf-8")
         catalog = load_catalog(settings, extra={})
         for name in ("distilbart-cnn-12-6", "opus-mt-en-fr", "opus-mt-en-ar"):
             model = get_model(resolve(models[name], catalog, task="translation"), settings)

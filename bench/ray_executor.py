@@ -1,0 +1,164 @@
+"""Articles per second: the local executor against Ray with 1 and 2 workers, on this machine.
+
+    python bench/ray_executor.py [--articles N] [--json]
+
+Same models, articles and fixed output lengths as bench/pipeline.py (random weights with the
+default models' shapes; 60-token summaries, 64-token translations, beam 4), on the CTranslate2
+int8 engine. Every configuration runs in a fresh process, twice: once on a single one-sentence
+article, which is its start-up cost (imports, model loading, and for Ray starting a one-machine
+Ray and its actors, each of which loads its own models), and once on the whole batch. Ratios
+are against the local executor measured in the same run. The CPU budget is the same for all:
+local uses every core; Ray 1 worker gets every core; Ray 2 workers get one core each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pipeline import ROOT, _rss_mb, articles, build_models, convert_all, product_setup
+
+NAMES = ["distilbart-cnn-12-6", "opus-mt-en-fr", "opus-mt-en-ar"]
+SHORT = "The council met on Tuesday and approved the new budget for the city's schools."
+
+
+def worker(config: str, models: dict[str, str], texts: list[str]) -> dict[str, Any]:
+    """One timed run of `config` (local, or ray:WORKERS:CPUS) over `texts`, in this process."""
+    started = time.perf_counter()
+    import dataclasses
+
+    import summarize
+
+    with tempfile.TemporaryDirectory() as tmp:
+        feed, settings = product_setup(
+            models, texts, Path(tmp), engine="ctranslate2", compute_type="int8", cache=False
+        )
+        ray_init = 0.0
+        if config.startswith("ray"):
+            import ray
+
+            _, workers, cpus = config.split(":")
+            settings = dataclasses.replace(
+                settings, executor="ray", workers=int(workers), cpus_per_worker=float(cpus)
+            )
+            t0 = time.perf_counter()
+            ray.init(
+                num_cpus=os.cpu_count(),
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+            ray_init = time.perf_counter() - t0
+        report = summarize.run([feed], settings)
+        seconds = time.perf_counter() - started
+        assert report.ok, [o.error for o in report.failed]
+        outputs = [
+            [r.summary.text, r.translations["fr"].text, r.translations["ar"].text]
+            for r in report.results
+        ]
+    return {
+        "seconds": seconds,
+        "ray_init_seconds": ray_init,
+        "driver_peak_rss_mb": _rss_mb(),
+        "outputs": outputs,
+    }
+
+
+def spawn(config: str, models: dict[str, Path], texts: list[str]) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as fh:
+        json.dump(texts, fh)
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        config,
+        "--texts",
+        fh.name,
+        "--models",
+        json.dumps({k: str(v) for k, v in models.items()}),
+    ]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    started = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    wall = time.perf_counter() - started
+    os.unlink(fh.name)
+    if done.returncode != 0:
+        raise SystemExit(f"{config} failed:\n{done.stderr[-3000:]}")
+    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    out["wall_seconds"] = wall  # process start to exit, Ray shut down included
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=8, help="batch size [8]")
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--texts", help=argparse.SUPPRESS)
+    parser.add_argument("--models", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        texts = json.loads(Path(args.texts).read_text(encoding="utf-8"))
+        print(json.dumps(worker(args.worker, json.loads(args.models), texts)))
+        return
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    cores = os.cpu_count() or 1
+    models = build_models(NAMES)
+    convert_all(models, NAMES)
+    n = args.articles
+    texts = articles(models["distilbart-cnn-12-6"], n, 1)
+    configs = {
+        "local executor": "local",
+        "Ray, 1 worker": f"ray:1:{cores}",
+        f"Ray, 2 workers x {max(1, cores // 2)} CPU": f"ray:2:{max(1, cores // 2)}",
+    }
+    rows: dict[str, dict[str, Any]] = {}
+    for name, config in configs.items():
+        startup = spawn(config, models, [SHORT])
+        full = spawn(config, models, texts)
+        rows[name] = {"startup": startup, "full": full}
+        print(
+            f"{name}: start-up {startup['seconds']:.1f} s, {n} articles {full['seconds']:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+    local_outputs = rows["local executor"]["full"]["outputs"]
+    same = all(r["full"]["outputs"] == local_outputs for r in rows.values())
+    base = n / rows["local executor"]["full"]["seconds"]
+    print(f"\n{n} articles of ~700 tokens, {cores} cores, CTranslate2 int8")
+    print(
+        f"{'configuration':<26}{'art/s':>8}{'vs local':>10}{'start-up s':>12}"
+        f"{'art/s after start-up':>22}{'ray.init s':>12}"
+    )
+    summary: dict[str, Any] = {"articles": n, "cores": cores, "same_outputs": same}
+    for name, row in rows.items():
+        full, startup = row["full"], row["startup"]
+        rate = n / full["seconds"]
+        steady = n / max(full["seconds"] - startup["seconds"], 1e-6)
+        print(
+            f"{name:<26}{rate:>8.3f}{rate / base:>9.2f}x{startup['seconds']:>12.1f}"
+            f"{steady:>22.3f}{full['ray_init_seconds']:>12.1f}"
+        )
+        summary[name] = {
+            "articles_per_s": round(rate, 4),
+            "vs_local": round(rate / base, 2),
+            "startup_seconds": round(startup["seconds"], 1),
+            "articles_per_s_after_startup": round(steady, 4),
+            "ray_init_seconds": round(full["ray_init_seconds"], 1),
+        }
+    print(f"outputs identical to the local executor's: {same}")
+    if args.json:
+        print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
