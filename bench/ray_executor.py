@@ -7,8 +7,11 @@ default models' shapes; 60-token summaries, 64-token translations, beam 4), on t
 int8 engine. Every configuration runs in a fresh process, twice: once on a single one-sentence
 article, which is its start-up cost (imports, model loading, and for Ray starting a one-machine
 Ray and its actors, each of which loads its own models), and once on the whole batch. Ratios
-are against the local executor measured in the same run. The CPU budget is the same for all:
-local uses every core; Ray 1 worker gets every core; Ray 2 workers get one core each.
+are against the local executor measured in the same run. Memory is, at the end of the run with
+the models loaded, the resident size of the local process, or of the Ray driver with all the
+processes it started (Ray's own and the workers), shared pages counted in each process. The
+CPU budget is the same for all: local uses every core; Ray 1 worker gets every core; Ray 2
+workers get one core each.
 """
 
 from __future__ import annotations
@@ -29,6 +32,26 @@ from pipeline import ROOT, _rss_mb, articles, build_models, convert_all, product
 
 NAMES = ["distilbart-cnn-12-6", "opus-mt-en-fr", "opus-mt-en-ar"]
 SHORT = "The council met on Tuesday and approved the new budget for the city's schools."
+
+
+def tree_rss_mb(pid: int | None = None) -> float:
+    """Resident memory of a process and all its descendants (for Ray: the driver, Ray's own
+    processes and the actors). Pages shared between processes count once per process."""
+    pid = pid or os.getpid()
+    try:
+        rss = next(
+            int(line.split()[1]) / 1024.0
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if line.startswith("VmRSS:")
+        )
+        children = [
+            int(c)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for c in (task / "children").read_text().split()
+        ]
+    except (OSError, StopIteration):
+        return 0.0
+    return rss + sum(tree_rss_mb(c) for c in children)
 
 
 def worker(config: str, models: dict[str, str], texts: list[str]) -> dict[str, Any]:
@@ -60,6 +83,8 @@ def worker(config: str, models: dict[str, str], texts: list[str]) -> dict[str, A
             ray_init = time.perf_counter() - t0
         report = summarize.run([feed], settings)
         seconds = time.perf_counter() - started
+        # At the end of the run, models still loaded: the local process, or the whole Ray tree.
+        memory = max(tree_rss_mb(), _rss_mb())
         assert report.ok, [o.error for o in report.failed]
         outputs = [
             [r.summary.text, r.translations["fr"].text, r.translations["ar"].text]
@@ -68,7 +93,7 @@ def worker(config: str, models: dict[str, str], texts: list[str]) -> dict[str, A
     return {
         "seconds": seconds,
         "ray_init_seconds": ray_init,
-        "driver_peak_rss_mb": _rss_mb(),
+        "memory_mb": memory,
         "outputs": outputs,
     }
 
@@ -137,7 +162,7 @@ def main() -> None:
     print(f"\n{n} articles of ~700 tokens, {cores} cores, CTranslate2 int8")
     print(
         f"{'configuration':<26}{'art/s':>8}{'vs local':>10}{'start-up s':>12}"
-        f"{'art/s after start-up':>22}{'ray.init s':>12}"
+        f"{'art/s after start-up':>22}{'ray.init s':>12}{'memory MB':>11}"
     )
     summary: dict[str, Any] = {"articles": n, "cores": cores, "same_outputs": same}
     for name, row in rows.items():
@@ -146,7 +171,7 @@ def main() -> None:
         steady = n / max(full["seconds"] - startup["seconds"], 1e-6)
         print(
             f"{name:<26}{rate:>8.3f}{rate / base:>9.2f}x{startup['seconds']:>12.1f}"
-            f"{steady:>22.3f}{full['ray_init_seconds']:>12.1f}"
+            f"{steady:>22.3f}{full['ray_init_seconds']:>12.1f}{full['memory_mb']:>11.0f}"
         )
         summary[name] = {
             "articles_per_s": round(rate, 4),
@@ -154,6 +179,7 @@ def main() -> None:
             "startup_seconds": round(startup["seconds"], 1),
             "articles_per_s_after_startup": round(steady, 4),
             "ray_init_seconds": round(full["ray_init_seconds"], 1),
+            "memory_mb": round(full["memory_mb"]),
         }
     print(f"outputs identical to the local executor's: {same}")
     if args.json:

@@ -169,6 +169,7 @@ def settings_doc(settings: Settings) -> dict[str, Any]:
         "fallback": settings.fallback,
         "engine": settings.engine,
         "device": settings.device,
+        "executor": settings.executor,
         "cache": str(settings.resolved_cache_path) if settings.cache else None,
         "output": str(settings.output_dir),
     }

@@ -105,6 +105,22 @@ def tiny_args(tiny: dict[str, Path]) -> list[str]:
     ]
 
 
+def cli_run(tiny: dict[str, Path], src: Path, out: Path, *extra: str) -> list[str]:
+    """`summarize run SRC -o OUT -q` with the tiny models, as a command line for a subprocess."""
+    return [
+        sys.executable,
+        "-m",
+        "summarize",
+        "run",
+        str(src),
+        "-o",
+        str(out),
+        "-q",
+        *tiny_args(tiny),
+        *extra,
+    ]
+
+
 def big_batch(folder: Path, copies: int) -> int:
     """`copies` editions of every seed, each a distinct article; returns how many."""
     folder.mkdir()

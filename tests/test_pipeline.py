@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, SEEDS, big_batch, tiny_args, tiny_overrides
+from conftest import ROOT, SEEDS, big_batch, cli_run, tiny_args, tiny_overrides
 
 from summarize import load_settings, run
 from summarize.errors import ModelNotAvailable
@@ -183,19 +183,7 @@ def test_kill_9_mid_batch_then_resume_redoes_only_unfinished(
 ) -> None:
     src, out = tmp_path / "big", tmp_path / "out"
     total = big_batch(src, 5)
-    cmd = [
-        sys.executable,
-        "-m",
-        "summarize",
-        "run",
-        str(src),
-        "-o",
-        str(out),
-        "--batch-size",
-        "2",
-        "-q",
-        *tiny_args(tiny),
-    ]
+    cmd = cli_run(tiny, src, out, "--batch-size", "2")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(out.glob("*_0*.json"))) < 4:

@@ -11,14 +11,17 @@ import os
 import pickle
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEEDS, big_batch, tiny_args, tiny_overrides
+from conftest import SEEDS, big_batch, cli_run, tiny_overrides
 from ray_cluster import NamespacedRay, missing_requirements
 from typer.testing import CliRunner
 
@@ -54,16 +57,10 @@ def cluster() -> Iterator[NamespacedRay]:
 
 
 def ray_run(tiny: dict[str, Path], src: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "summarize",
-        "run",
-        str(src),
-        "-o",
-        str(out),
-        "-q",
-        *tiny_args(tiny),
+    return cli_run(
+        tiny,
+        src,
+        out,
         "--executor",
         "ray",
         "--ray-address",
@@ -71,7 +68,25 @@ def ray_run(tiny: dict[str, Path], src: Path, out: Path, *extra: str) -> list[st
         "--cpus-per-worker",
         "1",
         *extra,
-    ]
+    )
+
+
+@dataclass
+class Driver:
+    proc: subprocess.Popen[str]
+    stderr: str = ""
+
+
+@contextmanager
+def driver(cluster: NamespacedRay, args: list[str], cwd: Path) -> Iterator[Driver]:
+    """A driver running in the cluster's namespace, killed on the way out if still running."""
+    running = Driver(cluster.popen(args, cwd=cwd))
+    try:
+        yield running
+    finally:
+        if running.proc.poll() is None:
+            running.proc.kill()
+        running.stderr = running.proc.communicate(timeout=60)[1]
 
 
 def comparable(out: Path) -> dict[str, Any]:
@@ -136,10 +151,9 @@ def test_a_killed_worker_is_replaced_and_its_batch_retried(
 ) -> None:
     src, out = tmp_path / "big", tmp_path / "out"
     total = big_batch(src, 8)
-    proc = cluster.popen(
-        ray_run(tiny, src, out, "--workers", "2", "--batch-size", "1"), cwd=tmp_path
-    )
-    try:
+    args = ray_run(tiny, src, out, "--workers", "2", "--batch-size", "1")
+    with driver(cluster, args, tmp_path) as run_:
+        proc = run_.proc
         wait_for_results(out, 1, proc)
         workers = cluster.processes("ArticleWorker")
         assert len(workers) == 2, workers
@@ -149,11 +163,7 @@ def test_a_killed_worker_is_replaced_and_its_batch_retried(
         while proc.poll() is None:
             seen.update(cluster.processes("ArticleWorker"))
             time.sleep(0.1)
-        _, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, stderr
+    assert proc.returncode == 0, run_.stderr
     assert at_kill < total, "the worker should have been killed part-way"
     assert seen - set(workers), "no replacement worker was started"
     report = report_of(out)
@@ -170,17 +180,14 @@ def test_an_interrupted_driver_resumes_from_the_cache(
     src, out = tmp_path / "big", tmp_path / "out"
     total = big_batch(src, 6)
     args = ray_run(tiny, src, out, "--workers", "1", "--batch-size", "1")
-    proc = cluster.popen(args, cwd=tmp_path)
-    try:
+    with driver(cluster, args, tmp_path) as run_:
+        proc = run_.proc
         wait_for_results(out, 3, proc)
         drivers = cluster.processes("summarize run")
         assert drivers, "the driver process was not found"
         for pid in drivers:
             cluster.kill(pid)
         proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     finished = {p.name for p in out.glob("*.json")}
     assert 3 <= len(finished) < total, "the driver should have been stopped part-way"
     for name in finished:
