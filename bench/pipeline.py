@@ -553,13 +553,18 @@ def run_worker(args: argparse.Namespace) -> None:
 
 
 def spawn(
-    worker: str, models: dict[str, Path], texts: list[str], rerun: bool = False
+    worker: str,
+    models: dict[str, Path],
+    texts: list[str],
+    rerun: bool = False,
+    script: str = __file__,
 ) -> dict[str, Any]:
+    """Run `script --worker WORKER` in a fresh process on `texts`; its last stdout line is JSON."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as fh:
         json.dump(texts, fh)
     cmd = [
         sys.executable,
-        __file__,
+        script,
         "--worker",
         worker,
         "--texts",
@@ -567,7 +572,8 @@ def spawn(
         "--models",
         json.dumps({k: str(v) for k, v in models.items()}),
     ] + (["--rerun"] if rerun else [])
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     os.unlink(fh.name)
     if done.returncode != 0:
         raise SystemExit(f"worker {worker} failed:\n{done.stderr[-3000:]}")

@@ -30,8 +30,8 @@ from summarize.cache import Cache, RecordingCache
 from summarize.catalog import load_catalog
 from summarize.cli import app
 from summarize.errors import ConfigError
-from summarize.executors import get_executor
-from summarize.executors.ray import Job, batch_size_for, compute_jobs, worker_settings
+from summarize.executors import get_executor, waves
+from summarize.executors.ray import Job, compute_jobs, worker_settings
 from summarize.ingest import collect
 from summarize.stages import Item, Stages
 from summarize.types import Article
@@ -127,11 +127,14 @@ def test_ray_results_match_the_local_executor_then_a_rerun_is_all_cached(
     shutil.copytree(SEEDS, src)
     (src / "empty.txt").write_text("", encoding="utf-8")
     (src / "numbers.txt").write_text("2024 2025 2026 1000 2000 3000 4000", encoding="utf-8")
-    local = run([src], load_settings(overrides=tiny_overrides(tiny, tmp_path / "local")))
+    overrides = tiny_overrides(tiny, tmp_path / "local", batch_size=2)
+    local = run([src], load_settings(overrides=overrides))
     assert len(local.results) == 5 and len(local.failed) == 2
 
+    # Three waves of at most two articles, shared between two workers.
     out = tmp_path / "ray"
-    first = cluster.run(ray_run(tiny, src, out, "--workers", "2"), cwd=tmp_path)
+    args = ray_run(tiny, src, out, "--workers", "2", "--batch-size", "2")
+    first = cluster.run(args, cwd=tmp_path)
     assert first.returncode == 1, first.stderr  # the two bad sources, as locally
     assert comparable(out) == comparable(tmp_path / "local")
     ray_report, local_report = report_of(out), report_of(tmp_path / "local")
@@ -139,7 +142,7 @@ def test_ray_results_match_the_local_executor_then_a_rerun_is_all_cached(
         (o["source"], o["status"], o.get("error")) for o in local_report["sources"]
     ]
 
-    again = cluster.run(ray_run(tiny, src, out, "--workers", "2"), cwd=tmp_path)
+    again = cluster.run(args, cwd=tmp_path)
     assert again.returncode == 1, again.stderr
     ok = [o for o in report_of(out)["sources"] if o["status"] == "ok"]
     assert len(ok) == 5 and all(o["cached"] for o in ok)
@@ -281,10 +284,15 @@ def test_worker_settings_make_every_path_absolute(tmp_path: Path) -> None:
     assert shipped.threads == 3
 
 
-def test_batches_leave_every_worker_at_least_two() -> None:
-    assert batch_size_for(100, 2, 8) == 8
-    assert batch_size_for(10, 2, 8) == 3
-    assert batch_size_for(1, 4, 8) == 1
+def test_both_executors_compute_the_same_waves_longest_first(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    _, items = _items(tiny, tmp_path)
+    grouped = waves(items, 2)
+    assert [len(w) for w in grouped] == [2, 2, 1]
+    lengths = [len(it.article.text) for w in grouped for it in w]
+    assert lengths == sorted(lengths, reverse=True)
+    assert sorted(it.index for w in grouped for it in w) == list(range(5))
 
 
 def test_asking_for_ray_without_it_installed_says_how_to_install(

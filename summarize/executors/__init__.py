@@ -25,6 +25,15 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
+def waves(items: list[Item], batch_size: int) -> list[list[Item]]:
+    """Articles grouped for computing: longest first, `batch_size` at a time, so each wave
+    pads little. Both executors compute the same waves: a model's output can depend on what
+    else is in its batch (padding changes the arithmetic slightly), so the same grouping is
+    what makes their results identical."""
+    order = sorted(items, key=lambda it: (-len(it.article.text), it.index))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
 def get_executor(settings: Settings) -> Executor:
     """The executor `settings.executor` names; Ray is imported only when it is chosen."""
     if settings.executor == "ray":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from summarize.config import Settings
+from summarize.executors import waves
 from summarize.stages import Item, Stages
 
 
@@ -18,8 +19,7 @@ class LocalExecutor:
         self.batch_size = settings.batch_size
 
     def run(self, stages: Stages, items: list[Item]) -> Iterator[Item]:
-        for start in range(0, len(items), self.batch_size):
-            wave = items[start : start + self.batch_size]
+        for wave in waves(items, self.batch_size):
             stages.process(wave)
             yield from wave
 

@@ -2,10 +2,12 @@
 
 `map_batches` over a fixed pool of actors: each actor builds the stages once (models load on
 first use and stay loaded) and computes whole articles, so nothing crosses the network between
-stages. Jobs are sorted by length so each batch pads little. Results stream back as batches
-finish, keyed by article, and the driver stores and writes each as it arrives. An article that
-raises comes back as that article's error; a worker that dies is restarted and its batch
-retried, a bounded number of times. Only the driver touches SQLite.
+stages. Each Ray Data row is one wave of articles, formed as the local executor forms them
+(longest first, `batch_size` at a time), so both compute the same batches and give the same
+results. Results stream back as waves finish, keyed by article, and the driver stores and
+writes each as it arrives. An article that raises comes back as that article's error; a
+worker that dies is restarted and its wave retried, a bounded number of times. Only the
+driver touches SQLite.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from summarize.cache import CacheEntry, RecordingCache
 from summarize.catalog import Catalog, looks_like_path
 from summarize.config import Settings
 from summarize.errors import ClusterError, ConfigError
+from summarize.executors import waves
 from summarize.hub import ensure_present
 from summarize.stages import Item, Stages
 from summarize.text import text_hash
@@ -155,8 +158,11 @@ class ArticleWorker:
         self.stages = Stages(settings, catalog, RecordingCache())
 
     def __call__(self, batch: Mapping[str, Any]) -> dict[str, list[bytes]]:
-        jobs = [pickle.loads(blob) for blob in batch["job"]]
-        return {"done": [pickle.dumps(done) for done in compute_jobs(self.stages, jobs)]}
+        """One row is one wave of jobs; one row comes back per article."""
+        out: list[bytes] = []
+        for blob in batch["wave"]:
+            out += [pickle.dumps(done) for done in compute_jobs(self.stages, pickle.loads(blob))]
+        return {"done": out}
 
 
 # ---------------------------------------------------------------------------
@@ -186,12 +192,6 @@ def worker_settings(settings: Settings) -> Settings:
         fallback=_absolute(settings.fallback),
         threads=settings.threads or max(1, math.floor(settings.cpus_per_worker)),
     )
-
-
-def batch_size_for(jobs: int, workers: int, batch_size: int) -> int:
-    """At most `batch_size`, and small enough that every worker gets at least two batches
-    (so one slow batch does not leave the others idle at the end)."""
-    return max(1, min(batch_size, math.ceil(jobs / (2 * workers))))
 
 
 class RayExecutor:
@@ -267,16 +267,15 @@ class RayExecutor:
 
         ray = self.ray
         workers = self._workers()
-        # Longest first, so each batch holds articles of similar length.
-        order = sorted(items, key=lambda it: -len(it.article.text))
-        size = batch_size_for(len(order), workers, self.settings.batch_size)
+        # One row per wave: Ray Data's batches are then exactly the local executor's waves.
+        rows = [
+            {"wave": pickle.dumps([Job.of(it) for it in wave])}
+            for wave in waves(items, self.settings.batch_size)
+        ]
         settings = worker_settings(self.settings)
         catalog = dataclasses.replace(stages.catalog, models_dir=settings.models_dir)
         retries = self.settings.worker_retries
-        dataset = ray.data.from_items(
-            [{"job": pickle.dumps(Job.of(it))} for it in order],
-            override_num_blocks=math.ceil(len(order) / size),
-        )
+        dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
         with warnings.catch_warnings():
             # max_restarts / max_task_retries are the only way to bound retries in Ray Data
             # 2.60 (its default is to retry forever), though they come with a deprecation.
@@ -288,7 +287,7 @@ class RayExecutor:
                     "catalog": catalog,
                     "version": __version__,
                 },
-                batch_size=size,
+                batch_size=1,
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=workers),
                 num_cpus=self.settings.cpus_per_worker,
