@@ -177,6 +177,32 @@ def test_a_killed_worker_is_replaced_and_its_batch_retried(
 
 
 @pytest.mark.slow
+def test_when_retries_are_spent_the_rest_are_errors_and_the_finished_are_kept(
+    cluster: NamespacedRay, tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    src, out = tmp_path / "big", tmp_path / "out"
+    total = big_batch(src, 6)
+    config = tmp_path / "summarize.toml"
+    config.write_text("worker_retries = 0\n", encoding="utf-8")
+    args = ray_run(tiny, src, out, "--workers", "1", "--batch-size", "1", "--config", str(config))
+    with driver(cluster, args, tmp_path) as run_:
+        proc = run_.proc
+        wait_for_results(out, 2, proc)
+        for pid in cluster.processes("ArticleWorker"):
+            cluster.kill(pid)
+        proc.wait(timeout=120)
+    assert proc.returncode == 1, run_.stderr  # some articles failed; the run itself finished
+    report = report_of(out)
+    ok = [o for o in report["sources"] if o["status"] == "ok"]
+    failed = [o for o in report["sources"] if o["status"] == "error"]
+    assert len(ok) >= 2 and failed and len(ok) + len(failed) == total
+    assert all("run again to resume from the cache" in o["error"]["message"] for o in failed)
+    assert any("the Ray job stopped" in w for w in report["warnings"])
+    for o in ok:
+        json.loads(Path(o["output"]).read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
 def test_an_interrupted_driver_resumes_from_the_cache(
     cluster: NamespacedRay, tiny: dict[str, Path], tmp_path: Path
 ) -> None:
