@@ -236,8 +236,8 @@ def run(
     ray_address: Annotated[
         str | None,
         typer.Option(
-            help="Ray cluster: auto (the one on this node), ray://HOST:PORT, or unset to "
-            "start a one-machine Ray."
+            help="Ray cluster: auto (the one this node belongs to), HOST:PORT of its head, "
+            "or unset to start a one-machine Ray."
         ),
     ] = None,
     workers: Annotated[

@@ -77,7 +77,7 @@ class Settings:
     network_timeout: float = 5.0
     # Where the misses are computed: this process, or a Ray cluster (`summarize[ray]`).
     executor: str = "local"
-    # "" starts a one-machine Ray; "auto" joins the cluster on this node; ray://HOST:PORT.
+    # "" starts a one-machine Ray; "auto" joins the cluster this node is in; or HOST:PORT.
     ray_address: str = ""
     workers: int = 0
     cpus_per_worker: float = 2.0

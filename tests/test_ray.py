@@ -29,7 +29,7 @@ from summarize import load_settings, run
 from summarize.cache import Cache, RecordingCache
 from summarize.catalog import load_catalog
 from summarize.cli import app
-from summarize.errors import ConfigError
+from summarize.errors import ClusterError, ConfigError
 from summarize.executors import get_executor, waves
 from summarize.executors.ray import Job, compute_jobs, worker_settings
 from summarize.ingest import collect
@@ -338,3 +338,11 @@ def test_asking_for_ray_without_it_installed_says_how_to_install(
 def test_unknown_executor_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="executor 'spark' is not known"):
         load_settings(overrides={"executor": "spark"})
+
+
+def test_ray_client_addresses_are_refused_with_the_way_that_works() -> None:
+    executor = get_executor(
+        load_settings(overrides={"executor": "ray", "ray_address": "ray://head:10001"})
+    )
+    with pytest.raises(ClusterError, match=r"ray job submit .* --ray-address auto"):
+        list(executor.run(None, [object()]))  # type: ignore[arg-type, list-item]

@@ -210,6 +210,13 @@ class RayExecutor:
         if self._connected:
             return
         ray = self.ray
+        if self.settings.ray_address.startswith("ray://"):
+            raise ClusterError(
+                f"--ray-address {self.settings.ray_address}: Ray Data does not run through Ray "
+                "Client (ray://) in Ray 2.60; run the driver on a cluster node with "
+                "--ray-address auto, or submit it as a Ray job: ray job submit --address "
+                "http://HEAD:8265 -- summarize run SOURCES --executor ray --ray-address auto"
+            )
         if not ray.is_initialized():
             # "local" starts a one-machine Ray; None would join any cluster Ray finds running.
             address = self.settings.ray_address or "local"
@@ -230,8 +237,10 @@ class RayExecutor:
                     "`ray start --head`, or check --ray-address"
                 ) from None
             self._owner = True
-        # The CLI draws its own progress bar; Ray Data's would interleave with it.
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        # The CLI draws its own progress bar; Ray Data's would interleave with it. (Ray Data
+        # reconfigures its "ray.data" logger when a run starts, so the level is set on the
+        # child logger that announces the bars are off.)
+        logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
         context = self.ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
