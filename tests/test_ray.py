@@ -71,6 +71,16 @@ def ray_run(tiny: dict[str, Path], src: Path, out: Path, *extra: str) -> list[st
     )
 
 
+def big_job(
+    tiny: dict[str, Path], tmp_path: Path, copies: int, *extra: str
+) -> tuple[Path, int, list[str]]:
+    """`copies` editions of every seed, one article per wave, and the Ray driver's command:
+    (output folder, number of articles, command)."""
+    src, out = tmp_path / "big", tmp_path / "out"
+    total = big_batch(src, copies)
+    return out, total, ray_run(tiny, src, out, "--batch-size", "1", *extra)
+
+
 @dataclass
 class Driver:
     proc: subprocess.Popen[str]
@@ -152,9 +162,7 @@ def test_ray_results_match_the_local_executor_then_a_rerun_is_all_cached(
 def test_a_killed_worker_is_replaced_and_its_batch_retried(
     cluster: NamespacedRay, tiny: dict[str, Path], tmp_path: Path
 ) -> None:
-    src, out = tmp_path / "big", tmp_path / "out"
-    total = big_batch(src, 8)
-    args = ray_run(tiny, src, out, "--workers", "2", "--batch-size", "1")
+    out, total, args = big_job(tiny, tmp_path, 8, "--workers", "2")
     with driver(cluster, args, tmp_path) as run_:
         proc = run_.proc
         wait_for_results(out, 1, proc)
@@ -180,11 +188,9 @@ def test_a_killed_worker_is_replaced_and_its_batch_retried(
 def test_when_retries_are_spent_the_rest_are_errors_and_the_finished_are_kept(
     cluster: NamespacedRay, tiny: dict[str, Path], tmp_path: Path
 ) -> None:
-    src, out = tmp_path / "big", tmp_path / "out"
-    total = big_batch(src, 6)
     config = tmp_path / "summarize.toml"
     config.write_text("worker_retries = 0\n", encoding="utf-8")
-    args = ray_run(tiny, src, out, "--workers", "1", "--batch-size", "1", "--config", str(config))
+    out, total, args = big_job(tiny, tmp_path, 6, "--workers", "1", "--config", str(config))
     with driver(cluster, args, tmp_path) as run_:
         proc = run_.proc
         wait_for_results(out, 2, proc)
@@ -206,9 +212,7 @@ def test_when_retries_are_spent_the_rest_are_errors_and_the_finished_are_kept(
 def test_an_interrupted_driver_resumes_from_the_cache(
     cluster: NamespacedRay, tiny: dict[str, Path], tmp_path: Path
 ) -> None:
-    src, out = tmp_path / "big", tmp_path / "out"
-    total = big_batch(src, 6)
-    args = ray_run(tiny, src, out, "--workers", "1", "--batch-size", "1")
+    out, total, args = big_job(tiny, tmp_path, 6, "--workers", "1")
     with driver(cluster, args, tmp_path) as run_:
         proc = run_.proc
         wait_for_results(out, 3, proc)
