@@ -56,8 +56,8 @@ def cache_key(sig_hash: str, input_hash: str) -> str:
 
 
 class CacheEntry(NamedTuple):
-    """One stored stage output, in `Cache.put`'s argument order (a worker's results travel
-    to the driver as these)."""
+    """One stored stage output: what `Cache.put` takes (and how a worker's results travel to
+    the driver)."""
 
     key: str
     stage: str
@@ -139,24 +139,23 @@ class Cache:
         value = json.loads(row[0])
         return value if isinstance(value, dict) else None
 
-    def put(
-        self,
-        key: str,
-        stage: str,
-        sig_hash: str,
-        signature: Mapping[str, Any],
-        input_hash: str,
-        value: Mapping[str, Any],
-    ) -> None:
+    def put(self, entry: CacheEntry) -> None:
         with self._lock, self._transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO signatures(hash, stage, body) VALUES (?, ?, ?)",
-                (sig_hash, stage, canonical(signature)),
+                (entry.sig_hash, entry.stage, canonical(entry.signature)),
             )
             db.execute(
                 "INSERT OR REPLACE INTO entries(key, stage, signature, input_hash, value, created)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (key, stage, sig_hash, input_hash, canonical(value), time.time()),
+                (
+                    entry.key,
+                    entry.stage,
+                    entry.sig_hash,
+                    entry.input_hash,
+                    canonical(entry.value),
+                    time.time(),
+                ),
             )
 
     def stats(self) -> dict[str, Any]:
@@ -206,15 +205,7 @@ class NullCache(Cache):
     def get(self, key: str) -> dict[str, Any] | None:
         return None
 
-    def put(
-        self,
-        key: str,
-        stage: str,
-        sig_hash: str,
-        signature: Mapping[str, Any],
-        input_hash: str,
-        value: Mapping[str, Any],
-    ) -> None:
+    def put(self, entry: CacheEntry) -> None:
         return None
 
     def stats(self) -> dict[str, Any]:
@@ -235,16 +226,8 @@ class RecordingCache(NullCache):
         super().__init__()
         self.entries: list[CacheEntry] = []
 
-    def put(
-        self,
-        key: str,
-        stage: str,
-        sig_hash: str,
-        signature: Mapping[str, Any],
-        input_hash: str,
-        value: Mapping[str, Any],
-    ) -> None:
-        self.entries.append(CacheEntry(key, stage, sig_hash, signature, input_hash, value))
+    def put(self, entry: CacheEntry) -> None:
+        self.entries.append(entry)
 
     def take(self) -> list[CacheEntry]:
         """The entries recorded since the last call."""

@@ -91,7 +91,7 @@ class Pipeline:
             # Entries computed elsewhere are stored before the result is written, so a
             # result on disk always has its stages in the cache.
             for entry in it.entries:
-                self.cache.put(*entry)
+                self.cache.put(entry)
             if it.error is None:
                 assert it.detection is not None and it.summary is not None
                 result = Result(

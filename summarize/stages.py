@@ -126,7 +126,9 @@ class Stage:
                     out[i] = result
                 if not isinstance(result, BaseException):
                     self.cache.put(
-                        key, self.name, self.sig_hash, self.info, text_hash(text), result[0]
+                        CacheEntry(
+                            key, self.name, self.sig_hash, self.info, text_hash(text), result[0]
+                        )
                     )
         return out
 
@@ -304,7 +306,7 @@ class Stages:
         def pivoted(it: Item, value: dict[str, Any], rec: StageRecord) -> None:
             it.pivot_text, it.pivot = value["text"], rec
 
-        need_pivot = [it for it in planned if it.plan and it.plan.pivot and it.pivot_text is None]
+        need_pivot = [it for it in planned if _pivot(it) and it.pivot_text is None]
         for (src, pivot), group in _group(need_pivot, lambda it: (it.lang, _pivot(it))):
             self._translate(
                 "pivot",

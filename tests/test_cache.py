@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from summarize.cache import MIGRATIONS, Cache, cache_key, signature_hash
+from summarize.cache import MIGRATIONS, Cache, CacheEntry, cache_key, signature_hash
 from summarize.errors import CacheError
 
 
@@ -15,7 +15,9 @@ def _writer(path: str, worker: int, count: int) -> None:
     for i in range(count):
         key = cache_key("sig", f"{worker}-{i}")
         cache.put(
-            key, "summarize", "sig", {"model": "m"}, f"{worker}-{i}", {"text": f"{worker}:{i}"}
+            CacheEntry(
+                key, "summarize", "sig", {"model": "m"}, f"{worker}-{i}", {"text": f"{worker}:{i}"}
+            )
         )
     cache.close()
 
@@ -30,7 +32,7 @@ def test_put_get_and_keys_depend_on_signature_and_input(tmp_path: Path) -> None:
     assert signature_hash({"x": 1, "y": 2}) == signature_hash({"y": 2, "x": 1})
     key = cache_key(sig_a, "h1")
     assert cache.get(key) is None
-    cache.put(key, "summarize", sig_a, {"model": "a"}, "h1", {"text": "résumé"})
+    cache.put(CacheEntry(key, "summarize", sig_a, {"model": "a"}, "h1", {"text": "résumé"}))
     assert cache.get(key) == {"text": "résumé"}
     assert cache.get(cache_key(sig_b, "h1")) is None
     stats = cache.stats()
@@ -79,7 +81,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
 def _opener(path: str, barrier: object) -> None:
     barrier.wait()  # type: ignore[attr-defined]
     cache = Cache(Path(path))
-    cache.put("k", "detect", "s", {}, "h", {"v": 1})
+    cache.put(CacheEntry("k", "detect", "s", {}, "h", {"v": 1}))
     cache.close()
 
 

@@ -69,36 +69,23 @@ def test_engines_never_share_cache_entries(tiny: dict[str, Path], tmp_path: Path
     article = SEEDS / "001_91f3ff2c96f99f79.txt"
     first = run([article], load_settings(overrides=tiny_overrides(tiny, out)))
     clear_pool()
-    ct2 = run(
-        [article],
-        load_settings(
-            overrides=tiny_overrides(
-                tiny,
-                out,
-                engine="ctranslate2",
-                compute_type="int8",
-                models_dir=str(tmp_path / "models"),
-            )
-        ),
+    ct2_settings = load_settings(
+        overrides=tiny_overrides(
+            tiny,
+            out,
+            engine="ctranslate2",
+            compute_type="int8",
+            models_dir=str(tmp_path / "models"),
+        )
     )
+    ct2 = run([article], ct2_settings)
     assert first.ok and ct2.ok, [o.error for o in ct2.failed]
     recs = ct2.results[0].records()
     assert not recs["summarize"].cached and not recs["translate:ar"].cached
     assert recs["detect"].cached  # detection does not depend on the engine
     assert recs["summarize"].engine == "ctranslate2"
     assert "ctranslate2" in recs["summarize"].versions
-    again = run(
-        [article],
-        load_settings(
-            overrides=tiny_overrides(
-                tiny,
-                out,
-                engine="ctranslate2",
-                compute_type="int8",
-                models_dir=str(tmp_path / "models"),
-            )
-        ),
-    )
+    again = run([article], ct2_settings)
     assert again.results[0].all_cached
 
 

@@ -31,7 +31,7 @@ from summarize.catalog import load_catalog
 from summarize.cli import app
 from summarize.errors import ClusterError, ConfigError
 from summarize.executors import get_executor, waves
-from summarize.executors.ray import Job, compute_jobs, worker_settings
+from summarize.executors.ray import compute_items, shippable, worker_settings
 from summarize.ingest import collect
 from summarize.stages import Item, Stages
 from summarize.types import Article
@@ -255,13 +255,13 @@ def test_a_worker_stores_nothing_and_returns_exactly_the_local_cache_entries(
     local = run([SEEDS], load_settings(overrides=tiny_overrides(tiny, tmp_path / "local")))
     assert local.ok
     stages, items = _items(tiny, tmp_path)
-    jobs = [pickle.loads(pickle.dumps(Job.of(it))) for it in items]
-    done = [pickle.loads(pickle.dumps(d)) for d in compute_jobs(stages, jobs)]
+    jobs = [pickle.loads(pickle.dumps(shippable(it))) for it in items]
+    done = [pickle.loads(pickle.dumps(d)) for d in compute_items(stages, jobs)]
     assert all(d.error is None for d in done)
     replay = Cache(tmp_path / "replay.sqlite3")
     for d in done:
         for entry in d.entries:
-            replay.put(*entry)
+            replay.put(entry)
     replay.close()
 
     def keys(path: Path) -> dict[str, str]:
@@ -287,7 +287,7 @@ def test_an_article_that_raises_in_a_worker_is_that_articles_error(
         return original(texts)
 
     monkeypatch.setattr(summarizer, "summarize", summarize)
-    done = compute_jobs(stages, [Job.of(it) for it in items])
+    done = compute_items(stages, [shippable(it) for it in items])
     failed = [d for d in done if d.error is not None]
     assert [d.index for d in failed] == [2]
     assert "model exploded" in failed[0].error.message  # type: ignore[union-attr]

@@ -20,7 +20,6 @@ import pickle
 import socket
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,6 @@ from summarize.executors import waves
 from summarize.hub import ensure_present
 from summarize.stages import Item, Stages
 from summarize.text import text_hash
-from summarize.types import Article, Detection, SourceError, StageRecord, Summary, Translation
 
 INSTALL = "pip install 'summarize[ray]'"
 # How long a worker pool may take to start before the run fails (not enough CPUs, say).
@@ -52,82 +50,25 @@ def import_ray() -> Any:
 
 
 # ---------------------------------------------------------------------------
-# What travels: a job out, a finished article back (pickled; same package on both ends).
+# The worker's side: articles travel as `Item`s, pickled (same package on both ends), without
+# their plan (model objects stay where they were built); each worker plans them again.
 
 
-@dataclass(frozen=True)
-class Job:
-    """An article with its language and whatever the driver found in the cache."""
-
-    index: int
-    article: Article
-    detection: Detection
-    pivot_text: str | None
-    pivot: StageRecord | None
-    summary: Summary | None
-    translations: dict[str, Translation]
-
-    @classmethod
-    def of(cls, it: Item) -> Job:
-        assert it.detection is not None
-        return cls(
-            it.index,
-            it.article,
-            it.detection,
-            it.pivot_text,
-            it.pivot,
-            it.summary,
-            dict(it.translations),
-        )
-
-    def item(self) -> Item:
-        return Item(
-            article=self.article,
-            index=self.index,
-            detection=self.detection,
-            pivot_text=self.pivot_text,
-            pivot=self.pivot,
-            summary=self.summary,
-            translations=dict(self.translations),
-        )
+def shippable(it: Item) -> Item:
+    """An article as it goes out or comes back: no plan, no deferred flag."""
+    return dataclasses.replace(it, plan=None, deferred=False)
 
 
-@dataclass(frozen=True)
-class Done:
-    """A job's outcome, and the cache entries computed for it."""
-
-    index: int
-    pivot_text: str | None
-    pivot: StageRecord | None
-    summary: Summary | None
-    translations: dict[str, Translation]
-    error: SourceError | None
-    entries: list[CacheEntry] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, it: Item, entries: list[CacheEntry]) -> Done:
-        wanted = {(stage, text_hash(text)) for stage, text in it.stage_inputs().items()}
-        return cls(
-            it.index,
-            it.pivot_text,
-            it.pivot,
-            it.summary,
-            dict(it.translations),
-            it.error,
-            [e for e in entries if (e.stage, e.input_hash) in wanted],
-        )
-
-    def apply(self, it: Item) -> None:
-        it.pivot_text, it.pivot, it.summary = self.pivot_text, self.pivot, self.summary
-        it.translations = dict(self.translations)
-        it.error = self.error
-        it.entries = list(self.entries)
+def _entries_for(it: Item, entries: list[CacheEntry]) -> list[CacheEntry]:
+    """The computed cache entries whose stage and input are this article's."""
+    wanted = {(stage, text_hash(text)) for stage, text in it.stage_inputs().items()}
+    return [e for e in entries if (e.stage, e.input_hash) in wanted]
 
 
-def compute_jobs(stages: Stages, jobs: list[Job]) -> list[Done]:
-    """What a worker does with one batch. Never raises: a failure becomes each unfinished
-    article's error, so one bad article or model cannot fail the whole job."""
-    items = [job.item() for job in jobs]
+def compute_items(stages: Stages, items: list[Item]) -> list[Item]:
+    """What a worker does with one wave: the articles, filled in, each carrying the cache
+    entries computed for it. Never raises: a failure becomes each unfinished article's error,
+    so one bad article or model cannot fail the whole job."""
     try:
         ensure_present(stages.plan(items), stages.settings)
         stages.process(items)
@@ -141,7 +82,7 @@ def compute_jobs(stages: Stages, jobs: list[Job]) -> list[Done]:
                 it.fail(where, exc)
     cache = stages.cache
     entries = cache.take() if isinstance(cache, RecordingCache) else []
-    return [Done.of(it, entries) for it in items]
+    return [dataclasses.replace(shippable(it), entries=_entries_for(it, entries)) for it in items]
 
 
 class ArticleWorker:
@@ -161,7 +102,7 @@ class ArticleWorker:
         """One row is one wave of jobs; one row comes back per article."""
         out: list[bytes] = []
         for blob in batch["wave"]:
-            out += [pickle.dumps(done) for done in compute_jobs(self.stages, pickle.loads(blob))]
+            out += [pickle.dumps(it) for it in compute_items(self.stages, pickle.loads(blob))]
         return {"done": out}
 
 
@@ -245,7 +186,6 @@ class RayExecutor:
         context.enable_progress_bars = False
         context.print_on_execution_start = False
         context.wait_for_min_actors_s = START_TIMEOUT_S
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
         self._connected = True
 
     def _workers(self) -> int:
@@ -278,7 +218,7 @@ class RayExecutor:
         workers = self._workers()
         # One row per wave: Ray Data's batches are then exactly the local executor's waves.
         rows = [
-            {"wave": pickle.dumps([Job.of(it) for it in wave])}
+            {"wave": pickle.dumps([shippable(it) for it in wave])}
             for wave in waves(items, self.settings.batch_size)
         ]
         settings = worker_settings(self.settings)
@@ -307,10 +247,9 @@ class RayExecutor:
         pending = {it.index: it for it in items}
         try:
             for row in dataset.iter_rows():
-                done: Done = pickle.loads(row["done"])
-                it = pending.pop(done.index)
-                done.apply(it)
-                yield it
+                done: Item = pickle.loads(row["done"])
+                del pending[done.index]
+                yield done
         except Exception as exc:  # the job failed: retries spent, or the cluster went away
             message = _first_line(exc)
             self._warnings.append(f"the Ray job stopped: {message}")
@@ -333,5 +272,4 @@ class RayExecutor:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+    return (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
