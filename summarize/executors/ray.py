@@ -178,9 +178,10 @@ class RayExecutor:
                     "`ray start --head`, or check --ray-address"
                 ) from None
             self._owner = True
-        # The CLI draws its own progress bar; Ray Data's would interleave with it. (Ray Data
-        # reconfigures its "ray.data" logger when a run starts, so the level is set on the
-        # child logger that announces the bars are off.)
+        # The CLI draws its own progress bar and summary; Ray Data's bars and its INFO lines
+        # ("execution finished") would interleave with them. The notice that the bars are off
+        # is a warning, so its own logger is raised further.
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
         logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
         context = self.ray.data.DataContext.get_current()
         context.enable_progress_bars = False
