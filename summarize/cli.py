@@ -94,6 +94,14 @@ ConfigOpt = Annotated[
         dir_okay=False,
     ),
 ]
+NoPickleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-pickle",
+        help="Refuse revisions with only pickle weights (pytorch_model.bin) instead of "
+        "converting them safely (sha256-checked, weights_only) to safetensors.",
+    ),
+]
 OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Output and cache folder [default: outputs].")
 ]
@@ -223,6 +231,7 @@ def run(
     offline: Annotated[
         bool, typer.Option("--offline", help="Never download; fail if a model is missing.")
     ] = False,
+    no_pickle: NoPickleOpt = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
@@ -273,6 +282,7 @@ def run(
         stdin_format=stdin_format,
         glob=glob,
         offline=True if offline else None,
+        allow_pickle=False if no_pickle else None,
         executor=executor,
         ray_address=ray_address,
         workers=workers,
@@ -694,16 +704,18 @@ def models_download(
         list[str] | None, typer.Argument(help="Catalogue names [default: the default models].")
     ] = None,
     all_models: Annotated[bool, typer.Option("--all", help="Every catalogue model.")] = False,
+    no_pickle: NoPickleOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Download models at their pinned revisions (safetensors only) into models/<name>/.
+    """Download models at their pinned revisions into models/<name>/, as safetensors.
 
     Each download goes to a staging folder, is checked against the hub's listing (sizes and
-    sha256), and is then moved into place; a killed download resumes next time.
+    sha256), and is then moved into place; a killed download resumes next time. A revision
+    with only pytorch_model.bin is converted once, safely, unless --no-pickle.
 
     Example: summarize models download opus-mt-fr-en
     """
-    settings = _settings(config)
+    settings = _settings(config, allow_pickle=False if no_pickle else None)
     from summarize.catalog import load_catalog
     from summarize.hub import ensure_present
 

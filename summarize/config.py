@@ -74,6 +74,9 @@ class Settings:
     max_chars: int = 2_000_000
     offline: bool = False
     download: bool = True
+    # A revision with only pytorch_model.bin is converted safely (sha256, weights_only) unless
+    # this is false; nothing ever runs a full unpickle.
+    allow_pickle: bool = True
     network_timeout: float = 5.0
     # Where the misses are computed: this process, or a Ray cluster (`summarize[ray]`).
     executor: str = "local"
@@ -120,6 +123,7 @@ _SCALARS: dict[str, type] = {
     "max_chars": int,
     "offline": bool,
     "download": bool,
+    "allow_pickle": bool,
     "network_timeout": float,
     "executor": str,
     "ray_address": str,

@@ -1,8 +1,14 @@
-"""Getting models onto disk: pinned, safetensors-only, atomic, under a lock, never hanging.
+"""Getting models onto disk: pinned, safetensors only, atomic, under a lock, never hanging.
 
-A download goes to `models/.<name>.incomplete-<pid>/`, is checked (config and safetensors
-weights present), gets a `.summarize.json` record (revision, files, sizes, hashes), and is then
-renamed to `models/<name>/` in one step, so a killed download never leaves half a model.
+A download goes to `models/.<name>.incomplete/`, is checked against the hub's listing (sizes,
+and sha256 for LFS files), gets a `.summarize.json` record (revision, files, sizes, hashes), and
+is then renamed to `models/<name>/`, so a killed download never leaves half a model.
+
+A revision with only `pytorch_model.bin` (many hub models, DistilBART's main among them) takes
+the safe path: the pickle is fetched, its sha256 checked against the hub's LFS listing, read
+with `torch.load(weights_only=True)` (tensors only: never a full unpickle), written once as
+`model.safetensors`, and deleted; the record says where the weights came from. `allow_pickle =
+false` (`--no-pickle`) refuses such revisions outright.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import socket
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from summarize.catalog import RECORD_FILE, WEIGHT_SUFFIX, ModelRef, is_complete, read_record
@@ -32,6 +39,8 @@ ALLOW_PATTERNS = [
     "*.tiktoken",
     "*.vocab",
 ]
+PICKLE_FILE = "pytorch_model.bin"
+SAFETENSORS_FILE = "model.safetensors"
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
@@ -108,7 +117,7 @@ def download(ref: ModelRef, settings: Settings, progress: bool = True) -> Path:
 
     Files go to `models/.<name>.incomplete/` first; a download that is killed leaves only that
     folder, and the next one resumes from it. Every file is checked against the hub's listing
-    (size, and sha256 for large files) before the folder is renamed into place.
+    (size, and sha256 for LFS files) before the folder is renamed into place.
     """
     from filelock import FileLock
     from huggingface_hub import snapshot_download
@@ -117,12 +126,11 @@ def download(ref: ModelRef, settings: Settings, progress: bool = True) -> Path:
 
     if ref.entry.hub is None:
         raise ModelNotAvailable(f"model {ref.name} has no hub id to download from")
-    final = ref.path
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(int(settings.network_timeout)))
-    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(int(max(10, settings.network_timeout))))
     if settings.offline:
         raise ModelNotAvailable(_missing_message(ref, "offline mode"))
+    final = ref.path
+    final.parent.mkdir(parents=True, exist_ok=True)
+    timeout = max(10.0, settings.network_timeout)
     with FileLock(str(final.parent / f".{final.name}.lock")), _online():
         if is_complete(final) and not size_problems(final):
             return final
@@ -130,24 +138,20 @@ def download(ref: ModelRef, settings: Settings, progress: bool = True) -> Path:
         (enable_progress_bars if progress else disable_progress_bars)()
         try:
             revision = resolved_revision(ref)
-            expected = hub_listing(ref.entry.hub, revision)
+            listing = hub_listing(ref.entry.hub, revision)
+            patterns = _weights_plan(ref, revision, listing, settings)
+            expected = {n: v for n, v in listing.items() if _wanted(n, patterns)}
             snapshot_download(
                 repo_id=ref.entry.hub,
                 revision=revision,
                 local_dir=str(staging),
-                allow_patterns=ALLOW_PATTERNS,
+                allow_patterns=patterns,
                 endpoint=endpoint(),
+                etag_timeout=timeout,
             )
         except (HfHubHTTPError, OSError, ValueError) as exc:
             raise ModelNotAvailable(_missing_message(ref, f"download failed: {exc}")) from exc
         shutil.rmtree(staging / ".cache", ignore_errors=True)
-        if not any(staging.glob("*" + WEIGHT_SUFFIX)):
-            shutil.rmtree(staging, ignore_errors=True)
-            raise ModelNotAvailable(
-                f"model {ref.name}: revision {revision} of {ref.entry.hub} has no safetensors "
-                "weights, and summarize does not load pickle weights; pin a revision that has "
-                "model.safetensors in models/catalog.toml"
-            )
         problems = check_against_listing(staging, expected)
         if problems:
             shutil.rmtree(staging, ignore_errors=True)
@@ -155,11 +159,119 @@ def download(ref: ModelRef, settings: Settings, progress: bool = True) -> Path:
                 f"model {ref.name}: download did not match the hub's "
                 f"listing ({'; '.join(problems)}); run it again"
             )
-        write_record(staging, ref, revision)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
+        origin = None
+        if PICKLE_FILE in patterns:
+            origin = pickle_to_safetensors(staging, ref.name, expected[PICKLE_FILE][1])
+        write_record(staging, ref, revision, weights_from=origin)
+        _replace_dir(staging, final)
     return final
+
+
+def _wanted(name: str, patterns: list[str]) -> bool:
+    from fnmatch import fnmatch
+
+    return any(fnmatch(name, p) for p in patterns)
+
+
+def _weights_plan(
+    ref: ModelRef, revision: str, listing: dict[str, tuple[int, str | None]], settings: Settings
+) -> list[str]:
+    """What to fetch: safetensors where the revision has them, else the one pickle file to
+    convert safely; a clear refusal otherwise."""
+    if any(name.endswith(WEIGHT_SUFFIX) for name in listing):
+        return ALLOW_PATTERNS
+    where = f"revision {revision} of {ref.entry.hub}"
+    if PICKLE_FILE not in listing:
+        sharded = sorted(
+            n for n in listing if n.startswith("pytorch_model-") and n.endswith(".bin")
+        )
+        what = f"sharded pickle weights ({sharded[0]}, ...)" if sharded else "no weights we can use"
+        raise ModelNotAvailable(
+            f"model {ref.name}: {where} has {what}; pin a revision with model.safetensors"
+        )
+    if not settings.allow_pickle:
+        raise ModelNotAvailable(
+            f"model {ref.name}: {where} has only pickle weights ({PICKLE_FILE}) and pickle is "
+            "refused (--no-pickle / allow_pickle = false); allow the safe conversion "
+            "(sha256-checked, weights_only) or pin a revision with model.safetensors"
+        )
+    if listing[PICKLE_FILE][1] is None:
+        raise ModelNotAvailable(
+            f"model {ref.name}: {where} lists {PICKLE_FILE} without an LFS sha256, so it cannot "
+            "be checked before loading; pin a revision with model.safetensors"
+        )
+    return [*ALLOW_PATTERNS, PICKLE_FILE]
+
+
+def pickle_to_safetensors(folder: Path, name: str, sha256: str | None) -> dict[str, str]:
+    """Turn `pytorch_model.bin` into `model.safetensors` without running any pickled code.
+
+    `torch.load(weights_only=True)` rebuilds tensors and plain containers only and refuses
+    anything else. Tensors that share memory (tied embeddings) are stored once, under the name
+    transformers ties the others to; the model re-ties them on load.
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    source = folder / PICKLE_FILE
+    digest = sha256 or file_sha256(source)  # checked against the listing already
+    try:
+        state = torch.load(source, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError: whatever it is, never run it
+        source.unlink(missing_ok=True)
+        raise ModelNotAvailable(
+            f"model {name}: {PICKLE_FILE} is not a plain tensor file and was not loaded "
+            f"(weights_only refused it: {str(exc).splitlines()[0][:200]}); pin a revision with "
+            "model.safetensors"
+        ) from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        source.unlink(missing_ok=True)
+        raise ModelNotAvailable(f"model {name}: {PICKLE_FILE} does not hold a state dict")
+    tensors = {k: v.contiguous() for k, v in _drop_shared(state).items()}
+    staging = folder / (SAFETENSORS_FILE + ".partial")
+    save_file(tensors, str(staging), metadata={"format": "pt"})
+    os.replace(staging, folder / SAFETENSORS_FILE)
+    source.unlink()
+    return {
+        "file": PICKLE_FILE,
+        "sha256": digest,
+        "method": "torch.load(weights_only=True) -> safetensors",
+        "converted": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _drop_shared(state: dict[str, Any]) -> dict[str, Any]:
+    """One name per block of shared memory (safetensors stores no aliases).
+
+    The kept name is the one transformers ties the others to (`shared`, then anything but an
+    output head), so loading re-creates the aliases; a partial overlap is copied instead."""
+    groups: dict[tuple[int, int, tuple[int, ...]], list[str]] = {}
+    for key, tensor in state.items():
+        ident = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+        groups.setdefault(ident, []).append(key)
+    out: dict[str, Any] = {}
+    seen_storage: set[int] = set()
+    for (ptr, _, _), names in groups.items():
+        keep = sorted(names, key=lambda n: ("shared" not in n, n.startswith("lm_head"), n))[0]
+        tensor = state[keep]
+        out[keep] = tensor.clone() if ptr in seen_storage and tensor.numel() else tensor
+        seen_storage.add(ptr)
+    return out
+
+
+def _replace_dir(staging: Path, final: Path) -> None:
+    """Move a finished folder into place; the old one stays until the new one is there."""
+    if final.exists():
+        old = final.parent / f".{final.name}.old-{os.getpid()}"
+        os.replace(final, old)
+        os.replace(staging, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, final)
 
 
 def resolved_revision(ref: ModelRef) -> str:
@@ -173,15 +285,13 @@ def resolved_revision(ref: ModelRef) -> str:
 
 
 def hub_listing(repo: str, revision: str) -> dict[str, tuple[int, str | None]]:
-    """name -> (size, sha256 for LFS files) for the files a download may take."""
-    from fnmatch import fnmatch
-
+    """name -> (size, sha256 for LFS files) for every file of the revision."""
     from huggingface_hub import HfApi
     from huggingface_hub.hf_api import RepoFile
 
     out: dict[str, tuple[int, str | None]] = {}
     for item in HfApi(endpoint=endpoint()).list_repo_tree(repo, revision=revision, recursive=True):
-        if isinstance(item, RepoFile) and any(fnmatch(item.path, p) for p in ALLOW_PATTERNS):
+        if isinstance(item, RepoFile):
             out[item.path] = (item.size, item.lfs.sha256 if item.lfs else None)
     return out
 
@@ -232,13 +342,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_record(folder: Path, ref: ModelRef, revision: str) -> None:
+def write_record(
+    folder: Path, ref: ModelRef, revision: str, weights_from: dict[str, str] | None = None
+) -> None:
     files = {
         p.name: {"size": p.stat().st_size, "sha256": file_sha256(p)}
         for p in sorted(folder.iterdir())
         if p.is_file() and p.name != RECORD_FILE
     }
-    record = {
+    record: dict[str, Any] = {
         "name": ref.name,
         "hub": ref.entry.hub,
         "revision": revision,
@@ -247,4 +359,6 @@ def write_record(folder: Path, ref: ModelRef, revision: str) -> None:
         "downloaded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "files": files,
     }
+    if weights_from is not None:
+        record["weights_from"] = weights_from
     (folder / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

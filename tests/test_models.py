@@ -22,7 +22,7 @@ from summarize import load_settings, run
 from summarize.catalog import load_catalog
 from summarize.cli import app
 from summarize.errors import ModelNotAvailable
-from summarize.hub import download, verify
+from summarize.hub import download, file_sha256, verify
 
 runner = CliRunner()
 REPO = "org/tiny-en-fr"
@@ -91,17 +91,51 @@ def test_unpinned_entries_record_the_commit_they_got(
     assert f"at revision {COMMIT}" in result.output and "non-commercial" in result.output
 
 
-def test_a_revision_without_safetensors_is_refused(
+def test_a_revision_without_any_usable_weights_is_refused(
     hub_folder: Path, online: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    (hub_folder / "model.safetensors").unlink()
+    (hub_folder / "pytorch_model.bin").unlink()
+    with FakeHub(REPO, hub_folder) as hub:
+        _with_hub(monkeypatch, hub)
+        settings = load_settings()
+        ref = load_catalog(settings).ref("tiny-hub")
+        with pytest.raises(ModelNotAvailable, match="no weights we can use"):
+            download(ref, settings, progress=False)
+    assert not ref.path.exists()
+
+
+def test_a_pickle_only_revision_becomes_safetensors_with_the_same_outputs(
+    tiny: dict[str, Path], hub_folder: Path, online: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The safe path: the pickle is sha256-checked, read with weights_only, written once as
+    safetensors (tied weights kept tied) and deleted; the model then generates exactly what
+    the original does."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM
+
+    original = AutoModelForSeq2SeqLM.from_pretrained(str(tiny["en-fr"]))
+    torch.save(original.state_dict(), hub_folder / "pytorch_model.bin")
     (hub_folder / "model.safetensors").unlink()
     with FakeHub(REPO, hub_folder) as hub:
         _with_hub(monkeypatch, hub)
         settings = load_settings()
         ref = load_catalog(settings).ref("tiny-hub")
-        with pytest.raises(ModelNotAvailable, match="no safetensors weights"):
-            download(ref, settings, progress=False)
-    assert not ref.path.exists()
+        download(ref, settings, progress=False)
+    assert "pytorch_model.bin" in hub.fetched()
+    assert not (ref.path / "pytorch_model.bin").exists()
+    record = json.loads((ref.path / ".summarize.json").read_text())
+    assert record["weights_from"]["sha256"] == file_sha256(hub_folder / "pytorch_model.bin")
+    assert verify(ref) == []
+    converted = AutoModelForSeq2SeqLM.from_pretrained(str(ref.path), use_safetensors=True)
+    assert converted.get_output_embeddings().weight.data_ptr() == (
+        converted.get_input_embeddings().weight.data_ptr()
+    )
+    ids = torch.tensor([[5, 6, 7, 8, 0]])
+    with torch.inference_mode():
+        want = original.generate(ids, max_new_tokens=8, num_beams=1, do_sample=False)
+        got = converted.generate(ids, max_new_tokens=8, num_beams=1, do_sample=False)
+    assert torch.equal(want, got)
 
 
 @pytest.mark.slow
@@ -234,3 +268,93 @@ def test_convert_refuses_what_is_not_there() -> None:
     assert result.exit_code == 2 and "summarize models download opus-mt-en-fr" in result.output
     bad = runner.invoke(app, ["models", "convert", "opus-mt-en-fr", "--quantization", "int3"])
     assert bad.exit_code == 2
+
+
+# -- the real catalogue, against replicas of its pinned revisions --------------------------
+
+
+@pytest.fixture
+def replica_hub(tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHub:
+    from hub_replicas import REPLICAS, build_replica
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    repos = {r.repo: build_replica(r, tiny[r.tiny], tmp_path / "replicas") for r in REPLICAS}
+    return FakeHub(repos=repos)
+
+
+@pytest.mark.slow
+def test_every_default_model_downloads_as_pinned_and_runs(
+    replica_hub: FakeHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`summarize models download` for the real default catalogue, each entry fetched at its
+    pin from a replica of the real file listing, ends with weights the product loads and runs."""
+    from hub_replicas import REPLICAS
+
+    catalog = load_catalog(load_settings())
+    defaults = {e.name: e for e in catalog.defaults()}
+    replicas = {r.name: r for r in REPLICAS}
+    assert set(defaults) == set(replicas), "every default entry needs a replica (and no more)"
+    for name, entry in defaults.items():
+        assert entry.hub == replicas[name].repo
+        assert entry.revision == replicas[name].revision, f"{name}: pin and replica differ"
+    with replica_hub as hub:
+        _with_hub(monkeypatch, hub)
+        result = runner.invoke(app, ["models", "download"])
+        assert result.exit_code == 0, result.output
+        fetched = {r.name: set(hub.fetched(r.repo)) for r in REPLICAS}
+    for replica in REPLICAS:
+        ref = catalog.ref(replica.name)
+        assert ref.present and ref.revision == replica.revision
+        assert verify(ref) == []
+        files = {p.name for p in ref.path.iterdir()}
+        assert "pytorch_model.bin" not in files and "model.safetensors" in files
+        assert fetched[replica.name] <= replica.fetched, "a phantom was fetched"
+    record = json.loads((catalog.ref("distilbart-cnn-12-6").path / ".summarize.json").read_text())
+    assert record["weights_from"]["file"] == "pytorch_model.bin"
+    assert record["weights_from"]["method"].startswith("torch.load(weights_only=True)")
+    # The main job on the downloaded defaults: no option names a model.
+    out = tmp_path / "out"
+    report = run([SEEDS / "001_91f3ff2c96f99f79.txt"], load_settings(overrides={"output_dir": out}))
+    assert report.ok, [o.error for o in report.failed]
+    result_doc = json.loads((out / f"{report.results[0].article.id}.json").read_text())
+    models = {rec["model"] for rec in result_doc["provenance"].values()}
+    assert models - {"langdetect"} == {
+        "distilbart-cnn-12-6",
+        "opus-mt-tc-big-en-ar",
+        "opus-mt-tc-big-en-fr",
+    }
+
+
+def test_a_pickle_that_would_run_code_is_never_unpickled(
+    hub_folder: Path, online: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The safe path loads pickles with weights_only: a pickle carrying code is refused, its
+    code never runs, and nothing is left behind."""
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {marker}",))
+
+    (hub_folder / "model.safetensors").unlink()
+    (hub_folder / "pytorch_model.bin").write_bytes(pickle.dumps({"weight": Exploit()}))
+    with FakeHub(REPO, hub_folder) as hub:
+        _with_hub(monkeypatch, hub)
+        result = runner.invoke(app, ["models", "download", "tiny-hub"])
+    assert result.exit_code == 2 and "weights_only refused it" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not marker.exists(), "the pickle's code ran"
+    assert not (online / "tiny-hub").exists()
+
+
+def test_no_pickle_refuses_a_pickle_only_revision(
+    hub_folder: Path, online: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (hub_folder / "model.safetensors").unlink()
+    with FakeHub(REPO, hub_folder) as hub:
+        _with_hub(monkeypatch, hub)
+        result = runner.invoke(app, ["models", "download", "tiny-hub", "--no-pickle"])
+        assert "pytorch_model.bin" not in hub.fetched()
+    assert result.exit_code == 2 and "--no-pickle" in result.output
