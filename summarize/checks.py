@@ -489,6 +489,17 @@ def check_text(
     return flags
 
 
+def truncated_output(text: str, stage: str, table: str) -> Flag:
+    """The model stopped at its length limit, not at the end of its sequence."""
+    return Flag(
+        "truncated_output",
+        stage,
+        "the model stopped at its length limit, not where it meant to end: the text may be cut "
+        f"off; raise max_new_tokens in [{table}] and run again",
+        text[-80:],
+    )
+
+
 def dedupe(flags: Iterable[Flag]) -> list[Flag]:
     seen: set[tuple[str, str, str]] = set()
     out = []

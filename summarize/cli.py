@@ -65,6 +65,22 @@ def fail(exc: BaseException) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
+def _show_progress_lines() -> None:
+    """The library says what it does once in a while (a model converted on first use) through
+    the `summarize` logger; a command that is not quiet shows those lines on stderr."""
+    import logging
+
+    class Echo(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            typer.echo(f"summarize: {record.getMessage()}", err=True)
+
+    logger = logging.getLogger("summarize")
+    if not any(type(h).__name__ == "Echo" for h in logger.handlers):
+        logger.addHandler(Echo())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"summarize {__version__}")
@@ -201,8 +217,8 @@ def run(
     engine: Annotated[
         str | None,
         typer.Option(
-            help="transformers, ctranslate2, or auto (CTranslate2 where a converted "
-            "model is present) [default: transformers]."
+            help="auto (CTranslate2 for every architecture it runs, each model converted "
+            "once on first use), ctranslate2, or transformers [default: auto]."
         ),
     ] = None,
     compute_type: Annotated[
@@ -297,6 +313,8 @@ def run(
             fail(UsageError("-o - writes JSONL to stdout: use it with --format jsonl"))
         settings = dataclasses.replace(settings, output_dir=Path("outputs"))
     show = not quiet and sys.stderr.isatty()
+    if not quiet:
+        _show_progress_lines()
     try:
         kwargs: dict[str, Any] = {"write": False} if to_stdout else {}
         report = (

@@ -56,7 +56,8 @@ class Settings:
     translators: Mapping[str, str] = field(default_factory=dict)
     fallback: str = DEFAULT_FALLBACK
     pivot_lang: str = "en"
-    engine: str = "transformers"
+    # CTranslate2 (models converted once, on first use) for every architecture it runs.
+    engine: str = "auto"
     compute_type: str = "auto"
     device: str = "cpu"
     threads: int = 0

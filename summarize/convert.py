@@ -6,7 +6,12 @@ read transformers 5 models correctly; each is applied only while converting:
 - M2M100: transformers 5 no longer lists the language tokens in `special_tokens_map`, which
   the converter reads to build the vocabulary; they are taken from the tokenizer itself.
 - The source model's tokenizer files are copied beside the converted weights, so the folder
-  is self-contained.
+  is self-contained; for BART and T5 the transformers tokenizer is also saved as
+  `tokenizer.json`, which `engines/plain.py` runs without transformers.
+
+Conversion runs under a file lock (two processes or Ray workers converting the same model wait
+for one another) into a staging folder moved into place when whole. It says what it does
+through the `summarize` logger (the CLI shows it as one line).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import json
+import logging
 import os
 import shutil
 import time
@@ -24,6 +30,7 @@ from typing import Any
 from summarize.catalog import RECORD_FILE, ModelRef, check_loadable
 from summarize.errors import ModelLoadError, UsageError
 
+log = logging.getLogger("summarize")
 QUANTIZATIONS = ("int8", "int8_float32", "float32", "int8_float16", "float16")
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -87,7 +94,10 @@ def _transformers5_compat() -> Iterator[Any]:
 def convert(
     ref: ModelRef, models_dir: Path, quantization: str = "int8", force: bool = False
 ) -> Path:
-    """Write `models/<name>-ct2-<quantization>/`, atomically, recording the source revision."""
+    """Write `models/<name>-ct2-<quantization>/` once, atomically, under a lock, recording the
+    source revision."""
+    from filelock import FileLock
+
     if quantization not in QUANTIZATIONS:
         raise UsageError(f"quantization {quantization!r}: choose one of {', '.join(QUANTIZATIONS)}")
     check_loadable(ref)
@@ -95,36 +105,63 @@ def convert(
         import ctranslate2  # noqa: F401
     except ImportError:
         raise ModelLoadError(
-            "converting needs CTranslate2: pip install 'summarize[ct2]' (or ctranslate2)"
+            "converting needs CTranslate2: pip install ctranslate2 (a dependency of summarize)"
         ) from None
     final = converted_path(models_dir, ref.name, quantization)
-    if final.exists() and not force:
-        return final
-    staging = final.parent / f".{final.name}.incomplete-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    copy = [name for name in TOKENIZER_FILES if (ref.path / name).is_file()]
-    started = time.perf_counter()
-    try:
-        with _transformers5_compat() as ct2_hf:
-            converter = ct2_hf.TransformersConverter(str(ref.path), copy_files=copy)
-            converter.convert(str(staging), quantization=quantization, force=True)
-    except Exception as exc:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(final.parent / f".{final.name}.lock")):
+        if (final / "model.bin").is_file() and not force:
+            return final
+        log.info(
+            "converting %s to CTranslate2 %s (once; later runs reuse %s)",
+            ref.name,
+            quantization,
+            final,
+        )
+        staging = final.parent / f".{final.name}.incomplete-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
-        raise ModelLoadError(f"model {ref.name}: CTranslate2 conversion failed: {exc}") from exc
-    record = {
-        "name": final.name,
-        "source": ref.name,
-        "source_path": str(ref.path),
-        "source_revision": ref.revision,
-        "quantization": quantization,
-        "converter": f"ctranslate2 {importlib.metadata.version('ctranslate2')}",
-        "transformers": importlib.metadata.version("transformers"),
-        "license": ref.entry.license,
-        "seconds": round(time.perf_counter() - started, 2),
-        "converted": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    (staging / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(staging, final)
+        started = time.perf_counter()
+        try:
+            _convert_into(ref, staging, quantization)
+        except Exception as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ModelLoadError(f"model {ref.name}: CTranslate2 conversion failed: {exc}") from exc
+        record = {
+            "name": final.name,
+            "source": ref.name,
+            "source_path": str(ref.path),
+            "source_revision": ref.revision,
+            "quantization": quantization,
+            "converter": f"ctranslate2 {importlib.metadata.version('ctranslate2')}",
+            "transformers": importlib.metadata.version("transformers"),
+            "license": ref.entry.license,
+            "seconds": round(time.perf_counter() - started, 2),
+            "converted": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        (staging / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        if final.exists():
+            old = final.parent / f".{final.name}.old-{os.getpid()}"
+            os.replace(final, old)
+            os.replace(staging, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, final)
+        log.info("converted %s in %.0f s", ref.name, record["seconds"])
     return final
+
+
+def _convert_into(ref: ModelRef, staging: Path, quantization: str) -> None:
+    """CTranslate2's converter, plus a `tokenizer.json` where transformers has one."""
+    from summarize.engines.tokens import quiet_transformers
+
+    quiet_transformers()
+    copy = [name for name in TOKENIZER_FILES if (ref.path / name).is_file()]
+    with _transformers5_compat() as ct2_hf:
+        converter = ct2_hf.TransformersConverter(str(ref.path), copy_files=copy)
+        converter.convert(str(staging), quantization=quantization, force=True)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(ref.path), local_files_only=True)
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if getattr(tokenizer, "is_fast", False) and backend is not None:
+        backend.save(str(staging / "tokenizer.json"))

@@ -17,7 +17,7 @@ from typing import Any
 
 from summarize.cache import Cache, CacheEntry, cache_key, signature_hash
 from summarize.catalog import Catalog, ModelRef, resolve
-from summarize.checks import check_text, dedupe
+from summarize.checks import check_text, dedupe, truncated_output
 from summarize.config import Settings
 from summarize.detect import UND, Detector, get_detector
 from summarize.errors import LanguageError, ModelLoadError, SummarizeError
@@ -289,7 +289,7 @@ class Stages:
         lookup_only: bool,
     ) -> None:
         def compute(batch: list[str]) -> list[dict[str, Any]]:
-            return [{"text": t} for t in translator.translate(batch)]
+            return [{"text": g.text, "truncated": g.truncated} for g in translator.translate(batch)]
 
         info = translator.info()
         self._stage(name, info, group, inputs, None if lookup_only else compute, on_result)
@@ -319,7 +319,13 @@ class Stages:
 
         # Summaries, one batch per summariser.
         def summarised(it: Item, value: dict[str, Any], rec: StageRecord) -> None:
-            it.summary = Summary(value["text"], _pivot(it) or it.lang, int(value["chunks"]), rec)
+            it.summary = Summary(
+                value["text"],
+                _pivot(it) or it.lang,
+                int(value["chunks"]),
+                rec,
+                bool(value.get("truncated", False)),
+            )
 
         ready = [
             it
@@ -353,7 +359,9 @@ class Stages:
                     target: str = target,
                     route: Route = translator.route,
                 ) -> None:
-                    it.translations[target] = Translation(target, value["text"], route, rec)
+                    it.translations[target] = Translation(
+                        target, value["text"], route, rec, bool(value.get("truncated", False))
+                    )
 
                 todo = [it for it in group if it.error is None and target not in it.translations]
                 self._translate(
@@ -371,9 +379,14 @@ class Stages:
         """Warnings for one result: what an editor must check before publishing."""
         detect = self.detector.detect
         flags = check_text(source, summary.text, "summarize", summary.lang, detect, is_summary=True)
+        if summary.truncated:
+            flags.append(truncated_output(summary.text, "summarize", "summary_generation"))
         for target, tr in translations.items():
             if tr.route != "copy":
                 flags += check_text(source, tr.text, f"translate:{target}", target, detect)
+            if tr.truncated:
+                stage = f"translate:{target}"
+                flags.append(truncated_output(tr.text, stage, "translation_generation"))
         return tuple(dedupe(flags))
 
 
@@ -382,7 +395,10 @@ def _pivot(it: Item) -> str | None:
 
 
 def _summaries(summarizer: Seq2SeqSummarizer, batch: list[str]) -> list[dict[str, Any]]:
-    return [{"text": o.text, "chunks": o.chunks} for o in summarizer.summarize(batch)]
+    return [
+        {"text": o.text, "chunks": o.chunks, "truncated": o.truncated}
+        for o in summarizer.summarize(batch)
+    ]
 
 
 def _group(items: Iterable[Item], key: Callable[[Item], Any]) -> list[tuple[Any, list[Item]]]:

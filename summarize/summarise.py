@@ -32,6 +32,7 @@ MAX_LEVELS = 6
 class SummaryOut:
     text: str
     chunks: int
+    truncated: bool = False  # some generation behind it stopped at its length limit
 
 
 class Summarizer(Protocol):
@@ -82,13 +83,16 @@ class Seq2SeqSummarizer:
         current = [self._chunks(t, budget) for t in texts]
         first = [len(c) for c in current]
         final: dict[int, str] = {}
+        cut: set[int] = set()
         pending = list(range(len(texts)))
         for _ in range(MAX_LEVELS):
             flat = [(i, chunk) for i in pending for chunk in current[i]]
             outs = self.model.generate([self.prefix + c for _, c in flat], self.params)
             grouped: dict[int, list[str]] = defaultdict(list)
             for (i, _), out in zip(flat, outs, strict=True):
-                grouped[i].append(out)
+                grouped[i].append(out.text)
+                if out.truncated:
+                    cut.add(i)
             still = []
             for i in pending:
                 if len(current[i]) == 1:
@@ -98,7 +102,7 @@ class Seq2SeqSummarizer:
                     still.append(i)
             pending = still
             if not pending:
-                return [SummaryOut(final[i], first[i]) for i in range(len(texts))]
+                return [SummaryOut(final[i], first[i], i in cut) for i in range(len(texts))]
         raise GenerationError(
             f"summaries of the chunks did not get shorter after {MAX_LEVELS} rounds; "
             "lower max_length in [summary_generation]"

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from summarize.catalog import Catalog, ModelRef, resolve
 from summarize.config import Settings
 from summarize.engines import (
+    Generation,
     Seq2SeqModel,
     describe,
     effective_generation,
@@ -51,7 +52,7 @@ class Translator(Protocol):
 
     def info(self) -> dict[str, Any]: ...
 
-    def translate(self, texts: Sequence[str]) -> list[str]: ...
+    def translate(self, texts: Sequence[str]) -> list[Generation]: ...
 
 
 class ModelTranslator:
@@ -98,7 +99,7 @@ class ModelTranslator:
             },
         )
 
-    def translate(self, texts: Sequence[str]) -> list[str]:
+    def translate(self, texts: Sequence[str]) -> list[Generation]:
         if not texts:
             return []
         structure = [sentences_by_paragraph(t) for t in texts]
@@ -116,9 +117,14 @@ class ModelTranslator:
             [prefix + p for p in pieces], self.params, src_lang=self.src, tgt_lang=self.tgt
         )
         done = dict(zip(pieces, outs, strict=True))
-        translated = {s: " ".join(done[p] for p in ps) for s, ps in parts.items()}
+        translated = {s: " ".join(done[p].text for p in ps) for s, ps in parts.items()}
+        cut = {s for s, ps in parts.items() if any(done[p].truncated for p in ps)}
         return [
-            join_sentences([[translated[s] for s in para] for para in doc]) for doc in structure
+            Generation(
+                join_sentences([[translated[s] for s in para] for para in doc]),
+                any(s in cut for para in doc for s in para),
+            )
+            for doc in structure
         ]
 
 
@@ -144,8 +150,13 @@ class PivotTranslator:
             "settings": {"pivot": self.first.tgt, "steps": [a, b]},
         }
 
-    def translate(self, texts: Sequence[str]) -> list[str]:
-        return self.second.translate(self.first.translate(texts))
+    def translate(self, texts: Sequence[str]) -> list[Generation]:
+        first = self.first.translate(texts)
+        second = self.second.translate([g.text for g in first])
+        return [
+            Generation(b.text, a.truncated or b.truncated)
+            for a, b in zip(first, second, strict=True)
+        ]
 
 
 class CopyTranslator:
@@ -159,8 +170,8 @@ class CopyTranslator:
     def info(self) -> dict[str, Any]:
         return {"model": "copy", "revision": "", "engine": "none", "settings": {"stage": "copy.v1"}}
 
-    def translate(self, texts: Sequence[str]) -> list[str]:
-        return list(texts)
+    def translate(self, texts: Sequence[str]) -> list[Generation]:
+        return [Generation(t) for t in texts]
 
 
 class Router:

@@ -80,6 +80,7 @@ class Summary:
     lang: str
     chunks: int
     record: StageRecord
+    truncated: bool = False  # the model stopped at its length limit somewhere behind it
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Translation:
     text: str
     route: Route
     record: StageRecord
+    truncated: bool = False
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,12 @@ def catalog():  # type: ignore[no-untyped-def]
 
 
 def test_catalogue_entries_are_complete_and_defaults_are_commercial(catalog) -> None:  # type: ignore[no-untyped-def]
-    assert {"distilbart-cnn-12-6", "opus-mt-en-ar", "opus-mt-en-fr", "m2m100-418m"} <= set(
-        e.name for e in catalog.defaults()
-    )
+    assert {
+        "distilbart-cnn-12-6",
+        "opus-mt-tc-big-en-ar",
+        "opus-mt-tc-big-en-fr",
+        "m2m100-418m",
+    } == set(e.name for e in catalog.defaults())
     for entry in catalog.entries.values():
         assert entry.hub and entry.license and entry.size_mb > 0 and entry.params
         assert entry.languages or entry.pairs
@@ -33,6 +36,8 @@ def test_catalogue_entries_are_complete_and_defaults_are_commercial(catalog) -> 
         if entry.revision is not None:
             assert len(entry.revision) == 40
     assert catalog.get("opus-mt-en-ar").target_tokens == {"ar": ">>ara<<"}
+    assert catalog.get("opus-mt-tc-big-en-ar").target_tokens == {"ar": ">>ara<<"}
+    assert all(e.pinned for e in catalog.defaults()), "every default model is pinned"
     for pair in ("en-ar", "en-fr", "fr-en", "ar-en", "es-en", "de-en"):
         src, tgt = pair.split("-")
         assert catalog.pair_translators(src, tgt), pair
@@ -49,10 +54,11 @@ def test_routes_direct_pivot_fallback_copy(catalog) -> None:  # type: ignore[no-
     router = Router(Settings(), catalog)
     direct = router.choose("en", "ar")
     assert isinstance(direct, ModelTranslator) and direct.route == "direct"
-    assert direct.ref.name == "opus-mt-en-ar"
+    assert direct.ref.name == "opus-mt-tc-big-en-ar"  # the default wins over the lighter one
+    assert router.choose("en", "fr").ref.name == "opus-mt-tc-big-en-fr"  # type: ignore[attr-defined]
     pivot = router.choose("fr", "ar")
     assert isinstance(pivot, PivotTranslator) and pivot.route == "pivot"
-    assert [r.name for r in router.models(pivot)] == ["opus-mt-fr-en", "opus-mt-en-ar"]
+    assert [r.name for r in router.models(pivot)] == ["opus-mt-fr-en", "opus-mt-tc-big-en-ar"]
     fallback = router.choose("es", "zh")
     assert fallback.route == "fallback"
     assert [r.name for r in router.models(fallback)] == ["m2m100-418m"]

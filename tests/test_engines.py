@@ -10,7 +10,7 @@ from conftest import SEEDS, tiny_overrides
 from summarize import load_settings, run
 from summarize.catalog import load_catalog, resolve
 from summarize.config import Settings
-from summarize.engines import clear_pool, describe, get_model, resolve_engine
+from summarize.engines import clear_pool, describe, get_model
 
 pytest.importorskip("ctranslate2")
 
@@ -46,28 +46,48 @@ def test_float32_greedy_gives_the_same_text_on_both_engines(
     assert outputs["ctranslate2"] == outputs["transformers"]
 
 
-def test_auto_uses_ctranslate2_only_where_a_converted_model_is_present(
+def test_auto_is_ctranslate2_for_what_it_runs_converting_once_on_first_use(
     tiny: dict[str, Path], tmp_path: Path
 ) -> None:
-    from summarize.convert import convert
+    """`auto` (the default) picks CTranslate2 by architecture, before any conversion, so the
+    signature is the same before and after; the first use converts, later uses reuse it."""
+    import json
+    import shutil
 
-    settings = Settings(engine="auto", compute_type="int8", models_dir=tmp_path)
+    settings = Settings(compute_type="int8", models_dir=tmp_path / "models")
+    assert settings.engine == "auto"
     catalog = load_catalog(settings, extra={})
-    bart = resolve(str(tiny["bart"]), catalog, task="summarization")
     marian = resolve(str(tiny["en-fr"]), catalog, task="translation", pair=("en", "fr"))
-    convert(bart, tmp_path, "int8")
-    assert resolve_engine(bart, settings) == "ctranslate2"
-    assert resolve_engine(marian, settings) == "transformers"
-    a, b = describe(bart, settings, {}), describe(marian, settings, {})
-    assert (a["engine"], a["compute_type"]) == ("ctranslate2", "int8")
-    assert (b["engine"], b["compute_type"]) == ("transformers", "float32")
-    assert "ctranslate2" in a["engine_version"]
+    before = describe(marian, settings, {})
+    assert (before["engine"], before["compute_type"]) == ("ctranslate2", "int8")
+    assert "ctranslate2" in before["engine_version"] and "torch" not in before["engine_version"]
+    converted = tmp_path / "models" / f"{tiny['en-fr'].name}-ct2-int8"
+    assert not converted.exists()
+    clear_pool()
+    [out] = get_model(marian, settings).generate(TEXTS[:1], GREEDY)
+    assert out.text and (converted / "model.bin").is_file()
+    assert json.loads((converted / ".summarize.json").read_text())["source"] == tiny["en-fr"].name
+    assert describe(marian, settings, {}) == before
+    mtime = (converted / "model.bin").stat().st_mtime_ns
+    clear_pool()
+    get_model(marian, settings).generate(TEXTS[:1], GREEDY)
+    assert (converted / "model.bin").stat().st_mtime_ns == mtime, "converted twice"
+    # An architecture CTranslate2 is not used for here stays on transformers.
+    other = tmp_path / "pegasus-like"
+    shutil.copytree(tiny["bart"], other)
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "model_type": "pegasus_x"}))
+    ref = resolve(str(other), catalog, task="summarization")
+    assert describe(ref, settings, {})["engine"] == "transformers"
+    clear_pool()
 
 
 def test_engines_never_share_cache_entries(tiny: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
     article = SEEDS / "001_91f3ff2c96f99f79.txt"
-    first = run([article], load_settings(overrides=tiny_overrides(tiny, out)))
+    first = run(
+        [article], load_settings(overrides=tiny_overrides(tiny, out, engine="transformers"))
+    )
     clear_pool()
     ct2_settings = load_settings(
         overrides=tiny_overrides(
@@ -109,3 +129,129 @@ def test_a_device_that_cannot_run_stops_the_run_with_one_clear_error(
     with pytest.raises(ModelLoadError, match="--device cpu"):
         run([SEEDS], settings)
     clear_pool()
+
+
+ARABIC = "افتتحت الجمعية العامة للإنتربول في مراكش يوم الاثنين بحضور 196 دولة."
+FRENCH = "L'Assemblée générale s'est ouverte lundi à Marrakech, « en présence » de 196 pays."
+
+
+@pytest.mark.parametrize("role", ["bart", "t5", "en-ar", "en-fr", "m2m100"])
+def test_torch_free_tokens_are_the_transformers_tokens(
+    tiny: dict[str, Path], tmp_path: Path, role: str
+) -> None:
+    """The CTranslate2 engine tokenizes with tokenizers/sentencepiece alone: token for token
+    what the transformers tokenizer gives, and the same text back."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    from summarize.convert import convert
+    from summarize.engines.plain import plain_tokenizer
+
+    folder = convert(
+        resolve(str(tiny[role]), load_catalog(Settings(), extra={}), task="translation"),
+        tmp_path,
+        "int8",
+    )
+    model_type = json.loads((tiny[role] / "config.json").read_text())["model_type"]
+    plain = plain_tokenizer(folder, model_type, "m2m100" if role == "m2m100" else None)
+    assert plain is not None, f"{role}: no torch-free tokenizer"
+    hf = AutoTokenizer.from_pretrained(str(tiny[role]))
+    texts = [*TEXTS, ARABIC, FRENCH, "  spaces  and\ttabs ", "Zürich — “quotes” … 3,5 %"]
+    if role == "en-ar":
+        texts = [f">>ara<< {t}" for t in texts]
+    if role == "m2m100":
+        hf.src_lang = "fr"
+    want = [hf.convert_ids_to_tokens(ids) for ids in hf(texts)["input_ids"]]
+    assert plain.encode(texts, src_lang="fr" if role == "m2m100" else None) == want
+    for tokens in want:
+        ids = hf.convert_tokens_to_ids(tokens)
+        if role == "m2m100":  # transformers' decode keeps the language token; ours drops it
+            ids = ids[1:]
+        assert plain.decode(tokens) == hf.decode(ids, skip_special_tokens=True).strip()
+
+
+def test_a_ctranslate2_run_imports_neither_torch_nor_transformers(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """On converted models the default engine runs the whole pipeline without torch."""
+    import subprocess
+    import sys
+
+    from conftest import tiny_args
+
+    models = tmp_path / "models"
+    settings = load_settings(
+        overrides={**tiny_overrides(tiny, tmp_path / "warm"), "models_dir": str(models)}
+    )
+    assert run([SEEDS / "001_91f3ff2c96f99f79.txt"], settings).ok  # converts them once
+    probe = (
+        "import sys, runpy; sys.argv = ['summarize', 'run', *sys.argv[1:]];\n"
+        "try:\n    runpy.run_module('summarize', run_name='__main__')\n"
+        "except SystemExit as e:\n    code = e.code\n"
+        "heavy = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
+        "print('HEAVY', heavy, 'EXIT', code)\n"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            probe,
+            str(SEEDS),
+            "-o",
+            str(tmp_path / "out"),
+            "-q",
+            *tiny_args(tiny),
+        ],
+        env={**__import__("os").environ, "SUMMARIZE_MODELS_DIR": str(models)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "HEAVY [] EXIT 0" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.stderr == "", "a normal run prints nothing but our own lines"
+
+
+def test_length_is_never_left_to_chance(tiny: dict[str, Path], tmp_path: Path) -> None:
+    """No model falls back to transformers' 20 tokens: a translation may take 2x its input
+    + 16, a summary 256 new tokens, and an output that stops at its limit says so."""
+    import json
+    import shutil
+
+    from summarize.engines import LENGTH_FROM_INPUT, effective_generation, output_limits
+
+    assert output_limits({LENGTH_FROM_INPUT: [2, 16]}, [10, 100], cap=128) == [36, 128]
+    assert output_limits({"max_length": 20}, [5]) == [19]
+    for role, task in (("en-fr", "translation"), ("bart", "summarization")):
+        folder = tmp_path / f"no-limit-{role}"
+        shutil.copytree(tiny[role], folder)
+        gen = json.loads((folder / "generation_config.json").read_text())
+        gen.pop("max_length")
+        (folder / "generation_config.json").write_text(json.dumps(gen))
+        ref = resolve(str(folder), load_catalog(Settings(), extra={}), task=task)  # type: ignore[arg-type]
+        params = effective_generation(ref, task, {})
+        assert "max_length" not in params
+        if task == "translation":
+            assert params[LENGTH_FROM_INPUT] == [2, 16]
+        else:
+            assert params["max_new_tokens"] == 256
+    ref = resolve(str(tiny["en-fr"]), load_catalog(Settings(), extra={}), task="translation")
+    for engine in ("transformers", "ctranslate2"):
+        clear_pool()
+        model = get_model(ref, Settings(engine=engine, models_dir=tmp_path / "m"))
+        short = {"num_beams": 1, "max_new_tokens": 3}
+        [cut] = model.generate([TEXTS[1]], short)
+        assert cut.truncated, engine
+        assert model.count_tokens([cut.text])[0] <= 3 + 1, engine  # + </s>
+    clear_pool()
+
+
+def test_a_cut_off_output_is_a_warning_in_the_result(tiny: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    overrides = tiny_overrides(tiny, out, translation_generation={"max_new_tokens": 2})
+    report = run([SEEDS / "001_91f3ff2c96f99f79.txt"], load_settings(overrides=overrides))
+    assert report.ok
+    flags = [w for w in report.results[0].warnings if w.code == "truncated_output"]
+    assert {w.stage for w in flags} >= {"translate:ar", "translate:fr"}
+    by_stage = {w.stage: w.message for w in flags}
+    assert "max_new_tokens in [translation_generation]" in by_stage["translate:ar"]

@@ -12,6 +12,7 @@ import importlib
 import importlib.metadata
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from summarize.catalog import ModelRef, read_json
@@ -23,6 +24,38 @@ REGISTRY: dict[str, str] = {
     "ctranslate2.v1": "summarize.engines.ct2:CTranslate2Model",
 }
 ALIASES = {"transformers": "transformers.v1", "ctranslate2": "ctranslate2.v1"}
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One output, and whether the model stopped at its length limit instead of at the end
+    of its sequence (then the text may be cut off: a `truncated_output` warning)."""
+
+    text: str
+    truncated: bool = False
+
+
+# With no length limit from the model or the user, a translation may be at most
+# FACTOR x its input tokens + MARGIN (never transformers' silent 20), and a summary
+# SUMMARY_MAX_NEW_TOKENS.
+LENGTH_FROM_INPUT = "max_new_tokens_from_input"
+TRANSLATION_LENGTH = (2, 16)
+SUMMARY_MAX_NEW_TOKENS = 256
+
+
+def output_limits(
+    params: Mapping[str, Any], input_lengths: Sequence[int], cap: int | None = None
+) -> list[int]:
+    """How many tokens each output may have, counted as transformers counts new tokens (the
+    decoder's start token excluded; a forced first token and a forced end token included)."""
+    if LENGTH_FROM_INPUT in params:
+        factor, margin = params[LENGTH_FROM_INPUT]
+        limits = [int(factor) * n + int(margin) for n in input_lengths]
+    elif "max_new_tokens" in params:
+        limits = [int(params["max_new_tokens"])] * len(input_lengths)
+    else:
+        limits = [int(params.get("max_length", 20)) - 1] * len(input_lengths)
+    return [max(1, min(n, cap)) if cap else max(1, n) for n in limits]
 
 
 class Seq2SeqModel(Protocol):
@@ -40,7 +73,7 @@ class Seq2SeqModel(Protocol):
         *,
         src_lang: str | None = None,
         tgt_lang: str | None = None,
-    ) -> list[str]: ...
+    ) -> list[Generation]: ...
 
     def has_token(self, token: str) -> bool: ...
 
@@ -58,18 +91,27 @@ def engine_class(name: str) -> type:
     return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
 
 
+# Architectures CTranslate2 converts and this project has tested (parity with transformers).
+CT2_MODEL_TYPES = frozenset({"bart", "marian", "m2m_100", "t5", "mt5"})
+
+
 def resolve_engine(ref: ModelRef, settings: Settings) -> str:
-    """The engine that runs this model: `auto` is CTranslate2 where a converted copy is on disk
-    (and ctranslate2 is installed), else transformers."""
+    """The engine that runs this model. `auto` (the default) is CTranslate2 for every
+    architecture it runs (converted once, on first use), else transformers. Decided from the
+    catalogue and the folder's config.json alone, so it is the same before and after a download
+    or conversion (it is part of the stage signature)."""
     if settings.engine != "auto":
         return settings.engine
-    from summarize.engines import ct2
+    import importlib.util
 
-    try:
-        import ctranslate2  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("ctranslate2") is None:
         return "transformers"
-    return "ctranslate2" if ct2.is_converted(ref, settings) else "transformers"
+    if ref.entry.lang_codes == "nllb":  # not tested with CTranslate2 here
+        return "transformers"
+    config = read_json(ref.path / "config.json")
+    # A catalogue model not downloaded yet: every catalogue entry is an architecture above.
+    supported = config.get("model_type") in CT2_MODEL_TYPES if config else ref.origin == "catalog"
+    return "ctranslate2" if supported else "transformers"
 
 
 def compute_type(engine: str, settings: Settings) -> str:
@@ -102,8 +144,8 @@ def engine_version(engine: str) -> str:
     """Versions that change outputs, for the stage signature; read without importing torch."""
     names: tuple[str, ...] = {
         "transformers.v1": ("transformers", "torch"),
-        # transformers still tokenizes for the CTranslate2 engine.
-        "ctranslate2.v1": ("ctranslate2", "transformers"),
+        # Tokenizing for CTranslate2: tokenizers or sentencepiece (see engines/plain.py).
+        "ctranslate2.v1": ("ctranslate2", "tokenizers", "sentencepiece"),
     }.get(ALIASES.get(engine, engine), ())
     parts = []
     for name in names:
@@ -132,11 +174,26 @@ def generation_defaults(ref: ModelRef, task: str) -> dict[str, Any]:
 
 
 def effective_generation(ref: ModelRef, task: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The model's generation settings with the user's on top, and always a length limit."""
     params = generation_defaults(ref, task)
     params.update(overrides)
     if "max_new_tokens" in overrides:
         params.pop("max_length", None)
+    if "max_length" not in params and "max_new_tokens" not in params:
+        if task == "translation":
+            params[LENGTH_FROM_INPUT] = list(TRANSLATION_LENGTH)
+        else:
+            params["max_new_tokens"] = SUMMARY_MAX_NEW_TOKENS
     return dict(sorted(params.items()))
+
+
+def decoder_positions(ref: ModelRef) -> int | None:
+    """The most output positions the model has (None: no fixed limit, as in T5)."""
+    config = read_json(ref.path / "config.json")
+    if config.get("model_type") in ("t5", "mt5"):
+        return None
+    pos = config.get("max_position_embeddings")
+    return pos if isinstance(pos, int) and pos > 0 else None
 
 
 _HUGE = 1_000_000

@@ -1,8 +1,9 @@
-"""The CTranslate2 engine: the same models, converted (`summarize models convert`), run by
-CTranslate2 with int8 (CPU) or float16 (GPU) weights.
+"""The CTranslate2 engine (the default): the same models, converted once to int8 (CPU) or
+float16 kinds (GPU), run without torch or transformers.
 
 A model's converted folder is `models/<name>-ct2-<compute type>/`; if the source model is on disk
-and the folder is not, it is converted once, here, and recorded. Generation settings are
+and the folder is not, it is converted once, here (conversion alone needs torch), and recorded.
+Text becomes tokens through `engines/plain.py` (tokenizers, sentencepiece). Generation settings are
 translated from transformers' names: `max_length` counts the decoder's start token there, so
 CTranslate2 decodes `max_length - 1` tokens; a forced first token (BART's `<s>`, M2M100's target
 language) becomes a target prefix. Inputs are never truncated (`max_input_length=0`).
@@ -12,10 +13,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from summarize.catalog import ModelRef, is_complete
 from summarize.config import Settings
+from summarize.engines import Generation, decoder_positions, output_limits
+from summarize.engines.plain import TokenStrings
 from summarize.engines.tokens import TokenizerMixin
 from summarize.errors import ModelLoadError
 
@@ -58,6 +62,33 @@ def is_converted(ref: ModelRef, settings: Settings) -> bool:
     return (path / "model.bin").is_file() and (path / "config.json").is_file()
 
 
+class _TransformersTokens:
+    """The transformers tokenizer behind the `TokenStrings` interface: the fallback for a
+    folder `plain.py` does not handle (NLLB), which then imports transformers."""
+
+    def __init__(self, owner: TokenizerMixin) -> None:
+        self._owner = owner
+        tok = owner.tokenizer
+        self.eos_token = str(tok.eos_token or tok.unk_token)
+
+    def encode(self, texts: Sequence[str], src_lang: str | None = None) -> list[list[str]]:
+        tok = self._owner.tokenizer
+        if src_lang:
+            self._owner.language_token(src_lang, src_lang)  # sets the source language
+        ids = tok(list(texts), truncation=False)["input_ids"]
+        return [list(tok.convert_ids_to_tokens(x)) for x in ids]
+
+    def decode(self, tokens: Sequence[str]) -> str:
+        tok = self._owner.tokenizer
+        return str(tok.decode(tok.convert_tokens_to_ids(list(tokens)), skip_special_tokens=True))
+
+    def has_token(self, token: str) -> bool:
+        return self._owner.has_token(token)
+
+    def lang_token(self, lang: str) -> str | None:
+        return None
+
+
 class CTranslate2Model(TokenizerMixin):
     engine = "ctranslate2"
 
@@ -66,11 +97,13 @@ class CTranslate2Model(TokenizerMixin):
         self._settings = settings
         self._translator: Any = None
         self._tokenizer: Any = None
+        self._tokens: TokenStrings | None = None
         self._lock = threading.RLock()  # _load (under the lock) reads the tokenizer
 
     # -- loading ---------------------------------------------------------------
 
-    def _folder(self) -> Any:
+    def _folder(self) -> Path:
+        """The converted folder, converting the downloaded model once if needed."""
         from summarize.convert import convert
 
         target = converted_ref(self.ref, self._settings)
@@ -83,6 +116,30 @@ class CTranslate2Model(TokenizerMixin):
             convert(self.ref, self._settings.models_dir, compute_type_for(self._settings))
         return target.path
 
+    @property
+    def tokens(self) -> TokenStrings:
+        """Token strings in and out: torch-free where `plain.py` knows the model."""
+        if self._tokens is None:
+            with self._lock:
+                if self._tokens is None:
+                    self._tokens = self._load_tokens()
+        return self._tokens
+
+    def _load_tokens(self) -> TokenStrings:
+        from summarize.catalog import read_json
+        from summarize.engines.plain import plain_tokenizer
+
+        folder = self._folder()
+        model_type = str(read_json(self.ref.path / "config.json").get("model_type", ""))
+        plain = plain_tokenizer(folder, model_type, self.ref.entry.lang_codes)
+        return plain if plain is not None else _TransformersTokens(self)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(t) for t in self.tokens.encode(texts)] if texts else []
+
+    def has_token(self, token: str) -> bool:
+        return self.tokens.has_token(token)
+
     def _ensure(self) -> Any:
         if self._translator is None:
             folder = self._folder()
@@ -91,7 +148,7 @@ class CTranslate2Model(TokenizerMixin):
                     self._translator = self._load(folder)
         return self._translator
 
-    def _load(self, folder: Any) -> Any:
+    def _load(self, folder: Path) -> Any:
         """One clear error, raised before any article, when CTranslate2 cannot run here."""
         import ctranslate2
 
@@ -106,7 +163,7 @@ class CTranslate2Model(TokenizerMixin):
             )
             # GPU libraries (cuBLAS) load at the first matrix product, and a one-token input
             # may not need one: run a small batch now, so a broken setup fails here, once.
-            probe = self.tokenizer.eos_token or self.tokenizer.unk_token
+            probe = self.tokens.eos_token
             translator.translate_batch(
                 [[probe] * 16] * 4, max_decoding_length=4, max_input_length=0, beam_size=2
             )
@@ -124,15 +181,24 @@ class CTranslate2Model(TokenizerMixin):
 
     # -- generation ------------------------------------------------------------
 
-    def _prefix(self, src_lang: str | None, tgt_lang: str | None) -> list[str] | None:
+    def _prefix(self, tgt_lang: str | None) -> list[str] | None:
         """What transformers forces as the first output tokens becomes a target prefix."""
-        target = self.language_token(src_lang, tgt_lang)
-        if target is not None:
-            return [target]
+        if self.ref.entry.lang_codes and tgt_lang:
+            token = self.tokens.lang_token(tgt_lang) or self.language_token("en", tgt_lang)
+            return [token] if token else None
         forced = self._forced("forced_bos_token_id")
         if forced is not None:
-            return [self.tokenizer.convert_ids_to_tokens(forced)]
+            return [self._id_to_token(forced)]
         return None
+
+    def _id_to_token(self, token_id: int) -> str:
+        """A token id from the model's config, as the token string CTranslate2 knows."""
+        from summarize.engines.plain import _ct2_vocabulary
+
+        vocabulary = _ct2_vocabulary(self._folder())
+        if 0 <= token_id < len(vocabulary):
+            return vocabulary[token_id]
+        return str(self.tokenizer.convert_ids_to_tokens(token_id))
 
     def _forced(self, key: str) -> int | None:
         """BART forces `<s>` first and `</s>` at the length limit; read from the model's own
@@ -152,24 +218,20 @@ class CTranslate2Model(TokenizerMixin):
         *,
         src_lang: str | None = None,
         tgt_lang: str | None = None,
-    ) -> list[str]:
+    ) -> list[Generation]:
         if not texts:
             return []
         translator = self._ensure()
-        tok = self.tokenizer
-        prefix = self._prefix(src_lang, tgt_lang)
-        source = [
-            tok.convert_ids_to_tokens(ids)
-            for ids in tok(list(texts), truncation=False)["input_ids"]
-        ]
+        prefix = self._prefix(tgt_lang)
+        source = self.tokens.encode(texts, src_lang=src_lang)
         beams = int(params.get("num_beams", 1) or 1)
-        if "max_new_tokens" in params:
-            max_len = int(params["max_new_tokens"])
-        else:
-            max_len = int(params.get("max_length", 256)) - 1
-        # transformers keeps the last position for a forced </s>; CTranslate2 does not force one.
-        if self._forced("forced_eos_token_id") is not None:
-            max_len -= 1
+        # CTranslate2 counts a target prefix in its length and does not force a final </s>,
+        # where transformers keeps the last position for one.
+        forced_eos = self._forced("forced_eos_token_id") is not None
+        limits = [
+            n - (1 if forced_eos else 0)
+            for n in output_limits(params, [len(s) for s in source], decoder_positions(self.ref))
+        ]
         min_len = max(0, int(params.get("min_length", 0)) - 1)
         if "min_new_tokens" in params:
             min_len = int(params["min_new_tokens"])
@@ -182,12 +244,13 @@ class CTranslate2Model(TokenizerMixin):
             length_penalty=float(params.get("length_penalty", 1.0)),
             repetition_penalty=float(params.get("repetition_penalty", 1.0)),
             no_repeat_ngram_size=int(params.get("no_repeat_ngram_size", 0) or 0),
-            max_decoding_length=max_len,
+            max_decoding_length=max(limits),
             min_decoding_length=min_len,
             max_input_length=0,
         )
         out = []
-        for result in results:
-            ids = tok.convert_tokens_to_ids(result.hypotheses[0])
-            out.append(tok.decode(ids, skip_special_tokens=True).strip())
+        for result, limit in zip(results, limits, strict=True):
+            hypothesis = result.hypotheses[0]
+            truncated = len(hypothesis) >= limit
+            out.append(Generation(self.tokens.decode(hypothesis[:limit]).strip(), truncated))
         return out

@@ -8,7 +8,7 @@ from typing import Any
 
 from summarize.catalog import ModelRef
 from summarize.config import Settings
-from summarize.engines import token_batches
+from summarize.engines import Generation, decoder_positions, output_limits, token_batches
 from summarize.engines.tokens import TokenizerMixin
 from summarize.errors import ModelLoadError
 
@@ -55,8 +55,12 @@ class TransformersModel(TokenizerMixin):
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
+            # float32 on CPU: some checkpoints are stored as float16 (the tc-big Marians).
             model = AutoModelForSeq2SeqLM.from_pretrained(
-                str(self.ref.path), use_safetensors=True, local_files_only=True
+                str(self.ref.path),
+                use_safetensors=True,
+                local_files_only=True,
+                dtype=torch.float32 if device == "cpu" else "auto",
             )
         except (OSError, ValueError) as exc:
             raise ModelLoadError(
@@ -80,29 +84,45 @@ class TransformersModel(TokenizerMixin):
         *,
         src_lang: str | None = None,
         tgt_lang: str | None = None,
-    ) -> list[str]:
-        """Generate for every text, in length-sorted batches bounded by a token budget."""
+    ) -> list[Generation]:
+        """Generate for every text, in length-sorted batches bounded by a token budget; each
+        output is held to its own length limit (see `output_limits`)."""
         if not texts:
             return []
         import torch
 
+        from summarize.engines import LENGTH_FROM_INPUT
+
         model = self._ensure_model()
         tok = self.tokenizer
-        kwargs = dict(params)
+        kwargs = {k: v for k, v in params.items() if k not in (LENGTH_FROM_INPUT, "max_length")}
         target = self.language_token(src_lang, tgt_lang)
+        forced_lang = None
         if target is not None:
-            kwargs["forced_bos_token_id"] = tok.convert_tokens_to_ids(target)
+            # M2M100's decode keeps its language tokens: the forced one is dropped here.
+            forced_lang = kwargs["forced_bos_token_id"] = tok.convert_tokens_to_ids(target)
         lengths = self.count_tokens(texts)
+        limits = output_limits(params, lengths, decoder_positions(self.ref))
+        eos = model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
         beams = int(kwargs.get("num_beams", 1) or 1)
-        out: list[str] = [""] * len(texts)
+        out: list[Generation] = [Generation("")] * len(texts)
         for batch in token_batches(lengths, self._settings.max_batch_tokens // beams):
             enc = tok(
                 [texts[i] for i in batch], return_tensors="pt", padding=True, truncation=False
             )
             enc = {k: v.to(self._device) for k, v in enc.items()}
+            kwargs["max_new_tokens"] = max(limits[i] for i in batch)
             with torch.inference_mode():
                 generated = model.generate(**enc, **kwargs)
-            decoded = tok.batch_decode(generated, skip_special_tokens=True)
-            for i, text in zip(batch, decoded, strict=True):
-                out[i] = text.strip()
+            for i, row in zip(batch, generated.tolist(), strict=True):
+                new = row[1:]  # after the decoder's start token
+                end = next((k for k, t in enumerate(new) if t in eos_ids), None)
+                used = len(new) if end is None else end + 1
+                truncated = used >= limits[i]
+                kept = new[: min(used, limits[i])]
+                if forced_lang is not None and kept[:1] == [forced_lang]:
+                    kept = kept[1:]
+                text = tok.decode(kept, skip_special_tokens=True)
+                out[i] = Generation(text.strip(), truncated)
         return out
