@@ -3,7 +3,8 @@
     python bench/pipeline.py [--quick] [--json]
 
 Models: random weights with the exact shapes of the default models (speed depends on shape, not
-weights): DistilBART-CNN-12-6, opus-mt en->fr and en->ar, and M2M100-418M (full mode only).
+weights): DistilBART-CNN-12-6, opus-mt-tc-big en->fr and en->ar, and M2M100-418M (full mode
+only).
 Their tokenizers are trained here on the sample articles and padded to the real vocabulary
 sizes. Every engine does the same work: summaries are forced to 60 new tokens and translations
 to 64 (end-of-sequence and sentence ends are biased away in the random weights, so each summary
@@ -15,8 +16,10 @@ the baseline does what those pipelines did, article by article: tokenize, `gener
 model's generation config under `torch.no_grad`, decode; translation likewise, one summary per
 call, with `>>ara<<` for en->ar.
 
-Each configuration runs in its own process, so peak memory (ru_maxrss) and thread pools belong
-to it alone. Ratios are against the baseline measured in the same run.
+Each configuration runs in its own process, so peak memory (VmHWM) and thread pools belong
+to it alone. Ratios are against the baseline measured in the same run. The CTranslate2 run is
+the product's default: it imports neither torch nor transformers (reported), and its start-up
+(process start to the first model call, model loading excluded) is measured in a fresh process.
 """
 
 from __future__ import annotations
@@ -39,9 +42,11 @@ SUMMARY_TOKENS = 60
 TRANSLATION_TOKENS = 64
 
 # Shapes of the default models. DistilBART-CNN-12-6 and M2M100-418M as published (vocabulary,
-# width, layers, heads, feed-forward, positions, activation); opus-mt: the Marian base shape
-# shared by the opus-mt models (6+6 layers, 512 wide, 8 heads, 2048 FFN, swish, 512 positions),
-# with en-fr's 59,514-token vocabulary and en-ar's assumed at 62,834 (not verifiable offline).
+# width, layers, heads, feed-forward, positions, activation). opus-mt-tc-big: Marian
+# transformer-big (6+6 layers, 1024 wide, 16 heads, 4096 FFN, relu, 1024 positions) as in the
+# config of a copy of tc-big-en-fr (vocabulary 53,018); en-ar's own config was not seen: its
+# vocabulary is taken from its sibling tc-big-ar-en (61,109), which its 478 MB float16
+# checkpoint (about 239M parameters) fits.
 SHAPES: dict[str, dict[str, Any]] = {
     "distilbart-cnn-12-6": dict(
         arch="bart",
@@ -54,27 +59,27 @@ SHAPES: dict[str, dict[str, Any]] = {
         max_pos=1024,
         act="gelu",
     ),
-    "opus-mt-en-fr": dict(
+    "opus-mt-tc-big-en-fr": dict(
         arch="marian",
-        vocab=59514,
-        d_model=512,
+        vocab=53018,
+        d_model=1024,
         enc=6,
         dec=6,
-        heads=8,
-        ffn=2048,
-        max_pos=512,
-        act="swish",
+        heads=16,
+        ffn=4096,
+        max_pos=1024,
+        act="relu",
     ),
-    "opus-mt-en-ar": dict(
+    "opus-mt-tc-big-en-ar": dict(
         arch="marian",
-        vocab=62834,
-        d_model=512,
+        vocab=61109,
+        d_model=1024,
         enc=6,
         dec=6,
-        heads=8,
-        ffn=2048,
-        max_pos=512,
-        act="swish",
+        heads=16,
+        ffn=4096,
+        max_pos=1024,
+        act="relu",
         targets=(">>ara<<",),
     ),
     "m2m100-418m": dict(
@@ -399,7 +404,7 @@ def worker_baseline(models: dict[str, str], texts: list[str]) -> dict[str, Any]:
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     loaded = {}
-    for name in ("distilbart-cnn-12-6", "opus-mt-en-fr", "opus-mt-en-ar"):
+    for name in ("distilbart-cnn-12-6", "opus-mt-tc-big-en-fr", "opus-mt-tc-big-en-ar"):
         loaded[name] = (
             AutoTokenizer.from_pretrained(models[name]),
             AutoModelForSeq2SeqLM.from_pretrained(models[name]).eval(),
@@ -417,8 +422,8 @@ def worker_baseline(models: dict[str, str], texts: list[str]) -> dict[str, Any]:
     outputs = []
     for text in texts:
         summary = generate("distilbart-cnn-12-6", text, SUMMARY_TOKENS)
-        fr = generate("opus-mt-en-fr", summary, TRANSLATION_TOKENS)
-        ar = generate("opus-mt-en-ar", ">>ara<< " + summary, TRANSLATION_TOKENS)
+        fr = generate("opus-mt-tc-big-en-fr", summary, TRANSLATION_TOKENS)
+        ar = generate("opus-mt-tc-big-en-ar", ">>ara<< " + summary, TRANSLATION_TOKENS)
         outputs.append([summary, fr, ar])
     return {
         "seconds": time.perf_counter() - started,
@@ -447,8 +452,8 @@ def product_setup(
         overrides={
             "summarizer": models["distilbart-cnn-12-6"],
             "translators": [
-                f"en-fr={models['opus-mt-en-fr']}",
-                f"en-ar={models['opus-mt-en-ar']}",
+                f"en-fr={models['opus-mt-tc-big-en-fr']}",
+                f"en-ar={models['opus-mt-tc-big-en-ar']}",
             ],
             "models_dir": str(CACHE),
             "output_dir": str(tmp / "out"),
@@ -476,10 +481,14 @@ def worker_product(
             models, texts, Path(tmp), engine=engine, compute_type=compute_type
         )
         catalog = load_catalog(settings, extra={})
-        for name in ("distilbart-cnn-12-6", "opus-mt-en-fr", "opus-mt-en-ar"):
+        for name in ("distilbart-cnn-12-6", "opus-mt-tc-big-en-fr", "opus-mt-tc-big-en-ar"):
             model = get_model(resolve(models[name], catalog, task="translation"), settings)
-            model._ensure_model() if engine == "transformers" else model._ensure()  # type: ignore[attr-defined]
-            model.tokenizer  # type: ignore[attr-defined]  # noqa: B018
+            if engine == "transformers":
+                model._ensure_model()  # type: ignore[attr-defined]
+                model.tokenizer  # type: ignore[attr-defined]  # noqa: B018
+            else:
+                model._ensure()  # type: ignore[attr-defined]
+                model.tokens  # type: ignore[attr-defined]  # noqa: B018
         get_detector(settings).detect("Warm up the language profiles with a sentence.")
         load = time.perf_counter() - started
         started = time.perf_counter()
@@ -490,6 +499,8 @@ def worker_product(
             "seconds": seconds,
             "load_seconds": load,
             "peak_rss_mb": _rss_mb(),
+            "torch_imported": "torch" in sys.modules,
+            "transformers_imported": "transformers" in sys.modules,
             "outputs": [
                 [r.summary.text, r.translations["fr"].text, r.translations["ar"].text]
                 for r in report.results
@@ -501,6 +512,53 @@ def worker_product(
             result["rerun_seconds"] = time.perf_counter() - started
             result["rerun_all_cached"] = all(r.all_cached for r in again.results)
     return result
+
+
+def _since_process_start() -> float:
+    """Seconds since this process was created (the kernel's start time, not Python's)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    start = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return uptime - start
+
+
+def worker_startup(models: dict[str, str], texts: list[str]) -> dict[str, Any]:
+    """A fresh `summarize.run` on converted models: time from process start to the first
+    model call, less the time spent loading models before it."""
+    import summarize
+    from summarize.engines import ct2
+
+    loading = 0.0
+    first_call: list[float] = []
+    load, generate = ct2.CTranslate2Model._load, ct2.CTranslate2Model.generate
+
+    def timed_load(self: Any, folder: Any) -> Any:
+        nonlocal loading
+        started = time.perf_counter()
+        try:
+            return load(self, folder)
+        finally:
+            loading += time.perf_counter() - started
+
+    def timed_generate(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not first_call:  # models load inside the call, after this moment
+            first_call.extend([_since_process_start(), loading])
+        return generate(self, *args, **kwargs)
+
+    ct2.CTranslate2Model._load = timed_load  # type: ignore[method-assign]
+    ct2.CTranslate2Model.generate = timed_generate  # type: ignore[method-assign]
+    with tempfile.TemporaryDirectory() as tmp:
+        feed, settings = product_setup(
+            models, texts[:1], Path(tmp), engine="ctranslate2", compute_type="int8"
+        )
+        assert summarize.run([feed], settings).ok
+    at, loaded = first_call
+    return {
+        "first_call_after_s": round(at, 3),
+        "startup_excluding_load_s": round(at - loaded, 3),
+        "load_seconds": round(loading, 3),
+        "torch_imported": "torch" in sys.modules,
+    }
 
 
 def worker_tokens(models: dict[str, str], texts: list[str]) -> dict[str, Any]:
@@ -546,6 +604,8 @@ def run_worker(args: argparse.Namespace) -> None:
         out = worker_baseline(models, texts)
     elif args.worker == "tokens":
         out = worker_tokens(models, texts)
+    elif args.worker == "startup":
+        out = worker_startup(models, texts)
     else:
         engine, compute_type = args.worker.split(":")
         out = worker_product(models, texts, engine, compute_type, rerun=args.rerun)
@@ -598,7 +658,7 @@ def main() -> None:
         return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     t0 = time.perf_counter()
-    names = ["distilbart-cnn-12-6", "opus-mt-en-fr", "opus-mt-en-ar"]
+    names = ["distilbart-cnn-12-6", "opus-mt-tc-big-en-fr", "opus-mt-tc-big-en-ar"]
     if not args.quick:
         names.append("m2m100-418m")
     models = build_models(names)
@@ -621,6 +681,8 @@ def main() -> None:
     ct2 = spawn("ctranslate2:int8", models, texts, rerun=True)
     log(f"ctranslate2 int8: {ct2['seconds']:.1f} s; warm-cache re-run {ct2['rerun_seconds']:.3f} s")
     agreement = spawn("tokens", models, texts)["int8_token_agreement"]
+    startup = spawn("startup", models, texts)
+    log(f"start-up to the first model call: {startup['startup_excluding_load_s']:.2f} s")
 
     def per_s(r: dict[str, Any]) -> float:
         return n / r["seconds"]
@@ -640,6 +702,12 @@ def main() -> None:
         f"cached: {ct2['rerun_all_cached']})"
     )
     print(f"int8 vs float32 summary token agreement: {agreement:.1%}")
+    print(
+        f"CTranslate2 run imports torch: {ct2['torch_imported']}, transformers: "
+        f"{ct2['transformers_imported']}; start-up to the first model call "
+        f"{startup['startup_excluding_load_s']:.2f} s (process start to first call "
+        f"{startup['first_call_after_s']:.2f} s, model loading excluded)"
+    )
     summary: dict[str, Any] = {
         "articles": n,
         "cores": os.cpu_count(),
@@ -651,6 +719,9 @@ def main() -> None:
         "peak_rss_mb": {k: round(v["peak_rss_mb"]) for k, v in rows.items()},
         "load_seconds": {k: round(v["load_seconds"], 2) for k, v in rows.items()},
         "int8_token_agreement": agreement,
+        "ctranslate2_imports_torch": ct2["torch_imported"],
+        "ctranslate2_imports_transformers": ct2["transformers_imported"],
+        "startup_to_first_call_s": startup["startup_excluding_load_s"],
     }
     if not args.quick:
         scaling: dict[str, Any] = {"length": {}, "batch": {}}

@@ -783,6 +783,52 @@ def models_verify(
     raise typer.Exit(EXIT_SOME_FAILED if bad else EXIT_OK)
 
 
+@models_app.command("check")
+def models_check(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Catalogue names [default: every downloaded model]."),
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="auto, ctranslate2 or transformers [default: auto].")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Load each downloaded model and run it on a fixed sentence: does it really work?
+
+    Translators turn "The meeting is on Monday." into French with "lundi" and Arabic with
+    "الاثنين"; a summariser writes a summary shorter than its input, in its language, not a
+    loop. Run it once after `summarize models download`. Exit 1 if any check fails.
+
+    Example: summarize models check opus-mt-tc-big-en-ar
+    """
+    settings = _settings(config, engine=engine)
+    from summarize.catalog import load_catalog
+    from summarize.smoke import check_models
+
+    _show_progress_lines()
+    try:
+        catalog = load_catalog(settings)
+        if names:
+            _chosen_refs(catalog, names, False)  # unknown names are a usage error
+        results = check_models(catalog, settings, names or ())
+    except SummarizeError as exc:
+        fail(exc)
+    if as_json:
+        typer.echo(
+            json.dumps([dataclasses.asdict(r) for r in results], ensure_ascii=False, indent=2)
+        )
+    elif not results:
+        typer.echo("no downloaded models to check; run `summarize models download` first")
+    for r in results if not as_json else []:
+        verdict = "pass" if r.passed else "FAIL: " + "; ".join(r.problems)
+        typer.echo(f"{r.name}: {verdict} ({r.seconds:.1f} s)")
+        if r.output:
+            typer.echo(f"    {r.output[:200]}")
+    raise typer.Exit(EXIT_OK if results and all(r.passed for r in results) else EXIT_SOME_FAILED)
+
+
 @models_app.command("convert")
 def models_convert(
     model: Annotated[str, typer.Argument(help="Catalogue name or model folder.")],

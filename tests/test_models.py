@@ -358,3 +358,51 @@ def test_no_pickle_refuses_a_pickle_only_revision(
         result = runner.invoke(app, ["models", "download", "tiny-hub", "--no-pickle"])
         assert "pytorch_model.bin" not in hub.fetched()
     assert result.exit_code == 2 and "--no-pickle" in result.output
+
+
+# -- summarize models check ---------------------------------------------------------------
+
+
+def test_smoke_properties_tell_a_working_model_from_a_broken_one() -> None:
+    """The verdicts `models check` gives, on outputs a real model and a broken one write."""
+    from summarize.detect import get_detector
+    from summarize.smoke import ARTICLE, summary_problems, translation_problems
+
+    assert translation_problems("fr", "La réunion a lieu lundi.") == []
+    assert translation_problems("ar", "الاجتماع يوم الإثنين.") == []
+    assert translation_problems("fr", "La réunion a lieu mardi.")
+    assert translation_problems("ar", "The meeting is on Monday.")  # not Arabic, no الاثنين
+    assert translation_problems("fr", "")
+    detect = get_detector(load_settings()).detect
+    good = (
+        "Police chiefs from 196 countries opened the INTERPOL General Assembly in Marrakech. "
+        "Delegates will discuss cybercrime and fraud."
+    )
+    assert summary_problems(ARTICLE, good, "en", detect) == []
+    assert summary_problems(ARTICLE, ARTICLE + " More.", "en", detect)  # not shorter
+    assert summary_problems(
+        ARTICLE, "police police police police police police police", "en", detect
+    )
+    french = "Les chefs de police de 196 pays ont ouvert l'assemblée générale à Marrakech lundi."
+    assert any("not 'en'" in p for p in summary_problems(ARTICLE, french, "en", detect))
+
+
+def test_models_check_runs_each_downloaded_model_and_fails_random_weights(
+    tiny: dict[str, Path],
+) -> None:
+    """Tiny random-weight models stand in for downloaded catalogue models: every check runs
+    through the real loading and generation code, and every one fails, as it must."""
+    models = Path(os.environ["SUMMARIZE_MODELS_DIR"])
+    shutil.copytree(tiny["bart"], models / "distilbart-cnn-12-6")
+    shutil.copytree(tiny["en-ar"], models / "opus-mt-tc-big-en-ar")
+    result = runner.invoke(app, ["models", "check", "--json"])
+    assert result.exit_code == 1, result.output
+    checks = json.loads(result.stdout)
+    assert {c["name"] for c in checks} == {"distilbart-cnn-12-6", "opus-mt-tc-big-en-ar (en->ar)"}
+    assert not any(c["passed"] for c in checks)
+    assert all(c["output"] and c["problems"] for c in checks)
+    missing = runner.invoke(app, ["models", "check", "opus-mt-tc-big-en-fr"])
+    assert missing.exit_code == 1
+    assert "summarize models download opus-mt-tc-big-en-fr" in missing.output
+    unknown = runner.invoke(app, ["models", "check", "no-such-model"])
+    assert unknown.exit_code == 2 and "not in the catalogue" in unknown.output
