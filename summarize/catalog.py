@@ -277,6 +277,20 @@ def read_record(path: Path) -> dict[str, Any]:
     return read_json(path / RECORD_FILE)
 
 
+def replace_dir(staging: Path, final: Path) -> None:
+    """Move a finished folder into place; the old one stays until the new one is there."""
+    import os
+    import shutil
+
+    if final.exists():
+        old = final.parent / f".{final.name}.old-{os.getpid()}"
+        os.replace(final, old)
+        os.replace(staging, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, final)
+
+
 def is_complete(path: Path) -> bool:
     return (path / "config.json").is_file() and any(path.glob("*" + WEIGHT_SUFFIX))
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from summarize.catalog import RECORD_FILE, ModelRef, check_loadable
+from summarize.catalog import RECORD_FILE, ModelRef, check_loadable, replace_dir
 from summarize.errors import ModelLoadError, UsageError
 
 log = logging.getLogger("summarize")
@@ -139,13 +139,7 @@ def convert(
             "converted": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         (staging / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        if final.exists():
-            old = final.parent / f".{final.name}.old-{os.getpid()}"
-            os.replace(final, old)
-            os.replace(staging, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, final)
+        replace_dir(staging, final)
         log.info("converted %s in %.0f s", ref.name, record["seconds"])
     return final
 

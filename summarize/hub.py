@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from summarize.catalog import RECORD_FILE, WEIGHT_SUFFIX, ModelRef, is_complete, read_record
+from summarize.catalog import (
+    RECORD_FILE,
+    WEIGHT_SUFFIX,
+    ModelRef,
+    is_complete,
+    read_record,
+    replace_dir,
+)
 from summarize.config import Settings
 from summarize.errors import ModelNotAvailable
 
@@ -163,7 +170,7 @@ def download(ref: ModelRef, settings: Settings, progress: bool = True) -> Path:
         if PICKLE_FILE in patterns:
             origin = pickle_to_safetensors(staging, ref.name, expected[PICKLE_FILE][1])
         write_record(staging, ref, revision, weights_from=origin)
-        _replace_dir(staging, final)
+        replace_dir(staging, final)
     return final
 
 
@@ -261,17 +268,6 @@ def _drop_shared(state: dict[str, Any]) -> dict[str, Any]:
         out[keep] = tensor.clone() if ptr in seen_storage and tensor.numel() else tensor
         seen_storage.add(ptr)
     return out
-
-
-def _replace_dir(staging: Path, final: Path) -> None:
-    """Move a finished folder into place; the old one stays until the new one is there."""
-    if final.exists():
-        old = final.parent / f".{final.name}.old-{os.getpid()}"
-        os.replace(final, old)
-        os.replace(staging, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, final)
 
 
 def resolved_revision(ref: ModelRef) -> str:

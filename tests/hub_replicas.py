@@ -39,6 +39,21 @@ class Replica:
     fetched: frozenset[str]  # the files a download takes (the rest are phantoms)
 
 
+# What a download takes from a tc-big Marian revision (the rest are phantoms).
+TC_BIG_FETCHED = frozenset(
+    {
+        "benchmark_results.txt",
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "source.spm",
+        "special_tokens_map.json",
+        "target.spm",
+        "tokenizer_config.json",
+        "vocab.json",
+    }
+)
+
 REPLICAS = [
     Replica(
         "distilbart-cnn-12-6",
@@ -87,19 +102,7 @@ REPLICAS = [
             "tokenizer_config.json": "337 B",
             "vocab.json": "2.21 MB",
         },
-        frozenset(
-            {
-                "benchmark_results.txt",
-                "config.json",
-                "generation_config.json",
-                "model.safetensors",
-                "source.spm",
-                "special_tokens_map.json",
-                "target.spm",
-                "tokenizer_config.json",
-                "vocab.json",
-            }
-        ),
+        TC_BIG_FETCHED,
     ),
     Replica(
         "opus-mt-tc-big-en-fr",
@@ -122,19 +125,7 @@ REPLICAS = [
             "tokenizer_config.json": "337 B",
             "vocab.json": "1.33 MB",
         },
-        frozenset(
-            {
-                "benchmark_results.txt",
-                "config.json",
-                "generation_config.json",
-                "model.safetensors",
-                "source.spm",
-                "special_tokens_map.json",
-                "target.spm",
-                "tokenizer_config.json",
-                "vocab.json",
-            }
-        ),
+        TC_BIG_FETCHED,
     ),
     Replica(
         "m2m100-418m",

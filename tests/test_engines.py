@@ -255,3 +255,60 @@ def test_a_cut_off_output_is_a_warning_in_the_result(tiny: dict[str, Path], tmp_
     assert {w.stage for w in flags} >= {"translate:ar", "translate:fr"}
     by_stage = {w.stage: w.message for w in flags}
     assert "max_new_tokens in [translation_generation]" in by_stage["translate:ar"]
+
+
+def test_first_use_converts_once_with_a_line_and_transformers_runs_quietly(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """A CLI run says, once per model, that it converts it; later runs say nothing; and a run on
+    the transformers engine prints no transformers warnings."""
+    import os
+    import subprocess
+
+    from conftest import cli_run
+
+    env = {**os.environ, "SUMMARIZE_MODELS_DIR": str(tmp_path / "models")}
+    seed = SEEDS / "001_91f3ff2c96f99f79.txt"
+    first = cli_run(tiny, seed, tmp_path / "out")
+    first.remove("-q")
+    done = subprocess.run(first, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "to CTranslate2 int8" in line]
+    assert len(lines) == 3 and all(line.startswith("summarize: converting") for line in lines)
+    again = subprocess.run(
+        cli_run(tiny, seed, tmp_path / "out2"), env=env, capture_output=True, text=True
+    )
+    assert again.returncode == 0 and again.stderr == ""
+    hf = subprocess.run(
+        [*cli_run(tiny, seed, tmp_path / "out3"), "--engine", "transformers"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert hf.returncode == 0 and hf.stderr == "", hf.stderr
+
+
+def test_nothing_but_the_safe_path_ever_unpickles() -> None:
+    """Weights are never unpickled: the package's one torch.load is the safe path's, with
+    weights_only=True, and models load from safetensors only. (The Ray executor pickles its own
+    work items between the driver and its workers, as Ray does with every task argument: data
+    this process made, never a file.)"""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent / "summarize"
+    calls = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                owner = node.func.value
+                name = f"{owner.id if isinstance(owner, ast.Name) else '?'}.{node.func.attr}"
+                if name in ("torch.load", "pickle.load", "pickle.loads", "joblib.load"):
+                    kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+                    calls.append((path.name, name, kwargs.get("weights_only")))
+    assert sorted(calls) == [
+        ("hub.py", "torch.load", True),
+        ("ray.py", "pickle.loads", None),
+        ("ray.py", "pickle.loads", None),
+    ]
+    assert "use_safetensors=True" in (root / "engines" / "hf.py").read_text(encoding="utf-8")

@@ -27,6 +27,32 @@ CPU_DEFAULT = "int8"
 GPU_DEFAULT = "int8_float16"
 
 
+_ARENAS_SET = False
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas, once per process, before CTranslate2 starts its threads.
+
+    Each thread that allocates under contention gets its own arena, and freed activation
+    buffers stay spread over them: with the default (8 per core) a CPU run of the default models
+    peaked about 70 MB higher at the same speed (bench/pipeline.py). A user's own
+    MALLOC_ARENA_MAX wins; elsewhere than glibc this does nothing."""
+    global _ARENAS_SET
+    import os
+    import sys
+
+    if _ARENAS_SET or "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
+        return
+    _ARENAS_SET = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, arenas)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
 def cuda_available() -> bool:
     try:
         import ctranslate2
@@ -153,6 +179,7 @@ class CTranslate2Model(TokenizerMixin):
         import ctranslate2
 
         device = device_for(self._settings)
+        limit_malloc_arenas()
         try:
             translator = ctranslate2.Translator(
                 str(folder),

@@ -14,7 +14,9 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
+
+from summarize.catalog import read_json
 
 _M2M_LANG = re.compile(r"^__[a-z]{2,3}__$")
 
@@ -33,14 +35,6 @@ class TokenStrings(Protocol):
     def lang_token(self, lang: str) -> str | None: ...
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 class JsonTokenizer:
     """A `tokenizer.json` (BART's byte-level BPE, T5's unigram) run by `tokenizers`."""
 
@@ -51,7 +45,7 @@ class JsonTokenizer:
         self._tok.no_truncation()
         self._tok.no_padding()
         self._vocab = self._tok.get_vocab(with_added_tokens=True)
-        config = _read_json(folder / "tokenizer_config.json")
+        config = read_json(folder / "tokenizer_config.json")
         self.eos_token = str(config.get("eos_token") or "</s>")
 
     def encode(self, texts: Sequence[str], src_lang: str | None = None) -> list[list[str]]:
@@ -78,7 +72,7 @@ class _SpmVocab:
     specials: frozenset[str] = frozenset({"</s>", "<unk>", "<pad>", "<s>"})
 
     def __init__(self, folder: Path) -> None:
-        self._vocab: dict[str, int] = _read_json(folder / "vocab.json")
+        self._vocab: dict[str, int] = read_json(folder / "vocab.json")
         if self.unk_token not in self._vocab:
             raise ValueError(f"{folder / 'vocab.json'} has no {self.unk_token}")
 
@@ -96,7 +90,7 @@ class MarianTokenizer(_SpmVocab):
         import sentencepiece as spm
 
         super().__init__(folder)
-        config = _read_json(folder / "tokenizer_config.json")
+        config = read_json(folder / "tokenizer_config.json")
         if config.get("separate_vocabs"):
             raise ValueError("Marian models with separate vocabularies are not supported here")
         self._source = spm.SentencePieceProcessor(model_file=str(folder / "source.spm"))
