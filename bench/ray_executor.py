@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pipeline import _rss_mb, articles, build_models, convert_all, product_setup, spawn
 
-NAMES = ["distilbart-cnn-12-6", "opus-mt-en-fr", "opus-mt-en-ar"]
+NAMES = ["distilbart-cnn-12-6", "opus-mt-tc-big-en-fr", "opus-mt-tc-big-en-ar"]
 # Articles per wave, for every configuration: 16 articles are two waves, one per Ray worker.
 WAVE = 8
 SHORT = "The council met on Tuesday and approved the new budget for the city's schools."
