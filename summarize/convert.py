@@ -140,7 +140,6 @@ def convert(
         }
         (staging / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         replace_dir(staging, final)
-        log.info("converted %s in %.0f s", ref.name, record["seconds"])
     return final
 
 

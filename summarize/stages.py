@@ -103,6 +103,7 @@ class Stage:
             cached=cached,
             versions=str(self.info.get("engine_version", "")),
             device=str(self.info.get("device", "")),
+            compute_type=str(self.info.get("compute_type", "")),
         )
 
     def run(self, inputs: Sequence[str], compute: Compute | None) -> list[StageResult | None]:

@@ -64,6 +64,7 @@ class StageRecord:
     cached: bool
     versions: str = ""
     device: str = ""
+    compute_type: str = ""  # CTranslate2's weights (int8, float16, ...); float32 for transformers
 
 
 @dataclass(frozen=True)
