@@ -363,14 +363,17 @@ def _run_with_progress(run_batch: Any, sources: list[str], settings: Any, **kwar
 def _print_report(report: Any) -> None:
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
-    ok, failed = len(report.succeeded), len(report.failed)
+    ok, failed, skipped = len(report.succeeded), len(report.failed), len(report.skipped)
     cached = sum(1 for o in report.succeeded if o.cached)
     for outcome in report.failed:
         assert outcome.error is not None
         typer.echo(f"error: {outcome.error.source}: {outcome.error.message}", err=True)
+    for outcome in report.skipped:
+        typer.echo(f"skipped: {outcome.source}: {outcome.reason}", err=True)
     typer.echo(
-        f"{ok + failed} sources: {ok} ok ({cached} entirely from cache), {failed} failed, "
-        f"{report.seconds:.1f} s; results in {report.output_dir}/, report in "
+        f"{ok + failed} sources: {ok} ok ({cached} entirely from cache), {failed} failed"
+        + (f", {skipped} files skipped" if skipped else "")
+        + f", {report.seconds:.1f} s; results in {report.output_dir}/, report in "
         f"{report.output_dir}/report.json",
         err=True,
     )
@@ -395,7 +398,7 @@ def detect(
     settings = _settings(config, stdin_format=stdin_format)
     from summarize.detect import get_detector
     from summarize.ingest import collect
-    from summarize.types import SourceError
+    from summarize.types import Skipped, SourceError
 
     try:
         ingested = collect(sources, settings)
@@ -407,6 +410,9 @@ def detect(
         if isinstance(item, SourceError):
             failed = True
             typer.echo(f"error: {item.source}: {item.message}", err=True)
+            continue
+        if isinstance(item, Skipped):
+            typer.echo(f"skipped: {item.source}: {item.reason}", err=True)
             continue
         code, prob = detector.detect(item.text)
         if as_json:
@@ -499,9 +505,11 @@ def watch(
     def report(batch: Any) -> None:
         for outcome in batch.failed:
             typer.echo(f"error: {outcome.error.source}: {outcome.error.message}", err=True)
+        for outcome in batch.skipped:
+            typer.echo(f"skipped: {outcome.source}: {outcome.reason}", err=True)
         typer.echo(
-            f"{len(batch.succeeded)} done, {len(batch.failed)} failed; results in "
-            f"{settings.output_dir}/",
+            f"{len(batch.succeeded)} done, {len(batch.failed)} failed, {len(batch.skipped)} "
+            f"skipped; results in {settings.output_dir}/",
             err=True,
         )
 

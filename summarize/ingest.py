@@ -19,7 +19,7 @@ from summarize.config import Settings
 from summarize.errors import InputError, UsageError
 from summarize.formats import Decoded, decode, html_text, markdown_text
 from summarize.text import normalize, safe_name, text_hash
-from summarize.types import Article, SourceError
+from summarize.types import Article, Skipped, SourceError
 
 TEXT_SUFFIXES = (".txt",)
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -27,6 +27,40 @@ HTML_SUFFIXES = (".html", ".htm")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 JSON_SUFFIXES = (".json",)
 SUFFIXES = TEXT_SUFFIXES + MARKDOWN_SUFFIXES + HTML_SUFFIXES + JSONL_SUFFIXES + JSON_SUFFIXES
+_READS = "summarize reads .txt, .md, .html, .json and .jsonl files"
+# What a newsroom inbox collects that is not (yet) an article, and what to do about it.
+_NOT_READ = {
+    ".pdf": "a PDF: not supported yet; extract its text (e.g. pdftotext) and save it as .txt",
+    ".doc": "a word-processor file: not supported; save it as .txt or .html",
+    ".docx": "a word-processor file: not supported; save it as .txt or .html",
+    ".odt": "a word-processor file: not supported; save it as .txt or .html",
+    ".rtf": "a word-processor file: not supported; save it as .txt or .html",
+    ".jpg": "an image: summarize reads text",
+    ".jpeg": "an image: summarize reads text",
+    ".png": "an image: summarize reads text",
+    ".gif": "an image: summarize reads text",
+    ".webp": "an image: summarize reads text",
+    ".heic": "an image: summarize reads text",
+    ".tif": "an image: summarize reads text",
+    ".tiff": "an image: summarize reads text",
+}
+
+
+def skip_reason(path: Path) -> str:
+    """Why a file of this kind is not read, in the words a user needs."""
+    suffix = path.suffix.lower()
+    if suffix in _NOT_READ:
+        return f"{_NOT_READ[suffix]} ({_READS})"
+    kind = f"extension {suffix}" if suffix else "no extension"
+    return f"not read: {kind} ({_READS}; --glob chooses others)"
+
+
+@dataclass
+class Scan:
+    """A folder's article files, sorted, and what was left out with the reason."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 @dataclass
@@ -35,11 +69,14 @@ class Ingested:
 
     articles: list[Article] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
-    order: list[Article | SourceError] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    order: list[Article | SourceError | Skipped] = field(default_factory=list)
 
-    def add(self, item: Article | SourceError) -> None:
+    def add(self, item: Article | SourceError | Skipped) -> None:
         if isinstance(item, Article):
             self.articles.append(item)
+        elif isinstance(item, Skipped):
+            self.skipped.append(item)
         else:
             self.errors.append(item)
         self.order.append(item)
@@ -47,6 +84,14 @@ class Ingested:
 
 def _error(source: str, exc: InputError, article_id: str | None = None) -> SourceError:
     return SourceError(source=source, type=type(exc).__name__, message=exc.reason, id=article_id)
+
+
+def record_id(obj: Any) -> str | None:
+    """A JSON record's `id` (a non-empty string or a number), or None."""
+    raw = obj.get("id") if isinstance(obj, dict) else None
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)) or str(raw) == "":
+        return None
+    return str(raw)
 
 
 def _optional_str(obj: dict[str, Any], key: str, where: str) -> str | None:
@@ -120,11 +165,11 @@ class Reader:
             raise InputError(where, "missing the 'text' field")
         if not isinstance(obj["text"], str):
             raise InputError(where, "'text' must be a string")
-        raw_id = obj.get("id")
-        if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or str(raw_id) == "":
+        article_id = record_id(obj)
+        if article_id is None:
             raise InputError(where, "missing an 'id' (a non-empty string or number)")
         return self.article(
-            str(raw_id),
+            article_id,
             obj["text"],
             where,
             title=_optional_str(obj, "title", where),
@@ -149,9 +194,13 @@ class Reader:
                     raise InputError(
                         where, f"not valid JSON ({exc.msg} at column {exc.colno})"
                     ) from None
+            except InputError as exc:
+                yield _error(where, exc)  # unparsable: known by file and line alone
+                continue
+            try:
                 yield self.record(obj, where, number)
             except InputError as exc:
-                yield _error(where, exc)
+                yield _error(where, exc, record_id(obj))
 
     def json_array(
         self, text: str, source: str, decoded: Decoded
@@ -173,7 +222,7 @@ class Reader:
             try:
                 yield self.record(obj, where, number, decoded)
             except InputError as exc:
-                yield _error(where, exc)
+                yield _error(where, exc, record_id(obj))
 
     # -- files ---------------------------------------------------------------------------
 
@@ -205,25 +254,41 @@ class Reader:
         except InputError as exc:
             yield _error(source, exc, article_id)
 
-    def walk(self, folder: Path) -> list[Path]:
-        """Files under `folder` that look like articles (or match --glob), sorted; hidden
-        files and folders skipped."""
+    def walk(self, folder: Path) -> Scan:
+        """Files under `folder` that look like articles (or match --glob), sorted, and every
+        file left out with the reason; hidden folders are not entered (each is one entry)."""
+        import os
+
         pattern = self.settings.glob
-        found = []
-        for path in folder.rglob("*"):
-            rel = path.relative_to(folder)
-            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-                continue
-            if pattern:
-                if fnmatch.fnmatch(rel.as_posix(), pattern) or fnmatch.fnmatch(path.name, pattern):
-                    found.append(path)
-            elif path.suffix.lower() in SUFFIXES:
-                found.append(path)
-        return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+        scan = Scan()
+        for root, dirs, names in os.walk(folder):
+            base = Path(root)
+            for name in sorted(d for d in dirs if d.startswith(".")):
+                scan.skipped.append(
+                    Skipped(str(base / name), "hidden folder (its name starts with '.'): not read")
+                )
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in names:
+                path = base / name
+                rel = path.relative_to(folder).as_posix()
+                if name.startswith("."):
+                    reason: str | None = "hidden file (its name starts with '.'): not read"
+                elif pattern:
+                    matches = fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(name, pattern)
+                    reason = None if matches else f"does not match --glob {pattern!r}"
+                else:
+                    reason = None if path.suffix.lower() in SUFFIXES else skip_reason(path)
+                if reason is None:
+                    scan.files.append(path)
+                else:
+                    scan.skipped.append(Skipped(str(path), reason))
+        scan.files.sort(key=lambda p: p.relative_to(folder).as_posix())
+        scan.skipped.sort(key=lambda s: s.source)
+        return scan
 
     def sources(
         self, sources: Sequence[str | Path], stdin: IO[str] | None
-    ) -> Iterator[Article | SourceError]:
+    ) -> Iterator[Article | SourceError | Skipped]:
         for raw in sources:
             if str(raw) == "-":
                 stream = stdin if stdin is not None else sys.stdin
@@ -237,15 +302,16 @@ class Reader:
                 continue
             path = Path(raw)
             if path.is_dir():
-                files = self.walk(path)
-                if not files:
+                scan = self.walk(path)
+                if not scan.files:
                     wanted = self.settings.glob or ", ".join(SUFFIXES)
                     yield SourceError(
                         source=str(path),
                         type="InputError",
                         message=f"no files matching {wanted} in this folder",
                     )
-                for file in files:
+                yield from scan.skipped
+                for file in scan.files:
                     yield from self.file(file, file.relative_to(path).as_posix())
             elif path.is_file():
                 yield from self.file(path, path.name)

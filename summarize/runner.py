@@ -23,7 +23,7 @@ from summarize.executors import Executor, get_executor
 from summarize.hub import ensure_present
 from summarize.ingest import collect
 from summarize.stages import Item, Stages
-from summarize.types import Article, BatchReport, Result, SourceError, SourceOutcome
+from summarize.types import Article, BatchReport, Result, Skipped, SourceError, SourceOutcome
 from summarize.write import write_briefs, write_report, write_result
 
 
@@ -64,7 +64,7 @@ class Pipeline:
 
     def run_batch(
         self,
-        order: Sequence[Article | SourceError],
+        order: Sequence[Article | SourceError | Skipped],
         *,
         progress: ProgressFn | None = None,
         write: bool = True,
@@ -136,6 +136,10 @@ class Pipeline:
         for entry in order:
             if isinstance(entry, SourceError):
                 report.outcomes.append(SourceOutcome(entry.id, entry.source, "error", error=entry))
+            elif isinstance(entry, Skipped):
+                report.outcomes.append(
+                    SourceOutcome(None, entry.source, "skipped", reason=entry.reason)
+                )
             else:
                 report.outcomes.append(outcome_of[index_of[id(entry)]])
         report.seconds = time.perf_counter() - started

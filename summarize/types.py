@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Route = Literal["direct", "pivot", "fallback", "copy"]
-Status = Literal["ok", "error"]
+Status = Literal["ok", "error", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,15 @@ class SourceError:
     type: str
     message: str
     id: str | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file a folder scan left out (hidden, an unknown kind, not matching --glob), and why:
+    reported, never silently ignored."""
+
+    source: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -130,6 +139,7 @@ class SourceOutcome:
     output: str | None = None
     error: SourceError | None = None
     cached: bool = False
+    reason: str | None = None  # why a file was skipped
 
 
 @dataclass
@@ -144,7 +154,12 @@ class BatchReport:
 
     @property
     def ok(self) -> bool:
-        return all(o.status == "ok" for o in self.outcomes)
+        """No source failed (a skipped file is reported, not a failure)."""
+        return all(o.status != "error" for o in self.outcomes)
+
+    @property
+    def skipped(self) -> list[SourceOutcome]:
+        return [o for o in self.outcomes if o.status == "skipped"]
 
     @property
     def failed(self) -> list[SourceOutcome]:
@@ -206,4 +221,6 @@ def outcome_json(outcome: SourceOutcome) -> dict[str, Any]:
     }
     if outcome.error is not None:
         doc["error"] = {"type": outcome.error.type, "message": outcome.error.message}
+    if outcome.reason is not None:
+        doc["reason"] = outcome.reason
     return doc

@@ -3,6 +3,7 @@
 A file counts as complete when its size and modification time are the same on two scans in a
 row (a file renamed into the folder is complete at once, and stable on the next scan).
 Results and the briefs are written after each batch; errors are recorded and watching goes on.
+A file that is not read (a PDF, an image, a hidden file) is reported once, with the reason.
 A restart processes only what changed: the cache already holds everything else.
 """
 
@@ -12,9 +13,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from summarize.config import Settings
-from summarize.types import BatchReport, Result
+from summarize.types import BatchReport, Result, Skipped
 
 # Names that editors' tools and downloads use while a file is still being written.
 PARTIAL = (".part", ".partial", ".tmp", ".crdownload", ".download", "~")
@@ -25,15 +27,22 @@ class WatchState:
     seen: dict[Path, tuple[int, int]] = field(default_factory=dict)
     done: dict[Path, tuple[int, int]] = field(default_factory=dict)
     results: dict[str, Result] = field(default_factory=dict)
+    skipped: set[str] = field(default_factory=set)  # already reported
 
 
-def scan(inbox: Path, settings: Settings, state: WatchState) -> list[Path]:
-    """Files that are complete (unchanged since the last scan) and not yet processed as such."""
+def scan(inbox: Path, settings: Settings, state: WatchState) -> tuple[list[Path], list[Skipped]]:
+    """Files that are complete (unchanged since the last scan) and not yet processed as such,
+    and the files left out that have not been reported yet (partial downloads are not)."""
     from summarize.ingest import Reader
 
     ready = []
     current: dict[Path, tuple[int, int]] = {}
-    for path in Reader(settings).walk(inbox):
+    found = Reader(settings).walk(inbox)
+    fresh = [
+        s for s in found.skipped if s.source not in state.skipped and not s.source.endswith(PARTIAL)
+    ]
+    state.skipped.update(s.source for s in fresh)
+    for path in found.files:
         if path.name.endswith(PARTIAL):
             continue
         try:
@@ -45,7 +54,7 @@ def scan(inbox: Path, settings: Settings, state: WatchState) -> list[Path]:
         if state.seen.get(path) == sig and state.done.get(path) != sig:
             ready.append(path)
     state.seen = current
-    return ready
+    return ready, fresh
 
 
 def watch(
@@ -66,9 +75,10 @@ def watch(
     reader = Reader(settings)
     try:
         while not stop.is_set():
-            ready = scan(inbox, settings, state)
-            if ready:
-                order = [
+            ready, skipped = scan(inbox, settings, state)
+            if ready or skipped:
+                order: list[Any] = [*skipped]
+                order += [
                     item
                     for path in ready
                     for item in reader.file(path, path.relative_to(inbox).as_posix())

@@ -183,3 +183,26 @@ def test_jsonl_to_stdout(tiny: dict[str, Path]) -> None:
     assert json.loads(line)["id"] == "002_368337d6acc914b1.txt"
     refused = runner.invoke(app, ["run", str(SEEDS), "-o", "-"])
     assert refused.exit_code == 2 and "--format jsonl" in refused.output
+
+
+def test_report_and_closing_line_count_skipped_files(tiny: dict[str, Path], tmp_path: Path) -> None:
+    """A user who drops scan.pdf into the inbox learns it was not read, and why."""
+    import shutil
+
+    from conftest import tiny_args
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(SEEDS / "001_91f3ff2c96f99f79.txt", inbox)
+    (inbox / "scan.pdf").write_bytes(b"%PDF-1.7")
+    (inbox / "photo.jpg").write_bytes(b"\xff\xd8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(inbox), "-o", str(out), *tiny_args(tiny)])
+    assert result.exit_code == 0, result.output
+    assert "1 sources: 1 ok (0 entirely from cache), 0 failed, 2 files skipped" in result.output
+    assert f"skipped: {inbox / 'scan.pdf'}: a PDF: not supported yet" in result.output
+    doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert doc["summary"]["skipped"] == 2
+    skipped = {Path(s["source"]).name: s for s in doc["sources"] if s["status"] == "skipped"}
+    assert set(skipped) == {"scan.pdf", "photo.jpg"}
+    assert "an image" in skipped["photo.jpg"]["reason"]

@@ -60,6 +60,11 @@ def test_jsonl_good_and_bad_lines_name_file_and_line(tmp_path: Path) -> None:
     assert "missing an 'id'" in errors[f"{path}:6"]
     assert "empty" in errors[f"{path}:7"]
     assert "duplicate id 'a1'" in errors[f"{path}:9"]
+    # A record that was parsed keeps its id in the report; an unparsable line has none.
+    ids = {e.source: e.id for e in got.errors}
+    assert ids[f"{path}:2"] is None and ids[f"{path}:6"] is None
+    assert (ids[f"{path}:3"], ids[f"{path}:4"], ids[f"{path}:7"]) == ("a2", "a3", "7")
+    assert ids[f"{path}:9"] == "a1"
     # The report keeps input order: articles and errors interleaved as they came.
     assert [type(x).__name__ for x in got.order][:3] == ["Article", "SourceError", "SourceError"]
 
@@ -106,6 +111,29 @@ def test_outputs_are_articles_or_errors_only(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("text", encoding="utf-8")
     got = collect([tmp_path / "a.txt"], LOOSE)
     assert all(isinstance(x, (Article, SourceError)) for x in got.order)
+
+
+def test_a_folder_scan_says_what_it_left_out_and_why(tmp_path: Path) -> None:
+    (tmp_path / "story.txt").write_text("A story to read.", encoding="utf-8")
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF-1.7")
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8")
+    (tmp_path / "notes").write_text("no extension", encoding="utf-8")
+    (tmp_path / ".draft.txt").write_text("hidden", encoding="utf-8")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref", encoding="utf-8")
+    got = collect([tmp_path], LOOSE)
+    assert [a.id for a in got.articles] == ["story.txt"] and got.errors == []
+    why = {Path(s.source).name: s.reason for s in got.skipped}
+    assert set(why) == {"scan.pdf", "photo.jpg", "notes", ".draft.txt", ".git"}
+    assert "PDF: not supported yet" in why["scan.pdf"] and "pdftotext" in why["scan.pdf"]
+    assert "an image" in why["photo.jpg"] and "no extension" in why["notes"]
+    assert "hidden file" in why[".draft.txt"] and "hidden folder" in why[".git"]
+    assert all(".txt" in r for n, r in why.items() if not n.startswith("."))
+    globbed = collect([tmp_path], Settings(glob="*.pdf", min_chars=3))
+    assert (
+        "does not match --glob '*.pdf'"
+        in {Path(s.source).name: s.reason for s in globbed.skipped}["story.txt"]
+    )
 
 
 def test_a_bad_byte_in_jsonl_costs_one_line(tmp_path: Path) -> None:

@@ -72,3 +72,23 @@ def test_watch_processes_complete_files_and_keeps_the_brief(
     # A restart redoes nothing that has not changed.
     again = run_until(inbox, settings, lambda b: len(b) >= 1)
     assert again and all(r.all_cached for r in again[0].results)
+
+
+def test_a_file_the_watch_folder_cannot_read_is_reported_once(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "scan.pdf").write_bytes(b"%PDF-1.7")
+    (inbox / "story.txt").write_text(
+        (SEEDS / "001_91f3ff2c96f99f79.txt").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    settings = load_settings(overrides=tiny_overrides(tiny, out))
+
+    def story_done(batches: list[Any]) -> bool:
+        return any(r.article.id == "story.txt" for b in batches for r in b.results)
+
+    batches = run_until(inbox, settings, story_done)
+    skipped = [o for b in batches for o in b.skipped]
+    assert [Path(o.source).name for o in skipped] == ["scan.pdf"]  # once, not every scan
+    assert "PDF: not supported yet" in (skipped[0].reason or "")
