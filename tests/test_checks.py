@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SEEDS
+from conftest import ROOT, SEEDS
 
 from summarize.checks import check_degenerate, check_language, check_names, check_numbers, numbers
 from summarize.config import Settings
@@ -82,7 +82,7 @@ def test_names_have_no_false_positives_on_the_sample_articles() -> None:
 
 
 def test_names_across_articles_catch_real_differences() -> None:
-    from summarize.checks import _fold
+    from summarize.checks.names import _fold
 
     a = (SEEDS / "000_c73dff72cbaff43d.txt").read_text(encoding="utf-8")
     b = (SEEDS / "004_a5efb876e58d0b7a.txt").read_text(encoding="utf-8")
@@ -180,3 +180,49 @@ def test_warnings_reach_json_markdown_and_html(tiny: dict[str, Path], tmp_path: 
         assert f"**{warning['code']}**" in md
         assert f'data-stage="{warning["stage"]}"' in page and warning["code"] in page
     assert all({"code", "stage", "message", "span"} == set(w) for w in flagged)
+
+
+@pytest.mark.parametrize("apostrophe", ["'", "’"])
+def test_french_elision_is_stripped_in_candidates_and_sources(apostrophe: str) -> None:
+    source = f"La réunion d{apostrophe}Interpol s'ouvre à Marrakech. INTERPOL compte 196 pays."
+    for honest in (f"Le rôle de l{apostrophe}INTERPOL grandit.", "Selon Interpol, tout va bien."):
+        assert check_names(source, honest, "s", "fr") == [], honest
+    for elided, name in (
+        (f"l{apostrophe}ONU", "ONU"),
+        (f"jusqu{apostrophe}à l{apostrophe}OTAN", "OTAN"),
+    ):
+        flags = check_names(source, f"Le rapport cite {elided} et Marrakech.", "s", "fr")
+        assert [f.span for f in flags] == [name]
+
+
+def test_single_word_names_are_checked_where_a_capital_means_a_name() -> None:
+    source = "The assembly opened in Marrakech on Monday. Morocco hosted it in November."
+    flagged = check_names(source, "The assembly opened in Paris, said Macron.", "s", "en")
+    assert [f.span for f in flagged] == ["Paris", "Macron"]
+    # Sentence starts, days, months, titles, directions and demonyms are not names.
+    honest = (
+        "Delegates met on Monday. President and General spoke: Moroccan hosts welcomed "
+        "them in November, between East and West. “Cooperation” matters."
+    )
+    assert check_names(source, honest, "s", "en") == []
+    # German capitalises every noun: only acronyms and runs of capitals count there.
+    assert check_names(source, "Die Versammlung tagte in Marrakech.", "s", "de") == []
+    # The same country in another language is the same name.
+    assert check_names(source, "L'Assemblée s'est ouverte au Maroc.", "s", "fr") == []
+
+
+def test_name_check_figures_as_measured() -> None:
+    """bench/names.py's figures, which the README reports, hold."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("names_bench", ROOT / "bench" / "names.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    m = bench.measure()
+    assert m["sample_false_alarms"] == 0 and m["sample_sentences"] >= 80
+    for lang in ("en", "fr"):
+        assert m[lang]["false_alarms"] == [] and m[lang]["missed"] == []
+        assert m[f"heldout_{lang}"]["missed"] == []
+    assert m["heldout_en"]["false_alarms"] == []
+    assert m["heldout_fr"]["false_alarms"] == ["Intérieur"]  # "Interior": a known miss
