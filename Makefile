@@ -35,7 +35,7 @@ lint: dev
 	$(BIN)/mypy
 
 pytest: dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint pytest
 

@@ -12,15 +12,13 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
+from summarize.db import NewerSchema, connect, transaction
 from summarize.errors import CacheError
 from summarize.text import sha256
-
-BUSY_TIMEOUT_S = 30.0
 
 # Numbered migrations: index + 1 is the schema version they bring the file to.
 MIGRATIONS: list[str] = [
@@ -55,6 +53,23 @@ def cache_key(sig_hash: str, input_hash: str) -> str:
     return sha256(f"{sig_hash}\n{input_hash}")
 
 
+class StageStats(TypedDict):
+    entries: int
+    bytes: int
+    oldest: float | None
+    newest: float | None
+
+
+class CacheStats(TypedDict):
+    """What `summarize cache stats` shows."""
+
+    path: str
+    bytes: int
+    entries: int
+    signatures: int
+    stages: dict[str, StageStats]
+
+
 class CacheEntry(NamedTuple):
     """One stored stage output: what `Cache.put` takes (and how a worker's results travel to
     the driver)."""
@@ -74,62 +89,16 @@ class Cache:
         self.path = path
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            self._setup()
+            self._db = connect(path, MIGRATIONS)
+        except NewerSchema as exc:
+            raise CacheError(
+                f"cache {path} is from a newer summarize ({exc}); "
+                "upgrade summarize or use another --output folder"
+            ) from None
         except sqlite3.DatabaseError as exc:
             raise CacheError(
                 f"cache {path} cannot be opened ({exc}); remove it or pass --no-cache"
             ) from exc
-
-    def _setup(self) -> None:
-        """WAL mode and migrations. Switching a new file to WAL can fail with "database is
-        locked" without waiting on the busy timeout when another process does the same, so
-        that step is retried with backoff."""
-        self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        delay = 0.01
-        while True:
-            try:
-                self._db.execute("PRAGMA journal_mode = WAL")
-                self._db.execute("PRAGMA synchronous = NORMAL")
-                self._migrate()
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A short write transaction; IMMEDIATE takes the write lock up front (waiting on the
-        busy timeout) so two processes never deadlock upgrading a read lock."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise CacheError(
-                f"cache {self.path} is from a newer summarize (schema {version}); "
-                "upgrade summarize or use another --output folder"
-            )
-        for number in range(version, len(MIGRATIONS)):
-            # Two processes opening a new cache migrate it once, in turn.
-            with self._transaction() as db:
-                if db.execute("PRAGMA user_version").fetchone()[0] == number:
-                    for statement in MIGRATIONS[number].split(";"):
-                        if statement.strip():
-                            db.execute(statement)
-                    db.execute(f"PRAGMA user_version = {number + 1}")
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
@@ -140,7 +109,7 @@ class Cache:
         return value if isinstance(value, dict) else None
 
     def put(self, entry: CacheEntry) -> None:
-        with self._lock, self._transaction() as db:
+        with self._lock, transaction(self._db) as db:
             db.execute(
                 "INSERT OR IGNORE INTO signatures(hash, stage, body) VALUES (?, ?, ?)",
                 (entry.sig_hash, entry.stage, canonical(entry.signature)),
@@ -158,7 +127,7 @@ class Cache:
                 ),
             )
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> CacheStats:
         with self._lock:
             rows = self._db.execute(
                 "SELECT stage, COUNT(*), COALESCE(SUM(LENGTH(value)), 0), MIN(created), MAX(created)"
@@ -180,7 +149,7 @@ class Cache:
 
     def clear(self, stage: str | None = None) -> int:
         with self._lock:
-            with self._transaction() as db:
+            with transaction(self._db) as db:
                 if stage is None:
                     removed = db.execute("DELETE FROM entries").rowcount
                     db.execute("DELETE FROM signatures")
@@ -208,8 +177,8 @@ class NullCache(Cache):
     def put(self, entry: CacheEntry) -> None:
         return None
 
-    def stats(self) -> dict[str, Any]:
-        return {"path": None, "bytes": 0, "entries": 0, "signatures": 0, "stages": {}}
+    def stats(self) -> CacheStats:
+        return {"path": "", "bytes": 0, "entries": 0, "signatures": 0, "stages": {}}
 
     def clear(self, stage: str | None = None) -> int:
         return 0

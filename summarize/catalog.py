@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from summarize.config import Settings, user_models
 from summarize.errors import ConfigError, ModelLoadError
+from summarize.files import atomic_write
 
 Task = Literal["summarization", "translation"]
 Origin = Literal["catalog", "hub", "local"]
@@ -156,9 +157,9 @@ def packaged_catalog_path() -> Path | None:
     return None
 
 
-def load_catalog(settings: Settings, extra: Mapping[str, Any] | None = None) -> Catalog:
+def load_catalog(settings: Settings, extra: Mapping[str, object] | None = None) -> Catalog:
     """Read the catalogue: the models folder's catalog.toml, else the packaged one; plus the
-    user's `[models]` table from summarize.toml."""
+    user's `[models]` table from the summarize.toml the settings came from."""
     path = settings.catalog_path
     if path is None:
         local = settings.models_dir / "catalog.toml"
@@ -171,7 +172,7 @@ def load_catalog(settings: Settings, extra: Mapping[str, Any] | None = None) -> 
             raise ConfigError(f"model catalogue {path} cannot be read: {exc}") from None
         for name, raw in data.get("models", {}).items():
             entries[name] = _entry(name, raw, str(path))
-    for name, raw in (extra if extra is not None else user_models()).items():
+    for name, raw in (extra if extra is not None else user_models(settings)).items():
         if not isinstance(raw, Mapping):
             raise ConfigError(f"summarize.toml: [models.{name}] must be a table")
         entries[name] = _entry(name, raw, "summarize.toml [models]")
@@ -277,20 +278,6 @@ def read_record(path: Path) -> dict[str, Any]:
     return read_json(path / RECORD_FILE)
 
 
-def replace_dir(staging: Path, final: Path) -> None:
-    """Move a finished folder into place; the old one stays until the new one is there."""
-    import os
-    import shutil
-
-    if final.exists():
-        old = final.parent / f".{final.name}.old-{os.getpid()}"
-        os.replace(final, old)
-        os.replace(staging, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, final)
-
-
 def is_complete(path: Path) -> bool:
     return (path / "config.json").is_file() and any(path.glob("*" + WEIGHT_SUFFIX))
 
@@ -327,7 +314,58 @@ def fingerprint(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def add_user_model(config_file: Path, name: str, raw: Mapping[str, Any]) -> None:
+@dataclass(frozen=True)
+class ModelRow:
+    """One catalogue model as `models list` and `/v1/models` show it."""
+
+    name: str
+    task: str
+    hub: str | None
+    covers: str
+    license: str
+    commercial: bool
+    params: str
+    size_mb: int
+    default: bool
+    revision: str
+    present: bool
+    path: str
+    loaded: bool = False
+
+
+def model_rows(catalog: Catalog, loaded: Iterable[Path] = ()) -> list[ModelRow]:
+    """Every catalogue entry with where it stands: pinned or not, downloaded, loaded."""
+    in_memory = {str(p) for p in loaded}
+    rows = []
+    for entry in catalog.entries.values():
+        ref = catalog.ref(entry.name)
+        if entry.pairs:
+            covers = ", ".join(entry.pairs)
+        elif len(entry.languages) > 6:
+            covers = f"{len(entry.languages)} languages"
+        else:
+            covers = ", ".join(entry.languages)
+        rows.append(
+            ModelRow(
+                name=entry.name,
+                task=entry.task,
+                hub=entry.hub,
+                covers=covers,
+                license=entry.license,
+                commercial=entry.commercial,
+                params=entry.params,
+                size_mb=entry.size_mb,
+                default=entry.default,
+                revision=entry.revision or "unpinned",
+                present=ref.present,
+                path=str(ref.path),
+                loaded=str(ref.path) in in_memory,
+            )
+        )
+    return rows
+
+
+def add_user_model(config_file: Path, name: str, raw: Mapping[str, object]) -> None:
     """Append a `[models.NAME]` table to summarize.toml, after checking it is a valid entry."""
     if not re.fullmatch(r"[A-Za-z0-9][\w.\-]*", name):
         raise ConfigError(f"model name {name!r}: use letters, digits, '.', '_' and '-'")
@@ -344,4 +382,4 @@ def add_user_model(config_file: Path, name: str, raw: Mapping[str, Any]) -> None
     for key, value in values.items():
         lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
     text = existing.rstrip("\n") + ("\n" if existing else "") + "\n".join(lines) + "\n"
-    config_file.write_text(text, encoding="utf-8")
+    atomic_write(config_file, text.encode("utf-8"))

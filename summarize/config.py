@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +88,20 @@ class Settings:
     workers: int = 0
     cpus_per_worker: float = 2.0
     worker_retries: int = 3
+    # The hub (HF_ENDPOINT) and the proxy in front of it (HTTPS_PROXY), read here once.
+    hub_endpoint: str = "https://huggingface.co"
+    https_proxy: str = ""
+    # summarize serve: API keys (SUMMARIZE_API_KEYS=key1,key2, or a file), request limits.
+    api_keys: tuple[str, ...] = ()
+    api_key_file: Path | None = None
+    max_body_bytes: int = 2_000_000
+    rate_per_minute: int = 120
+    max_queue: int = 64
+    # summarize watch: seconds between two scans of the inbox.
+    watch_interval: float = 1.0
+    # The summarize.toml these settings were read from (its [models] table is the user's
+    # catalogue entries), or None.
+    config_file: Path | None = None
 
     @property
     def resolved_cache_path(self) -> Path:
@@ -99,40 +115,23 @@ class Settings:
 # ---------------------------------------------------------------------------
 # Coercion: every layer is parsed into the field's type and checked the same way.
 
+
+def _scalar_kind(hint: Any) -> type | None:
+    """The type a scalar setting is parsed into, from its annotation (`X | None` is X)."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        hint = args[0] if len(args) == 1 else None
+    return hint if hint in (Path, bool, int, float, str) else None
+
+
+# Every scalar setting and its type, derived from the Settings annotations.
 _SCALARS: dict[str, type] = {
-    "output_dir": Path,
-    "models_dir": Path,
-    "catalog_path": Path,
-    "cache": bool,
-    "cache_path": Path,
-    "lang": str,
-    "summarizer": str,
-    "fallback": str,
-    "pivot_lang": str,
-    "engine": str,
-    "compute_type": str,
-    "device": str,
-    "threads": int,
-    "batch_size": int,
-    "max_batch_tokens": int,
-    "detect_min_confidence": float,
-    "detect_min_chars": int,
-    "detect_seed": int,
-    "stdin_format": str,
-    "glob": str,
-    "min_chars": int,
-    "max_chars": int,
-    "offline": bool,
-    "download": bool,
-    "allow_pickle": bool,
-    "network_timeout": float,
-    "executor": str,
-    "ray_address": str,
-    "workers": int,
-    "cpus_per_worker": float,
-    "worker_retries": int,
+    name: kind
+    for name, hint in typing.get_type_hints(Settings).items()
+    if (kind := _scalar_kind(hint)) is not None and name != "config_file"
 }
 _TABLES = ("summarizers", "translators", "summary_generation", "translation_generation")
+_LISTS = ("targets", "formats", "api_keys")
 # Friendlier names accepted in summarize.toml and the environment.
 _ALIASES = {
     "output": "output_dir",
@@ -255,7 +254,16 @@ def _parse_generation(table: Any, where: str) -> dict[str, Any]:
         if kind is None:
             known = ", ".join(sorted(GENERATION_KEYS))
             raise ConfigError(f"{where}: unknown generation setting {key!r} (known: {known})")
-        out[key] = _parse_bool(value, f"{where}.{key}") if kind is bool else kind(value)
+        if kind is bool:
+            out[key] = _parse_bool(value, f"{where}.{key}")
+            continue
+        try:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            out[key] = kind(value)
+        except (TypeError, ValueError):
+            expected = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"{where}.{key}: expected {expected}, got {value!r}") from None
     return out
 
 
@@ -270,6 +278,11 @@ def _apply(layer: Mapping[str, Any], values: dict[str, Any], where: str) -> None
             values[key] = parse_targets(value, here)
         elif key == "formats":
             values[key] = parse_formats(value, here)
+        elif key == "api_keys":
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, (list, tuple)):
+                raise ConfigError(f"{here}: expected a list of keys, got {value!r}")
+            values[key] = tuple(str(k).strip() for k in items if str(k).strip())
         elif key in ("translators", "summarizers"):
             merged = dict(values[key])
             merged.update(parse_model_map(value, here, pairs=key == "translators"))
@@ -291,11 +304,16 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
             continue
         key = name[len(ENV_PREFIX) :].lower()
         key = {"output": "output_dir"}.get(key, key)
-        if key in _SCALARS or key in ("targets", "formats", "translators", "summarizers"):
+        if key in _SCALARS or key in _LISTS or key in ("translators", "summarizers"):
             layer[key] = value
-    # The hub's own switch means the same thing to us.
+    # The hub's own switches mean the same thing to us.
     if env.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE and "offline" not in layer:
         layer["offline"] = "1"
+    if env.get("HF_ENDPOINT") and "hub_endpoint" not in layer:
+        layer["hub_endpoint"] = env["HF_ENDPOINT"]
+    proxy = env.get("HTTPS_PROXY") or env.get("https_proxy")
+    if proxy and "https_proxy" not in layer:
+        layer["https_proxy"] = proxy
     return layer
 
 
@@ -336,7 +354,7 @@ def load_settings(
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
-    overrides: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, object] | None = None,
 ) -> Settings:
     """Resolve every layer into one frozen `Settings`. Relative paths stay relative to `cwd`."""
     env = os.environ if env is None else env
@@ -350,20 +368,16 @@ def load_settings(
     _apply(_env_layer(env), values, "environment")
     if overrides:
         _apply(overrides, values, "option")
+    values["config_file"] = path
     settings = Settings(**values)
     validate(settings)
     return settings
 
 
-def user_models(
-    config_file: Path | None = None,
-    *,
-    env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-) -> dict[str, Any]:
-    """The `[models]` table of summarize.toml: a newsroom's own catalogue entries."""
-    env = os.environ if env is None else env
-    path = find_config_file(config_file, env, Path.cwd() if cwd is None else cwd)
+def user_models(settings: Settings) -> dict[str, Any]:
+    """The `[models]` table of the summarize.toml the settings came from: a newsroom's own
+    catalogue entries (none without a file)."""
+    path = settings.config_file
     if path is None:
         return {}
     table = _read_toml(path).get("models", {})
@@ -393,6 +407,10 @@ def validate(settings: Settings) -> None:
         raise ConfigError("threads must be 0 (all cores) or a positive number")
     if settings.min_chars < 1 or settings.max_chars < settings.min_chars:
         raise ConfigError("min_chars must be at least 1 and max_chars at least min_chars")
+    if min(settings.max_body_bytes, settings.rate_per_minute, settings.max_queue) < 1:
+        raise ConfigError("max_body_bytes, rate_per_minute and max_queue must be at least 1")
+    if settings.watch_interval <= 0:
+        raise ConfigError("watch_interval must be a positive number of seconds")
     if settings.network_timeout <= 0:
         raise ConfigError("network_timeout must be a positive number of seconds")
     if settings.executor not in EXECUTORS:

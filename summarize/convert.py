@@ -27,8 +27,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from summarize.catalog import RECORD_FILE, ModelRef, check_loadable, replace_dir
+from summarize.catalog import RECORD_FILE, ModelRef, check_loadable
+from summarize.config import Settings
 from summarize.errors import ModelLoadError, UsageError
+from summarize.files import replace_dir
 
 log = logging.getLogger("summarize")
 QUANTIZATIONS = ("int8", "int8_float32", "float32", "int8_float16", "float16")
@@ -141,6 +143,24 @@ def convert(
         (staging / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         replace_dir(staging, final)
     return final
+
+
+def convert_named(
+    model: str, settings: Settings, quantization: str = "int8", force: bool = False
+) -> tuple[ModelRef, Path]:
+    """`summarize models convert MODEL`: a catalogue name or a folder, downloaded first."""
+    from summarize.catalog import load_catalog, resolve
+    from summarize.errors import ModelNotAvailable
+
+    catalog = load_catalog(settings)
+    entry = catalog.get(model)
+    task = entry.task if entry else "summarization"  # a folder: the task does not matter
+    ref = resolve(model, catalog, task=task)
+    if not ref.present:
+        raise ModelNotAvailable(
+            f"model {ref.name} is not downloaded; run `summarize models download {ref.name}` first"
+        )
+    return ref, convert(ref, settings.models_dir, quantization, force=force)
 
 
 def _convert_into(ref: ModelRef, staging: Path, quantization: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from summarize.config import Settings
 from summarize.errors import InputError, UsageError
 
+EVAL_FILE = "eval.json"
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Arabic short vowels and other marks (tashkeel) and the tatweel do not change a word.
 _ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
@@ -93,7 +94,9 @@ def read_references(path: Path) -> list[dict[str, Any]]:
 def evaluate(
     references_path: Path, settings: Settings, sources: Sequence[str | Path] | None = None
 ) -> dict[str, Any]:
-    """Run the pipeline on the references' articles (or on `sources`) and score the outputs."""
+    """Run the pipeline on the references' articles (or on `sources`), score the outputs, and
+    write the scores to `<output>/eval.json` (atomically); returns them."""
+    from summarize.files import atomic_write
     from summarize.runner import run
 
     refs = read_references(references_path)
@@ -143,4 +146,6 @@ def evaluate(
             out["translations"][target] = translation_scores(
                 [h for h, _ in tpairs], [ref for _, ref in tpairs]
             )
+    text = json.dumps(out, ensure_ascii=False, indent=2) + "\n"
+    atomic_write(settings.output_dir / EVAL_FILE, text.encode("utf-8"))
     return out

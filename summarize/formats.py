@@ -105,11 +105,11 @@ def markdown_text(source_text: str) -> tuple[str, str | None]:
         elif token.type == "heading_close":
             in_heading = False
         elif token.type == "inline":
+            # A line break inside a paragraph has no content in markdown-it: it is a space.
             text = "".join(
-                child.content
+                " " if child.type in ("softbreak", "hardbreak") else child.content
                 for child in token.children or []
-                if child.type in ("text", "code_inline", "softbreak", "hardbreak")
-                or child.type == "image"
+                if child.type in ("text", "code_inline", "softbreak", "hardbreak", "image")
             ).replace("\n", " ")
             text = " ".join(text.split())
             if not text:

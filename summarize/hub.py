@@ -31,10 +31,10 @@ from summarize.catalog import (
     ModelRef,
     is_complete,
     read_record,
-    replace_dir,
 )
 from summarize.config import Settings
 from summarize.errors import ModelNotAvailable
+from summarize.files import replace_dir
 
 # Only what a model needs to run; never pickle weights (*.bin, *.pt, *.ckpt, *.h5).
 ALLOW_PATTERNS = [
@@ -48,11 +48,6 @@ ALLOW_PATTERNS = [
 ]
 PICKLE_FILE = "pytorch_model.bin"
 SAFETENSORS_FILE = "model.safetensors"
-DEFAULT_ENDPOINT = "https://huggingface.co"
-
-
-def endpoint() -> str:
-    return os.environ.get("HF_ENDPOINT", DEFAULT_ENDPOINT).rstrip("/")
 
 
 def _missing_message(ref: ModelRef, why: str) -> str:
@@ -63,10 +58,9 @@ def _missing_message(ref: ModelRef, why: str) -> str:
     )
 
 
-def probe(url: str, timeout: float) -> str | None:
+def probe(url: str, timeout: float, proxy: str = "") -> str | None:
     """None if a TCP connection to the hub (or the proxy in front of it) opens within
     `timeout` seconds, else the reason. Keeps an offline run from hanging in retries."""
-    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
     target = urlparse(proxy if proxy and url.startswith("https") else url)
     host = target.hostname or ""
     port = target.port or (443 if target.scheme == "https" else 80)
@@ -96,7 +90,7 @@ def ensure_present(
             )
         if not settings.download:
             raise ModelNotAvailable(_missing_message(ref, "downloads are turned off"))
-    reason = probe(endpoint(), settings.network_timeout)
+    reason = probe(settings.hub_endpoint, settings.network_timeout, settings.https_proxy)
     if reason is not None:
         raise ModelNotAvailable(_missing_message(missing[0], reason))
     for ref in missing:
@@ -105,18 +99,26 @@ def ensure_present(
 
 
 @contextlib.contextmanager
-def _online() -> Iterator[None]:
-    """huggingface_hub reads HF_HUB_OFFLINE once, at import. Whether to go online is decided by
-    `Settings.offline` (which reads the same variable when settings are resolved), so a process
-    whose environment changed since (a service, a test) follows that decision, not a stale one."""
+def _online(settings: Settings) -> Iterator[None]:
+    """huggingface_hub reads HF_HUB_OFFLINE and its timeouts once, at import, into constants.
+    Whether to go online, and how long to wait, are decided by the settings (resolved from the
+    same variables), so a process whose environment changed since (a service, a test) follows
+    them, not a stale copy: they are set for the download and put back after."""
     from huggingface_hub import constants
 
-    saved = constants.HF_HUB_OFFLINE
-    constants.HF_HUB_OFFLINE = False
+    wanted = {
+        "HF_HUB_OFFLINE": False,
+        "HF_HUB_ETAG_TIMEOUT": max(10, int(settings.network_timeout)),
+        "HF_HUB_DOWNLOAD_TIMEOUT": max(10, int(settings.network_timeout)),
+    }
+    saved = {name: getattr(constants, name) for name in wanted}
+    for name, value in wanted.items():
+        setattr(constants, name, value)
     try:
         yield
     finally:
-        constants.HF_HUB_OFFLINE = saved
+        for name, value in saved.items():
+            setattr(constants, name, value)
 
 
 def download(ref: ModelRef, settings: Settings, progress: bool = True) -> Path:
@@ -138,14 +140,14 @@ def download(ref: ModelRef, settings: Settings, progress: bool = True) -> Path:
     final = ref.path
     final.parent.mkdir(parents=True, exist_ok=True)
     timeout = max(10.0, settings.network_timeout)
-    with FileLock(str(final.parent / f".{final.name}.lock")), _online():
+    with FileLock(str(final.parent / f".{final.name}.lock")), _online(settings):
         if is_complete(final) and not size_problems(final):
             return final
         staging = final.parent / f".{final.name}.incomplete"
         (enable_progress_bars if progress else disable_progress_bars)()
         try:
-            revision = resolved_revision(ref)
-            listing = hub_listing(ref.entry.hub, revision)
+            revision = resolved_revision(ref, settings.hub_endpoint)
+            listing = hub_listing(ref.entry.hub, revision, settings.hub_endpoint)
             patterns = _weights_plan(ref, revision, listing, settings)
             expected = {n: v for n, v in listing.items() if _wanted(n, patterns)}
             snapshot_download(
@@ -153,7 +155,7 @@ def download(ref: ModelRef, settings: Settings, progress: bool = True) -> Path:
                 revision=revision,
                 local_dir=str(staging),
                 allow_patterns=patterns,
-                endpoint=endpoint(),
+                endpoint=settings.hub_endpoint,
                 etag_timeout=timeout,
             )
         except (HfHubHTTPError, OSError, ValueError) as exc:
@@ -270,23 +272,24 @@ def _drop_shared(state: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def resolved_revision(ref: ModelRef) -> str:
+def resolved_revision(ref: ModelRef, endpoint: str) -> str:
     """The pinned commit, or, for an unpinned entry, the commit `main` points at now."""
     if ref.entry.revision:
         return ref.entry.revision
     from huggingface_hub import HfApi
 
-    info = HfApi(endpoint=endpoint()).model_info(ref.entry.hub or "", revision="main")
+    info = HfApi(endpoint=endpoint).model_info(ref.entry.hub or "", revision="main")
     return str(info.sha)
 
 
-def hub_listing(repo: str, revision: str) -> dict[str, tuple[int, str | None]]:
+def hub_listing(repo: str, revision: str, endpoint: str) -> dict[str, tuple[int, str | None]]:
     """name -> (size, sha256 for LFS files) for every file of the revision."""
     from huggingface_hub import HfApi
     from huggingface_hub.hf_api import RepoFile
 
     out: dict[str, tuple[int, str | None]] = {}
-    for item in HfApi(endpoint=endpoint()).list_repo_tree(repo, revision=revision, recursive=True):
+    api = HfApi(endpoint=endpoint)
+    for item in api.list_repo_tree(repo, revision=revision, recursive=True):
         if isinstance(item, RepoFile):
             out[item.path] = (item.size, item.lfs.sha256 if item.lfs else None)
     return out

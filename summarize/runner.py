@@ -23,7 +23,15 @@ from summarize.executors import Executor, get_executor
 from summarize.hub import ensure_present
 from summarize.ingest import collect
 from summarize.stages import Item, Stages
-from summarize.types import Article, BatchReport, Result, Skipped, SourceError, SourceOutcome
+from summarize.types import (
+    Article,
+    BatchReport,
+    Flag,
+    Result,
+    Skipped,
+    SourceError,
+    SourceOutcome,
+)
 from summarize.write import write_briefs, write_report, write_result
 
 
@@ -199,3 +207,37 @@ def run(
         return pipeline.run_batch(ingested.order, progress=progress, write=write)
     finally:
         pipeline.close()
+
+
+def check_files(
+    source: Path, candidate: Path, settings: Settings, lang: str | None = None
+) -> list[Flag]:
+    """`summarize check`: warnings on a candidate text (a reporter's summary, a translation)
+    against its source article, both read as articles are (any format `run` reads). Without
+    `lang`, the candidate's language is detected and not itself checked."""
+    from summarize.checks import check_text, dedupe
+    from summarize.detect import get_detector
+    from summarize.errors import UsageError
+    from summarize.ingest import Reader
+
+    reader = Reader(settings)
+    texts = []
+    for path in (source, candidate):
+        items = list(reader.file(path, path.name)) if path.is_file() else []
+        first = items[0] if items else None
+        if not isinstance(first, Article):
+            why = first.message if isinstance(first, SourceError) else "no such file"
+            raise UsageError(f"{path}: {why}")
+        texts.append(first.text)
+    detector = get_detector(settings)
+    expected = lang or detector.detect(texts[1])[0]
+    return dedupe(
+        check_text(
+            texts[0],
+            texts[1],
+            "check",
+            expected,
+            detector.detect if lang else None,
+            is_summary=True,
+        )
+    )

@@ -8,40 +8,14 @@ A result whose content has not changed is not rewritten: same bytes, same modifi
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from summarize.files import atomic_write, write_if_changed
 from summarize.types import BatchReport, Result, outcome_json, result_json
 
 # Fields that describe this run rather than the result; a change in them alone is no change.
 _VOLATILE = ("seconds", "cached")
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Atomic write, skipped when the file already holds these bytes (mtime kept)."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    atomic_write(path, data)
-    return True
 
 
 def dumps(doc: Any) -> bytes:

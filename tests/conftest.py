@@ -36,15 +36,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="also run tests that need the real downloaded models",
     )
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="also run slow tests (on by default in CI: CI or SUMMARIZE_SLOW_TESTS set)",
+    )
+
+
+def run_slow(config: pytest.Config) -> bool:
+    """Slow tests are opt-in locally (--slow) and always on in CI, as in spaCy."""
+    flags = (os.environ.get("CI", ""), os.environ.get("SUMMARIZE_SLOW_TESTS", ""))
+    on = any(v.strip().lower() not in ("", "0", "false", "no") for v in flags)
+    return bool(config.getoption("--slow")) or on
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--real-models"):
-        return
-    skip = pytest.mark.skip(reason="needs real models: pass --real-models")
+    real = config.getoption("--real-models")
+    slow = run_slow(config)
     for item in items:
-        if "real_models" in item.keywords:
-            item.add_marker(skip)
+        if "real_models" in item.keywords and not real:
+            item.add_marker(pytest.mark.skip(reason="needs real models: pass --real-models"))
+        elif "slow" in item.keywords and not slow:
+            item.add_marker(pytest.mark.skip(reason="slow: pass --slow (always on in CI)"))
 
 
 @pytest.fixture(autouse=True)

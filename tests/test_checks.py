@@ -226,3 +226,16 @@ def test_name_check_figures_as_measured() -> None:
         assert m[f"heldout_{lang}"]["missed"] == []
     assert m["heldout_en"]["false_alarms"] == []
     assert m["heldout_fr"]["false_alarms"] == ["Intérieur"]  # "Interior": a known miss
+
+
+def test_number_words_are_parsed_not_summed() -> None:
+    """`quatre-vingt-dix` is 90 (not 4 + 20 + 10), in every language text2num reads."""
+    for source, candidate in (
+        ("quatre-vingt-dix délégations sont venues", "90 délégations"),
+        ("soixante-dix pays ont signé", "70 pays"),
+        ("one hundred and ninety-six member states", "196 member states"),
+        ("noventa delegaciones", "90 delegaciones"),
+        ("the forty-seventh conference", "the 47th conference"),
+    ):
+        assert check_numbers(source, candidate, "s") == [], (source, candidate)
+    assert [f.span for f in check_numbers("quatre-vingt-dix pays", "34 pays", "s")] == ["34"]

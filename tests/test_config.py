@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -85,5 +86,99 @@ def test_importing_reads_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "outputs").exists()
 
 
-def test_settings_fields_all_have_defaults() -> None:
-    Settings()  # every field has a packaged default
+def test_every_setting_can_be_set_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    """Setting types come from the Settings annotations: each scalar field, written in
+    summarize.toml or as SUMMARIZE_<NAME>, comes back as its own type."""
+    import typing
+
+    samples: dict[type, tuple[object, str, object]] = {
+        bool: (True, "true", True),
+        int: (7, "7", 7),
+        float: (2.5, "2.5", 2.5),
+        str: ("x", "x", "x"),
+        Path: ("some/where", "some/where", Path("some/where")),
+    }
+    special = {
+        "engine": "transformers",
+        "compute_type": "int8",
+        "stdin_format": "jsonl",
+        "executor": "ray",
+        "lang": "fr",
+        "device": "cpu",
+        "max_batch_tokens": 512,
+        "min_chars": 1,
+        "detect_min_confidence": 0.5,
+        "max_chars": 100_000,
+    }
+    hints = typing.get_type_hints(Settings)
+    scalars = 0
+    for field in dataclasses.fields(Settings):
+        hint = hints[field.name]
+        kind = next((k for k in samples if hint == k or hint == k | None), None)
+        if kind is None or field.name == "config_file":
+            continue
+        scalars += 1
+        toml_value, env_value, want = samples[kind]
+        if field.name in special:
+            toml_value = want = special[field.name]
+            env_value = str(want)
+        cfg = tmp_path / f"{field.name}.toml"
+        literal = json.dumps(str(toml_value)) if kind in (str, Path) else str(toml_value).lower()
+        cfg.write_text(f"{field.name} = {literal}\n")
+        assert getattr(load_settings(cfg, env={}), field.name) == want, field.name
+        from_env = load_settings(env={f"SUMMARIZE_{field.name.upper()}": env_value}, cwd=tmp_path)
+        assert getattr(from_env, field.name) == want, field.name
+    assert scalars >= 38
+
+
+def test_bad_generation_values_name_file_key_and_type(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[summary_generation]\nnum_beams = "four"\n', encoding="utf-8")
+    with pytest.raises(
+        ConfigError,
+        match=r"bad\.toml: summary_generation\.num_beams: expected a whole number, got 'four'",
+    ):
+        load_settings(cfg, env={})
+    done = subprocess.run(
+        [sys.executable, "-m", "summarize", "run", "x.txt", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "num_beams" in done.stderr
+
+
+def test_the_config_file_given_is_the_one_whose_models_count(tmp_path: Path) -> None:
+    """`--config FILE` is the file for every setting and for its [models] table; the working
+    folder's summarize.toml is not read again."""
+    from summarize.catalog import load_catalog
+
+    (tmp_path / "summarize.toml").write_text(
+        '[models.local-one]\nhub = "a/b"\ntask = "translation"\npairs = ["en-fr"]\n'
+    )
+    other = tmp_path / "other.toml"
+    other.write_text('[models.other-one]\nhub = "c/d"\ntask = "translation"\npairs = ["en-de"]\n')
+    settings = load_settings(other, env={}, cwd=tmp_path)
+    assert settings.config_file == other
+    catalog = load_catalog(settings)
+    assert "other-one" in catalog and "local-one" not in catalog
+    assert "local-one" in load_catalog(load_settings(env={}, cwd=tmp_path))
+
+
+def test_hub_and_service_settings_come_from_the_environment_and_the_file(tmp_path: Path) -> None:
+    env = {
+        "HF_ENDPOINT": "http://mirror:8080",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "SUMMARIZE_API_KEYS": "k1, k2",
+    }
+    s = load_settings(env=env, cwd=tmp_path)
+    assert (s.hub_endpoint, s.https_proxy, s.api_keys) == (
+        "http://mirror:8080",
+        "http://proxy:3128",
+        ("k1", "k2"),
+    )
+    (tmp_path / "summarize.toml").write_text(
+        "rate_per_minute = 30\nmax_queue = 5\nwatch_interval = 0.5\n"
+    )
+    s = load_settings(env={}, cwd=tmp_path)
+    assert (s.rate_per_minute, s.max_queue, s.watch_interval) == (30, 5, 0.5)

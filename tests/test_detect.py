@@ -32,8 +32,13 @@ def test_short_or_letterless_text_is_undetermined() -> None:
     assert det.detect("")[0] == UND
 
 
-def test_confidence_threshold_turns_a_mixed_text_into_und() -> None:
-    strict = LangdetectDetector(Settings(detect_min_confidence=1.0))
-    mixed = "The meeting began today. La réunion a commencé aujourd'hui. " * 2
-    code, prob = strict.detect(mixed)
-    assert code == UND and prob < 1.0
+def test_the_default_threshold_turns_a_mixed_text_into_und_but_not_a_clean_one() -> None:
+    """At the default threshold (0.80): half English, half French is undetermined, while
+    either half alone, of the same length, is detected."""
+    det = LangdetectDetector(Settings())
+    assert Settings().detect_min_confidence == 0.80
+    english = "The meeting began today in the city, and the delegates arrived by train. "
+    french = "La réunion a commencé aujourd'hui dans la ville, et les délégués sont arrivés. "
+    code, prob = det.detect(english.split(",")[0] + ". " + french.split(",")[0] + ".")
+    assert code == UND and 0.5 <= prob < 0.8
+    assert det.detect(english * 2)[0] == "en" and det.detect(french * 2)[0] == "fr"

@@ -245,3 +245,14 @@ def test_glob_chooses_files_in_a_folder(tmp_path: Path) -> None:
     assert [a.id for a in got.articles] == ["c.md"]
     none = collect([tmp_path], Settings(glob="*.xml"))
     assert "no files matching *.xml" in none.errors[0].message
+
+
+def test_a_wrapped_markdown_paragraph_keeps_its_spaces(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text(
+        "# Title\n\nThe first line of a paragraph\nwraps onto the second line,\\\nand a hard break.\n",
+        encoding="utf-8",
+    )
+    [article] = collect([tmp_path / "a.md"], LOOSE).articles
+    assert article.text == (
+        "The first line of a paragraph wraps onto the second line, and a hard break."
+    )

@@ -406,3 +406,107 @@ def test_models_check_runs_each_downloaded_model_and_fails_random_weights(
     assert "summarize models download opus-mt-tc-big-en-fr" in missing.output
     unknown = runner.invoke(app, ["models", "check", "no-such-model"])
     assert unknown.exit_code == 2 and "not in the catalogue" in unknown.output
+
+
+# -- what a careful read found ------------------------------------------------------------
+
+
+def test_the_network_timeout_reaches_the_download(
+    online: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """huggingface_hub copies its timeouts at import: the settings' own must be in force
+    while a download runs, and the originals back after."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    seen: dict[str, object] = {}
+
+    def fake_snapshot(**kwargs: object) -> str:
+        seen.update(
+            etag=constants.HF_HUB_ETAG_TIMEOUT,
+            download=constants.HF_HUB_DOWNLOAD_TIMEOUT,
+            offline=constants.HF_HUB_OFFLINE,
+            etag_arg=kwargs.get("etag_timeout"),
+        )
+        raise OSError("stop here")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot)
+    monkeypatch.setattr("summarize.hub.hub_listing", lambda *a: {"model.safetensors": (1, "x")})
+    before = (constants.HF_HUB_ETAG_TIMEOUT, constants.HF_HUB_DOWNLOAD_TIMEOUT)
+    settings = load_settings(overrides={"network_timeout": 42})
+    with pytest.raises(ModelNotAvailable, match="stop here"):
+        download(load_catalog(settings).ref("tiny-hub"), settings, progress=False)
+    assert seen == {"etag": 42, "download": 42, "offline": False, "etag_arg": 42}
+    assert before == (constants.HF_HUB_ETAG_TIMEOUT, constants.HF_HUB_DOWNLOAD_TIMEOUT)
+
+
+def test_models_add_never_leaves_a_half_written_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = Path("summarize.toml")
+    original = 'targets = ["ar"]\n' + "# a comment\n" * 200
+    config.write_text(original, encoding="utf-8")
+    import summarize.files as files
+
+    def killed_before_the_rename(src: object, dst: object) -> None:
+        raise OSError("killed")
+
+    # The process dies after writing the new text but before it replaces the file.
+    monkeypatch.setattr(files.os, "replace", killed_before_the_rename)
+    with pytest.raises(OSError, match="killed"):
+        from summarize.catalog import add_user_model
+
+        add_user_model(config, "ours", {"hub": "a/b", "task": "translation", "pairs": ["en-fr"]})
+    assert config.read_text(encoding="utf-8") == original
+    assert not list(Path.cwd().glob(".summarize.toml.*"))
+
+
+def test_a_replaced_model_folder_is_never_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new download or conversion is moved into place before the old one is removed."""
+    import summarize.files as files
+
+    final, staging = tmp_path / "model", tmp_path / ".model.incomplete"
+    final.mkdir()
+    (final / "config.json").write_text("old")
+    staging.mkdir()
+    (staging / "config.json").write_text("new")
+    states: list[str] = []
+    real_rmtree = shutil.rmtree
+
+    def watching_rmtree(path: Path, *args: object, **kwargs: object) -> None:
+        states.append((final / "config.json").read_text() if final.exists() else "MISSING")
+        real_rmtree(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(files.shutil, "rmtree", watching_rmtree)
+    files.replace_dir(staging, final)
+    assert states == ["new"] and (final / "config.json").read_text() == "new"
+    assert not list(tmp_path.glob(".model.old-*"))
+
+
+@pytest.mark.slow
+def test_two_processes_converting_one_model_convert_it_once(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    models = tmp_path / "converted"
+    code = (
+        "import logging, sys; logging.basicConfig(level=logging.INFO, format='%(message)s')\n"
+        "from summarize.catalog import load_catalog, resolve; from summarize.config import Settings\n"
+        "from summarize.convert import convert\n"
+        f"s = Settings(models_dir=__import__('pathlib').Path({str(models)!r}))\n"
+        f"ref = resolve({str(tiny['en-fr'])!r}, load_catalog(s, extra={{}}), task='translation')\n"
+        "print(convert(ref, s.models_dir, 'int8'))\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    lines = [ln for _, err in outs for ln in err.splitlines() if ln.startswith("converting ")]
+    assert len(lines) == 1, outs
+    assert len({out.strip() for out, _ in outs}) == 1
+    assert (models / f"{tiny['en-fr'].name}-ct2-int8" / "model.bin").is_file()

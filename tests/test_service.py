@@ -158,3 +158,17 @@ def test_serve_refuses_a_public_address_without_keys() -> None:
 
     result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2 and "without API keys" in result.output
+
+
+def test_bad_json_to_briefs_is_a_422_and_models_say_what_is_loaded(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    with TestClient(make_app(tiny, tmp_path / "out", start_worker=False)) as client:
+        for body in (b"{not json", b"\xff\xfe", b'[{"id": 1}, 3]', b'{"a": 1}'):
+            response = client.post("/v1/briefs/html", content=body, headers=AUTH)
+            assert response.status_code == 422, (body, response.text)
+            assert response.json()["error"]["type"] in ("invalid_json", "invalid_results")
+        models = client.get("/v1/models", headers=AUTH).json()
+        names = {m["name"] for m in models}
+        assert {"distilbart-cnn-12-6", "opus-mt-tc-big-en-ar"} <= names
+        assert all(set(m) >= {"present", "loaded", "revision", "license"} for m in models)

@@ -62,6 +62,9 @@ def test_watch_processes_complete_files_and_keeps_the_brief(
         return writer_done.is_set() and {"a.txt", "b.txt"} <= ids
 
     batches = run_until(inbox, settings, both_done)
+    # Each file processed once: a half-written a.txt processed first would show up twice.
+    processed = [r.article.id for b in batches for r in b.results]
+    assert sorted(processed) == ["a.txt", "b.txt"], processed
     results = {r.article.id: r for b in batches for r in b.results}
     assert results["a.txt"].article.text == texts[0].strip()  # the whole file, not half
     errors = [o for b in batches for o in b.failed]

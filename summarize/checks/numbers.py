@@ -43,101 +43,6 @@ _SCALE_AFTER = re.compile(
     re.IGNORECASE,
 )
 
-_UNITS = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-    "hundred": 100,
-    "first": 1,
-    "second": 2,
-    "third": 3,
-    "fourth": 4,
-    "fifth": 5,
-    "sixth": 6,
-    "seventh": 7,
-    "eighth": 8,
-    "ninth": 9,
-    "tenth": 10,
-    "eleventh": 11,
-    "twelfth": 12,
-    "twentieth": 20,
-    "thirtieth": 30,
-    "fortieth": 40,
-    "fiftieth": 50,
-    "hundredth": 100,
-    "un": 1,
-    "une": 1,
-    "deux": 2,
-    "trois": 3,
-    "quatre": 4,
-    "cinq": 5,
-    "sept": 7,
-    "huit": 8,
-    "neuf": 9,
-    "dix": 10,
-    "onze": 11,
-    "douze": 12,
-    "treize": 13,
-    "quatorze": 14,
-    "quinze": 15,
-    "seize": 16,
-    "vingt": 20,
-    "trente": 30,
-    "quarante": 40,
-    "cinquante": 50,
-    "soixante": 60,
-    "cent": 100,
-    "premier": 1,
-    "première": 1,
-    "deuxième": 2,
-    "troisième": 3,
-    "quatrième": 4,
-    "cinquième": 5,
-    "septième": 7,
-    "huitième": 8,
-    "neuvième": 9,
-    "dixième": 10,
-    "واحد": 1,
-    "اثنان": 2,
-    "اثنين": 2,
-    "ثلاثة": 3,
-    "أربعة": 4,
-    "خمسة": 5,
-    "ستة": 6,
-    "سبعة": 7,
-    "ثمانية": 8,
-    "تسعة": 9,
-    "عشرة": 10,
-    "عشرين": 20,
-    "ثلاثين": 30,
-    "أربعين": 40,
-}
-_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*", re.UNICODE)
 _ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th|e|er|ère|ème)\b", re.IGNORECASE)
 _SPACE_SEP = re.compile(r"[ \u00a0\u202f\u2009]")
 
@@ -181,13 +86,21 @@ def numbers(text: str) -> list[NumberMention]:
     return found
 
 
+# Languages whose number words the source may spell out (text2num parses these and more).
+WORD_NUMBER_LANGS = ("en", "fr", "es", "de")
+
+
 def _word_numbers(text: str) -> set[float]:
-    """Small numbers spelled out ('five', 'forty-seventh', 'quarante-deux')."""
+    """Numbers spelled out ('five', 'forty-seventh', 'quatre-vingt-dix', 'noventa'), read by
+    text2num's parser in each language, and ordinals written with digits ('47th', '93e')."""
+    from text_to_num import alpha2digit
+
     out: set[float] = set()
-    for match in _WORD.finditer(text.lower()):
-        parts = match.group(0).split("-")
-        if all(p in _UNITS for p in parts):
-            out.add(float(sum(_UNITS[p] for p in parts)))
+    for lang in WORD_NUMBER_LANGS:
+        converted = alpha2digit(text, lang, threshold=0)
+        if converted != text:
+            for mention in numbers(converted):
+                out |= mention.values
     for match in _ORDINAL.finditer(text.translate(_DIGITS)):
         out.add(float(match.group(1)))
     return out

@@ -13,6 +13,7 @@ import importlib.metadata
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from summarize.catalog import ModelRef, read_json
@@ -132,6 +133,12 @@ def get_model(ref: ModelRef, settings: Settings) -> Seq2SeqModel:
             model = engine_class(engine)(ref, settings)
             _POOL[key] = model
         return model
+
+
+def loaded_models() -> list[Path]:
+    """The folders of the models this process has loaded (by any engine)."""
+    with _POOL_LOCK:
+        return sorted({Path(key[1]) for key in _POOL})
 
 
 def clear_pool() -> None:

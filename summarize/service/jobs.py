@@ -12,7 +12,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-SCHEMA = """
+from summarize.errors import CacheError
+
+# Numbered migrations (summarize.db): index + 1 is the schema version.
+MIGRATIONS = [
+    """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     status TEXT NOT NULL,          -- queued, running, done, cancelled
@@ -30,17 +34,20 @@ CREATE TABLE IF NOT EXISTS job_results (
     body TEXT NOT NULL,            -- the result document, or the error
     PRIMARY KEY (job_id, idx)
 );
-"""
+""",
+]
 
 
 class JobStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            str(path), timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.executescript(SCHEMA)
+        from summarize.db import NewerSchema, connect
+
+        try:
+            self._db = connect(path, MIGRATIONS)
+        except (NewerSchema, sqlite3.DatabaseError) as exc:
+            raise CacheError(
+                f"job store {path} cannot be opened ({exc}); move it aside to start afresh"
+            ) from None
         self._lock = threading.Lock()
 
     def create(self, articles: list[dict[str, Any]], targets: list[str]) -> str:

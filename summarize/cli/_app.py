@@ -1,0 +1,105 @@
+"""The `summarize` command: the Typer application, its groups, and the one place where library
+errors become one-line messages and exit codes.
+
+Exit codes: 0 all good; 1 some sources failed (the rest written) or a check found something;
+2 the command could not start (bad option, missing model, unreadable configuration).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from summarize._version import __version__
+from summarize.errors import (
+    CacheError,
+    ClusterError,
+    ConfigError,
+    InputError,
+    LanguageError,
+    ModelLoadError,
+    ModelNotAvailable,
+    SummarizeError,
+    UsageError,
+)
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+# One table maps every error type to how the CLI reports it (huggingface_hub's CLI does the
+# same); the first match wins.
+ERROR_TABLE: list[tuple[type[BaseException], str]] = [
+    (ModelNotAvailable, "model not available"),
+    (ModelLoadError, "model cannot be loaded"),
+    (ConfigError, "configuration error"),
+    (UsageError, "usage error"),
+    (CacheError, "cache error"),
+    (ClusterError, "cluster error"),
+    (InputError, "input error"),
+    (LanguageError, "language error"),
+    (SummarizeError, "error"),
+]
+
+
+def error_line(exc: BaseException) -> str:
+    label = next((text for kind, text in ERROR_TABLE if isinstance(exc, kind)), "error")
+    return f"summarize: {label}: {exc}"
+
+
+class ErrorBoundary(TyperGroup):
+    """Every command runs inside this: a `SummarizeError` from anywhere below is one line on
+    stderr and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SummarizeError as exc:
+            typer.echo(error_line(exc), err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+
+
+app = typer.Typer(
+    name="summarize",
+    cls=ErrorBoundary,
+    help="Summarise news articles and translate the summaries (Arabic, French, ...), cached per source.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+models_app = typer.Typer(
+    help="The model catalogue: what is known, what is present, downloads.", no_args_is_help=True
+)
+cache_app = typer.Typer(help="The result cache in the output folder.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(cache_app, name="cache")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"summarize {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Summarise news articles and translate the summaries, cached per source."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo(
+            "summarize: interrupted; finished results are kept and the next run resumes", err=True
+        )
+        sys.exit(130)

@@ -1,0 +1,79 @@
+"""summarize serve: the HTTP service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from summarize.cli._app import app
+from summarize.cli._options import (
+    ConfigOpt,
+    OutputOpt,
+    SummarizerOpt,
+    ToOpt,
+    TranslatorOpt,
+    _run_settings,
+)
+from summarize.errors import UsageError
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    to: ToOpt = None,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+    summarizer: SummarizerOpt = None,
+    translator: TranslatorOpt = None,
+    engine: Annotated[str | None, typer.Option(help="As for run.")] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(help="File with one API key per line (also: SUMMARIZE_API_KEYS=key1,key2)."),
+    ] = None,
+    rate: Annotated[
+        int | None, typer.Option(help="Requests per minute per key [default: 120].")
+    ] = None,
+    max_queue: Annotated[
+        int | None, typer.Option(help="Queued requests and jobs before 503 [default: 64].")
+    ] = None,
+    max_body: Annotated[
+        int | None, typer.Option(help="Largest request body, in bytes [default: 2000000].")
+    ] = None,
+) -> None:
+    """Serve the pipeline over HTTP (FastAPI): /v1/summarize, /v1/jobs, the editors' page at /.
+
+    Keys and limits may also be set in summarize.toml (api_key_file, rate_per_minute,
+    max_queue, max_body_bytes) or the environment (SUMMARIZE_API_KEYS=key1,key2).
+
+    Example: SUMMARIZE_API_KEYS=secret summarize serve --port 8000
+    """
+    settings = _run_settings(
+        config,
+        to,
+        output,
+        summarizer,
+        translator,
+        engine=engine,
+        api_key_file=api_key_file,
+        rate_per_minute=rate,
+        max_queue=max_queue,
+        max_body_bytes=max_body,
+    )
+    try:
+        import uvicorn
+
+        from summarize.service import LOOPBACK, Limits, create_app, load_keys
+    except ImportError:
+        raise UsageError("the service needs FastAPI: pip install 'summarize[service]'") from None
+    keys = load_keys(settings.api_keys, settings.api_key_file)
+    if host not in LOOPBACK and not keys:
+        raise UsageError(
+            f"refusing to serve on {host} without API keys: set SUMMARIZE_API_KEYS "
+            "or --api-key-file, or bind to 127.0.0.1"
+        )
+    limits = Limits(settings.max_body_bytes, settings.rate_per_minute, settings.max_queue)
+    app_ = create_app(settings, keys, limits)
+    uvicorn.run(app_, host=host, port=port, log_level="info")

@@ -1,0 +1,99 @@
+"""The FastAPI application: its state, errors as JSON, the body limit, and the routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from summarize.config import Settings
+from summarize.service.auth import ApiError, Limits, RateLimiter
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def create_app(
+    settings: Settings,
+    api_keys: list[str] | None = None,
+    limits: Limits | None = None,
+    start_worker: bool = True,
+) -> FastAPI:
+    """The FastAPI application. `start_worker=False` accepts work without processing it."""
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+
+    from summarize._version import __version__
+    from summarize.service import page, routes
+    from summarize.service.jobs import JobStore
+    from summarize.service.worker import Worker
+
+    limits = limits or Limits()
+    store = JobStore(settings.output_dir / "jobs.sqlite3")
+    worker = Worker(settings, store)
+    svc = routes.Service(
+        settings, list(api_keys or []), limits, RateLimiter(limits.rate_per_minute), store, worker
+    )
+
+    def error(
+        status: int, kind: str, message: str, headers: dict[str, str] | None = None
+    ) -> JSONResponse:
+        return JSONResponse(
+            {"error": {"type": kind, "message": message}}, status_code=status, headers=headers
+        )
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        if start_worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            if start_worker:
+                worker.stop()
+            store.close()
+
+    app = FastAPI(
+        title="summarize",
+        version=__version__,
+        lifespan=lifespan,
+        description="Summaries and translated briefs of news articles.",
+    )
+    app.state.service = svc
+    app.state.worker = worker
+    app.state.store = store
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error(exc.status, exc.kind, exc.message, exc.headers)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return error(422, "validation_error", f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        return error(500, "internal_error", "the server failed on this request; see its log")
+
+    @app.middleware("http")
+    async def _body_limit(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limits.max_body_bytes:
+            return error(
+                413,
+                "payload_too_large",
+                f"request body is {length} bytes; the limit is {limits.max_body_bytes}",
+            )
+        return await call_next(request)
+
+    app.include_router(routes.router)
+    app.include_router(page.router)
+    return app

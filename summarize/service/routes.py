@@ -1,0 +1,217 @@
+"""The `/v1` API, health and readiness: each route checks its input and makes one library
+call; the work itself runs on the worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from summarize.config import Settings, parse_targets
+from summarize.errors import InputError, SummarizeError
+from summarize.service.auth import ApiError, Limits, RateLimiter, authorise
+from summarize.service.jobs import JobStore
+from summarize.service.worker import Worker
+
+
+@dataclass
+class Service:
+    """What the routes share: settings, keys and limits, the job store and the worker."""
+
+    settings: Settings
+    keys: list[str]
+    limits: Limits
+    limiter: RateLimiter
+    store: JobStore
+    worker: Worker
+
+
+def service(request: Request) -> Service:
+    svc: Service = request.app.state.service
+    return svc
+
+
+def authorised(request: Request) -> str:
+    svc = service(request)
+    return authorise(request, svc.keys, svc.limiter)
+
+
+class ArticleIn(BaseModel):
+    text: str = Field(min_length=1)
+    id: str | None = None
+    title: str | None = None
+    lang: str | None = None
+    url: str | None = None
+    targets: list[str] | None = None
+
+
+class JobIn(BaseModel):
+    articles: list[ArticleIn] = Field(min_length=1)
+    targets: list[str] | None = None
+
+
+ServiceDep = Annotated[Service, Depends(service)]
+KeyDep = Annotated[str, Depends(authorised)]
+router = APIRouter()
+
+
+def _targets(svc: Service, values: list[str] | None) -> tuple[str, ...]:
+    try:
+        return parse_targets(values, "targets") if values else svc.settings.targets
+    except SummarizeError as exc:
+        raise ApiError(422, "invalid_targets", str(exc)) from None
+
+
+def _check_length(svc: Service, text: str) -> None:
+    if len(text) > svc.settings.max_chars:
+        raise ApiError(
+            422,
+            "article_too_long",
+            f"article is {len(text)} characters; the limit is {svc.settings.max_chars}",
+        )
+
+
+def _check_capacity(svc: Service) -> None:
+    if svc.worker.depth() >= svc.limits.max_queue:
+        raise ApiError(503, "busy", "the queue is full; retry shortly", {"Retry-After": "5"})
+
+
+def _job(svc: Service, job_id: str) -> dict[str, Any]:
+    info = svc.store.get(job_id)
+    if info is None:
+        raise ApiError(404, "not_found", f"no job {job_id}")
+    return info
+
+
+def _json_body(raw: bytes, default: bytes, what: str) -> Any:
+    try:
+        return json.loads(raw or default)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ApiError(422, "invalid_json", f"{what}: not valid JSON ({str(exc)[:200]})") from None
+
+
+@router.post("/v1/summarize")
+async def summarize_one(body: ArticleIn, svc: ServiceDep, _: KeyDep) -> JSONResponse:
+    from summarize.types import result_json
+
+    _check_length(svc, body.text)
+    _check_capacity(svc)
+    future = svc.worker.submit(body.model_dump(), _targets(svc, body.targets))
+    try:
+        result = await asyncio.wrap_future(future)
+    except InputError as exc:
+        raise ApiError(422, "invalid_article", exc.reason) from None
+    except SummarizeError as exc:
+        raise ApiError(422, type(exc).__name__, str(exc)) from None
+    return JSONResponse(result_json(result))
+
+
+@router.post("/v1/jobs", status_code=202)
+async def create_job(request: Request, svc: ServiceDep, _: KeyDep) -> JSONResponse:
+    raw = await request.body()
+    if len(raw) > svc.limits.max_body_bytes:
+        raise ApiError(413, "payload_too_large", "request body too large")
+    kind = request.headers.get("content-type", "")
+    try:
+        if "jsonl" in kind or "ndjson" in kind:
+            items = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
+            job = JobIn(articles=items)
+        else:
+            data = json.loads(raw or b"null")
+            job = JobIn(articles=data) if isinstance(data, list) else JobIn.model_validate(data)
+    except (ValueError, TypeError) as exc:
+        raise ApiError(
+            422,
+            "invalid_job",
+            f"expected {{articles: [...]}}, a JSON list or JSONL of {{id, text}} ({str(exc)[:200]})",
+        ) from None
+    for article in job.articles:
+        _check_length(svc, article.text)
+    _check_capacity(svc)
+    targets = _targets(svc, job.targets)
+    job_id = svc.store.create([a.model_dump() for a in job.articles], list(targets))
+    svc.worker.submit_job(job_id)
+    return JSONResponse(
+        {"id": job_id, "status": "queued", "total": len(job.articles)},
+        status_code=202,
+        headers={"Location": f"/v1/jobs/{job_id}"},
+    )
+
+
+@router.get("/v1/jobs/{job_id}")
+async def job_status(job_id: str, svc: ServiceDep, _: KeyDep) -> dict[str, Any]:
+    return _job(svc, job_id)
+
+
+@router.get("/v1/jobs/{job_id}/results")
+async def job_results(job_id: str, svc: ServiceDep, _: KeyDep, format: str = "json") -> Response:
+    from summarize.briefs import jsonl_results
+
+    _job(svc, job_id)
+    results = svc.store.results(job_id)
+    if format == "jsonl":
+        return PlainTextResponse(jsonl_results(results), media_type="application/jsonl")
+    return JSONResponse(results)
+
+
+def _brief(fmt: str, docs: list[dict[str, Any]]) -> Response:
+    from summarize.briefs import html_brief, markdown_brief
+
+    if fmt == "html":
+        return HTMLResponse(html_brief(docs))
+    if fmt == "md":
+        return PlainTextResponse(markdown_brief(docs), media_type="text/markdown")
+    raise ApiError(404, "not_found", "briefs are html or md")
+
+
+@router.get("/v1/jobs/{job_id}/brief.{fmt}")
+async def job_brief(job_id: str, fmt: str, svc: ServiceDep, _: KeyDep) -> Response:
+    _job(svc, job_id)
+    return _brief(fmt, [r for r in svc.store.results(job_id) if "error" not in r])
+
+
+@router.delete("/v1/jobs/{job_id}")
+async def cancel_job(job_id: str, svc: ServiceDep, _: KeyDep) -> dict[str, Any]:
+    info = _job(svc, job_id)
+    if info["status"] not in ("done", "cancelled"):
+        svc.store.set_status(job_id, "cancelled")
+    return _job(svc, job_id)
+
+
+@router.post("/v1/briefs/{fmt}")
+async def make_brief(fmt: str, request: Request, _: KeyDep) -> Response:
+    docs = _json_body(await request.body(), b"[]", "the body")
+    if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
+        raise ApiError(422, "invalid_results", "send a list of result documents")
+    try:
+        return _brief(fmt, docs)
+    except (KeyError, TypeError, AttributeError):
+        raise ApiError(422, "invalid_results", "not result documents") from None
+
+
+@router.get("/v1/models")
+async def models(svc: ServiceDep, _: KeyDep) -> list[dict[str, Any]]:
+    from summarize.catalog import load_catalog, model_rows
+    from summarize.engines import loaded_models
+
+    rows = model_rows(load_catalog(svc.settings), loaded=loaded_models())
+    return [asdict(row) for row in rows]
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(svc: ServiceDep) -> JSONResponse:
+    if svc.worker.failure:
+        raise ApiError(503, "not_ready", svc.worker.failure)
+    if not svc.worker.ready.is_set():
+        raise ApiError(503, "not_ready", "models are loading", {"Retry-After": "5"})
+    return JSONResponse({"status": "ready"})

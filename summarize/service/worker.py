@@ -1,0 +1,188 @@
+"""The one thread that owns all model work: single requests (batched together) before jobs,
+so the event loop never blocks and each model is in memory once."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import replace
+from typing import Any
+
+from summarize.config import Settings
+from summarize.errors import InputError, SummarizeError
+from summarize.service.jobs import JobStore
+
+
+class Worker:
+    """Runs all model work on one thread: single requests (batched together) before jobs."""
+
+    def __init__(self, settings: Settings, store: JobStore) -> None:
+        from summarize.ingest import Reader
+
+        self.settings = settings
+        self.store = store
+        self.reader = Reader(settings)
+        self.singles: queue.Queue[tuple[dict[str, Any], tuple[str, ...], Future[Any]]] = (
+            queue.Queue()
+        )
+        self.jobs: deque[str] = deque(store.unfinished())
+        self.wake = threading.Event()
+        self.ready = threading.Event()
+        self.stopping = threading.Event()
+        self.failure: str | None = None
+        self._pipelines: dict[tuple[str, ...], Any] = {}
+        self.thread = threading.Thread(target=self._loop, name="summarize-worker", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+        self.thread.join(timeout=30)
+        for pipeline in self._pipelines.values():
+            pipeline.close()
+
+    def depth(self) -> int:
+        return self.singles.qsize() + len(self.jobs)
+
+    def submit(self, article: dict[str, Any], targets: tuple[str, ...]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self.singles.put((article, targets, future))
+        self.wake.set()
+        return future
+
+    def submit_job(self, job_id: str) -> None:
+        self.jobs.append(job_id)
+        self.wake.set()
+
+    # -- the thread ---------------------------------------------------------------
+
+    def pipeline(self, targets: tuple[str, ...]) -> Any:
+        from summarize.runner import Pipeline
+
+        if targets not in self._pipelines:
+            self._pipelines[targets] = Pipeline(replace(self.settings, targets=targets))
+        return self._pipelines[targets]
+
+    def _article(self, obj: dict[str, Any], idx: int, source: str) -> Any:
+        return self.reader.article(
+            str(obj.get("id") or f"article-{idx}"),
+            obj["text"],
+            source,
+            title=obj.get("title"),
+            url=obj.get("url"),
+            lang=obj.get("lang"),
+        )
+
+    def _loop(self) -> None:
+        try:
+            self._warm_up()
+        except Exception as exc:  # reported by /readyz; requests get the same message
+            self.failure = str(exc)
+        self.ready.set()
+        while not self.stopping.is_set():
+            self.wake.wait(timeout=0.5)
+            self.wake.clear()
+            while not self.stopping.is_set() and (not self.singles.empty() or self.jobs):
+                if not self.singles.empty():
+                    self._serve_singles()
+                else:
+                    self._work_on_job(self.jobs[0])
+
+    def _warm_up(self) -> None:
+        """Load the default models now, so /readyz means ready."""
+        pipeline = self.pipeline(self.settings.targets)
+        article = self.reader.article(
+            "warm-up",
+            "The service is starting and loads its models with this sentence.",
+            "warm-up",
+            lang=self.settings.pivot_lang,
+        )
+        pipeline.run_batch([article], write=False)
+
+    def _serve_singles(self) -> None:
+        batch: dict[tuple[str, ...], list[tuple[Any, Future[Any]]]] = {}
+        taken = 0
+        while taken < self.settings.batch_size:
+            try:
+                obj, targets, future = self.singles.get_nowait()
+            except queue.Empty:
+                break
+            taken += 1
+            try:
+                batch.setdefault(targets, []).append(
+                    (self._article(obj, taken, obj.get("id") or "request"), future)
+                )
+            except InputError as exc:
+                future.set_exception(exc)
+        for targets, entries in batch.items():
+            try:
+                report = self.pipeline(targets).run_batch([a for a, _ in entries], write=False)
+            except Exception as exc:
+                for _, future in entries:
+                    future.set_exception(exc)
+                continue
+            by_article = {id(r.article): r for r in report.results}
+            failures = {o.id: o.error for o in report.failed}
+            for article, future in entries:
+                result = by_article.get(id(article))
+                if result is not None:
+                    future.set_result(result)
+                else:
+                    error = failures.get(article.id)
+                    future.set_exception(SummarizeError(error.message if error else "failed"))
+
+    def _work_on_job(self, job_id: str) -> None:
+        from summarize.errors import InputError as _InputError
+        from summarize.types import result_json
+
+        info = self.store.get(job_id)
+        if info is None or info["status"] in ("done", "cancelled"):
+            self.jobs.popleft()
+            return
+        self.store.set_status(job_id, "running")
+        articles = self.store.articles(job_id)
+        finished = self.store.finished_indexes(job_id)
+        todo = [i for i in range(len(articles)) if i not in finished][: self.settings.batch_size]
+        if not todo:
+            self.store.set_status(job_id, "done")
+            self.jobs.popleft()
+            return
+        wave = []
+        for i in todo:
+            try:
+                wave.append((i, self._article(articles[i], i, f"job:{job_id}[{i}]")))
+            except _InputError as exc:
+                self.store.record(
+                    job_id,
+                    i,
+                    articles[i].get("id"),
+                    "error",
+                    {"type": "InputError", "message": exc.reason},
+                )
+        if wave:
+            report = self.pipeline(tuple(info["targets"])).run_batch(
+                [a for _, a in wave], write=False
+            )
+            results = {id(r.article): r for r in report.results}
+            errors = {o.id: o.error for o in report.failed}
+            for i, article in wave:
+                if id(article) in results:
+                    self.store.record(
+                        job_id, i, article.id, "ok", result_json(results[id(article)])
+                    )
+                else:
+                    error = errors.get(article.id)
+                    self.store.record(
+                        job_id,
+                        i,
+                        article.id,
+                        "error",
+                        {
+                            "type": error.type if error else "Error",
+                            "message": error.message if error else "failed",
+                        },
+                    )
