@@ -62,6 +62,29 @@ def _title(doc: dict[str, Any]) -> str:
     return str(doc.get("title") or doc["id"])
 
 
+def _split(
+    docs: Sequence[dict[str, Any]], stories: Sequence[dict[str, Any]] | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Stories of two or more articles (with a summary), and the articles in no such story."""
+    multi = [s for s in stories or () if s.get("size", 0) >= 2 and "summary" in s]
+    grouped = {m["id"] for s in multi for m in s["members"]}
+    return multi, [d for d in docs if d["id"] not in grouped]
+
+
+def _story_heading(story: dict[str, Any]) -> str:
+    return str(story.get("headline") or f"Story {story['id']}")
+
+
+def _member_line(member: dict[str, Any]) -> str:
+    parts = [str(member.get("title") or member["id"])]
+    if member.get("outlet"):
+        parts.append(str(member["outlet"]))
+    parts.append(f"{member['lang']}, {member['id']}")
+    if member.get("duplicate_of"):
+        parts.append(f"copy of {member['duplicate_of']}")
+    return " · ".join(parts)
+
+
 # -- Markdown --------------------------------------------------------------------------
 
 
@@ -79,15 +102,55 @@ def _md_warnings(doc: dict[str, Any], stage: str) -> list[str]:
     return [f"> ⚠ **{w['code']}**: {_md_escape(w['message'])}" for w in _warnings(doc, stage)]
 
 
-def markdown_brief(docs: Sequence[dict[str, Any]]) -> str:
+def _md_rtl(target: str, body: str) -> str:
+    # Markdown has no direction; the HTML it becomes keeps this block right to left.
+    return f'<div dir="rtl" lang="{target}">\n\n{body}\n\n</div>' if target in RTL_LANGS else body
+
+
+def _md_story(story: dict[str, Any]) -> list[str]:
+    summary = story["summary"]
+    lines = [
+        f"## {_md_escape(_story_heading(story))}",
+        "",
+        f"*Story {story['id']}: {story['size']} articles, "
+        f"{', '.join(language_name(x) for x in story['languages'])}"
+        + (f"; {', '.join(story['outlets'])}" if story.get("outlets") else "")
+        + "*",
+        "",
+        f"### Story summary ({language_name(summary['lang'])})",
+        "",
+        _md_escape(summary["text"]) or "_(empty)_",
+        "",
+    ]
+    for target, tr in story.get("translations", {}).items():
+        lines += [f"### {language_name(target)}", "", _md_rtl(target, _md_escape(tr["text"])), ""]
+    for w in story.get("warnings", []):
+        lines.append(f"> ⚠ **{w['code']}** ({w['stage']}): {_md_escape(w['message'])}")
+    if story.get("only_some_report"):
+        some = ", ".join(
+            f"{_md_escape(x['value'])} ({x['members']} of {story['size']})"
+            for x in story["only_some_report"]
+        )
+        lines += ["", f"> Reported by only some: {some}"]
+    lines += ["", "### Articles", ""]
+    lines += [f"- {_md_escape(_member_line(m))}" for m in story["members"]]
+    return [*lines, "", "---", ""]
+
+
+def markdown_brief(
+    docs: Sequence[dict[str, Any]], stories: Sequence[dict[str, Any]] | None = None
+) -> str:
     lines = ["# Brief", ""]
-    for doc in docs:
+    multi, singles = _split(docs, stories)
+    for story in multi:
+        lines += _md_story(story)
+    for doc in singles:
         lang = doc["language"]["code"]
         lines += [
             f"## {_md_escape(_title(doc))}",
             "",
-            f"*Source language: {language_name(lang)} ({lang}, confidence "
-            f"{doc['language']['confidence']:.2f})*",
+            f"*{_md_escape(doc['id'])} · Source language: {language_name(lang)} ({lang}, "
+            f"confidence {doc['language']['confidence']:.2f})*",
             "",
             "### Summary",
             "",
@@ -96,11 +159,11 @@ def markdown_brief(docs: Sequence[dict[str, Any]]) -> str:
         ]
         for target, tr in doc["translations"].items():
             lines += [f"### {language_name(target)}", ""]
-            body = _md_escape(tr["text"]) or "_(empty)_"
-            if target in RTL_LANGS:
-                # Markdown has no direction; the HTML it becomes keeps this block right to left.
-                body = f'<div dir="rtl" lang="{target}">\n\n{body}\n\n</div>'
-            lines += [body, ""]
+            title = (doc.get("title_translations") or {}).get(target)
+            body = (f"**{_md_escape(title)}**\n\n" if title else "") + (
+                _md_escape(tr["text"]) or "_(empty)_"
+            )
+            lines += [_md_rtl(target, body), ""]
             if _md_warnings(doc, f"translate:{target}"):
                 lines += [*_md_warnings(doc, f"translate:{target}"), ""]
         lines += [f"> Provenance: {_md_escape(provenance_line(doc))}", "", "---", ""]
@@ -128,6 +191,10 @@ h3 { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: 
             border-left: 3px solid #b35c00; font-size: .85rem; }
 .warnings code { font-weight: 600; }
 .text { margin: 0; white-space: pre-wrap; }
+.id { font-size: .75rem; color: #777; }
+section.story { border: 2px solid #1b1b1b; padding: .5rem 1rem 1rem; margin: 1rem 0 2rem; }
+section.story ul.members { font-size: .85rem; padding-left: 1.2rem; }
+.only-some { font-size: .85rem; color: #555; }
 .rtl { direction: rtl; text-align: right; unicode-bidi: isolate;
        font-family: "Noto Naskh Arabic", "Noto Sans Arabic", "Amiri", "Scheherazade New",
        "Geeza Pro", "Arabic Typesetting", "Traditional Arabic", "Segoe UI", Tahoma, Arial,
@@ -166,7 +233,47 @@ def _html_warnings(doc: dict[str, Any], stage: str) -> list[str]:
     )
 
 
-def html_brief(docs: Sequence[dict[str, Any]], page_lang: str = "en") -> str:
+def _html_story(story: dict[str, Any]) -> list[str]:
+    summary = story["summary"]
+    meta = (
+        f"Story {story['id']}: {story['size']} articles, "
+        + ", ".join(language_name(x) for x in story["languages"])
+        + (f"; {', '.join(story['outlets'])}" if story.get("outlets") else "")
+    )
+    parts = [
+        f'<section class="story" id="{html.escape(story["id"])}">',
+        f'<h2 dir="auto">{html.escape(_story_heading(story))}</h2>',
+        f'<p class="meta">{html.escape(meta)}</p>',
+        f"<h3>Story summary · {html.escape(language_name(summary['lang']))}</h3>",
+        _block(summary["lang"], summary["text"]),
+    ]
+    for target, tr in story.get("translations", {}).items():
+        native = NATIVE_NAMES.get(target)
+        heading = language_name(target) + (f" · {native}" if native else "")
+        parts += [f"<h3>{html.escape(heading)}</h3>", _block(target, tr["text"])]
+    items = [
+        f"<li><code>{html.escape(w['code'])}</code> {html.escape(w['message'])}</li>"
+        for w in story.get("warnings", [])
+    ]
+    if items:
+        parts.append(f'<ul class="warnings" data-stage="story">{"".join(items)}</ul>')
+    if story.get("only_some_report"):
+        some = ", ".join(
+            f"{x['value']} ({x['members']} of {story['size']})" for x in story["only_some_report"]
+        )
+        parts.append(f'<p class="only-some">Reported by only some: {html.escape(some)}</p>')
+    members = "".join(
+        f'<li dir="auto">{html.escape(_member_line(m))}</li>' for m in story["members"]
+    )
+    parts += [f'<ul class="members">{members}</ul>', "</section>"]
+    return parts
+
+
+def html_brief(
+    docs: Sequence[dict[str, Any]],
+    page_lang: str = "en",
+    stories: Sequence[dict[str, Any]] | None = None,
+) -> str:
     """One self-contained page: inline CSS, no scripts, no external fetches."""
     parts = [
         "<!DOCTYPE html>",
@@ -182,13 +289,17 @@ def html_brief(docs: Sequence[dict[str, Any]], page_lang: str = "en") -> str:
         "<body>",
         "<h1>Brief</h1>",
     ]
-    for doc in docs:
+    multi, singles = _split(docs, stories)
+    for story in multi:
+        parts += _html_story(story)
+    for doc in singles:
         lang = doc["language"]["code"]
         summary_lang = doc["summary"]["lang"]
         parts += [
             f'<article id="{html.escape(doc["id"])}">',
             f'<h2 dir="auto">{html.escape(_title(doc))}</h2>',
-            f'<p class="meta">Source language: {html.escape(language_name(lang))} '
+            f'<p class="meta"><span class="id">{html.escape(doc["id"])}</span> · '
+            f"Source language: {html.escape(language_name(lang))} "
             f"({html.escape(lang)}, confidence {doc['language']['confidence']:.2f})"
             + (f' · <a href="{html.escape(doc["url"])}">source</a>' if doc.get("url") else "")
             + "</p>",
@@ -199,8 +310,14 @@ def html_brief(docs: Sequence[dict[str, Any]], page_lang: str = "en") -> str:
         for target, tr in doc["translations"].items():
             native = NATIVE_NAMES.get(target)
             heading = language_name(target) + (f" · {native}" if native else "")
+            title = (doc.get("title_translations") or {}).get(target)
             parts += [
                 f"<h3>{html.escape(heading)}</h3>",
+                *(
+                    [_block(target, title).replace('class="text', 'class="text headline', 1)]
+                    if title
+                    else []
+                ),
                 _block(target, tr["text"]),
                 *_html_warnings(doc, f"translate:{target}"),
             ]

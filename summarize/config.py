@@ -88,6 +88,9 @@ class Settings:
     workers: int = 0
     cpus_per_worker: float = 2.0
     worker_retries: int = 3
+    # Group articles on one event into stories (stories.json, story summaries, briefs).
+    stories: bool = True
+    story_threshold: float = 0.2
     # The hub (HF_ENDPOINT) and the proxy in front of it (HTTPS_PROXY), read here once.
     hub_endpoint: str = "https://huggingface.co"
     https_proxy: str = ""
@@ -409,6 +412,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError("min_chars must be at least 1 and max_chars at least min_chars")
     if min(settings.max_body_bytes, settings.rate_per_minute, settings.max_queue) < 1:
         raise ConfigError("max_body_bytes, rate_per_minute and max_queue must be at least 1")
+    if not 0.0 < settings.story_threshold <= 1.0:
+        raise ConfigError("story_threshold must be above 0 and at most 1")
     if settings.watch_interval <= 0:
         raise ConfigError("watch_interval must be a positive number of seconds")
     if settings.network_timeout <= 0:

@@ -86,6 +86,23 @@ def _error(source: str, exc: InputError, article_id: str | None = None) -> Sourc
     return SourceError(source=source, type=type(exc).__name__, message=exc.reason, id=article_id)
 
 
+_SENTENCE_END = (".", "!", "?", "…", "؟", "。", ";", ",", "،", ":", '"', "”", "»")
+HEADLINE_MAX_CHARS = 200
+
+
+def headline(text: str) -> str | None:
+    """A plain-text article's first line when it is a headline: short (at most 200
+    characters), not ending like a sentence, followed by a line break and more text. French
+    headlines with ` : ` count; a first line that is a paragraph does not."""
+    first, newline, rest = text.strip().partition("\n")
+    first = " ".join(first.split())
+    if not newline or not rest.strip() or not first or len(first) > HEADLINE_MAX_CHARS:
+        return None
+    if first.endswith(_SENTENCE_END) or not any(ch.isalpha() for ch in first):
+        return None
+    return first
+
+
 def record_id(obj: Any) -> str | None:
     """A JSON record's `id` (a non-empty string or a number), or None."""
     raw = obj.get("id") if isinstance(obj, dict) else None
@@ -244,6 +261,8 @@ class Reader:
                 return
             title = None
             text = decoded.text
+            if suffix in TEXT_SUFFIXES:
+                title = headline(text)
             if suffix in MARKDOWN_SUFFIXES:
                 text, title = markdown_text(text)
             elif suffix in HTML_SUFFIXES:
@@ -296,7 +315,8 @@ class Reader:
                     yield from self.jsonl(stream, "stdin")
                 else:
                     try:
-                        yield self.article("stdin", stream.read(), "stdin")
+                        text = stream.read()
+                        yield self.article("stdin", text, "stdin", title=headline(text))
                     except InputError as exc:
                         yield _error("stdin", exc, "stdin")
                 continue

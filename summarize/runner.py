@@ -19,6 +19,7 @@ from typing import IO, Any
 from summarize.cache import Cache, NullCache
 from summarize.catalog import Catalog, ModelRef, load_catalog
 from summarize.config import Settings, load_settings
+from summarize.errors import SummarizeError
 from summarize.executors import Executor, get_executor
 from summarize.hub import ensure_present
 from summarize.ingest import collect
@@ -31,8 +32,10 @@ from summarize.types import (
     Skipped,
     SourceError,
     SourceOutcome,
+    StoryRef,
+    record_json,
 )
-from summarize.write import write_briefs, write_report, write_result
+from summarize.write import write_briefs, write_report, write_result, write_stories
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class Pipeline:
         )
         self.stages = Stages(settings, self.catalog, self.cache)
         self.executor = executor if executor is not None else get_executor(settings)
+        self._story_store: Any = None
 
     def run_batch(
         self,
@@ -92,6 +96,9 @@ class Pipeline:
         outcome_of: dict[int, SourceOutcome] = {}
         result_of: dict[int, Result] = {}
         done = 0
+        stories = self._group(items) if settings.stories else None
+        story_of = stories.story_of if stories else {}
+        copy_of = stories.copy_of if stories else {}
 
         def finish(it: Item) -> None:
             nonlocal done
@@ -109,6 +116,9 @@ class Pipeline:
                     it.translations,
                     it.pivot,
                     warnings=stages.review(it.article.text, it.summary, it.translations),
+                    titles=it.titles,
+                    story=story_of.get(it.article.hash),
+                    duplicate_of=copy_of[it.index].article.id if it.index in copy_of else None,
                 )
                 path = (
                     write_result(settings.output_dir, result)
@@ -130,16 +140,22 @@ class Pipeline:
             if progress is not None:
                 progress(ProgressEvent(done, len(items), it.article.id, outcome.status))
 
-        planned = [it for it in items if it.plan is not None]
+        # A near-duplicate of another article of this batch is summarised once: it takes the
+        # original's outputs when those are done.
+        planned = [it for it in items if it.plan is not None and it.index not in copy_of]
         # What the cache holds is finished here; only articles with a miss go to the executor.
         stages.process(planned, lookup_only=True)
         for it in items:
-            if not it.deferred:
+            if not it.deferred and it.index not in copy_of:
                 finish(it)
         for it in self.executor.run(stages, [it for it in planned if it.deferred]):
             finish(it)
+        for index, original in copy_of.items():
+            finish(_copied(items[index], original))
         report.warnings.extend(self.executor.warnings())
         report.results = [result_of[i] for i in sorted(result_of)]
+        if stories is not None:
+            report.stories = self._story_docs(stories, items, report.results)
         index_of = {id(a): i for i, a in enumerate(articles)}
         for entry in order:
             if isinstance(entry, SourceError):
@@ -152,13 +168,179 @@ class Pipeline:
                 report.outcomes.append(outcome_of[index_of[id(entry)]])
         report.seconds = time.perf_counter() - started
         if write:
-            write_briefs(settings.output_dir, report.results, settings.formats)
+            write_briefs(settings.output_dir, report.results, settings.formats, report.stories)
             write_report(settings.output_dir, report, settings_doc(settings))
+            if stories is not None:
+                write_stories(settings.output_dir, report.stories)
         return report
+
+    # -- stories -------------------------------------------------------------------------
+
+    def _group(self, items: list[Item]) -> _Grouping:
+        """Add this batch's articles to the output folder's stories and regroup them all."""
+        from summarize.stories import Member, StoryStore, features, outlet, shingles
+
+        if self._story_store is None:
+            self._story_store = StoryStore(self.settings.output_dir / "stories.sqlite3")
+        store = self._story_store
+        members = [
+            Member(
+                it.article.hash,
+                it.article.id,
+                it.lang,
+                it.article.title,
+                outlet(it.article.url, it.article.source),
+                features(it.article.text, it.lang),
+                shingles(it.article.text),
+            )
+            for it in items
+            if it.error is None and it.detection is not None
+        ]
+        store.add(members)
+        all_stories = store.stories(self.settings.story_threshold)
+        by_hash = {it.article.hash: it for it in items if it.plan is not None}
+        grouping = _Grouping(all_stories)
+        for story in all_stories:
+            ref = StoryRef(story.id, story.size)
+            for member in story.members:
+                grouping.story_of[member.hash] = ref
+            for copy_hash, original_hash in story.duplicates.items():
+                copy, original = by_hash.get(copy_hash), by_hash.get(original_hash)
+                if copy is not None and original is not None and copy is not original:
+                    grouping.copy_of[copy.index] = original
+        return grouping
+
+    def _story_docs(
+        self, grouping: _Grouping, items: list[Item], results: list[Result]
+    ) -> list[dict[str, Any]]:
+        """stories.json: every story with its members, languages and outlets; a story of two
+        or more gets its own summary, translated and checked, and what only some report."""
+        from summarize.text import safe_name
+        from summarize.types import result_json
+
+        docs_by_hash = {r.article.hash: result_json(r) for r in results}
+        text_by_hash = {it.article.hash: it.article.text for it in items}
+        out = []
+        for story in grouping.stories:
+            doc: dict[str, Any] = {
+                "id": story.id,
+                "size": story.size,
+                "languages": sorted({m.lang for m in story.members}),
+                "outlets": sorted({m.outlet for m in story.members if m.outlet}),
+                "members": [
+                    {
+                        "id": m.id,
+                        "title": m.title,
+                        "lang": m.lang,
+                        "outlet": m.outlet,
+                        "duplicate_of": next(
+                            (o.id for o in story.members if o.hash == story.duplicates.get(m.hash)),
+                            None,
+                        ),
+                    }
+                    for m in story.members
+                ],
+            }
+            headline = next((m for m in story.members if m.title), None)
+            doc["headline"] = headline.title if headline else None
+            if story.size >= 2:
+                member_docs = []
+                for m in story.members:
+                    if m.hash in story.duplicates:
+                        continue
+                    found = docs_by_hash.get(m.hash) or _read_result(
+                        self.settings.output_dir / f"{safe_name(m.id)}.json"
+                    )
+                    if found is not None:
+                        member_docs.append((m, found))
+                if headline is not None:
+                    titled = docs_by_hash.get(headline.hash) or {}
+                    doc["headline_translations"] = titled.get("title_translations", {})
+                doc.update(self._story_summary(story, member_docs, text_by_hash))
+            out.append(doc)
+        return out
+
+    def _story_summary(
+        self, story: Any, member_docs: list[tuple[Any, dict[str, Any]]], texts: dict[str, str]
+    ) -> dict[str, Any]:
+        from collections import Counter
+
+        langs = Counter(d["summary"]["lang"] for _, d in member_docs)
+        if not langs:
+            return {}
+        lang = langs.most_common(1)[0][0]
+        chosen = [(m, d) for m, d in member_docs if d["summary"]["lang"] == lang]
+        summaries = [d["summary"]["text"] for _, d in chosen]
+        sources = [texts.get(m.hash, d["summary"]["text"]) for m, d in chosen]
+        try:
+            summary, translations, flags = self.stages.story_summary(sources, summaries, lang)
+        except SummarizeError as exc:
+            return {"summary_error": str(exc)}
+        counts = Counter(f for m in story.members for f in m.features)
+        # Names and numbers some members report and others do not: what an editor checks.
+        partial = sorted(
+            (f for f, n in counts.items() if n < story.size), key=lambda f: (-counts[f], f)
+        )
+        return {
+            "summary": {
+                "text": summary.text,
+                "lang": summary.lang,
+                "from": [m.id for m, _ in chosen],
+            },
+            "translations": {
+                t: {"text": tr.text, "route": tr.route} for t, tr in translations.items()
+            },
+            "warnings": [dataclasses.asdict(f) for f in flags],
+            "only_some_report": [
+                {
+                    "kind": "number" if f.startswith("n:") else "name",
+                    "value": f[2:],
+                    "members": counts[f],
+                }
+                for f in partial[:20]
+            ],
+            "provenance": {
+                "story": record_json(summary.record),
+                **{f"story:{t}": record_json(tr.record) for t, tr in translations.items()},
+            },
+        }
 
     def close(self) -> None:
         self.executor.close()
         self.cache.close()
+        if self._story_store is not None:
+            self._story_store.close()
+
+
+@dataclass
+class _Grouping:
+    stories: list[Any]
+    story_of: dict[str, StoryRef] = dataclasses.field(default_factory=dict)  # by article hash
+    copy_of: dict[int, Item] = dataclasses.field(default_factory=dict)  # item index -> original
+
+
+def _copied(copy: Item, original: Item) -> Item:
+    """A near-duplicate takes its original's outputs (it was summarised once, as that)."""
+    if original.error is not None or original.summary is None:
+        copy.fail(
+            "duplicate",
+            SummarizeError(f"a copy of {original.article.id}, which failed: see that article"),
+        )
+        return copy
+    copy.pivot_text, copy.pivot = original.pivot_text, original.pivot
+    copy.summary = original.summary
+    copy.translations = dict(original.translations)
+    return copy
+
+
+def _read_result(path: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and "summary" in doc else None
 
 
 def licence_warnings(refs: Iterable[ModelRef]) -> list[str]:

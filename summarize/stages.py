@@ -55,6 +55,7 @@ class Item:
     pivot: StageRecord | None = None
     summary: Summary | None = None
     translations: dict[str, Translation] = field(default_factory=dict)
+    titles: dict[str, Translation] = field(default_factory=dict)
     error: SourceError | None = None
     deferred: bool = False
     entries: list[CacheEntry] = field(default_factory=list)
@@ -77,6 +78,8 @@ class Item:
         out = {"pivot": self.article.text, "summarize": self.pivot_text or self.article.text}
         if self.summary is not None:
             out.update({f"translate:{t}": self.summary.text for t in self.translations})
+        if self.article.title:
+            out.update({f"title:{t}": self.article.title for t in self.titles})
         return out
 
 
@@ -250,6 +253,8 @@ class Stages:
                     refs += self.router.models(self.router.choose(lang, it.plan.pivot))
                 for target in self.settings.targets:
                     refs += self.router.models(self.router.choose(summary_lang, target))
+                    if it.article.title:  # the headline goes from the article's language
+                        refs += self.router.models(self.router.choose(lang, target))
             except SummarizeError as exc:
                 it.plan = None
                 it.fail("route", exc)
@@ -347,32 +352,114 @@ class Stages:
 
         # Translations: one batch per language pair.
         summarised_items = [it for it in planned if it.error is None and it.summary is not None]
-        for src, group in _group(
-            summarised_items, lambda it: it.summary.lang if it.summary else None
-        ):
+        self._translate_all(
+            "translate",
+            summarised_items,
+            lambda it: it.summary.lang if it.summary else None,
+            lambda it: it.summary.text if it.summary else "",
+            lambda it: it.translations,
+            lookup_only,
+        )
+        # Each headline into every target, from the article's language (`title:<target>`).
+        self._translate_all(
+            "title",
+            [it for it in planned if it.error is None and it.article.title],
+            lambda it: it.lang,
+            lambda it: it.article.title or "",
+            lambda it: it.titles,
+            lookup_only,
+        )
+
+    def _translate_all(
+        self,
+        stage: str,
+        items: list[Item],
+        lang_of: Callable[[Item], str | None],
+        text_of: Callable[[Item], str],
+        into: Callable[[Item], dict[str, Translation]],
+        lookup_only: bool,
+    ) -> None:
+        """A text of each item into every target: one batch per language pair, each result
+        kept in the item's `into` dict under its target (stage `<stage>:<target>`)."""
+        for src, group in _group(items, lang_of):
             for target in self.settings.targets:
                 translator = self.router.choose(src, target)
 
-                def translated(
+                def done(
                     it: Item,
                     value: dict[str, Any],
                     rec: StageRecord,
                     target: str = target,
                     route: Route = translator.route,
                 ) -> None:
-                    it.translations[target] = Translation(
+                    into(it)[target] = Translation(
                         target, value["text"], route, rec, bool(value.get("truncated", False))
                     )
 
-                todo = [it for it in group if it.error is None and target not in it.translations]
+                todo = [it for it in group if it.error is None and target not in into(it)]
                 self._translate(
-                    f"translate:{target}",
+                    f"{stage}:{target}",
                     translator,
                     todo,
-                    [it.summary.text for it in todo if it.summary],
-                    translated,
+                    [text_of(it) for it in todo],
+                    done,
                     lookup_only,
                 )
+
+    def story_summary(
+        self, sources: Sequence[str], summaries: Sequence[str], lang: str
+    ) -> tuple[Summary, dict[str, Translation], tuple[Flag, ...]]:
+        """A story's own summary: its members' summaries summarised together (chunked as any
+        long text is), translated into every target, and checked against the members'
+        articles. Each step is a cached stage (`story`, `story:<target>`)."""
+        plan = choose_summarizer(lang, self.settings, self.catalog, self._summarizers)
+        joined = "\n\n".join(summaries)
+        info = {**plan.summarizer.info(), "story": "members-joined.v1"}
+
+        def first(stage: Stage, text: str, compute: Compute) -> tuple[dict[str, Any], StageRecord]:
+            [res] = stage.run([text], compute)
+            if isinstance(res, BaseException):
+                raise res
+            assert res is not None
+            return res
+
+        value, rec = first(
+            Stage("story", info, self.cache), joined, partial(_summaries, plan.summarizer)
+        )
+        summary = Summary(
+            value["text"], lang, int(value["chunks"]), rec, bool(value.get("truncated"))
+        )
+        translations: dict[str, Translation] = {}
+        for target in self.settings.targets:
+            translator = self.router.choose(lang, target)
+
+            def compute(
+                batch: list[str], translator: Translator = translator
+            ) -> list[dict[str, Any]]:
+                return [
+                    {"text": g.text, "truncated": g.truncated} for g in translator.translate(batch)
+                ]
+
+            tv, trec = first(
+                Stage(f"story:{target}", translator.info(), self.cache), summary.text, compute
+            )
+            translations[target] = Translation(
+                target, tv["text"], translator.route, trec, bool(tv.get("truncated"))
+            )
+        flags = self.review("\n\n".join(sources), summary, translations)
+        return (
+            summary,
+            translations,
+            tuple(
+                Flag(
+                    f.code,
+                    f.stage.replace("summarize", "story").replace("translate:", "story:"),
+                    f.message,
+                    f.span,
+                )
+                for f in flags
+            ),
+        )
 
     def review(
         self, source: str, summary: Summary, translations: dict[str, Translation]

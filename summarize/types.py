@@ -103,6 +103,15 @@ class Translation:
 
 
 @dataclass(frozen=True)
+class StoryRef:
+    """The story an article belongs to: all articles on one event, across outlets and
+    languages (see `<output>/stories.json`)."""
+
+    id: str
+    size: int
+
+
+@dataclass(frozen=True)
 class Result:
     article: Article
     detection: Detection
@@ -111,6 +120,10 @@ class Result:
     pivot: StageRecord | None = None
     output: str | None = None
     warnings: tuple[Flag, ...] = ()
+    # The source headline in every target language (none without a headline).
+    titles: dict[str, Translation] = field(default_factory=dict)
+    story: StoryRef | None = None
+    duplicate_of: str | None = None
 
     @property
     def all_cached(self) -> bool:
@@ -126,6 +139,8 @@ class Result:
         out["summarize"] = self.summary.record
         for target, tr in self.translations.items():
             out[f"translate:{target}"] = tr.record
+        for target, tr in self.titles.items():
+            out[f"title:{target}"] = tr.record
         return out
 
 
@@ -151,6 +166,8 @@ class BatchReport:
     seconds: float = 0.0
     output_dir: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # Every story the output folder holds after this batch (the stories.json documents).
+    stories: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -204,6 +221,9 @@ def result_json(result: Result) -> dict[str, Any]:
             target: {"text": tr.text, "lang": tr.target, "route": tr.route}
             for target, tr in result.translations.items()
         },
+        "title_translations": {target: tr.text for target, tr in result.titles.items()},
+        "story": dataclasses.asdict(result.story) if result.story else None,
+        "duplicate_of": result.duplicate_of,
         "warnings": [dataclasses.asdict(flag) for flag in result.warnings],
         "provenance": {name: record_json(rec) for name, rec in result.records().items()},
         "environment": {"summarize": __version__, "python": platform.python_version()},

@@ -68,7 +68,7 @@ def watch(
     """Run until `stop` is set. Raises only for problems that stop all work (a missing model)."""
     from summarize.ingest import Reader
     from summarize.runner import Pipeline, settings_doc
-    from summarize.write import write_briefs, write_report, write_result
+    from summarize.write import write_briefs, write_report, write_result, write_stories
 
     state = WatchState()
     pipeline = Pipeline(settings)
@@ -90,7 +90,14 @@ def watch(
                     state.results[result.article.id] = result
                 for path in ready:
                     state.done[path] = state.seen[path]
-                write_briefs(settings.output_dir, list(state.results.values()), settings.formats)
+                write_briefs(
+                    settings.output_dir,
+                    list(state.results.values()),
+                    settings.formats,
+                    report.stories or None,
+                )
+                if settings.stories:
+                    write_stories(settings.output_dir, report.stories)
                 write_report(settings.output_dir, report, settings_doc(settings))
                 if on_batch is not None:
                     on_batch(report)

@@ -55,12 +55,21 @@ def write_result(output_dir: Path, result: Result) -> Path:
 BRIEF_FILES = {"md": "brief.md", "html": "brief.html", "jsonl": "results.jsonl"}
 
 
-def write_briefs(output_dir: Path, results: list[Result], formats: tuple[str, ...]) -> list[Path]:
-    """The batch-wide outputs asked for: brief.md, brief.html, results.jsonl."""
+def write_briefs(
+    output_dir: Path,
+    results: list[Result],
+    formats: tuple[str, ...],
+    stories: list[dict[str, Any]] | None = None,
+) -> list[Path]:
+    """The batch-wide outputs asked for: brief.md, brief.html (stories first), results.jsonl."""
     from summarize import briefs
 
     docs = [result_json(r) for r in results]
-    render = {"md": briefs.markdown_brief, "html": briefs.html_brief, "jsonl": briefs.jsonl_results}
+    render = {
+        "md": lambda d: briefs.markdown_brief(d, stories),
+        "html": lambda d: briefs.html_brief(d, stories=stories),
+        "jsonl": briefs.jsonl_results,
+    }
     written = []
     for fmt in formats:
         if fmt in BRIEF_FILES:
@@ -68,6 +77,13 @@ def write_briefs(output_dir: Path, results: list[Result], formats: tuple[str, ..
             write_if_changed(path, render[fmt](docs).encode("utf-8"))
             written.append(path)
     return written
+
+
+def write_stories(output_dir: Path, stories: list[dict[str, Any]]) -> Path:
+    """`<output>/stories.json`: every story, its members, languages, outlets, summary."""
+    path = output_dir / "stories.json"
+    write_if_changed(path, dumps({"stories": stories}))
+    return path
 
 
 def report_json(report: BatchReport, settings_doc: dict[str, Any]) -> dict[str, Any]:

@@ -65,7 +65,24 @@ def test_html_brief_is_self_contained_escaped_and_marks_arabic() -> None:
     "Debian's chromium; install it to run this test",
 )
 def test_arabic_is_right_to_left_in_chromium(tmp_path: Path) -> None:
-    page = html_brief([doc(), doc(id="a2", title="Second")])
+    story = {
+        "id": "s-1",
+        "size": 2,
+        "headline": "INTERPOL in Marrakech",
+        "languages": ["en", "fr"],
+        "outlets": ["example.org"],
+        "members": [
+            {"id": "s1", "title": "One", "lang": "en", "outlet": "example.org"},
+            {"id": "s2", "title": "Deux", "lang": "fr", "outlet": None},
+        ],
+        "summary": {"text": "INTERPOL met in Marrakech.", "lang": "en", "from": ["s1", "s2"]},
+        "translations": {
+            "ar": {"text": ARABIC, "route": "direct"},
+            "fr": {"text": "INTERPOL s'est réuni.", "route": "direct"},
+        },
+    }
+    page = html_brief([doc(), doc(id="a2", title="Second")], stories=[story])
+    assert page.index('<section class="story"') < page.index("<article")
     # The brief forbids scripts (CSP); the probe below is the test's own, so drop the policy
     # in this copy. It reads what Chromium computed for each block into the title.
     probe = (
@@ -97,17 +114,22 @@ def test_arabic_is_right_to_left_in_chromium(tmp_path: Path) -> None:
     import html as html_lib
 
     seen = json.loads(html_lib.unescape(title.group(1)))
-    assert seen["ar"] == [["rtl", "right"], ["rtl", "right"]]
-    assert seen["fr"] == ["ltr", "ltr"]
+    # The story summary's Arabic first, then each article's.
+    assert seen["ar"] == [["rtl", "right"], ["rtl", "right"], ["rtl", "right"]]
+    assert seen["fr"] == ["ltr", "ltr", "ltr"]
     assert seen["scripts"] == 1  # only the probe: the article's <script> stayed text
-    assert seen["titles"][0].startswith("<script>alert")
+    assert seen["titles"][0] == "INTERPOL in Marrakech"
+    assert seen["titles"][1].startswith("<script>alert")
 
 
 def test_run_writes_the_briefs_and_leaves_them_untouched_on_rerun(
     tiny: dict[str, Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    settings = load_settings(overrides=tiny_overrides(tiny, out, formats="md,html,jsonl"))
+    # Per-article briefs (stories lead the briefs otherwise: see test_stories).
+    settings = load_settings(
+        overrides=tiny_overrides(tiny, out, formats="md,html,jsonl", stories=False)
+    )
     report = run([SEEDS], settings)
     assert report.ok
     assert {p.name for p in out.iterdir()} >= {
@@ -119,7 +141,8 @@ def test_run_writes_the_briefs_and_leaves_them_untouched_on_rerun(
     assert not list(out.glob("0*.json"))  # json was not asked for
     lines = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["id"] for line in lines] == [r.article.id for r in report.results]
-    assert (out / "brief.html").read_text(encoding="utf-8").count('dir="rtl" lang="ar"') == 5
+    # Five Arabic summaries, and the Arabic of the two headlines (001 and 002 have one).
+    assert (out / "brief.html").read_text(encoding="utf-8").count('dir="rtl" lang="ar"') == 7
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("brief.*")}
     run([SEEDS], settings)
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("brief.*")} == stamps

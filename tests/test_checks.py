@@ -159,7 +159,9 @@ def test_warnings_reach_json_markdown_and_html(tiny: dict[str, Path], tmp_path: 
 
     out = tmp_path / "out"
     report = run(
-        [SEEDS], load_settings(overrides=tiny_overrides(tiny, out, formats="json,md,html"))
+        [SEEDS],
+        # Per-article briefs: with stories, the seeds' brief is their story (test_stories).
+        load_settings(overrides=tiny_overrides(tiny, out, formats="json,md,html", stories=False)),
     )
     docs = [json.loads(Path(r.output).read_text(encoding="utf-8")) for r in report.results]  # type: ignore[arg-type]
     flagged = [w for doc in docs for w in doc["warnings"]]

@@ -109,6 +109,7 @@ def test_every_setting_can_be_set_from_the_file_and_the_environment(tmp_path: Pa
         "min_chars": 1,
         "detect_min_confidence": 0.5,
         "max_chars": 100_000,
+        "story_threshold": 0.5,
     }
     hints = typing.get_type_hints(Settings)
     scalars = 0

@@ -243,3 +243,15 @@ def check_names(source: str, candidate: str, stage: str, lang: str = "en") -> li
                 Flag("name_not_in_source", stage, f"{name!r} does not appear in the source", name)
             )
     return flags
+
+
+# Words that say nothing about which story a text tells (titles, institutions, connectors).
+GENERIC_WORDS = _GENERIC | _CONNECTORS | _LEADING
+
+
+def canonical_word(word: str) -> str:
+    """A name's word folded, and a country named in any language as one form (`maroc` and
+    `marokko` are `morocco`... or whichever of its forms sorts first)."""
+    folded = _fold(word).strip()
+    forms = _exonyms().get(folded)
+    return min(forms) if forms else folded

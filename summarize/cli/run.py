@@ -80,6 +80,13 @@ def run(
         bool, typer.Option("--offline", help="Never download; fail if a model is missing.")
     ] = False,
     no_pickle: NoPickleOpt = False,
+    no_stories: Annotated[
+        bool,
+        typer.Option(
+            "--no-stories",
+            help="Do not group articles into stories (no stories.json, no story summaries).",
+        ),
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
@@ -131,6 +138,7 @@ def run(
         glob=glob,
         offline=True if offline else None,
         allow_pickle=False if no_pickle else None,
+        stories=False if no_stories else None,
         executor=executor,
         ray_address=ray_address,
         workers=workers,
