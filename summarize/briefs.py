@@ -79,7 +79,7 @@ def _member_line(member: dict[str, Any]) -> str:
     parts = [str(member.get("title") or member["id"])]
     if member.get("outlet"):
         parts.append(str(member["outlet"]))
-    parts.append(f"{member['lang']}, {member['id']}")
+    parts.append(f"{member['lang']}, {member['id']}" if member.get("title") else member["lang"])
     if member.get("duplicate_of"):
         parts.append(f"copy of {member['duplicate_of']}")
     return " · ".join(parts)

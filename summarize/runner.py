@@ -294,7 +294,7 @@ class Pipeline:
             "only_some_report": [
                 {
                     "kind": "number" if f.startswith("n:") else "name",
-                    "value": f[2:],
+                    "value": f"{int(f[2:]):,}" if f.startswith("n:") else f[2:],
                     "members": counts[f],
                 }
                 for f in partial[:20]

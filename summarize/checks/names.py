@@ -254,4 +254,14 @@ def canonical_word(word: str) -> str:
     `marokko` are `morocco`... or whichever of its forms sorts first)."""
     folded = _fold(word).strip()
     forms = _exonyms().get(folded)
-    return min(forms) if forms else folded
+    if not forms:
+        return folded
+    english = forms & _english_territories()
+    return min(english or forms)
+
+
+@cache
+def _english_territories() -> frozenset[str]:
+    from babel import Locale
+
+    return frozenset(_fold(str(name)).strip() for name in Locale("en").territories.values())
