@@ -4,10 +4,10 @@
 
 Synthetic articles, five per event: each has 30 features (names and numbers) drawn from its
 event's own 40 and 10 from a shared pool of 5,000, as real articles share common names and
-years. The grouping is the product's own (`summarize.stories.group`: MinHash LSH candidates,
-overlap check, connected components); the check is that it finds the events, and the ratio of
-seconds per article between sizes (1.0 is linear; all-pairs comparison would double it at
-every doubling).
+years. The grouping is the product's own (`summarize.stories.group`: every pair compared exactly
+up to EXACT_LIMIT articles, MinHash LSH candidates beyond, overlap check, union-find); the check
+is that it finds the events, and the ratio of seconds per article between sizes (1.0 is
+linear; all-pairs comparison doubles it at every doubling, as below the limit).
 """
 
 from __future__ import annotations

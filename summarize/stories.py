@@ -5,11 +5,13 @@ and real ones alike: names and acronyms (folded, the same country in any languag
 `Maroc` is `Morocco`), numbers and years by value (`١٩٦` is `196`), and, for an article in
 another language, its English pivot text when one exists.
 
-Cost grows near-linearly with the number of articles: each article's features are MinHashed
-and put in a locality-sensitive hash index (datasketch's MinHashLSH), so an article is only
-compared with the candidates the index returns, never with every other article; the pairs
-that pass the threshold are grouped with scipy's connected components. Near-duplicates (the
-same wire copy republished) are found the same way on word shingles of the text.
+Cost grows near-linearly with the number of articles: beyond EXACT_LIMIT articles, each
+article's features are MinHashed and put in a locality-sensitive hash index (datasketch's
+MinHashLSH), so an article is only compared with the candidates the index returns, never with
+every other article. Up to that size every pair is compared exactly, which is cheaper than the
+index (and than importing it: datasketch brings about 60 MB of scipy). The pairs that pass form
+stories as connected groups (union-find). Near-duplicates (the same wire copy republished) are
+found the same way on word shingles of the text.
 
 Stories persist in `<output>/stories.sqlite3`: a later run, the watch folder or the service
 sharing that folder adds its articles to the stories already there.
@@ -17,6 +19,7 @@ sharing that folder adds its articles to the stories already there.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -34,6 +37,8 @@ DEFAULT_THRESHOLD = 0.2
 MIN_SHARED = 3
 DUPLICATE_THRESHOLD = 0.9
 NUM_PERM = 128
+# Up to this many articles every pair is compared exactly; beyond, through the index.
+EXACT_LIMIT = 1000
 MIGRATIONS = [
     """
     CREATE TABLE members (
@@ -124,8 +129,11 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> tuple[float, int]:
 
 
 def _pairs(sets: Sequence[frozenset[str]], lsh_threshold: float) -> Iterable[tuple[int, int]]:
-    """Candidate pairs from a MinHash LSH index: each set is compared only with those the
-    index returns for it."""
+    """Candidate pairs: every pair up to EXACT_LIMIT sets; beyond, from a MinHash LSH index,
+    each set compared only with those the index returns for it."""
+    if len(sets) <= EXACT_LIMIT:
+        yield from itertools.combinations(range(len(sets)), 2)
+        return
     from datasketch import MinHashLSH
 
     lsh = MinHashLSH(threshold=lsh_threshold, num_perm=NUM_PERM)
@@ -149,10 +157,6 @@ def group(
 ) -> tuple[list[list[int]], dict[int, int]]:
     """Stories (lists of member indexes, each sorted by first seen) and near-duplicates
     (member index -> the index of the earlier copy)."""
-    import numpy as np
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     n = len(members)
     edges: list[tuple[int, int]] = []
     # The index finds candidates by Jaccard; the overlap coefficient then decides (a short
@@ -170,15 +174,19 @@ def group(
             first, later = sorted((i, j), key=lambda k: (members[k].seen, members[k].hash))
             duplicates.setdefault(later, first)
             edges.append((i, j))
-    if edges:
-        rows, cols = zip(*edges, strict=True)
-        graph = coo_matrix((np.ones(len(edges)), (rows, cols)), shape=(n, n))
-        _, labels = connected_components(graph, directed=False)
-    else:
-        labels = np.arange(n)
+    parent = list(range(n))  # union-find: each pair that passes joins two groups
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for i, j in edges:
+        parent[root(i)] = root(j)
     stories: dict[int, list[int]] = {}
-    for index, label in enumerate(labels.tolist()):
-        stories.setdefault(label, []).append(index)
+    for index in range(n):
+        stories.setdefault(root(index), []).append(index)
     order = sorted(
         stories.values(), key=lambda ix: min((members[k].seen, members[k].hash) for k in ix)
     )

@@ -7,6 +7,9 @@ tests check structure, routing, caching and errors, never wording. The models ar
 safetensors folders and loaded by the product's own loading code.
 
     python tests/tiny_models.py models/tiny     # build them for a manual run
+
+The same builders make the benchmark's models (bench/pipeline.py) from a `Shape` with the
+real models' dimensions: one builder per architecture, parameterised by shape.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import json
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +28,86 @@ SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 # Small enough to build in seconds, large enough to exercise chunking: 128 input positions
 # are far fewer than a sample article's ~900 tokens.
-DIMS: dict[str, Any] = dict(
-    d_model=32,
-    encoder_layers=1,
-    decoder_layers=1,
-    encoder_attention_heads=2,
-    decoder_attention_heads=2,
-    encoder_ffn_dim=64,
-    decoder_ffn_dim=64,
-    max_position_embeddings=128,
-)
 MAX_INPUT = 128
+SENTENCE_ENDS = (".", "!", "?", "؟", "…")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A model's dimensions, vocabulary and generation settings.
+
+    `damp` says how random weights are kept from ending at once: "quiet" (tests: special
+    tokens' output rows zeroed and biased) or "bias" (benchmark: ends of sequence and of
+    sentence, and the padding entries that bring the vocabulary to `vocab`, biased away, so
+    every engine does the same fixed amount of work)."""
+
+    d_model: int = 32
+    encoder_layers: int = 1
+    decoder_layers: int = 1
+    heads: int = 2
+    ffn: int = 64
+    max_positions: int = MAX_INPUT
+    activation: str | None = None
+    scale_embedding: bool | None = None
+    vocab: int | None = None  # pad the vocabulary to this size (None: as trained)
+    tokenizer_vocab: int = 300
+    min_frequency: int = 1
+    damp: str = "quiet"
+    generation: Mapping[str, Any] = field(default_factory=dict)
+
+    def dims(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(
+            d_model=self.d_model,
+            encoder_layers=self.encoder_layers,
+            decoder_layers=self.decoder_layers,
+            encoder_attention_heads=self.heads,
+            decoder_attention_heads=self.heads,
+            encoder_ffn_dim=self.ffn,
+            decoder_ffn_dim=self.ffn,
+            max_position_embeddings=self.max_positions,
+        )
+        if self.activation is not None:
+            out["activation_function"] = self.activation
+        if self.scale_embedding is not None:
+            out["scale_embedding"] = self.scale_embedding
+        return out
+
+
+TINY_BART = Shape(
+    tokenizer_vocab=600,
+    generation=dict(
+        num_beams=2,
+        max_length=24,
+        min_length=6,
+        no_repeat_ngram_size=3,
+        length_penalty=2.0,
+        early_stopping=True,
+    ),
+)
+TINY_MARIAN = Shape(generation=dict(num_beams=2, max_length=20))
+TINY_M2M100 = Shape(generation=dict(num_beams=2, max_length=20))
+
+
+def _pad_vocab(vocab: dict[str, int], size: int | None) -> None:
+    """Unused entries up to `size`, so a model has the real vocabulary's shape."""
+    while size is not None and len(vocab) < size:
+        vocab[f"<unused{len(vocab)}>"] = len(vocab)
+
+
+def _bias_away(model: Any, token_ids: list[int], real_vocab: int | None = None) -> None:
+    """The benchmark's damping: ends (and the padding from `real_vocab` on) biased away."""
+    import torch
+
+    with torch.no_grad():
+        bias = getattr(model, "final_logits_bias", None)
+        if bias is None:  # no output bias (M2M100): those rows write nothing
+            for token_id in token_ids:
+                model.get_output_embeddings().weight[token_id] = 0.0
+            return
+        for token_id in token_ids:
+            bias[0, token_id] = -1e4
+        if real_vocab is not None:
+            bias[0, real_vocab:] = -1e4
 
 
 def corpus(workdir: Path) -> Path:
@@ -79,7 +153,7 @@ def _quiet_special_tokens(model: Any, token_ids: list[int]) -> None:
                 bias[0, token_id] = -20.0
 
 
-def build_bart(out: Path, corpus_path: Path, seed: int = 0) -> Path:
+def build_bart(out: Path, corpus_path: Path, seed: int = 0, shape: Shape = TINY_BART) -> Path:
     import torch
     from tokenizers import ByteLevelBPETokenizer
     from transformers import (
@@ -93,50 +167,45 @@ def build_bart(out: Path, corpus_path: Path, seed: int = 0) -> Path:
     bpe = ByteLevelBPETokenizer()
     bpe.train(
         [str(corpus_path)],
-        vocab_size=600,
-        min_frequency=1,
+        vocab_size=shape.tokenizer_vocab,
+        min_frequency=shape.min_frequency,
         show_progress=False,
         special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
     )
     bpe.save_model(str(out))
+    vocab = json.loads((out / "vocab.json").read_text(encoding="utf-8"))
+    real = len(vocab)
+    if shape.vocab is not None:
+        _pad_vocab(vocab, shape.vocab)
+        (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     tok = BartTokenizer(
-        vocab=str(out / "vocab.json"), merges=str(out / "merges.txt"), model_max_length=MAX_INPUT
+        vocab=str(out / "vocab.json"),
+        merges=str(out / "merges.txt"),
+        model_max_length=shape.max_positions,
     )
     tok.save_pretrained(str(out))
-    config = BartConfig(
-        vocab_size=len(tok),
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        decoder_start_token_id=2,
-        forced_bos_token_id=0,
-        forced_eos_token_id=2,
-        **DIMS,
-    )
+    ids = dict(pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2)
+    forced = dict(forced_bos_token_id=0, forced_eos_token_id=2)
+    config = BartConfig(vocab_size=len(tok), **ids, **forced, **shape.dims())
     torch.manual_seed(seed)
     model = BartForConditionalGeneration(config)
-    _quiet_special_tokens(model, [0, 1, 2, 3, 4])
-    # The shape of DistilBART-CNN's generation settings, scaled down.
-    model.generation_config = GenerationConfig(
-        num_beams=2,
-        max_length=24,
-        min_length=6,
-        no_repeat_ngram_size=3,
-        length_penalty=2.0,
-        early_stopping=True,
-        decoder_start_token_id=2,
-        forced_bos_token_id=0,
-        forced_eos_token_id=2,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-    )
+    if shape.damp == "quiet":
+        _quiet_special_tokens(model, [0, 1, 2, 3, 4])
+    else:
+        ends = [i for t, i in vocab.items() if any(e in t for e in SENTENCE_ENDS)]
+        _bias_away(model, [0, 1, 2, 3, 4, *ends], real_vocab=real)
+    # The shape of DistilBART-CNN's generation settings (scaled down for the tests).
+    model.generation_config = GenerationConfig(**shape.generation, **forced, **ids)
     model.save_pretrained(str(out))
     return out
 
 
 def build_marian(
-    out: Path, corpus_path: Path, targets: tuple[str, ...] = (), seed: int = 0
+    out: Path,
+    corpus_path: Path,
+    targets: tuple[str, ...] = (),
+    seed: int = 0,
+    shape: Shape = TINY_MARIAN,
 ) -> Path:
     """A Marian model; with `targets` (e.g. `(">>ara<<",)`) a multi-target one like opus-mt-en-ar."""
     import sentencepiece as spm
@@ -146,7 +215,9 @@ def build_marian(
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for side in ("source", "target"):
-            model_file = _spm(corpus_path, Path(tmp) / side, 300, pad=0, eos=1, unk=2)
+            model_file = _spm(
+                corpus_path, Path(tmp) / side, shape.tokenizer_vocab, pad=0, eos=1, unk=2
+            )
             shutil.copy(model_file, out / f"{side}.spm")
     # The real opus-mt layout: </s> = 0, <unk> = 1, ..., <pad> last, and the decoder starts
     # from <pad>.
@@ -159,40 +230,35 @@ def build_marian(
                 vocab.setdefault(piece, len(vocab))
     for token in targets:
         vocab.setdefault(token, len(vocab))
+    real = len(vocab)
+    if shape.vocab is not None:
+        _pad_vocab(vocab, shape.vocab - 1)
     pad = vocab.setdefault("<pad>", len(vocab))
     (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     tok = MarianTokenizer(
         source_spm=str(out / "source.spm"),
         target_spm=str(out / "target.spm"),
         vocab=str(out / "vocab.json"),
-        model_max_length=MAX_INPUT,
+        model_max_length=shape.max_positions,
     )
     tok.save_pretrained(str(out))
-    config = MarianConfig(
-        vocab_size=len(vocab),
-        pad_token_id=pad,
-        eos_token_id=0,
-        decoder_start_token_id=pad,
-        forced_eos_token_id=0,
-        **DIMS,
-    )
+    ids = dict(pad_token_id=pad, eos_token_id=0, decoder_start_token_id=pad)
+    config = MarianConfig(vocab_size=len(vocab), forced_eos_token_id=0, **ids, **shape.dims())
     torch.manual_seed(seed)
     model = MarianMTModel(config)
-    _quiet_special_tokens(model, [0, 1, pad] + [vocab[t] for t in targets])
+    target_ids = [vocab[t] for t in targets]
+    if shape.damp == "quiet":
+        _quiet_special_tokens(model, [0, 1, pad, *target_ids])
+    else:
+        _bias_away(model, [0, 1, *target_ids], real_vocab=real)
     model.generation_config = GenerationConfig(
-        num_beams=2,
-        max_length=20,
-        bad_words_ids=[[pad]],
-        decoder_start_token_id=pad,
-        pad_token_id=pad,
-        eos_token_id=0,
-        forced_eos_token_id=0,
+        **shape.generation, bad_words_ids=[[pad]], forced_eos_token_id=0, **ids
     )
     model.save_pretrained(str(out))
     return out
 
 
-def build_m2m100(out: Path, corpus_path: Path, seed: int = 0) -> Path:
+def build_m2m100(out: Path, corpus_path: Path, seed: int = 0, shape: Shape = TINY_M2M100) -> Path:
     import sentencepiece as spm
     import torch
     from transformers import (
@@ -207,7 +273,7 @@ def build_m2m100(out: Path, corpus_path: Path, seed: int = 0) -> Path:
         model_file = _spm(
             corpus_path,
             Path(tmp) / "sentencepiece.bpe",
-            300,
+            shape.tokenizer_vocab,
             model_type="bpe",
             bos=0,
             pad=1,
@@ -219,34 +285,27 @@ def build_m2m100(out: Path, corpus_path: Path, seed: int = 0) -> Path:
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
     for i in range(proc.get_piece_size()):
         vocab.setdefault(proc.id_to_piece(i), len(vocab))
+    if shape.vocab is not None:  # the language tokens and made-up words follow the vocabulary
+        _pad_vocab(vocab, shape.vocab - 100 - 8)
     (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     tok = M2M100Tokenizer(
         vocab_file=str(out / "vocab.json"),
         spm_file=str(out / "sentencepiece.bpe.model"),
-        model_max_length=MAX_INPUT,
+        model_max_length=shape.max_positions,
     )
     tok.save_pretrained(str(out))
     lang_ids = [tok.get_lang_id(code) for code in tok.lang_code_to_id]
     vocab_size = max(lang_ids) + 1 + tok.num_madeup_words
-    config = M2M100Config(
-        vocab_size=vocab_size,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        decoder_start_token_id=2,
-        **DIMS,
-    )
+    ids = dict(pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2)
+    config = M2M100Config(vocab_size=vocab_size, **ids, **shape.dims())
     torch.manual_seed(seed)
     model = M2M100ForConditionalGeneration(config)
-    _quiet_special_tokens(model, [0, 1, 2, 3, *lang_ids, *range(max(lang_ids) + 1, vocab_size)])
-    model.generation_config = GenerationConfig(
-        num_beams=2,
-        max_length=20,
-        decoder_start_token_id=2,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-    )
+    if shape.damp == "quiet":
+        specials = [0, 1, 2, 3, *lang_ids, *range(max(lang_ids) + 1, vocab_size)]
+        _quiet_special_tokens(model, specials)
+    else:
+        _bias_away(model, [2])
+    model.generation_config = GenerationConfig(**shape.generation, **ids)
     model.save_pretrained(str(out))
     return out
 
