@@ -86,8 +86,12 @@ class Settings:
     # "" starts a one-machine Ray; "auto" joins the cluster this node is in; or HOST:PORT.
     ray_address: str = ""
     workers: int = 0
-    cpus_per_worker: float = 2.0
+    # 0: sized from the cluster (the CPUs divided among --workers, else one worker per node).
+    cpus_per_worker: float = 0.0
     worker_retries: int = 3
+    # Ray's own notices (its C++ core, its processes, its loggers) go to <output>/ray.log
+    # unless this is set (--verbose).
+    verbose: bool = False
     # Group articles on one event into stories (stories.json, story summaries, briefs).
     stories: bool = True
     story_threshold: float = 0.2
@@ -426,8 +430,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError(
             "workers and worker_retries must be 0 or more (workers 0: fill the cluster)"
         )
-    if settings.cpus_per_worker <= 0:
-        raise ConfigError("cpus_per_worker must be a positive number")
+    if settings.cpus_per_worker < 0:
+        raise ConfigError("cpus_per_worker must be 0 (sized from the cluster) or more")
     if settings.lang is not None and settings.lang != "und" and not settings.lang.isalpha():
         raise ConfigError(
             f"--lang {settings.lang!r} is not a language code (use ISO 639-1, e.g. 'fr')"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -354,3 +355,42 @@ def test_ray_client_addresses_are_refused_with_the_way_that_works() -> None:
     )
     with pytest.raises(ClusterError, match=r"ray job submit .* --ray-address auto"):
         list(executor.run(None, [object()]))  # type: ignore[arg-type, list-item]
+
+
+def test_the_pool_is_sized_from_the_cluster_unless_told() -> None:
+    from summarize.errors import ClusterError
+    from summarize.executors.ray import size_pool
+
+    # This 2-core machine: --workers 2 alone is two workers of one CPU each.
+    assert size_pool([2.0], 2, 0) == (2, 1.0)
+    # Neither: one worker per node, the size of the (smallest) node.
+    assert size_pool([2.0], 0, 0) == (1, 2.0)
+    assert size_pool([8.0, 4.0], 0, 0) == (2, 4.0)
+    # --workers on two nodes: the most CPUs each that still places them all.
+    assert size_pool([8.0, 4.0], 3, 0) == (3, 4.0)
+    assert size_pool([8.0, 4.0], 5, 0) == (5, 2.0)
+    # Both given: checked as before; --cpus-per-worker alone fills the cluster.
+    assert size_pool([8.0, 4.0], 0, 2) == (6, 2)
+    with pytest.raises(ClusterError, match="no node of the Ray cluster has 16 CPUs"):
+        size_pool([8.0, 4.0], 0, 16)
+    with pytest.raises(ClusterError, match="3 workers need at least 3 CPUs"):
+        size_pool([2.0], 3, 0)
+    with pytest.raises(ClusterError, match="2 workers x 2 CPUs need 4 CPUs"):
+        size_pool([2.0], 2, 2)
+
+
+@pytest.mark.slow
+def test_two_workers_fit_this_machine_unsized_and_ray_stays_quiet(
+    cluster: NamespacedRay, tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """`--workers 2` with no --cpus-per-worker divides the cluster's CPUs, and a normal run
+    prints only our own lines: Ray's notices go to <output>/ray.log."""
+    out = tmp_path / "out"
+    args = [a for a in cli_run(tiny, SEEDS, out, "--executor", "ray") if a != "-q"]
+    done = cluster.run([*args, "--ray-address", "auto", "--workers", "2"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    ours = re.compile(r"^(summarize: |warning: |error: |\d+ sources: )")
+    foreign = [line for line in done.stderr.splitlines() if line.strip() and not ours.match(line)]
+    assert foreign == [], foreign
+    assert "5 sources: 5 ok" in done.stderr
+    assert (out / "ray.log").is_file()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from summarize.cli._options import (
     TranslatorOpt,
     _run_settings,
     _show_progress_lines,
+    native_stderr_to,
 )
 from summarize.errors import UsageError
 
@@ -110,8 +112,16 @@ def run(
             help="Ray workers (actors), each with its own models [default: fill the cluster]."
         ),
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", help="Show Ray's own notices (else in <output>/ray.log)."),
+    ] = False,
     cpus_per_worker: Annotated[
-        float | None, typer.Option(help="CPUs (and threads) per Ray worker [default: 2].")
+        float | None,
+        typer.Option(
+            help="CPUs (and threads) per Ray worker [default: the cluster's CPUs divided "
+            "among --workers, else one worker per node, the size of the node]."
+        ),
     ] = None,
 ) -> None:
     """Summarise and translate every article; write <output>/<id>.json and report.json.
@@ -143,6 +153,7 @@ def run(
         ray_address=ray_address,
         workers=workers,
         cpus_per_worker=cpus_per_worker,
+        verbose=True if verbose else None,
     )
     from summarize.runner import run as run_batch
 
@@ -156,11 +167,13 @@ def run(
     if not quiet:
         _show_progress_lines()
     kwargs: dict[str, Any] = {"write": False} if to_stdout else {}
-    report = (
-        _run_with_progress(run_batch, sources, settings, **kwargs)
-        if show
-        else run_batch(sources, settings, **kwargs)
-    )
+    quiet_ray = settings.executor == "ray" and not settings.verbose
+    with native_stderr_to(settings.output_dir / "ray.log") if quiet_ray else nullcontext():
+        report = (
+            _run_with_progress(run_batch, sources, settings, **kwargs)
+            if show
+            else run_batch(sources, settings, **kwargs)
+        )
     if to_stdout:
         from summarize.briefs import jsonl_results
         from summarize.types import result_json

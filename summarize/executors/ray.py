@@ -114,7 +114,42 @@ def _absolute(value: str) -> str:
     return str(Path(value).expanduser().resolve()) if looks_like_path(value) else value
 
 
-def worker_settings(settings: Settings) -> Settings:
+def size_pool(node_cpus: list[float], workers: int, cpus: float) -> tuple[int, float]:
+    """How many workers, and how many CPUs each, on nodes with these CPUs.
+
+    Both given: checked. Only `workers`: the most CPUs each that still places them all (a
+    node of C CPUs holds C // cpus workers). Neither: one worker per node, each the size of
+    the smallest node. Raises ClusterError, with the numbers, when the request cannot fit,
+    rather than letting the pool wait forever."""
+    nodes = [c for c in node_cpus if c >= 1]
+    total, largest = sum(nodes), max(nodes, default=0.0)
+    if cpus > 0:
+        if cpus > largest:
+            raise ClusterError(
+                f"no node of the Ray cluster has {cpus:g} CPUs (the largest has {largest:g}); "
+                "lower --cpus-per-worker"
+            )
+        workers = workers or max(1, int(total // cpus))
+        if workers * cpus > total:
+            raise ClusterError(
+                f"{workers} workers x {cpus:g} CPUs need {workers * cpus:g} CPUs but the Ray "
+                f"cluster has {total:g}; lower --workers or --cpus-per-worker"
+            )
+        return workers, cpus
+    if workers:
+        for size in range(int(largest), 0, -1):
+            if sum(int(c // size) for c in nodes) >= workers:
+                return workers, float(size)
+        raise ClusterError(
+            f"{workers} workers need at least {workers} CPUs but the Ray cluster has "
+            f"{total:g}; lower --workers"
+        )
+    if not nodes:
+        raise ClusterError("the Ray cluster has no node with a CPU")
+    return len(nodes), float(int(min(nodes)))
+
+
+def worker_settings(settings: Settings, cpus: float | None = None) -> Settings:
     """The settings as a worker must see them: every path absolute (workers run in another
     folder) and one thread per CPU the worker holds."""
 
@@ -131,7 +166,7 @@ def worker_settings(settings: Settings) -> Settings:
         summarizers={k: _absolute(v) for k, v in settings.summarizers.items()},
         translators={k: _absolute(v) for k, v in settings.translators.items()},
         fallback=_absolute(settings.fallback),
-        threads=settings.threads or max(1, math.floor(settings.cpus_per_worker)),
+        threads=settings.threads or max(1, math.floor(cpus or settings.cpus_per_worker)),
     )
 
 
@@ -146,6 +181,7 @@ class RayExecutor:
         self._connected = False
         self._owner = False
         self._warnings: list[str] = []
+        self._said_idle = False
 
     def _connect(self) -> None:
         if self._connected:
@@ -183,31 +219,33 @@ class RayExecutor:
         # is a warning, so its own logger is raised further.
         logging.getLogger("ray.data").setLevel(logging.WARNING)
         logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+        if not self.settings.verbose:
+            self._log_to_file(ray_log_path(self.settings))
         context = self.ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
         context.wait_for_min_actors_s = START_TIMEOUT_S
         self._connected = True
 
-    def _workers(self) -> int:
-        """How many actors: --workers, else as many as the cluster's CPUs hold. Fails now,
-        with the numbers, if the cluster cannot host them (rather than waiting forever)."""
-        cpus = self.settings.cpus_per_worker
+    @staticmethod
+    def _log_to_file(path: Path) -> None:
+        """Ray's Python loggers write to `path` instead of the terminal."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        for name in ("ray", "ray.data"):
+            logger = logging.getLogger(name)
+            for old in list(logger.handlers):
+                if type(old) is logging.StreamHandler:
+                    logger.removeHandler(old)
+            logger.addHandler(handler)
+            logger.propagate = False
+
+    def _pool(self) -> tuple[int, float]:
+        """Workers and CPUs each, sized on the cluster's live nodes (see `size_pool`)."""
         nodes = [n for n in self.ray.nodes() if n.get("Alive")]
-        largest = max((float(n.get("Resources", {}).get("CPU", 0)) for n in nodes), default=0.0)
-        total = float(self.ray.cluster_resources().get("CPU", 0))
-        if cpus > largest:
-            raise ClusterError(
-                f"no node of the Ray cluster has {cpus:g} CPUs (the largest has {largest:g}); "
-                "lower --cpus-per-worker"
-            )
-        workers = self.settings.workers or max(1, int(total // cpus))
-        if workers * cpus > total:
-            raise ClusterError(
-                f"{workers} workers x {cpus:g} CPUs need {workers * cpus:g} CPUs but the Ray "
-                f"cluster has {total:g}; lower --workers or --cpus-per-worker"
-            )
-        return workers
+        cpus = [float(n.get("Resources", {}).get("CPU", 0)) for n in nodes]
+        return size_pool(cpus, self.settings.workers, self.settings.cpus_per_worker)
 
     def run(self, stages: Stages, items: list[Item]) -> Iterator[Item]:
         if not items:
@@ -216,13 +254,20 @@ class RayExecutor:
         from summarize._version import __version__
 
         ray = self.ray
-        workers = self._workers()
+        workers, cpus = self._pool()
         # One row per wave: Ray Data's batches are then exactly the local executor's waves.
         rows = [
             {"wave": pickle.dumps([shippable(it) for it in wave])}
             for wave in waves(items, self.settings.batch_size)
         ]
-        settings = worker_settings(self.settings)
+        if len(rows) < workers and not self._said_idle:
+            self._said_idle = True
+            self._warnings.append(
+                f"{len(rows)} waves of articles for {workers} Ray workers: only {len(rows)} "
+                "started (lower --batch-size to spread a small batch over more workers)"
+            )
+        workers = min(workers, len(rows))
+        settings = worker_settings(self.settings, cpus)
         catalog = dataclasses.replace(stages.catalog, models_dir=settings.models_dir)
         retries = self.settings.worker_retries
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
@@ -240,7 +285,7 @@ class RayExecutor:
                 batch_size=1,
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=workers),
-                num_cpus=self.settings.cpus_per_worker,
+                num_cpus=cpus,
                 num_gpus=1 if self.settings.device.startswith("cuda") else 0,
                 max_restarts=retries,
                 max_task_retries=retries,
@@ -270,6 +315,11 @@ class RayExecutor:
         if self._owner and self.ray.is_initialized():
             self.ray.shutdown()
         self._owner = self._connected = False
+
+
+def ray_log_path(settings: Settings) -> Path:
+    """Where Ray's own notices go when the run is not --verbose."""
+    return settings.output_dir / "ray.log"
 
 
 def _first_line(exc: BaseException) -> str:
