@@ -222,6 +222,7 @@ class Pipeline:
         text_by_hash = {it.article.hash: it.article.text for it in items}
         out = []
         for story in grouping.stories:
+            id_of = {m.hash: m.id for m in story.members}
             doc: dict[str, Any] = {
                 "id": story.id,
                 "size": story.size,
@@ -233,10 +234,7 @@ class Pipeline:
                         "title": m.title,
                         "lang": m.lang,
                         "outlet": m.outlet,
-                        "duplicate_of": next(
-                            (o.id for o in story.members if o.hash == story.duplicates.get(m.hash)),
-                            None,
-                        ),
+                        "duplicate_of": id_of.get(story.duplicates.get(m.hash, "")),
                     }
                     for m in story.members
                 ],

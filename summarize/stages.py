@@ -294,9 +294,7 @@ class Stages:
         on_result: Callable[[Item, dict[str, Any], StageRecord], None],
         lookup_only: bool,
     ) -> None:
-        def compute(batch: list[str]) -> list[dict[str, Any]]:
-            return [{"text": g.text, "truncated": g.truncated} for g in translator.translate(batch)]
-
+        compute = partial(_translations, translator)
         info = translator.info()
         self._stage(name, info, group, inputs, None if lookup_only else compute, on_result)
 
@@ -432,16 +430,10 @@ class Stages:
         translations: dict[str, Translation] = {}
         for target in self.settings.targets:
             translator = self.router.choose(lang, target)
-
-            def compute(
-                batch: list[str], translator: Translator = translator
-            ) -> list[dict[str, Any]]:
-                return [
-                    {"text": g.text, "truncated": g.truncated} for g in translator.translate(batch)
-                ]
-
             tv, trec = first(
-                Stage(f"story:{target}", translator.info(), self.cache), summary.text, compute
+                Stage(f"story:{target}", translator.info(), self.cache),
+                summary.text,
+                partial(_translations, translator),
             )
             translations[target] = Translation(
                 target, tv["text"], translator.route, trec, bool(tv.get("truncated"))
@@ -487,6 +479,10 @@ def _summaries(summarizer: Seq2SeqSummarizer, batch: list[str]) -> list[dict[str
         {"text": o.text, "chunks": o.chunks, "truncated": o.truncated}
         for o in summarizer.summarize(batch)
     ]
+
+
+def _translations(translator: Translator, batch: list[str]) -> list[dict[str, Any]]:
+    return [{"text": g.text, "truncated": g.truncated} for g in translator.translate(batch)]
 
 
 def _group(items: Iterable[Item], key: Callable[[Item], Any]) -> list[tuple[Any, list[Item]]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -213,19 +214,29 @@ class CTranslate2Model(TokenizerMixin):
         if self.ref.entry.lang_codes and tgt_lang:
             token = self.tokens.lang_token(tgt_lang) or self.language_token("en", tgt_lang)
             return [token] if token else None
-        forced = self._forced("forced_bos_token_id")
-        if forced is not None:
-            return [self._id_to_token(forced)]
-        return None
+        return [self._forced_first] if self._forced_first is not None else None
 
-    def _id_to_token(self, token_id: int) -> str:
-        """A token id from the model's config, as the token string CTranslate2 knows."""
+    @cached_property
+    def _forced_first(self) -> str | None:
+        """The forced first token (BART's `<s>`) as the token string CTranslate2 knows, looked
+        up once: the converted vocabulary is tens of thousands of entries."""
         from summarize.engines.plain import _ct2_vocabulary
 
+        token_id = self._forced("forced_bos_token_id")
+        if token_id is None:
+            return None
         vocabulary = _ct2_vocabulary(self._folder())
         if 0 <= token_id < len(vocabulary):
             return vocabulary[token_id]
         return str(self.tokenizer.convert_ids_to_tokens(token_id))
+
+    @cached_property
+    def _forced_last(self) -> bool:
+        return self._forced("forced_eos_token_id") is not None
+
+    @cached_property
+    def _positions(self) -> int | None:
+        return decoder_positions(self.ref)
 
     def _forced(self, key: str) -> int | None:
         """BART forces `<s>` first and `</s>` at the length limit; read from the model's own
@@ -254,10 +265,9 @@ class CTranslate2Model(TokenizerMixin):
         beams = int(params.get("num_beams", 1) or 1)
         # CTranslate2 counts a target prefix in its length and does not force a final </s>,
         # where transformers keeps the last position for one.
-        forced_eos = self._forced("forced_eos_token_id") is not None
         limits = [
-            n - (1 if forced_eos else 0)
-            for n in output_limits(params, [len(s) for s in source], decoder_positions(self.ref))
+            n - (1 if self._forced_last else 0)
+            for n in output_limits(params, [len(s) for s in source], self._positions)
         ]
         min_len = max(0, int(params.get("min_length", 0)) - 1)
         if "min_new_tokens" in params:

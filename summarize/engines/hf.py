@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 from summarize.catalog import ModelRef
@@ -77,6 +78,10 @@ class TransformersModel(TokenizerMixin):
 
     # -- generation ------------------------------------------------------------
 
+    @cached_property
+    def _positions(self) -> int | None:
+        return decoder_positions(self.ref)
+
     def generate(
         self,
         texts: Sequence[str],
@@ -102,7 +107,7 @@ class TransformersModel(TokenizerMixin):
             # M2M100's decode keeps its language tokens: the forced one is dropped here.
             forced_lang = kwargs["forced_bos_token_id"] = tok.convert_tokens_to_ids(target)
         lengths = self.count_tokens(texts)
-        limits = output_limits(params, lengths, decoder_positions(self.ref))
+        limits = output_limits(params, lengths, self._positions)
         eos = model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos])
         beams = int(kwargs.get("num_beams", 1) or 1)
