@@ -58,6 +58,26 @@ def provenance_line(doc: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def review_note(doc: dict[str, Any], field: str) -> tuple[str, str] | None:
+    """(state, words) for one text of a reviewed document: approved by whom and when, or a
+    machine draft (with a pending or stale edit said); None for a document with no review."""
+    review = doc.get("review")
+    if not isinstance(review, dict):
+        return None
+    entry = review.get("fields", {}).get(field)
+    if entry and entry.get("status") == "approved":
+        edited = " (edited)" if entry.get("edited") else " (unchanged)"
+        return "approved", f"Reviewed by {entry.get('by')}, {entry.get('at')}{edited}"
+    if entry and entry.get("status") == "stale":
+        return (
+            "stale",
+            f"Machine draft: an edit by {entry.get('by')} no longer applies ({entry.get('reason')})",
+        )
+    if entry and entry.get("status") == "draft":
+        return "draft", f"Machine draft: an edit by {entry.get('by')} awaits approval"
+    return "machine", "Machine draft, not reviewed"
+
+
 def _title(doc: dict[str, Any]) -> str:
     return str(doc.get("title") or doc["id"])
 
@@ -107,8 +127,13 @@ def _md_rtl(target: str, body: str) -> str:
     return f'<div dir="rtl" lang="{target}">\n\n{body}\n\n</div>' if target in RTL_LANGS else body
 
 
+def _md_note(doc: dict[str, Any], field: str) -> list[str]:
+    note = review_note(doc, field)
+    return [f"*{'✓ ' if note[0] == 'approved' else ''}{_md_escape(note[1])}*", ""] if note else []
+
+
 def _md_story(story: dict[str, Any]) -> list[str]:
-    summary = story["summary"]
+    summary = story["summary"] or {"lang": "und", "text": ""}
     lines = [
         f"## {_md_escape(_story_heading(story))}",
         "",
@@ -117,13 +142,18 @@ def _md_story(story: dict[str, Any]) -> list[str]:
         + (f"; {', '.join(story['outlets'])}" if story.get("outlets") else "")
         + "*",
         "",
-        f"### Story summary ({language_name(summary['lang'])})",
-        "",
-        _md_escape(summary["text"]) or "_(empty)_",
-        "",
     ]
+    if story["summary"] is not None:
+        lines += [
+            f"### Story summary ({language_name(summary['lang'])})",
+            "",
+            _md_escape(summary["text"]) or "_(empty)_",
+            "",
+            *_md_note(story, f"story_summary:{summary['lang']}"),
+        ]
     for target, tr in story.get("translations", {}).items():
         lines += [f"### {language_name(target)}", "", _md_rtl(target, _md_escape(tr["text"])), ""]
+        lines += _md_note(story, f"story_summary:{target}")
     for w in story.get("warnings", []):
         lines.append(f"> ⚠ **{w['code']}** ({w['stage']}): {_md_escape(w['message'])}")
     if story.get("only_some_report"):
@@ -152,18 +182,22 @@ def markdown_brief(
             f"*{_md_escape(doc['id'])} · Source language: {language_name(lang)} ({lang}, "
             f"confidence {doc['language']['confidence']:.2f})*",
             "",
-            "### Summary",
-            "",
-            _md_escape(doc["summary"]["text"]) or "_(empty)_",
-            "",
         ]
+        if doc.get("summary") is not None:
+            lines += [
+                "### Summary",
+                "",
+                _md_escape(doc["summary"]["text"]) or "_(empty)_",
+                "",
+                *_md_note(doc, "summary"),
+            ]
         for target, tr in doc["translations"].items():
             lines += [f"### {language_name(target)}", ""]
             title = (doc.get("title_translations") or {}).get(target)
             body = (f"**{_md_escape(title)}**\n\n" if title else "") + (
                 _md_escape(tr["text"]) or "_(empty)_"
             )
-            lines += [_md_rtl(target, body), ""]
+            lines += [_md_rtl(target, body), "", *_md_note(doc, f"translation:{target}")]
             if _md_warnings(doc, f"translate:{target}"):
                 lines += [*_md_warnings(doc, f"translate:{target}"), ""]
         lines += [f"> Provenance: {_md_escape(provenance_line(doc))}", "", "---", ""]
@@ -195,6 +229,10 @@ h3 { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: 
 section.story { border: 2px solid #1b1b1b; padding: .5rem 1rem 1rem; margin: 1rem 0 2rem; }
 section.story ul.members { font-size: .85rem; padding-left: 1.2rem; }
 .only-some { font-size: .85rem; color: #555; }
+.review { font-size: .8rem; margin: .2rem 0 0; }
+.review.approved { color: #0a6b2d; }
+.review.approved::before { content: "✓ "; }
+.review.machine, .review.draft, .review.stale { color: #8a5a00; font-style: italic; }
 .rtl { direction: rtl; text-align: right; unicode-bidi: isolate;
        font-family: "Noto Naskh Arabic", "Noto Sans Arabic", "Amiri", "Scheherazade New",
        "Geeza Pro", "Arabic Typesetting", "Traditional Arabic", "Segoe UI", Tahoma, Arial,
@@ -233,8 +271,17 @@ def _html_warnings(doc: dict[str, Any], stage: str) -> list[str]:
     )
 
 
+def _html_note(doc: dict[str, Any], field: str) -> list[str]:
+    note = review_note(doc, field)
+    if note is None:
+        return []
+    return [
+        f'<p class="review {note[0]}" data-field="{html.escape(field)}">{html.escape(note[1])}</p>'
+    ]
+
+
 def _html_story(story: dict[str, Any]) -> list[str]:
-    summary = story["summary"]
+    summary = story["summary"] or {"lang": "und", "text": ""}
     meta = (
         f"Story {story['id']}: {story['size']} articles, "
         + ", ".join(language_name(x) for x in story["languages"])
@@ -244,13 +291,18 @@ def _html_story(story: dict[str, Any]) -> list[str]:
         f'<section class="story" id="{html.escape(story["id"])}">',
         f'<h2 dir="auto">{html.escape(_story_heading(story))}</h2>',
         f'<p class="meta">{html.escape(meta)}</p>',
-        f"<h3>Story summary · {html.escape(language_name(summary['lang']))}</h3>",
-        _block(summary["lang"], summary["text"]),
     ]
+    if story["summary"] is not None:
+        parts += [
+            f"<h3>Story summary · {html.escape(language_name(summary['lang']))}</h3>",
+            _block(summary["lang"], summary["text"]),
+            *_html_note(story, f"story_summary:{summary['lang']}"),
+        ]
     for target, tr in story.get("translations", {}).items():
         native = NATIVE_NAMES.get(target)
         heading = language_name(target) + (f" · {native}" if native else "")
         parts += [f"<h3>{html.escape(heading)}</h3>", _block(target, tr["text"])]
+        parts += _html_note(story, f"story_summary:{target}")
     items = [
         f"<li><code>{html.escape(w['code'])}</code> {html.escape(w['message'])}</li>"
         for w in story.get("warnings", [])
@@ -294,7 +346,6 @@ def html_brief(
         parts += _html_story(story)
     for doc in singles:
         lang = doc["language"]["code"]
-        summary_lang = doc["summary"]["lang"]
         parts += [
             f'<article id="{html.escape(doc["id"])}">',
             f'<h2 dir="auto">{html.escape(_title(doc))}</h2>',
@@ -303,10 +354,14 @@ def html_brief(
             f"({html.escape(lang)}, confidence {doc['language']['confidence']:.2f})"
             + (f' · <a href="{html.escape(doc["url"])}">source</a>' if doc.get("url") else "")
             + "</p>",
-            "<h3>Summary</h3>",
-            _block(summary_lang, doc["summary"]["text"]),
-            *_html_warnings(doc, "summarize"),
         ]
+        if doc.get("summary") is not None:
+            parts += [
+                "<h3>Summary</h3>",
+                _block(doc["summary"]["lang"], doc["summary"]["text"]),
+                *_html_note(doc, "summary"),
+                *_html_warnings(doc, "summarize"),
+            ]
         for target, tr in doc["translations"].items():
             native = NATIVE_NAMES.get(target)
             heading = language_name(target) + (f" · {native}" if native else "")
@@ -319,6 +374,7 @@ def html_brief(
                     else []
                 ),
                 _block(target, tr["text"]),
+                *_html_note(doc, f"translation:{target}"),
                 *_html_warnings(doc, f"translate:{target}"),
             ]
         parts += [f'<p class="provenance">{html.escape(provenance_line(doc))}</p>', "</article>"]

@@ -73,6 +73,8 @@ class Pipeline:
         self.stages = Stages(settings, self.catalog, self.cache)
         self.executor = executor if executor is not None else get_executor(settings)
         self._story_store: Any = None
+        self._edit_store: Any = None
+        self._story_sources: dict[str, str] = {}  # what a story's edits are checked against
 
     def run_batch(
         self,
@@ -95,6 +97,7 @@ class Pipeline:
         report.warnings.extend(licence_warnings(needed))
         outcome_of: dict[int, SourceOutcome] = {}
         result_of: dict[int, Result] = {}
+        doc_of: dict[int, dict[str, Any]] = {}
         done = 0
         stories = self._group(items) if settings.stories else None
         story_of = stories.story_of if stories else {}
@@ -120,13 +123,15 @@ class Pipeline:
                     story=story_of.get(it.article.hash),
                     duplicate_of=copy_of[it.index].article.id if it.index in copy_of else None,
                 )
+                doc = self.document(result) if write else {}
                 path = (
-                    write_result(settings.output_dir, result)
+                    write_result(settings.output_dir, result, doc)
                     if write and "json" in settings.formats
                     else None
                 )
                 result = dataclasses.replace(result, output=str(path) if path else None)
                 result_of[it.index] = result
+                doc_of[it.index] = doc
                 outcome = SourceOutcome(
                     it.article.id,
                     it.article.source,
@@ -155,7 +160,7 @@ class Pipeline:
         report.warnings.extend(self.executor.warnings())
         report.results = [result_of[i] for i in sorted(result_of)]
         if stories is not None:
-            report.stories = self._story_docs(stories, items, report.results)
+            report.stories = self.publish_stories(self._story_docs(stories, items, report.results))
         index_of = {id(a): i for i, a in enumerate(articles)}
         for entry in order:
             if isinstance(entry, SourceError):
@@ -168,11 +173,44 @@ class Pipeline:
                 report.outcomes.append(outcome_of[index_of[id(entry)]])
         report.seconds = time.perf_counter() - started
         if write:
-            write_briefs(settings.output_dir, report.results, settings.formats, report.stories)
+            docs = [doc_of[i] for i in sorted(result_of)]
+            write_briefs(settings.output_dir, docs, settings.formats, report.stories)
             write_report(settings.output_dir, report, settings_doc(settings))
             if stories is not None:
                 write_stories(settings.output_dir, report.stories)
         return report
+
+    # -- what is published: machine output with the editors' approved edits ------------------
+
+    def edit_store(self) -> Any:
+        """The output folder's edits, once someone has edited there (a plain run makes no file)."""
+        from summarize.edits import EditStore
+
+        if self._edit_store is None:
+            self._edit_store = EditStore.existing(self.settings.output_dir)
+        return self._edit_store
+
+    def document(self, result: Result) -> dict[str, Any]:
+        """The result as published: approved edits in place and checked, drafts marked."""
+        from summarize import review
+        from summarize.types import result_json
+
+        store = self.edit_store()
+        edits = store.for_item(result.article.id) if store is not None else {}
+        return review.apply(
+            result_json(result),
+            edits,
+            source=result.article.text,
+            detect=self.stages.detector.detect,
+        )
+
+    def publish_stories(self, stories: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from summarize import review
+
+        store = self.edit_store()
+        edits = store.for_items(review.item_id(s) for s in stories) if store is not None else {}
+        sources = {review.item_id(s): self._story_sources.get(s["id"]) for s in stories}
+        return review.publish(stories, edits, sources, detect=self.stages.detector.detect)
 
     # -- stories -------------------------------------------------------------------------
 
@@ -270,6 +308,7 @@ class Pipeline:
         chosen = [(m, d) for m, d in member_docs if d["summary"]["lang"] == lang]
         summaries = [d["summary"]["text"] for _, d in chosen]
         sources = [texts.get(m.hash, d["summary"]["text"]) for m, d in chosen]
+        self._story_sources[story.id] = "\n\n".join(sources)
         try:
             summary, translations, flags = self.stages.story_summary(sources, summaries, lang)
         except SummarizeError as exc:
@@ -308,6 +347,8 @@ class Pipeline:
         self.cache.close()
         if self._story_store is not None:
             self._story_store.close()
+        if self._edit_store is not None:
+            self._edit_store.close()
 
 
 @dataclass
@@ -338,7 +379,11 @@ def _read_result(path: Path) -> dict[str, Any] | None:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return doc if isinstance(doc, dict) and "summary" in doc else None
+    if not isinstance(doc, dict) or "summary" not in doc:
+        return None
+    from summarize.review import machine_doc
+
+    return machine_doc(doc)  # a story is summarised from machine text, never from edits
 
 
 def licence_warnings(refs: Iterable[ModelRef]) -> list[str]:

@@ -27,6 +27,7 @@ class WatchState:
     seen: dict[Path, tuple[int, int]] = field(default_factory=dict)
     done: dict[Path, tuple[int, int]] = field(default_factory=dict)
     results: dict[str, Result] = field(default_factory=dict)
+    docs: dict[str, dict[str, Any]] = field(default_factory=dict)  # as published
     skipped: set[str] = field(default_factory=set)  # already reported
 
 
@@ -85,14 +86,16 @@ def watch(
                 ]
                 report = pipeline.run_batch(order, write=False)
                 for result in report.results:
+                    doc = pipeline.document(result)
                     if "json" in settings.formats:
-                        write_result(settings.output_dir, result)
+                        write_result(settings.output_dir, result, doc)
                     state.results[result.article.id] = result
+                    state.docs[result.article.id] = doc
                 for path in ready:
                     state.done[path] = state.seen[path]
                 write_briefs(
                     settings.output_dir,
-                    list(state.results.values()),
+                    list(state.docs.values()),
                     settings.formats,
                     report.stories or None,
                 )

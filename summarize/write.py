@@ -43,10 +43,11 @@ def result_path(output_dir: Path, result: Result) -> Path:
     return output_dir / f"{result.article.safe_name}.json"
 
 
-def write_result(output_dir: Path, result: Result) -> Path:
-    """`<output>/<safe id>.json`; left untouched when only timings or cache flags differ."""
+def write_result(output_dir: Path, result: Result, doc: dict[str, Any] | None = None) -> Path:
+    """`<output>/<safe id>.json` (`doc`: the result as published, with its review); left
+    untouched when only timings or cache flags differ."""
     path = result_path(output_dir, result)
-    doc = result_json(result)
+    doc = doc if doc is not None else result_json(result)
     if not _unchanged(path, doc):
         atomic_write(path, dumps(doc))
     return path
@@ -57,14 +58,14 @@ BRIEF_FILES = {"md": "brief.md", "html": "brief.html", "jsonl": "results.jsonl"}
 
 def write_briefs(
     output_dir: Path,
-    results: list[Result],
+    docs: list[dict[str, Any]],
     formats: tuple[str, ...],
     stories: list[dict[str, Any]] | None = None,
 ) -> list[Path]:
-    """The batch-wide outputs asked for: brief.md, brief.html (stories first), results.jsonl."""
+    """The batch-wide outputs asked for: brief.md, brief.html (stories first), results.jsonl,
+    from the result documents as published."""
     from summarize import briefs
 
-    docs = [result_json(r) for r in results]
     render = {
         "md": lambda d: briefs.markdown_brief(d, stories),
         "html": lambda d: briefs.html_brief(d, stories=stories),
