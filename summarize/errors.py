@@ -49,5 +49,9 @@ class CacheError(SummarizeError, RuntimeError):
     """The cache database cannot be opened or is from a newer version of summarize."""
 
 
+class ReviewError(SummarizeError, ValueError):
+    """An edit or approval that cannot be made: no such item or field, empty text, a reader."""
+
+
 class ClusterError(SummarizeError, RuntimeError):
     """The Ray cluster cannot be reached, cannot host the workers asked for, or lost the job."""

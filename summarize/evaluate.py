@@ -149,3 +149,74 @@ def evaluate(
     text = json.dumps(out, ensure_ascii=False, indent=2) + "\n"
     atomic_write(settings.output_dir / EVAL_FILE, text.encode("utf-8"))
     return out
+
+
+# -- what editors' corrections say about the models ----------------------------------------
+
+
+def _kind(field: str, source_lang: str, target_lang: str) -> str:
+    """A summary is scored with ROUGE; a translation (a headline too) with BLEU and chrF++."""
+    if field == "summary" or (field.startswith("story_summary:") and source_lang == target_lang):
+        return "summary"
+    return "translation"
+
+
+def from_edits(store: Any) -> dict[str, Any]:
+    """Score the machine text against the approved edits, per model and language pair: ROUGE
+    for summaries, BLEU and chrF++ for translations (with signatures), and the share of
+    fields approved unchanged, so a newsroom sees which model or pair needs attention."""
+    approved = [e for e in store.all("approved") if e.field != "title"]
+    groups: dict[tuple[str, str, str], list[Any]] = {}
+    for edit in approved:
+        kind = _kind(edit.field, edit.source_lang, edit.target_lang)
+        pair = edit.target_lang if kind == "summary" else f"{edit.source_lang}-{edit.target_lang}"
+        groups.setdefault((kind, edit.model, pair), []).append(edit)
+    rows = []
+    for (kind, model, pair), edits in sorted(groups.items()):
+        machine = [e.machine_text for e in edits]
+        final = [e.text for e in edits]
+        row: dict[str, Any] = {
+            "kind": kind,
+            "model": model,
+            "pair": pair,
+            "approved": len(edits),
+            "unchanged": sum(not e.changed for e in edits),
+            "unchanged_share": round(sum(not e.changed for e in edits) / len(edits), 4),
+        }
+        if kind == "summary":
+            row["scores"] = rouge(machine, final)
+        else:
+            row["scores"] = translation_scores(machine, final)
+        rows.append(row)
+    return {
+        "approved": len(approved),
+        "unchanged": sum(not e.changed for e in approved),
+        "drafts": len(store.all("draft")),
+        "groups": rows,
+    }
+
+
+def export_edits(store: Any, *, include_drafts: bool = False) -> str:
+    """One JSON line per correction: what the model read, what it wrote, what was approved."""
+    from summarize.review import when
+
+    lines = []
+    edits = store.all() if include_drafts else store.all("approved")
+    for e in edits:
+        source = e.input_text or store.source(e.input_hash) or ""
+        doc = {
+            "item": e.item,
+            "field": e.field,
+            "status": e.status,
+            "model": e.model,
+            "source_lang": e.source_lang,
+            "target_lang": e.target_lang,
+            "input": source,
+            "machine": e.machine_text,
+            "edited": e.text,
+            "changed": e.changed,
+            "editor": e.approved_by or e.editor,
+            "at": when(e.approved_at or e.updated),
+        }
+        lines.append(json.dumps(doc, ensure_ascii=False) + "\n")
+    return "".join(lines)

@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from summarize.edits import Edit, Target
+from summarize.edits import Edit, EditStore, Target
+from summarize.errors import ReviewError
 from summarize.text import sha256
 
 STORY_PREFIX = "story:"
@@ -108,6 +109,11 @@ def _set(doc: dict[str, Any], path: list[Any], text: str) -> None:
     for key in path[:-1]:
         node = node[key]
     node[path[-1]] = text
+
+
+def text_of(doc: Mapping[str, Any], field: str) -> str:
+    """The text a document holds for `field` (KeyError when it has none)."""
+    return _get(doc, _slots(doc)[field][0])
 
 
 def fields(doc: Mapping[str, Any]) -> list[str]:
@@ -313,3 +319,36 @@ def publish(
         apply(doc, edits.get(item_id(doc), {}), source=sources.get(item_id(doc)), detect=detect)
         for doc in docs
     ]
+
+
+def save_edit(
+    store: EditStore,
+    doc: Mapping[str, Any],
+    field: str,
+    editor: str,
+    *,
+    text: str | None = None,
+    approve: bool = False,
+    source: str | None = None,
+) -> Edit:
+    """Keep an editor's `text` for `field` of a machine document as a draft, or approve it.
+    Approving with no text approves the pending draft if it still applies, else the machine
+    text unchanged. Raises ReviewError naming the item and what to do."""
+    item = item_id(doc)
+    if not valid_field(field):
+        raise ReviewError(
+            f"{item}: {field!r} is not a field; use summary, title, translation:<lang>, "
+            "title:<lang> or story_summary:<lang>"
+        )
+    found = target(doc, field)
+    if found is None:
+        raise ReviewError(f"{item} has no {field}; its fields are: {', '.join(fields(doc))}")
+    if text is None:
+        if not approve:
+            raise ReviewError(f"{item} {field}: give the new text")
+        pending = store.get(item, field)
+        usable = pending is not None and staleness(doc, pending) is None
+        text = pending.text if pending is not None and usable else found.machine_text
+    if not text.strip():
+        raise ReviewError(f"{item} {field}: the text is empty; an edit cannot remove a field")
+    return store.save(found, text.strip(), editor, approve=approve, source=source)

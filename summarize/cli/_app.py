@@ -22,6 +22,7 @@ from summarize.errors import (
     LanguageError,
     ModelLoadError,
     ModelNotAvailable,
+    ReviewError,
     SummarizeError,
     UsageError,
 )
@@ -38,6 +39,7 @@ ERROR_TABLE: list[tuple[type[BaseException], str]] = [
     (ClusterError, "cluster error"),
     (InputError, "input error"),
     (LanguageError, "language error"),
+    (ReviewError, "review error"),
     (SummarizeError, "error"),
 ]
 
@@ -72,8 +74,15 @@ models_app = typer.Typer(
     help="The model catalogue: what is known, what is present, downloads.", no_args_is_help=True
 )
 cache_app = typer.Typer(help="The result cache in the output folder.", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Review an output folder: list, show, edit and approve summaries and translations.",
+    no_args_is_help=True,
+)
+edits_app = typer.Typer(help="What editors corrected, for use elsewhere.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(cache_app, name="cache")
+app.add_typer(review_app, name="review")
+app.add_typer(edits_app, name="edits")
 
 
 def _version(value: bool) -> None:

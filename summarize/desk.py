@@ -1,0 +1,227 @@
+"""The review desk on an output folder: what `summarize review` and the service's folder view
+work on. It reads the results and stories the runs wrote, keeps edits in the folder's
+`edits.sqlite3`, and after each edit or approval rewrites what is published from that item
+(its JSON, `stories.json`, the briefs of the last batch), atomically, machine text kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from summarize import review
+from summarize.config import Settings
+from summarize.edits import EDITS_FILE, Edit, EditStore
+from summarize.errors import ReviewError
+
+_JSONL_SOURCE = re.compile(r"^(?P<path>.+):(?P<line>\d+)$")
+
+
+class Desk:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.output_dir = settings.output_dir
+        self._store: EditStore | None = None
+        self._detector: Any = None
+
+    @property
+    def store(self) -> EditStore:
+        if self._store is None:
+            self._store = EditStore(self.output_dir / EDITS_FILE)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _files(self) -> dict[str, Path]:
+        """Result files by article id (every `<id>.json` that is a result document)."""
+        out: dict[str, Path] = {}
+        for path in sorted(self.output_dir.glob("*.json")):
+            doc = _read(path)
+            if doc is not None and "provenance" in doc and "hash" in doc:
+                out[str(doc["id"])] = path
+        return out
+
+    def stories(self) -> list[dict[str, Any]]:
+        doc = _read(self.output_dir / "stories.json") or {}
+        return [s for s in doc.get("stories", []) if s.get("size", 0) >= 2 and "summary" in s]
+
+    def machine_docs(self) -> dict[str, dict[str, Any]]:
+        """Every item of the folder (articles, then stories with a summary), as the machine
+        wrote it."""
+        docs = {item: review.machine_doc(_read(path) or {}) for item, path in self._files().items()}
+        for story in self.stories():
+            docs[review.item_id(story)] = review.machine_doc(story)
+        if not docs:
+            raise ReviewError(
+                f"{self.output_dir} holds no results; run `summarize run <sources> "
+                f"--output {self.output_dir}` first"
+            )
+        return docs
+
+    def machine_doc(self, item: str) -> dict[str, Any]:
+        docs = self.machine_docs()
+        if item not in docs:
+            known = ", ".join(list(docs)[:8]) + (", …" if len(docs) > 8 else "")
+            raise ReviewError(
+                f"no item {item!r} in {self.output_dir} (items: {known}); "
+                "see `summarize review list`"
+            )
+        return docs[item]
+
+    def published(self, item: str) -> dict[str, Any]:
+        doc = self.machine_doc(item)
+        return review.apply(
+            doc, self.store.for_item(item), source=self.source(doc), detect=self.detect
+        )
+
+    def items(self) -> list[dict[str, Any]]:
+        """One line per item: its state and each field's."""
+        docs = self.machine_docs()
+        store = self._store or EditStore.existing(self.output_dir)  # listing creates no file
+        edits = store.for_items(docs) if store is not None else {}
+        if store is not None and store is not self._store:
+            store.close()
+        return [queue_line(review.apply(doc, edits.get(item, {}))) for item, doc in docs.items()]
+
+    # -- sources, for the checks on edited text ------------------------------------------------
+
+    def detect(self, text: str) -> tuple[str, float]:
+        from summarize.detect import get_detector
+
+        if self._detector is None:
+            self._detector = get_detector(self.settings)
+        code, confidence = self._detector.detect(text)
+        return code, confidence
+
+    def source(self, doc: dict[str, Any]) -> str | None:
+        """The article's text: kept with an earlier edit, else read again from its source if it
+        is still the same text (same hash). None when it cannot be had."""
+        if review.is_story(doc):
+            return None
+        kept = self.store.source(str(doc["hash"]))
+        if kept is not None:
+            return kept
+        from summarize.ingest import Reader
+        from summarize.types import Article
+
+        reader = Reader(replace(self.settings, max_chars=10**9, min_chars=0))
+        where = str(doc.get("source", ""))
+        path, line = Path(where), None
+        if not path.is_file() and (match := _JSONL_SOURCE.match(where)):
+            path, line = Path(match["path"]), int(match["line"])
+        if not path.is_file():
+            return None
+        try:
+            if line is not None:
+                with path.open(encoding="utf-8") as fh:
+                    found = list(reader.jsonl(fh, str(path)))
+            else:
+                found = list(reader.file(path, str(doc["id"])))
+        except (OSError, ValueError):
+            return None
+        for article in found:
+            if isinstance(article, Article) and article.hash == doc["hash"]:
+                return article.text
+        return None
+
+    # -- editing -----------------------------------------------------------------------------
+
+    def edit(
+        self,
+        item: str,
+        field: str,
+        editor: str,
+        *,
+        text: str | None = None,
+        approve: bool = False,
+    ) -> Edit:
+        doc = self.machine_doc(item)
+        edit = review.save_edit(
+            self.store, doc, field, editor, text=text, approve=approve, source=self.source(doc)
+        )
+        self.republish()
+        return edit
+
+    def approve_all(self, item: str, editor: str) -> list[Edit]:
+        """Approve every machine field of an item (pending drafts as they are)."""
+        doc = self.machine_doc(item)
+        source = self.source(doc)
+        done = [
+            review.save_edit(self.store, doc, field, editor, approve=True, source=source)
+            for field in review.machine_fields(doc)
+        ]
+        self.republish()
+        return done
+
+    def republish(self) -> None:
+        """Rewrite the folder's published files from machine text and the current edits."""
+        from summarize.files import write_if_changed
+        from summarize.write import BRIEF_FILES, dumps, write_briefs, write_stories
+
+        files = self._files()
+        docs = self.machine_docs()
+        edits = self.store.for_items(docs)
+        published: dict[str, dict[str, Any]] = {}
+        for item, doc in docs.items():
+            published[item] = review.apply(
+                doc, edits.get(item, {}), source=self.source(doc), detect=self.detect
+            )
+            if item in files:
+                write_if_changed(files[item], dumps(published[item]))
+        stories_file = self.output_dir / "stories.json"
+        if stories_file.exists():
+            all_stories = (_read(stories_file) or {}).get("stories", [])
+            write_stories(
+                self.output_dir,
+                [published.get(review.item_id(s), s) for s in all_stories],
+            )
+        batch = self._last_batch(files)
+        formats = tuple(f for f in BRIEF_FILES if (self.output_dir / BRIEF_FILES[f]).exists())
+        if batch and formats:
+            stories = [published[review.item_id(s)] for s in self.stories()]
+            write_briefs(self.output_dir, [published[i] for i in batch], formats, stories)
+
+    def _last_batch(self, files: dict[str, Path]) -> list[str]:
+        """The article ids of the last batch's briefs (report.json), in their order."""
+        report = _read(self.output_dir / "report.json") or {}
+        by_path = {str(p): item for item, p in files.items()}
+        out = []
+        for source in report.get("sources", []):
+            output = source.get("output")
+            if output and source.get("status") == "ok":
+                item = by_path.get(output) or by_path.get(str(self.output_dir / Path(output).name))
+                if item is not None:
+                    out.append(item)
+        return out
+
+
+def queue_line(doc: dict[str, Any]) -> dict[str, Any]:
+    """What a queue shows of a published document: id, kind, title, state, fields, warnings."""
+    rev = doc.get("review", {})
+    story = review.is_story(doc)
+    return {
+        "item": review.item_id(doc),
+        "kind": "story" if story else "article",
+        "title": (doc.get("headline") if story else doc.get("title")) or str(doc["id"]),
+        "lang": (doc.get("summary") or {}).get("lang") if story else doc["language"]["code"],
+        "state": rev.get("state", "machine draft"),
+        "approved": rev.get("approved", 0),
+        "of": rev.get("of", 0),
+        "fields": {f: review.status(doc, f) for f in review.fields(doc)},
+        "warnings": len(doc.get("warnings", [])),
+    }
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
