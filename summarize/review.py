@@ -116,6 +116,11 @@ def text_of(doc: Mapping[str, Any], field: str) -> str:
     return _get(doc, _slots(doc)[field][0])
 
 
+def stages(doc: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """field -> (the stage whose record and warnings it has, its language)."""
+    return {f: (stage, lang) for f, (_, stage, lang) in _slots(doc).items()}
+
+
 def fields(doc: Mapping[str, Any]) -> list[str]:
     """The fields of a (machine or published) document an editor can work on."""
     return list(_slots(doc))

@@ -186,7 +186,7 @@ class Pipeline:
         """The output folder's edits, once someone has edited there (a plain run makes no file)."""
         from summarize.edits import EditStore
 
-        if self._edit_store is None:
+        if self._edit_store is None:  # looked for again each time until it exists
             self._edit_store = EditStore.existing(self.settings.output_dir)
         return self._edit_store
 

@@ -135,10 +135,14 @@ def test_jobs_survive_a_restart_and_produce_briefs(tiny: dict[str, Path], tmp_pa
         assert "error" in results[3]
         jsonl = client.get(f"/v1/jobs/{job_id}/results?format=jsonl", headers=AUTH).text
         assert len(jsonl.strip().splitlines()) == 4
+        # The three seed articles report one event: the job's brief leads with their story.
         html = client.get(f"/v1/jobs/{job_id}/brief.html", headers=AUTH).text
-        assert html.count('dir="rtl" lang="ar"') == 3
+        assert html.count('<section class="story"') == 1
+        assert 'dir="rtl" lang="ar"' in html
+        assert all(f"<li dir=\"auto\">j{i} · en</li>" in html for i in range(3))
         md = client.get(f"/v1/jobs/{job_id}/brief.md", headers=AUTH).text
-        assert md.count("### Arabic") == 3
+        assert md.count("### Story summary") == 1 and "### Arabic" in md
+        assert "Machine draft, not reviewed" in md
         feed = "\n".join(
             f'{{"id": "l{i}", "text": "{ARTICLE[:400]!s}"}}'.replace("\n", " ") for i in range(2)
         )

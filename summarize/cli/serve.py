@@ -68,7 +68,10 @@ def serve(
         from summarize.service import LOOPBACK, Limits, create_app, load_keys
     except ImportError:
         raise UsageError("the service needs FastAPI: pip install 'summarize[service]'") from None
-    keys = load_keys(settings.api_keys, settings.api_key_file)
+    try:
+        keys = load_keys(settings.api_keys, settings.api_key_file)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"API keys: {exc}") from None
     if host not in LOOPBACK and not keys:
         raise UsageError(
             f"refusing to serve on {host} without API keys: set SUMMARIZE_API_KEYS "

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from summarize.config import Settings
-from summarize.service.auth import ApiError, Limits, RateLimiter
+from summarize.service.auth import ApiError, ApiKey, Limits, RateLimiter, load_keys
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def create_app(
     settings: Settings,
-    api_keys: list[str] | None = None,
+    api_keys: Sequence[str | ApiKey] | None = None,
     limits: Limits | None = None,
     start_worker: bool = True,
 ) -> FastAPI:
@@ -26,7 +26,8 @@ def create_app(
     from starlette.exceptions import HTTPException
 
     from summarize._version import __version__
-    from summarize.service import page, routes
+    from summarize.edits import EDITS_FILE, EditStore
+    from summarize.service import desk, page, routes
     from summarize.service.jobs import JobStore
     from summarize.service.worker import Worker
 
@@ -34,7 +35,13 @@ def create_app(
     store = JobStore(settings.output_dir / "jobs.sqlite3")
     worker = Worker(settings, store)
     svc = routes.Service(
-        settings, list(api_keys or []), limits, RateLimiter(limits.rate_per_minute), store, worker
+        settings,
+        load_keys(api_keys or []),
+        limits,
+        RateLimiter(limits.rate_per_minute),
+        store,
+        worker,
+        EditStore(settings.output_dir / EDITS_FILE),
     )
 
     def error(
@@ -54,6 +61,7 @@ def create_app(
             if start_worker:
                 worker.stop()
             store.close()
+            svc.edits.close()
 
     app = FastAPI(
         title="summarize",
@@ -95,5 +103,6 @@ def create_app(
         return await call_next(request)
 
     app.include_router(routes.router)
+    app.include_router(desk.router)
     app.include_router(page.router)
     return app

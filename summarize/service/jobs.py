@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS job_results (
     PRIMARY KEY (job_id, idx)
 );
 """,
+    # 2: the stories a job's articles belong to (as the machine wrote them), for the desk.
+    "ALTER TABLE jobs ADD COLUMN stories TEXT NOT NULL DEFAULT '[]'",
 ]
 
 
@@ -55,7 +57,8 @@ class JobStore:
         now = time.time()
         with self._lock:
             self._db.execute(
-                "INSERT INTO jobs VALUES (?, 'queued', ?, ?, ?, ?, ?)",
+                "INSERT INTO jobs (id, status, created, updated, total, targets, articles) "
+                "VALUES (?, 'queued', ?, ?, ?, ?, ?)",
                 (
                     job_id,
                     now,
@@ -135,6 +138,29 @@ class JobStore:
             doc = json.loads(body)
             out.append(doc if status == "ok" else {"id": article_id, "index": idx, "error": doc})
         return out
+
+    def set_stories(self, job_id: str, stories: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET stories = ? WHERE id = ?",
+                (json.dumps(stories, ensure_ascii=False), job_id),
+            )
+
+    def stories(self, job_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            row = self._db.execute("SELECT stories FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return json.loads(row[0]) if row else []
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest jobs, for the desk's job list."""
+        with self._lock:
+            ids = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT id FROM jobs ORDER BY created DESC LIMIT ?", (limit,)
+                ).fetchall()
+            ]
+        return [info for info in (self.get(i) for i in ids) if info is not None]
 
     def unfinished(self) -> list[str]:
         """Jobs a previous process accepted and did not finish, oldest first."""

@@ -13,22 +13,25 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from pydantic import BaseModel, Field
 
 from summarize.config import Settings, parse_targets
+from summarize.edits import EditStore
 from summarize.errors import InputError, SummarizeError
-from summarize.service.auth import ApiError, Limits, RateLimiter, authorise
+from summarize.service.auth import ApiError, ApiKey, Limits, RateLimiter, authorise
 from summarize.service.jobs import JobStore
 from summarize.service.worker import Worker
 
 
 @dataclass
 class Service:
-    """What the routes share: settings, keys and limits, the job store and the worker."""
+    """What the routes share: settings, keys and limits, the job store, the worker, and the
+    output folder's edits."""
 
     settings: Settings
-    keys: list[str]
+    keys: list[ApiKey]
     limits: Limits
     limiter: RateLimiter
     store: JobStore
     worker: Worker
+    edits: EditStore
 
 
 def service(request: Request) -> Service:
@@ -36,7 +39,7 @@ def service(request: Request) -> Service:
     return svc
 
 
-def authorised(request: Request) -> str:
+def authorised(request: Request) -> ApiKey:
     svc = service(request)
     return authorise(request, svc.keys, svc.limiter)
 
@@ -56,7 +59,7 @@ class JobIn(BaseModel):
 
 
 ServiceDep = Annotated[Service, Depends(service)]
-KeyDep = Annotated[str, Depends(authorised)]
+KeyDep = Annotated[ApiKey, Depends(authorised)]
 router = APIRouter()
 
 
@@ -108,7 +111,9 @@ async def summarize_one(body: ArticleIn, svc: ServiceDep, _: KeyDep) -> JSONResp
         raise ApiError(422, "invalid_article", exc.reason) from None
     except SummarizeError as exc:
         raise ApiError(422, type(exc).__name__, str(exc)) from None
-    return JSONResponse(result_json(result))
+    from summarize.review import apply
+
+    return JSONResponse(apply(result_json(result), {}))  # one pasted article: a machine draft
 
 
 @router.post("/v1/jobs", status_code=202)
@@ -148,17 +153,6 @@ async def job_status(job_id: str, svc: ServiceDep, _: KeyDep) -> dict[str, Any]:
     return _job(svc, job_id)
 
 
-@router.get("/v1/jobs/{job_id}/results")
-async def job_results(job_id: str, svc: ServiceDep, _: KeyDep, format: str = "json") -> Response:
-    from summarize.briefs import jsonl_results
-
-    _job(svc, job_id)
-    results = svc.store.results(job_id)
-    if format == "jsonl":
-        return PlainTextResponse(jsonl_results(results), media_type="application/jsonl")
-    return JSONResponse(results)
-
-
 def _brief(fmt: str, docs: list[dict[str, Any]]) -> Response:
     from summarize.briefs import html_brief, markdown_brief
 
@@ -167,12 +161,6 @@ def _brief(fmt: str, docs: list[dict[str, Any]]) -> Response:
     if fmt == "md":
         return PlainTextResponse(markdown_brief(docs), media_type="text/markdown")
     raise ApiError(404, "not_found", "briefs are html or md")
-
-
-@router.get("/v1/jobs/{job_id}/brief.{fmt}")
-async def job_brief(job_id: str, fmt: str, svc: ServiceDep, _: KeyDep) -> Response:
-    _job(svc, job_id)
-    return _brief(fmt, [r for r in svc.store.results(job_id) if "error" not in r])
 
 
 @router.delete("/v1/jobs/{job_id}")

@@ -69,7 +69,7 @@ class Worker:
 
     def _article(self, obj: dict[str, Any], idx: int, source: str) -> Any:
         return self.reader.article(
-            str(obj.get("id") or f"article-{idx}"),
+            article_id(obj, idx),
             obj["text"],
             source,
             title=obj.get("title"),
@@ -169,6 +169,7 @@ class Worker:
             )
             results = {id(r.article): r for r in report.results}
             errors = {o.id: o.error for o in report.failed}
+            self._keep_stories(job_id, articles, report.stories)
             for i, article in wave:
                 if id(article) in results:
                     self.store.record(
@@ -186,3 +187,25 @@ class Worker:
                             "message": error.message if error else "failed",
                         },
                     )
+
+    def _keep_stories(
+        self, job_id: str, articles: list[dict[str, Any]], stories: list[dict[str, Any]]
+    ) -> None:
+        """The stories (of two or more, with a summary) that this job's articles are in."""
+        from summarize.review import machine_doc
+
+        ids = {article_id(obj, i) for i, obj in enumerate(articles)}
+        mine = [
+            machine_doc(s)
+            for s in stories
+            if s.get("size", 0) >= 2
+            and "summary" in s
+            and any(m["id"] in ids for m in s.get("members", []))
+        ]
+        if mine:
+            self.store.set_stories(job_id, mine)
+
+
+def article_id(obj: dict[str, Any], idx: int) -> str:
+    """A job article's id: the one given, else its place in the job."""
+    return str(obj.get("id") or f"article-{idx}")
