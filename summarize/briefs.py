@@ -91,6 +91,39 @@ def _split(
     return multi, [d for d in docs if d["id"] not in grouped]
 
 
+def _reviewed_members(
+    story: dict[str, Any], docs: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A story's articles with text an editor approved: shown under the story, since the
+    story stands for them in the brief."""
+    ids = {m["id"] for m in story["members"]}
+    return [d for d in docs if d["id"] in ids and (_approved_texts(d) or _stale_fields(d))]
+
+
+def _stale_fields(doc: dict[str, Any]) -> list[str]:
+    fields = (doc.get("review") or {}).get("fields", {})
+    return [f for f, entry in fields.items() if entry.get("status") == "stale"]
+
+
+def _approved_texts(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(field, language, text) of each approved article field, in brief order."""
+    fields = (doc.get("review") or {}).get("fields", {})
+    out = []
+    if fields.get("summary", {}).get("status") == "approved" and doc.get("summary"):
+        out.append(("summary", doc["summary"]["lang"], doc["summary"]["text"]))
+    for target, tr in doc.get("translations", {}).items():
+        if fields.get(f"translation:{target}", {}).get("status") == "approved":
+            out.append((f"translation:{target}", target, tr["text"]))
+    return out
+
+
+def _field_name(field: str) -> str:
+    kind, _, lang = field.partition(":")
+    if kind == "title":
+        return f"{language_name(lang)} headline" if lang else "Headline"
+    return "Summary" if kind == "summary" else f"{language_name(lang)} translation"
+
+
 def _story_heading(story: dict[str, Any]) -> str:
     return str(story.get("headline") or f"Story {story['id']}")
 
@@ -132,7 +165,7 @@ def _md_note(doc: dict[str, Any], field: str) -> list[str]:
     return [f"*{'✓ ' if note[0] == 'approved' else ''}{_md_escape(note[1])}*", ""] if note else []
 
 
-def _md_story(story: dict[str, Any]) -> list[str]:
+def _md_story(story: dict[str, Any], reviewed: Sequence[dict[str, Any]] | None = None) -> list[str]:
     summary = story["summary"] or {"lang": "und", "text": ""}
     lines = [
         f"## {_md_escape(_story_heading(story))}",
@@ -164,6 +197,18 @@ def _md_story(story: dict[str, Any]) -> list[str]:
         lines += ["", f"> Reported by only some: {some}"]
     lines += ["", "### Articles", ""]
     lines += [f"- {_md_escape(_member_line(m))}" for m in story["members"]]
+    for doc in reviewed or ():
+        lines += ["", f"#### {_md_escape(_title(doc))}: reviewed", ""]
+        for field, lang, text in _approved_texts(doc):
+            lines += [
+                f"*{_md_escape(_field_name(field))}*",
+                "",
+                _md_rtl(lang, _md_escape(text)),
+                "",
+                *_md_note(doc, field),
+            ]
+        for field in _stale_fields(doc):
+            lines += [f"*{_md_escape(_field_name(field))}*", "", *_md_note(doc, field)]
     return [*lines, "", "---", ""]
 
 
@@ -173,7 +218,7 @@ def markdown_brief(
     lines = ["# Brief", ""]
     multi, singles = _split(docs, stories)
     for story in multi:
-        lines += _md_story(story)
+        lines += _md_story(story, _reviewed_members(story, docs))
     for doc in singles:
         lang = doc["language"]["code"]
         lines += [
@@ -280,7 +325,9 @@ def _html_note(doc: dict[str, Any], field: str) -> list[str]:
     ]
 
 
-def _html_story(story: dict[str, Any]) -> list[str]:
+def _html_story(
+    story: dict[str, Any], reviewed: Sequence[dict[str, Any]] | None = None
+) -> list[str]:
     summary = story["summary"] or {"lang": "und", "text": ""}
     meta = (
         f"Story {story['id']}: {story['size']} articles, "
@@ -317,7 +364,25 @@ def _html_story(story: dict[str, Any]) -> list[str]:
     members = "".join(
         f'<li dir="auto">{html.escape(_member_line(m))}</li>' for m in story["members"]
     )
-    parts += [f'<ul class="members">{members}</ul>', "</section>"]
+    parts.append(f'<ul class="members">{members}</ul>')
+    for doc in reviewed or ():
+        parts.append(
+            f'<div class="reviewed-member" id="{html.escape(doc["id"])}">'
+            f'<h3 dir="auto">{html.escape(_title(doc))}: reviewed</h3>'
+        )
+        for field, lang, text in _approved_texts(doc):
+            parts += [
+                f'<p class="meta">{html.escape(_field_name(field))}</p>',
+                _block(lang, text),
+                *_html_note(doc, field),
+            ]
+        for field in _stale_fields(doc):
+            parts += [
+                f'<p class="meta">{html.escape(_field_name(field))}</p>',
+                *_html_note(doc, field),
+            ]
+        parts.append("</div>")
+    parts.append("</section>")
     return parts
 
 
@@ -343,7 +408,7 @@ def html_brief(
     ]
     multi, singles = _split(docs, stories)
     for story in multi:
-        parts += _html_story(story)
+        parts += _html_story(story, _reviewed_members(story, docs))
     for doc in singles:
         lang = doc["language"]["code"]
         parts += [

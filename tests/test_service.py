@@ -139,7 +139,7 @@ def test_jobs_survive_a_restart_and_produce_briefs(tiny: dict[str, Path], tmp_pa
         html = client.get(f"/v1/jobs/{job_id}/brief.html", headers=AUTH).text
         assert html.count('<section class="story"') == 1
         assert 'dir="rtl" lang="ar"' in html
-        assert all(f"<li dir=\"auto\">j{i} · en</li>" in html for i in range(3))
+        assert all(f'<li dir="auto">j{i} · en</li>' in html for i in range(3))
         md = client.get(f"/v1/jobs/{job_id}/brief.md", headers=AUTH).text
         assert md.count("### Story summary") == 1 and "### Arabic" in md
         assert "Machine draft, not reviewed" in md
