@@ -3,16 +3,25 @@ service on a loopback port with tiny models."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import CHROMIUM, CHROMIUM_FLAGS, SEEDS, tiny_overrides
 
 pytest.importorskip("fastapi")
 playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+AR_EDIT = "افتتح الإنتربول دورته الثالثة والتسعين في مراكش يوم الاثنين."
+ARTICLE = "000_c73dff72cbaff43d.txt"
 
 
 def free_port() -> int:
@@ -56,6 +65,7 @@ def test_the_page_summarises_and_shows_arabic_right_to_left(
             page.goto(f"http://127.0.0.1:{port}/")
             page.fill("#key", "page-key")
             page.dispatch_event("#key", "change")
+            page.click("#tab-one")
             page.fill("#article", article)
             page.click("#go")
             page.wait_for_selector("#result:not([hidden])", timeout=120_000)
@@ -78,3 +88,108 @@ def test_the_page_summarises_and_shows_arabic_right_to_left(
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[int]:
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def call(port: int, method: str, path: str, key: str, body: Any = None) -> Any:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: .ci/run installs it")
+def test_the_review_desk_edits_approves_and_keeps_arabic_right_to_left(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    from summarize import load_settings
+    from summarize.service import create_app
+
+    settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out", max_chars=20_000))
+    app = create_app(settings, ["ed-key amal editor", "rd-key lina reader"])
+    articles = [
+        {"id": p.name, "text": p.read_text(encoding="utf-8")} for p in sorted(SEEDS.glob("*.txt"))
+    ]
+    with serving(app) as port:
+        job = call(port, "POST", "/v1/jobs", "ed-key", {"articles": articles})["id"]
+        deadline = time.monotonic() + 120
+        while call(port, "GET", f"/v1/jobs/{job}", "ed-key")["status"] != "done":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+            )
+            context = browser.new_context(accept_downloads=True)
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.fill("#key", "ed-key")
+            page.dispatch_event("#key", "change")
+            # The queue lists the job's articles and their story, all machine drafts.
+            page.wait_for_selector(f'#queue li[data-item="{ARTICLE}"]', timeout=30_000)
+            assert page.locator("#queue li").count() == 6
+            assert page.locator("#queue li .state.machine-draft").count() == 6
+            page.click(f'#queue li[data-item="{ARTICLE}"]')
+            page.wait_for_selector('.field[data-field="translation:ar"]')
+            assert page.inner_text("#source").startswith("During the opening")
+            # A warning's span is highlighted in the text it concerns.
+            assert page.locator(".field mark.warn").count() >= 1
+            card = page.locator('.field[data-field="translation:ar"]')
+            card.locator(".do-edit").click()
+            editor = card.locator("textarea")
+            assert editor.get_attribute("dir") == "rtl"
+            assert editor.evaluate("e => getComputedStyle(e).direction") == "rtl"
+            editor.fill(AR_EDIT)
+            editor.press("Control+Enter")  # approve this field
+            page.wait_for_selector('.field[data-field="translation:ar"] .badge.approved')
+            # Reload: the edit is there, approved, still right to left.
+            page.reload()
+            page.wait_for_selector('.field[data-field="translation:ar"] .badge.approved')
+            shown = page.locator('.field[data-field="translation:ar"] p.text')
+            assert shown.inner_text() == AR_EDIT
+            assert shown.evaluate("e => getComputedStyle(e).direction") == "rtl"
+            assert "approved by amal" in page.inner_text('.field[data-field="translation:ar"] .who')
+            # Keyboard: next item, approve it whole (summary and translations unchanged).
+            page.locator("body").click(position={"x": 1, "y": 1})
+            page.keyboard.press("n")
+            page.wait_for_selector(f'#queue li[aria-current=true]:not([data-item="{ARTICLE}"])')
+            page.keyboard.press("a")
+            page.wait_for_selector('.field[data-field="summary"] .badge.approved')
+            assert page.locator("#queue li .state.approved").count() == 1
+            # The approved brief has the edit and nothing unapproved.
+            with page.expect_download() as download:
+                page.click("#download-approved")
+            brief = Path(download.value.path()).read_text(encoding="utf-8")
+            assert AR_EDIT in brief and "Machine draft" not in brief
+            # A reader sees the desk and cannot edit.
+            page.fill("#key", "rd-key")
+            page.dispatch_event("#key", "change")
+            page.wait_for_selector(f'#queue li[data-item="{ARTICLE}"]')
+            page.click(f'#queue li[data-item="{ARTICLE}"]')
+            page.wait_for_selector('.field[data-field="summary"]')
+            page.locator('.field[data-field="summary"] .do-approve').click()
+            page.wait_for_selector("#desk-status.error")
+            assert "reader" in page.inner_text("#desk-status")
+            browser.close()
