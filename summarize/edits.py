@@ -11,6 +11,7 @@ as long as its input hash and signature still match (see `summarize.review`).
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -60,29 +61,6 @@ CREATE TABLE IF NOT EXISTS sources (
 
 
 @dataclass(frozen=True)
-class Edit:
-    item: str
-    field: str
-    input_hash: str
-    signature: str
-    model: str
-    source_lang: str
-    target_lang: str
-    input_text: str
-    machine_text: str
-    text: str
-    status: str
-    editor: str
-    updated: float
-    approved_by: str | None = None
-    approved_at: float | None = None
-
-    @property
-    def changed(self) -> bool:
-        return self.text != self.machine_text
-
-
-@dataclass(frozen=True)
 class Target:
     """The machine text an edit is made against, as `summarize.review` finds it in a result."""
 
@@ -95,6 +73,22 @@ class Target:
     target_lang: str
     input_text: str
     machine_text: str
+
+
+@dataclass(frozen=True)
+class Edit(Target):
+    """An edit: its target, then the editor's text and its state (columns in this order)."""
+
+    text: str
+    status: str
+    editor: str
+    updated: float
+    approved_by: str | None = None
+    approved_at: float | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.text != self.machine_text
 
 
 _COLUMNS = ", ".join(Edit.__dataclass_fields__)
@@ -170,21 +164,13 @@ class EditStore:
         now = time.time()
         status = "approved" if approve else "draft"
         edit = Edit(
-            target.item,
-            target.field,
-            target.input_hash,
-            target.signature,
-            target.model,
-            target.source_lang,
-            target.target_lang,
-            target.input_text,
-            target.machine_text,
-            text,
-            status,
-            editor,
-            now,
-            editor if approve else None,
-            now if approve else None,
+            **dataclasses.asdict(target),
+            text=text,
+            status=status,
+            editor=editor,
+            updated=now,
+            approved_by=editor if approve else None,
+            approved_at=now if approve else None,
         )
         with self._lock, transaction(self._db):
             self._db.execute(

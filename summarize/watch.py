@@ -72,7 +72,9 @@ def watch(
     from summarize.write import write_briefs, write_report, write_result, write_stories
 
     state = WatchState()
-    pipeline = Pipeline(settings)
+    from summarize.executors import get_executor
+
+    pipeline = Pipeline(settings, executor=get_executor(settings, long_lived=True))
     reader = Reader(settings)
     try:
         while not stop.is_set():

@@ -38,6 +38,13 @@ runner = CliRunner()
         ["models", "check"],
         ["models", "download"],
         ["models", "list"],
+        ["review"],
+        ["review", "list"],
+        ["review", "show"],
+        ["review", "edit"],
+        ["review", "approve"],
+        ["edits"],
+        ["edits", "export"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:

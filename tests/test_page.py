@@ -30,6 +30,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextmanager
+def serving(app: Any) -> Iterator[int]:
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def call(port: int, method: str, path: str, key: str, body: Any = None) -> Any:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     CHROMIUM is None,
@@ -39,21 +68,12 @@ def free_port() -> int:
 def test_the_page_summarises_and_shows_arabic_right_to_left(
     tiny: dict[str, Path], tmp_path: Path
 ) -> None:
-    import uvicorn
-
     from summarize import load_settings
     from summarize.service import create_app
 
     settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out"))
     app = create_app(settings, ["page-key"])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with serving(app) as port:
         article = (SEEDS / "003_e4bd439a4009ed1f.txt").read_text(encoding="utf-8")
         with playwright_api.sync_playwright() as p:
             browser = p.chromium.launch(
@@ -85,38 +105,6 @@ def test_the_page_summarises_and_shows_arabic_right_to_left(
             page.wait_for_selector("#status.error", timeout=30_000)
             assert "Bearer" in page.inner_text("#status")
             browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[int]:
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
-def call(port: int, method: str, path: str, key: str, body: Any = None) -> Any:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
 
 
 @pytest.mark.slow

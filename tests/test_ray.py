@@ -394,3 +394,75 @@ def test_two_workers_fit_this_machine_unsized_and_ray_stays_quiet(
     assert foreign == [], foreign
     assert "5 sources: 5 ok" in done.stderr
     assert (out / "ray.log").is_file()
+
+
+SERVE_WITH_RAY = """
+import json, sys, time
+import ray
+from fastapi.testclient import TestClient
+from summarize import load_settings
+from summarize.service import create_app
+
+settings = load_settings(overrides=json.loads(sys.argv[1]))
+app = create_app(settings, ["k"])
+auth = {"Authorization": "Bearer k"}
+seen = []
+with TestClient(app) as client:
+    for number, batch in enumerate(json.loads(sys.argv[2])):
+        if number == 2:  # the pool dies between batches: the next one rebuilds it
+            executor = next(iter(app.state.worker._pipelines.values())).executor
+            for actor in executor._actors:
+                ray.kill(actor, no_restart=True)
+        job = client.post("/v1/jobs", json={"articles": batch}, headers=auth).json()["id"]
+        while client.get(f"/v1/jobs/{job}", headers=auth).json()["status"] != "done":
+            time.sleep(0.1)
+        results = client.get(f"/v1/jobs/{job}/results", headers=auth).json()
+        executor = next(iter(app.state.worker._pipelines.values())).executor
+        pool = ray.get([actor.loaded.remote() for actor in executor._actors])
+        seen.append({"ok": sum("error" not in r for r in results), "pool": pool})
+print("RESULT " + json.dumps(seen))
+"""
+
+
+@pytest.mark.slow
+def test_serve_with_ray_keeps_one_pool_across_batches_and_rebuilds_a_dead_one(
+    cluster: NamespacedRay, tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    from conftest import tiny_overrides
+
+    script = tmp_path / "serve_with_ray.py"
+    script.write_text(SERVE_WITH_RAY, encoding="utf-8")
+    overrides = tiny_overrides(
+        tiny,
+        tmp_path / "out",
+        executor="ray",
+        ray_address="auto",
+        workers=2,
+        cpus_per_worker=1,
+        batch_size=1,
+        stories=False,
+        max_chars=20_000,
+    )
+    seeds = sorted(SEEDS.glob("*.txt"))
+    batches = [
+        [{"id": p.name, "text": p.read_text(encoding="utf-8")} for p in seeds[i : i + 2]]
+        for i in (0, 2)
+    ]
+    batches.append([{"id": "late", "text": seeds[4].read_text(encoding="utf-8")}])
+    result = cluster.run(
+        [sys.executable, str(script), json.dumps(overrides), json.dumps(batches)],
+        cwd=tmp_path,
+        timeout=400,
+    )
+    line = next((x for x in result.stdout.splitlines() if x.startswith("RESULT ")), None)
+    assert line is not None, result.stdout[-2000:] + result.stderr[-4000:]
+    first, second, third = json.loads(line[len("RESULT ") :])
+    assert [b["ok"] for b in (first, second, third)] == [2, 2, 1]
+    pids = sorted(pid for pid, _ in first["pool"])
+    assert len(pids) == 2
+    # The same two processes served both batches, each with the models it loaded once.
+    assert sorted(pid for pid, _ in second["pool"]) == pids
+    for (_, before), (_, after) in zip(sorted(first["pool"]), sorted(second["pool"]), strict=True):
+        assert before and set(before) <= set(after)
+    # After the pool was killed, the third batch ran on a new one.
+    assert not set(pids) & {pid for pid, _ in third["pool"]}

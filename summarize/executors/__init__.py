@@ -34,12 +34,13 @@ def waves(items: list[Item], batch_size: int) -> list[list[Item]]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def get_executor(settings: Settings) -> Executor:
-    """The executor `settings.executor` names; Ray is imported only when it is chosen."""
+def get_executor(settings: Settings, *, long_lived: bool = False) -> Executor:
+    """The executor `settings.executor` names; Ray is imported only when it is chosen.
+    `long_lived` (serve, watch): Ray keeps one pool of workers, models loaded, across batches."""
     if settings.executor == "ray":
         from summarize.executors.ray import RayExecutor
 
-        return RayExecutor(settings)
+        return RayExecutor(settings, keep_pool=long_lived)
     from summarize.executors.local import LocalExecutor
 
     return LocalExecutor(settings)

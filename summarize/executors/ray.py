@@ -12,6 +12,7 @@ driver touches SQLite.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -98,6 +99,13 @@ class ArticleWorker:
             )
         self.stages = Stages(settings, catalog, RecordingCache())
 
+    def loaded(self) -> tuple[int, list[str]]:
+        """This worker's process id and the models it has loaded (a kept pool shows the same
+        ones batch after batch)."""
+        from summarize.engines import loaded_models
+
+        return os.getpid(), [str(p) for p in loaded_models()]
+
     def __call__(self, batch: Mapping[str, Any]) -> dict[str, list[bytes]]:
         """One row is one wave of jobs; one row comes back per article."""
         out: list[bytes] = []
@@ -175,8 +183,14 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, keep_pool: bool = False) -> None:
+        """`keep_pool`: for long-lived processes (serve, watch), one pool of actors is made on
+        the first batch and kept, models loaded, for the next; a dead pool is rebuilt. A
+        one-shot run streams its waves through Ray Data instead."""
         self.settings = settings
+        self.keep_pool = keep_pool
+        self._actors: list[Any] = []
+        self._actor_shape: tuple[int, float] = (0, 0.0)
         self.ray = import_ray()
         self._connected = False
         self._owner = False
@@ -266,10 +280,13 @@ class RayExecutor:
                 f"{len(rows)} waves of articles for {workers} Ray workers: only {len(rows)} "
                 "started (lower --batch-size to spread a small batch over more workers)"
             )
-        workers = min(workers, len(rows))
         settings = worker_settings(self.settings, cpus)
         catalog = dataclasses.replace(stages.catalog, models_dir=settings.models_dir)
         retries = self.settings.worker_retries
+        if self.keep_pool:
+            yield from self._run_on_kept_pool(rows, items, settings, catalog, workers, cpus)
+            return
+        workers = min(workers, len(rows))
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
         with warnings.catch_warnings():
             # max_restarts / max_task_retries are the only way to bound retries in Ray Data
@@ -307,11 +324,79 @@ class RayExecutor:
                 it.fail("cluster", error)
                 yield it
 
+    # -- a kept pool, for serve and watch ------------------------------------------------------
+
+    def pool(self, settings: Settings, catalog: Catalog, workers: int, cpus: float) -> list[Any]:
+        """The kept actors: made once, checked alive before each batch, rebuilt when one has
+        died (its restarts spent) or the cluster's size asks for another shape."""
+        ray = self.ray
+        from summarize._version import __version__
+
+        if self._actors and self._actor_shape == (workers, cpus):
+            try:
+                ray.get([a.loaded.remote() for a in self._actors], timeout=START_TIMEOUT_S)
+                return self._actors
+            except Exception:  # RayActorError, GetTimeoutError: rebuild
+                self._warnings.append("a Ray worker of the kept pool died: the pool was rebuilt")
+        self.drop_pool()
+        retries = self.settings.worker_retries
+        actor = ray.remote(ArticleWorker).options(
+            num_cpus=cpus,
+            num_gpus=1 if self.settings.device.startswith("cuda") else 0,
+            max_restarts=retries,
+            max_task_retries=retries,
+        )
+        self._actors = [actor.remote(settings, catalog, __version__) for _ in range(workers)]
+        self._actor_shape = (workers, cpus)
+        return self._actors
+
+    def drop_pool(self) -> None:
+        for actor in self._actors:
+            with contextlib.suppress(Exception):  # already gone
+                self.ray.kill(actor)
+        self._actors = []
+
+    def _run_on_kept_pool(
+        self,
+        rows: list[dict[str, bytes]],
+        items: list[Item],
+        settings: Settings,
+        catalog: Catalog,
+        workers: int,
+        cpus: float,
+    ) -> Iterator[Item]:
+        from ray.util import ActorPool
+
+        pending = {it.index: it for it in items}
+        try:
+            actors = self.pool(settings, catalog, workers, cpus)
+            jobs = ActorPool(actors).map_unordered(
+                lambda actor, row: actor.__call__.remote({"wave": [row["wave"]]}), rows
+            )
+            for out in jobs:
+                for blob in out["done"]:
+                    done: Item = pickle.loads(blob)
+                    del pending[done.index]
+                    yield done
+        except Exception as exc:  # a worker died past its restarts, or the cluster went away
+            message = _first_line(exc)
+            self._warnings.append(f"the Ray pool failed: {message}; it is rebuilt next batch")
+            self.drop_pool()
+            error = ClusterError(
+                f"the Ray pool failed before this article came back ({message}); "
+                "submit it again to resume from the cache"
+            )
+            for it in list(pending.values()):
+                it.fail("cluster", error)
+                yield it
+
     def warnings(self) -> list[str]:
         out, self._warnings = self._warnings, []
         return out
 
     def close(self) -> None:
+        if self._actors and self.ray.is_initialized():
+            self.drop_pool()
         if self._owner and self.ray.is_initialized():
             self.ray.shutdown()
         self._owner = self._connected = False

@@ -61,10 +61,13 @@ class Worker:
     # -- the thread ---------------------------------------------------------------
 
     def pipeline(self, targets: tuple[str, ...]) -> Any:
+        from summarize.executors import get_executor
         from summarize.runner import Pipeline
 
         if targets not in self._pipelines:
-            self._pipelines[targets] = Pipeline(replace(self.settings, targets=targets))
+            settings = replace(self.settings, targets=targets)
+            executor = get_executor(settings, long_lived=True)
+            self._pipelines[targets] = Pipeline(settings, executor=executor)
         return self._pipelines[targets]
 
     def _article(self, obj: dict[str, Any], idx: int, source: str) -> Any:
