@@ -128,10 +128,10 @@ class Worker:
                 for _, future in entries:
                     future.set_exception(exc)
                 continue
-            by_article = {id(r.article): r for r in report.results}
+            by_article = {_key(r.article): r for r in report.results}
             failures = {o.id: o.error for o in report.failed}
             for article, future in entries:
-                result = by_article.get(id(article))
+                result = by_article.get(_key(article))
                 if result is not None:
                     future.set_result(result)
                 else:
@@ -170,13 +170,13 @@ class Worker:
             report = self.pipeline(tuple(info["targets"])).run_batch(
                 [a for _, a in wave], write=False
             )
-            results = {id(r.article): r for r in report.results}
+            results = {_key(r.article): r for r in report.results}
             errors = {o.id: o.error for o in report.failed}
             self._keep_stories(job_id, articles, report.stories)
             for i, article in wave:
-                if id(article) in results:
+                if _key(article) in results:
                     self.store.record(
-                        job_id, i, article.id, "ok", result_json(results[id(article)])
+                        job_id, i, article.id, "ok", result_json(results[_key(article)])
                     )
                 else:
                     error = errors.get(article.id)
@@ -212,3 +212,8 @@ class Worker:
 def article_id(obj: dict[str, Any], idx: int) -> str:
     """A job article's id: the one given, else its place in the job."""
     return str(obj.get("id") or f"article-{idx}")
+
+
+def _key(article: Any) -> tuple[str, str]:
+    """An article by id and text: results computed elsewhere (Ray) come back as copies."""
+    return (article.id, article.hash)
