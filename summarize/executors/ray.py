@@ -314,15 +314,7 @@ class RayExecutor:
                 del pending[done.index]
                 yield done
         except Exception as exc:  # the job failed: retries spent, or the cluster went away
-            message = _first_line(exc)
-            self._warnings.append(f"the Ray job stopped: {message}")
-            error = ClusterError(
-                f"the Ray job stopped before this article came back ({message}); "
-                "run again to resume from the cache"
-            )
-            for it in list(pending.values()):
-                it.fail("cluster", error)
-                yield it
+            yield from self._lost(pending, exc, "the Ray job stopped", "run again")
 
     # -- a kept pool, for serve and watch ------------------------------------------------------
 
@@ -379,16 +371,21 @@ class RayExecutor:
                     del pending[done.index]
                     yield done
         except Exception as exc:  # a worker died past its restarts, or the cluster went away
-            message = _first_line(exc)
-            self._warnings.append(f"the Ray pool failed: {message}; it is rebuilt next batch")
             self.drop_pool()
-            error = ClusterError(
-                f"the Ray pool failed before this article came back ({message}); "
-                "submit it again to resume from the cache"
-            )
-            for it in list(pending.values()):
-                it.fail("cluster", error)
-                yield it
+            yield from self._lost(pending, exc, "the Ray pool failed", "submit it again")
+
+    def _lost(
+        self, pending: dict[int, Item], exc: BaseException, what: str, retry: str
+    ) -> Iterator[Item]:
+        """The articles that did not come back, each failed with why and what to do."""
+        message = _first_line(exc)
+        self._warnings.append(f"{what}: {message}")
+        error = ClusterError(
+            f"{what} before this article came back ({message}); {retry} to resume from the cache"
+        )
+        for it in list(pending.values()):
+            it.fail("cluster", error)
+            yield it
 
     def warnings(self) -> list[str]:
         out, self._warnings = self._warnings, []
