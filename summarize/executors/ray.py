@@ -310,7 +310,7 @@ class RayExecutor:
         pending = {it.index: it for it in items}
         try:
             for row in dataset.iter_rows():
-                done: Item = pickle.loads(row["done"])
+                done = _returned(row["done"])
                 del pending[done.index]
                 yield done
         except Exception as exc:  # the job failed: retries spent, or the cluster went away
@@ -367,7 +367,7 @@ class RayExecutor:
             )
             for out in jobs:
                 for blob in out["done"]:
-                    done: Item = pickle.loads(blob)
+                    done = _returned(blob)
                     del pending[done.index]
                     yield done
         except Exception as exc:  # a worker died past its restarts, or the cluster went away
@@ -397,6 +397,12 @@ class RayExecutor:
         if self._owner and self.ray.is_initialized():
             self.ray.shutdown()
         self._owner = self._connected = False
+
+
+def _returned(blob: bytes) -> Item:
+    """An article a worker of this run sent back (data our own workers made, never a file)."""
+    item: Item = pickle.loads(blob)
+    return item
 
 
 def ray_log_path(settings: Settings) -> Path:
