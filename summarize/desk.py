@@ -15,16 +15,19 @@ from typing import Any
 from summarize import review
 from summarize.config import Settings
 from summarize.edits import EDITS_FILE, Edit, EditStore
-from summarize.errors import ReviewError
+from summarize.errors import ReviewNotFound
 
 _JSONL_SOURCE = re.compile(r"^(?P<path>.+):(?P<line>\d+)$")
 
 
 class Desk:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: EditStore | None = None) -> None:
+        """`store`: an edits store the caller owns and keeps open (the service's); without
+        one, the folder's is opened on first need and closed by `close`."""
         self.settings = settings
         self.output_dir = settings.output_dir
-        self._store: EditStore | None = None
+        self._store = store
+        self._owns_store = store is None
         self._detector: Any = None
 
     @property
@@ -34,32 +37,38 @@ class Desk:
         return self._store
 
     def close(self) -> None:
-        if self._store is not None:
+        if self._store is not None and self._owns_store:
             self._store.close()
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _files(self) -> dict[str, Path]:
-        """Result files by article id (every `<id>.json` that is a result document)."""
-        out: dict[str, Path] = {}
+    def _results(self) -> dict[str, tuple[Path, dict[str, Any]]]:
+        """Result files and their documents by article id (every `<id>.json` that is a result
+        document), each read once."""
+        out: dict[str, tuple[Path, dict[str, Any]]] = {}
         for path in sorted(self.output_dir.glob("*.json")):
             doc = _read(path)
             if doc is not None and "provenance" in doc and "hash" in doc:
-                out[str(doc["id"])] = path
+                out[str(doc["id"])] = (path, doc)
         return out
 
-    def stories(self) -> list[dict[str, Any]]:
-        doc = _read(self.output_dir / "stories.json") or {}
-        return [s for s in doc.get("stories", []) if s.get("size", 0) >= 2 and "summary" in s]
+    def _stories_file(self) -> list[dict[str, Any]]:
+        return list((_read(self.output_dir / "stories.json") or {}).get("stories", []))
 
     def machine_docs(self) -> dict[str, dict[str, Any]]:
         """Every item of the folder (articles, then stories with a summary), as the machine
         wrote it."""
-        docs = {item: review.machine_doc(_read(path) or {}) for item, path in self._files().items()}
-        for story in self.stories():
-            docs[review.item_id(story)] = review.machine_doc(story)
+        return self._machine_docs(self._results(), self._stories_file())
+
+    def _machine_docs(
+        self, results: dict[str, tuple[Path, dict[str, Any]]], stories: list[dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        docs = {item: review.machine_doc(doc) for item, (_, doc) in results.items()}
+        for story in stories:
+            if story.get("size", 0) >= 2 and "summary" in story:
+                docs[review.item_id(story)] = review.machine_doc(story)
         if not docs:
-            raise ReviewError(
+            raise ReviewNotFound(
                 f"{self.output_dir} holds no results; run `summarize run <sources> "
                 f"--output {self.output_dir}` first"
             )
@@ -69,17 +78,25 @@ class Desk:
         docs = self.machine_docs()
         if item not in docs:
             known = ", ".join(list(docs)[:8]) + (", …" if len(docs) > 8 else "")
-            raise ReviewError(
+            raise ReviewNotFound(
                 f"no item {item!r} in {self.output_dir} (items: {known}); "
                 "see `summarize review list`"
             )
         return docs[item]
 
     def published(self, item: str) -> dict[str, Any]:
-        doc = self.machine_doc(item)
-        return review.apply(
-            doc, self.store.for_item(item), source=self.source(doc), detect=self.detect
-        )
+        return self.publish({item: self.machine_doc(item)})[item]
+
+    def publish(self, docs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Machine documents as published, edits looked up once; a source is read only for
+        an item whose approved text differs from the machine's (only then are checks rerun)."""
+        edits = self.store.for_items(docs)
+        out = {}
+        for item, doc in docs.items():
+            mine = edits.get(item, {})
+            source = self.source(doc) if review.rechecks(mine) else None
+            out[item] = review.apply(doc, mine, source=source, detect=self.detect)
+        return out
 
     def items(self) -> list[dict[str, Any]]:
         """One line per item: its state and each field's."""
@@ -165,27 +182,18 @@ class Desk:
         from summarize.files import write_if_changed
         from summarize.write import BRIEF_FILES, dumps, write_briefs, write_stories
 
-        files = self._files()
-        docs = self.machine_docs()
-        edits = self.store.for_items(docs)
-        published: dict[str, dict[str, Any]] = {}
-        for item, doc in docs.items():
-            published[item] = review.apply(
-                doc, edits.get(item, {}), source=self.source(doc), detect=self.detect
-            )
-            if item in files:
-                write_if_changed(files[item], dumps(published[item]))
-        stories_file = self.output_dir / "stories.json"
-        if stories_file.exists():
-            all_stories = (_read(stories_file) or {}).get("stories", [])
-            write_stories(
-                self.output_dir,
-                [published.get(review.item_id(s), s) for s in all_stories],
-            )
-        batch = self._last_batch(files)
+        results = self._results()
+        all_stories = self._stories_file()
+        published = self.publish(self._machine_docs(results, all_stories))
+        for item, (path, _) in results.items():
+            write_if_changed(path, dumps(published[item]))
+        if (self.output_dir / "stories.json").exists():
+            all_stories = [published.get(review.item_id(s), s) for s in all_stories]
+            write_stories(self.output_dir, all_stories)
+        batch = self._last_batch({item: path for item, (path, _) in results.items()})
         formats = tuple(f for f in BRIEF_FILES if (self.output_dir / BRIEF_FILES[f]).exists())
         if batch and formats:
-            stories = [published[review.item_id(s)] for s in self.stories()]
+            stories = [s for s in all_stories if review.item_id(s) in published]
             write_briefs(self.output_dir, [published[i] for i in batch], formats, stories)
 
     def _last_batch(self, files: dict[str, Path]) -> list[str]:

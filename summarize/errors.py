@@ -53,5 +53,9 @@ class ReviewError(SummarizeError, ValueError):
     """An edit or approval that cannot be made: no such item or field, empty text, a reader."""
 
 
+class ReviewNotFound(ReviewError, LookupError):
+    """No such item to review (or no results at all) in the folder or job."""
+
+
 class ClusterError(SummarizeError, RuntimeError):
     """The Ray cluster cannot be reached, cannot host the workers asked for, or lost the job."""

@@ -247,6 +247,11 @@ def apply(
     return out
 
 
+def rechecks(edits: Mapping[str, Edit]) -> bool:
+    """Whether `apply` will check text against the source: an approved text differs."""
+    return any(e.status == APPROVED and e.changed for e in edits.values())
+
+
 def _recheck(
     source: str | None, text: str, field: str, stage: str, lang: str, detect: Detect | None
 ) -> list[dict[str, Any]]:
@@ -257,7 +262,7 @@ def _recheck(
     if source is None:
         return []
     flags = check_text(
-        source, text, stage, lang, detect, is_summary=field in ("summary",) or stage == "story"
+        source, text, stage, lang, detect, is_summary=field == "summary" or stage == "story"
     )
     return [dataclasses.asdict(f) | {"edited": True} for f in flags]
 

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from pydantic import BaseModel, Field
 
 from summarize.desk import Desk, queue_line
-from summarize.errors import ReviewError
+from summarize.errors import ReviewError, ReviewNotFound
 from summarize.service.auth import ApiError, require_editor
 from summarize.service.routes import KeyDep, Service, ServiceDep
 
@@ -28,9 +28,9 @@ class JobDesk(Desk):
     the output folder's edits file, shared with `summarize review`."""
 
     def __init__(self, svc: Service, job_id: str) -> None:
-        super().__init__(svc.settings)
+        super().__init__(svc.settings, svc.edits)
         self.svc, self.job_id = svc, job_id
-        self._store = svc.edits
+        self._texts: dict[str, str] | None = None
 
     def machine_docs(self) -> dict[str, dict[str, Any]]:
         from summarize import review
@@ -47,23 +47,20 @@ class JobDesk(Desk):
 
         if "members" in doc:
             return None
-        for i, obj in enumerate(self.svc.store.articles(self.job_id)):
-            if article_id(obj, i) == doc["id"]:
-                return str(obj["text"]).strip()
-        return None
+        if self._texts is None:  # the job's articles, read once per request
+            self._texts = {
+                article_id(obj, i): str(obj["text"]).strip()
+                for i, obj in enumerate(self.svc.store.articles(self.job_id))
+            }
+        return self._texts.get(str(doc["id"]))
 
     def republish(self) -> None:
         """A job's results are published when read; nothing on disk to rewrite."""
 
-    def close(self) -> None:
-        """The edits file is the service's, open for its lifetime."""
-
 
 def desk_for(svc: Service, job_id: str) -> Desk:
     if job_id == FOLDER:
-        desk = Desk(svc.settings)
-        desk._store = svc.edits
-        return desk
+        return Desk(svc.settings, svc.edits)
     if svc.store.get(job_id) is None:
         raise ApiError(404, "not_found", f"no job {job_id}")
     return JobDesk(svc, job_id)
@@ -87,8 +84,9 @@ class ApproveIn(BaseModel):
 
 
 def _review_error(exc: ReviewError) -> ApiError:
-    status = 404 if "no item" in str(exc) or "holds no results" in str(exc) else 422
-    return ApiError(status, "not_found" if status == 404 else "invalid_edit", str(exc))
+    if isinstance(exc, ReviewNotFound):
+        return ApiError(404, "not_found", str(exc))
+    return ApiError(422, "invalid_edit", str(exc))
 
 
 def item_view(desk: Desk, item: str) -> dict[str, Any]:
@@ -97,10 +95,10 @@ def item_view(desk: Desk, item: str) -> dict[str, Any]:
     from summarize import review
 
     try:
-        doc = desk.published(item)
         machine = desk.machine_doc(item)
     except ReviewError as exc:
         raise _review_error(exc) from None
+    doc = desk.publish({item: machine})[item]
     out_fields = []
     for name, (stage, lang) in review.stages(machine).items():
         entry = doc["review"]["fields"].get(name, {})
@@ -182,13 +180,9 @@ def published(desk: Desk, approved_only: bool) -> tuple[list[dict[str, Any]], li
 
     try:
         docs = desk.machine_docs()
-    except ReviewError:
+    except ReviewNotFound:
         docs = {}
-    edits = desk.store.for_items(docs)
-    out = [
-        review.apply(doc, edits.get(item, {}), source=desk.source(doc), detect=desk.detect)
-        for item, doc in docs.items()
-    ]
+    out = list(desk.publish(docs).values())
     if approved_only:
         out = [d for d in (review.approved_only(doc) for doc in out) if d is not None]
     return (
@@ -221,10 +215,9 @@ async def job_results(
     from summarize.briefs import jsonl_results
 
     docs, _stories = published(desk, False)
-    if job_id != FOLDER:
-        failures = [r for r in svc.store.results(job_id) if "error" in r]
-        order = {str(r.get("id")): i for i, r in enumerate(svc.store.results(job_id))}
-        docs = sorted(docs + failures, key=lambda d: order.get(str(d.get("id")), 0))
+    if job_id != FOLDER:  # in the job's order, its failures in their places
+        by_id = {str(d["id"]): d for d in docs}
+        docs = [r if "error" in r else by_id[str(r["id"])] for r in svc.store.results(job_id)]
     if format == "jsonl":
         return PlainTextResponse(jsonl_results(docs), media_type="application/jsonl")
     return JSONResponse(docs)
