@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -90,13 +91,10 @@ class Desk:
     def publish(self, docs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Machine documents as published, edits looked up once; a source is read only for
         an item whose approved text differs from the machine's (only then are checks rerun)."""
-        edits = self.store.for_items(docs)
-        out = {}
-        for item, doc in docs.items():
-            mine = edits.get(item, {})
-            source = self.source(doc) if review.rechecks(mine) else None
-            out[item] = review.apply(doc, mine, source=source, detect=self.detect)
-        return out
+        published = review.publish(
+            docs.values(), self.store.for_items(docs), self.source, detect=self.detect
+        )
+        return dict(zip(docs, published, strict=True))
 
     def items(self) -> list[dict[str, Any]]:
         """One line per item: its state and each field's."""
@@ -117,7 +115,7 @@ class Desk:
         code, confidence = self._detector.detect(text)
         return code, confidence
 
-    def source(self, doc: dict[str, Any]) -> str | None:
+    def source(self, doc: Mapping[str, Any]) -> str | None:
         """The article's text: kept with an earlier edit, else read again from its source if it
         is still the same text (same hash). None when it cannot be had."""
         if review.is_story(doc):

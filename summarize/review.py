@@ -320,15 +320,17 @@ def approved_only(doc: Mapping[str, Any]) -> dict[str, Any] | None:
 def publish(
     docs: Iterable[Mapping[str, Any]],
     edits: Mapping[str, Mapping[str, Edit]],
-    sources: Mapping[str, str | None] | None = None,
+    source: Callable[[Mapping[str, Any]], str | None],
     detect: Detect | None = None,
 ) -> list[dict[str, Any]]:
-    """`apply` over many documents (by item id); documents with no edit get a review block too."""
-    sources = sources or {}
-    return [
-        apply(doc, edits.get(item_id(doc), {}), source=sources.get(item_id(doc)), detect=detect)
-        for doc in docs
-    ]
+    """`apply` over many documents (by item id); documents with no edit get a review block too.
+    `source` is asked only for a document whose approved text differs from the machine's."""
+    out = []
+    for doc in docs:
+        mine = edits.get(item_id(doc), {})
+        text = source(doc) if rechecks(mine) else None
+        out.append(apply(doc, mine, source=text, detect=detect))
+    return out
 
 
 def save_edit(

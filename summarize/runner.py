@@ -209,8 +209,12 @@ class Pipeline:
 
         store = self.edit_store()
         edits = store.for_items(review.item_id(s) for s in stories) if store is not None else {}
-        sources = {review.item_id(s): self._story_sources.get(s["id"]) for s in stories}
-        return review.publish(stories, edits, sources, detect=self.stages.detector.detect)
+        return review.publish(
+            stories,
+            edits,
+            lambda story: self._story_sources.get(story["id"]),
+            detect=self.stages.detector.detect,
+        )
 
     # -- stories -------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ watch` wrote there), so the watch folder's articles are reviewed on the same des
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -42,7 +43,7 @@ class JobDesk(Desk):
             docs[review.item_id(story)] = story
         return docs
 
-    def source(self, doc: dict[str, Any]) -> str | None:
+    def source(self, doc: Mapping[str, Any]) -> str | None:
         from summarize.service.worker import article_id
 
         if "members" in doc:
