@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from summarize.config import Settings
-from summarize.types import BatchReport, Result, Skipped
+from summarize.types import BatchReport, Skipped
 
 # Names that editors' tools and downloads use while a file is still being written.
 PARTIAL = (".part", ".partial", ".tmp", ".crdownload", ".download", "~")
@@ -26,8 +26,7 @@ PARTIAL = (".part", ".partial", ".tmp", ".crdownload", ".download", "~")
 class WatchState:
     seen: dict[Path, tuple[int, int]] = field(default_factory=dict)
     done: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    results: dict[str, Result] = field(default_factory=dict)
-    docs: dict[str, dict[str, Any]] = field(default_factory=dict)  # as published
+    docs: dict[str, dict[str, Any]] = field(default_factory=dict)  # results as published
     skipped: set[str] = field(default_factory=set)  # already reported
 
 
@@ -91,7 +90,6 @@ def watch(
                     doc = pipeline.document(result)
                     if "json" in settings.formats:
                         write_result(settings.output_dir, result, doc)
-                    state.results[result.article.id] = result
                     state.docs[result.article.id] = doc
                 for path in ready:
                     state.done[path] = state.seen[path]
