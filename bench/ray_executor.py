@@ -1,4 +1,5 @@
-"""Articles per second: the local executor against Ray with 1 and 2 workers, on this machine.
+"""Articles per second: the local executor against Ray with 1 and 2 workers, on this machine,
+and on two Ray nodes (a head and a worker node, each its own raylet with half the cores).
 
     python bench/ray_executor.py [--articles N] [--repeats R] [--json]
 
@@ -13,6 +14,15 @@ same run. Memory is, at the end of the run with the models loaded, the resident 
 local process, or of the Ray driver with all the processes it started (Ray's own and the
 workers), shared pages counted in each process. The CPU budget is the same for all: local uses
 every core; Ray 1 worker gets every core; Ray 2 workers get one core each.
+
+The two-node configuration runs on `ray.cluster_utils.Cluster` (Ray's multi-node harness): two
+raylets on this one machine, one worker on each. On one machine that measures what two nodes
+cost (two raylets, two object stores), not a speed-up: both nodes share the same cores. What
+real nodes would give is estimated from the per-wave times every Ray configuration reports
+(the `worker` block of each article in report.json): a node of C cores computes a wave in about
+the time the one-worker configuration measured with C cores, so N such nodes finish W waves
+in about ceil(W / N) wave times plus start-up. Its memory is the driver's alone: the nodes are
+the benchmark's own processes.
 """
 
 from __future__ import annotations
@@ -34,6 +44,22 @@ NAMES = ["distilbart-cnn-12-6", "opus-mt-tc-big-en-fr", "opus-mt-tc-big-en-ar"]
 # Articles per wave, for every configuration: 16 articles are two waves, one per Ray worker.
 WAVE = 8
 SHORT = "The council met on Tuesday and approved the new budget for the city's schools."
+CLUSTER_ENV = "SUMMARIZE_BENCH_CLUSTER"
+
+
+def two_nodes(cores: int) -> Any:
+    """A head and a worker node on this machine (Ray's multi-node harness), half the cores
+    each; its address is passed to the timed processes."""
+    from ray.cluster_utils import Cluster
+
+    half = max(1, cores // 2)
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": half, "include_dashboard": False}
+    )
+    cluster.add_node(num_cpus=half)
+    cluster.wait_for_nodes()
+    os.environ[CLUSTER_ENV] = cluster.address
+    return cluster
 
 
 def tree_rss_mb(pid: int | None = None) -> float:
@@ -77,19 +103,21 @@ def worker(config: str, models: dict[str, str], texts: list[str]) -> dict[str, A
         if config.startswith("ray"):
             import ray
 
-            _, workers, cpus = config.split(":")
+            kind, workers, cpus = config.split(":")
             settings = dataclasses.replace(
                 settings, executor="ray", workers=int(workers), cpus_per_worker=float(cpus)
             )
             t0 = time.perf_counter()
-            ray.init(
-                num_cpus=os.cpu_count(),
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
+            # "ray2n": join the two-node cluster the benchmark started; "ray": a one-machine Ray.
+            where: dict[str, Any] = (
+                {"address": os.environ[CLUSTER_ENV]}
+                if kind == "ray2n"
+                else {"num_cpus": os.cpu_count(), "include_dashboard": False}
             )
+            ray.init(**where, log_to_driver=False, configure_logging=False)
             ray_init = time.perf_counter() - t0
         report = summarize.run([feed], settings)
+        placed = {o.placement.wave: o.placement for o in report.outcomes if o.placement}
         seconds = time.perf_counter() - started
         # At the end of the run, models still loaded: the local process, or the whole Ray tree.
         memory = max(tree_rss_mb(), _rss_mb())
@@ -103,6 +131,8 @@ def worker(config: str, models: dict[str, str], texts: list[str]) -> dict[str, A
         "ray_init_seconds": ray_init,
         "memory_mb": memory,
         "outputs": outputs,
+        # Each wave's compute time in its worker, and on which node (a short id).
+        "waves": {n: [p.node[:8], p.wave_seconds] for n, p in sorted(placed.items())},
     }
 
 
@@ -137,11 +167,17 @@ def main() -> None:
         "local executor": "local",
         "Ray, 1 worker": f"ray:1:{cores}",
         f"Ray, 2 workers x {max(1, cores // 2)} CPU": f"ray:2:{max(1, cores // 2)}",
+        f"Ray, 2 nodes x {max(1, cores // 2)} CPU": f"ray2n:2:{max(1, cores // 2)}",
     }
     rows: dict[str, dict[str, Any]] = {}
     for name, config in configs.items():
-        startup = best(config, models, [SHORT], args.repeats)
-        full = best(config, models, texts, args.repeats)
+        cluster = two_nodes(cores) if config.startswith("ray2n") else None
+        try:
+            startup = best(config, models, [SHORT], args.repeats)
+            full = best(config, models, texts, args.repeats)
+        finally:
+            if cluster is not None:
+                cluster.shutdown()
         rows[name] = {"startup": startup, "full": full}
         print(
             f"{name}: start-up {startup['seconds']:.1f} s, {n} articles {full['seconds']:.1f} s",
@@ -172,8 +208,38 @@ def main() -> None:
             "articles_per_s_after_startup": round(steady, 4),
             "ray_init_seconds": round(full["ray_init_seconds"], 1),
             "memory_mb": round(full["memory_mb"]),
+            "waves": full["waves"],
         }
     print(f"outputs identical to the local executor's: {same}")
+    print("\nper-wave compute time in the worker (s), by node:")
+    for name, row in rows.items():
+        if row["full"]["waves"]:
+            waves = ", ".join(
+                f"{n} {node} {t:.1f}" for n, (node, t) in row["full"]["waves"].items()
+            )
+            print(f"  {name}: {waves}")
+    one = rows["Ray, 1 worker"]["full"]
+    if one["waves"]:
+        wave_s = sum(t for _, t in one["waves"].values()) / len(one["waves"])
+        startup_s = rows["Ray, 1 worker"]["startup"]["seconds"]
+        count = len(one["waves"])
+        print(
+            f"\nexpected on real nodes of {cores} cores each ({count} waves of {WAVE}, "
+            f"{wave_s:.1f} s a wave on one such node, start-up {startup_s:.0f} s):"
+        )
+        estimate = {}
+        for nodes in (1, 2, 4, 8):
+            seconds = startup_s + -(-count // nodes) * wave_s
+            steady = min(nodes, count) * WAVE / wave_s
+            estimate[nodes] = {"seconds": round(seconds, 1), "steady_art_per_s": round(steady, 3)}
+            print(
+                f"  {nodes} node(s): about {seconds:.0f} s for these {n} articles; "
+                f"{steady:.2f} art/s once started (as many nodes as waves at most)"
+            )
+        summary["expected_on_real_nodes"] = estimate
+    for row in rows.values():
+        for run in row.values():
+            run.pop("outputs", None)
     if args.json:
         print(json.dumps(summary))
 

@@ -28,6 +28,7 @@ from summarize.types import (
     Article,
     Detection,
     Flag,
+    Placement,
     Route,
     SourceError,
     StageRecord,
@@ -44,7 +45,8 @@ class Item:
     """An article on its way through the pipeline: what each stage has produced so far.
 
     `deferred` marks an article a lookup-only pass could not finish from the cache; `entries`
-    are the cache entries a worker computed for it, for the driver to store.
+    are the cache entries a worker computed for it, for the driver to store, and `placement`
+    where that worker ran.
     """
 
     article: Article
@@ -59,6 +61,7 @@ class Item:
     error: SourceError | None = None
     deferred: bool = False
     entries: list[CacheEntry] = field(default_factory=list)
+    placement: Placement | None = None
 
     @property
     def lang(self) -> str:

@@ -145,6 +145,18 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where a cluster computed an article: the node, its host and worker process, and the wave
+    it was part of with that wave's time (the figures scaling estimates are made from)."""
+
+    node: str
+    host: str
+    pid: int
+    wave: int
+    wave_seconds: float
+
+
+@dataclass(frozen=True)
 class SourceOutcome:
     """One line of the batch report."""
 
@@ -155,6 +167,7 @@ class SourceOutcome:
     error: SourceError | None = None
     cached: bool = False
     reason: str | None = None  # why a file was skipped
+    placement: Placement | None = None  # where a cluster computed it; None when local
 
 
 @dataclass
@@ -243,4 +256,6 @@ def outcome_json(outcome: SourceOutcome) -> dict[str, Any]:
         doc["error"] = {"type": outcome.error.type, "message": outcome.error.message}
     if outcome.reason is not None:
         doc["reason"] = outcome.reason
+    if outcome.placement is not None:
+        doc["worker"] = dataclasses.asdict(outcome.placement)
     return doc

@@ -12,18 +12,23 @@ import pickle
 import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import SEEDS, big_batch, cli_run, tiny_overrides
-from ray_cluster import NamespacedRay, missing_requirements
+from conftest import SEEDS, cli_run, tiny_overrides
+from ray_cluster import (
+    NamespacedRay,
+    big_job,
+    comparable,
+    driver,
+    ray_run,
+    report_of,
+    started,
+    wait_for_results,
+)
 from typer.testing import CliRunner
 
 from summarize import load_settings, run
@@ -40,92 +45,7 @@ from summarize.types import Article
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[NamespacedRay]:
-    why = missing_requirements()
-    if why is not None:
-        if os.environ.get("SUMMARIZE_REQUIRE_RAY_TESTS"):
-            pytest.fail(f"the Ray cluster tests must run here but cannot: {why}")
-        pytest.skip(why)
-    head = NamespacedRay(cpus=2)
-    # A clean environment for the drivers: offline, no user settings.
-    for name in list(head.env):
-        if name.startswith(("SUMMARIZE_", "HF_")):
-            del head.env[name]
-    head.env["HF_HUB_OFFLINE"] = "1"
-    try:
-        yield head
-    finally:
-        head.stop()
-
-
-def ray_run(tiny: dict[str, Path], src: Path, out: Path, *extra: str) -> list[str]:
-    return cli_run(
-        tiny,
-        src,
-        out,
-        "--executor",
-        "ray",
-        "--ray-address",
-        "auto",
-        "--cpus-per-worker",
-        "1",
-        *extra,
-    )
-
-
-def big_job(
-    tiny: dict[str, Path], tmp_path: Path, copies: int, *extra: str
-) -> tuple[Path, int, list[str]]:
-    """`copies` editions of every seed, one article per wave, and the Ray driver's command:
-    (output folder, number of articles, command)."""
-    src, out = tmp_path / "big", tmp_path / "out"
-    total = big_batch(src, copies)
-    # The editions are near-duplicates of each other: without stories each is its own work.
-    return out, total, ray_run(tiny, src, out, "--batch-size", "1", "--no-stories", *extra)
-
-
-@dataclass
-class Driver:
-    proc: subprocess.Popen[str]
-    stderr: str = ""
-
-
-@contextmanager
-def driver(cluster: NamespacedRay, args: list[str], cwd: Path) -> Iterator[Driver]:
-    """A driver running in the cluster's namespace, killed on the way out if still running."""
-    running = Driver(cluster.popen(args, cwd=cwd))
-    try:
-        yield running
-    finally:
-        if running.proc.poll() is None:
-            running.proc.kill()
-        running.stderr = running.proc.communicate(timeout=60)[1]
-
-
-def comparable(out: Path) -> dict[str, Any]:
-    """Each result file without what may differ between runs (timings, cache hits)."""
-    docs = {}
-    for path in sorted(out.glob("*.json")):
-        if path.name in ("report.json", "stories.json"):
-            continue
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        for record in doc["provenance"].values():
-            del record["seconds"], record["cached"]
-        docs[path.name] = doc
-    return docs
-
-
-def report_of(out: Path) -> dict[str, Any]:
-    return json.loads((out / "report.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-
-
-def wait_for_results(out: Path, count: int, proc: Any, timeout: float = 240) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        done = len([p for p in out.glob("*.json") if p.name != "report.json"])
-        if done >= count:
-            return done
-        time.sleep(0.05)
-    raise AssertionError(f"no {count} results in {timeout} s: {proc.poll()=}")
+    yield from started(NamespacedRay, cpus=2)
 
 
 # -- on a real cluster --------------------------------------------------------------------
@@ -208,33 +128,6 @@ def test_when_retries_are_spent_the_rest_are_errors_and_the_finished_are_kept(
     assert any("the Ray job stopped" in w for w in report["warnings"])
     for o in ok:
         json.loads(Path(o["output"]).read_text(encoding="utf-8"))
-
-
-@pytest.mark.slow
-def test_an_interrupted_driver_resumes_from_the_cache(
-    cluster: NamespacedRay, tiny: dict[str, Path], tmp_path: Path
-) -> None:
-    out, total, args = big_job(tiny, tmp_path, 6, "--workers", "1")
-    with driver(cluster, args, tmp_path) as run_:
-        proc = run_.proc
-        wait_for_results(out, 3, proc)
-        drivers = cluster.processes("summarize run")
-        assert drivers, "the driver process was not found"
-        for pid in drivers:
-            cluster.kill(pid)
-        proc.wait(timeout=60)
-    finished = {p.name for p in out.glob("*.json")}
-    assert 3 <= len(finished) < total, "the driver should have been stopped part-way"
-    for name in finished:
-        json.loads((out / name).read_text(encoding="utf-8"))  # every file whole
-    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
-
-    resumed = cluster.run(args, cwd=tmp_path)
-    assert resumed.returncode == 0, resumed.stderr
-    by_file = {Path(o["output"]).name: o for o in report_of(out)["sources"]}
-    assert len(by_file) == total
-    redone = [name for name in finished if not by_file[name]["cached"]]
-    assert not redone, f"finished before the stop but computed again: {redone}"
 
 
 # -- without a cluster --------------------------------------------------------------------

@@ -1,25 +1,30 @@
-"""The Ray executor: the cache's misses go out to a Ray cluster through Ray Data.
+"""The Ray executor: the cache's misses go out to a pool of Ray actors, spread over the nodes.
 
-`map_batches` over a fixed pool of actors: each actor builds the stages once (models load on
-first use and stay loaded) and computes whole articles, so nothing crosses the network between
-stages. Each Ray Data row is one wave of articles, formed as the local executor forms them
-(longest first, `batch_size` at a time), so both compute the same batches and give the same
-results. Results stream back as waves finish, keyed by article, and the driver stores and
-writes each as it arrives. An article that raises comes back as that article's error; a
-worker that dies is restarted and its wave retried, a bounded number of times. Only the
-driver touches SQLite.
+Each actor builds the stages once (models load on first use and stay loaded) and computes whole
+articles, so nothing crosses the network between stages. Each task is one wave of articles,
+formed as the local executor forms them (longest first, `batch_size` at a time), so both
+compute the same batches and give the same results. Results stream back as waves finish, keyed
+by article, and the driver stores and writes each as it arrives. An article that raises comes
+back as that article's error; a worker that dies is restarted and its wave retried; a node
+that leaves the cluster fails the pool, which is rebuilt on the nodes still alive and given
+what had not come back; each a bounded number of times. Only the driver touches SQLite.
+
+Ray Data's actor pools were used first, but when a node was lost they kept the failed job's
+actors (and their CPUs) alive, so the retried job could not start: the pool here is ours to
+kill.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import logging
 import math
 import os
 import pickle
 import socket
-import warnings
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,17 +37,20 @@ from summarize.executors import waves
 from summarize.hub import ensure_present
 from summarize.stages import Item, Stages
 from summarize.text import text_hash
+from summarize.types import Placement
 
 INSTALL = "pip install 'summarize[ray]'"
 # How long a worker pool may take to start before the run fails (not enough CPUs, say).
 START_TIMEOUT_S = 300
+# How often the driver, waiting on its workers, checks that their nodes are still alive.
+NODE_CHECK_S = 2.0
 
 
 def import_ray() -> Any:
     """Ray, or a ConfigError saying how to install it."""
     try:
         import ray
-        import ray.data
+        import ray.util
     except ImportError:
         raise ConfigError(
             f"--executor ray needs Ray, which is not installed here: {INSTALL}"
@@ -56,8 +64,8 @@ def import_ray() -> Any:
 
 
 def shippable(it: Item) -> Item:
-    """An article as it goes out or comes back: no plan, no deferred flag."""
-    return dataclasses.replace(it, plan=None, deferred=False)
+    """An article as it goes out or comes back: no plan, no deferred flag, placed nowhere."""
+    return dataclasses.replace(it, plan=None, deferred=False, placement=None)
 
 
 def _entries_for(it: Item, entries: list[CacheEntry]) -> list[CacheEntry]:
@@ -99,6 +107,12 @@ class ArticleWorker:
             )
         self.stages = Stages(settings, catalog, RecordingCache())
 
+    def node(self) -> str:
+        """The Ray node this worker runs on (answered once it has started)."""
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
     def loaded(self) -> tuple[int, list[str]]:
         """This worker's process id and the models it has loaded (a kept pool shows the same
         ones batch after batch)."""
@@ -107,10 +121,22 @@ class ArticleWorker:
         return os.getpid(), [str(p) for p in loaded_models()]
 
     def __call__(self, batch: Mapping[str, Any]) -> dict[str, list[bytes]]:
-        """One row is one wave of jobs; one row comes back per article."""
+        """One row is one wave of jobs; one row comes back per article, saying where it ran."""
+        import ray
+
+        node = ray.get_runtime_context().get_node_id()
         out: list[bytes] = []
-        for blob in batch["wave"]:
-            out += [pickle.dumps(it) for it in compute_items(self.stages, pickle.loads(blob))]
+        for number, blob in zip(batch["number"], batch["wave"], strict=True):
+            started = time.perf_counter()
+            done = compute_items(self.stages, pickle.loads(blob))
+            placement = Placement(
+                node=node,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                wave=int(number),
+                wave_seconds=round(time.perf_counter() - started, 4),
+            )
+            out += [pickle.dumps(dataclasses.replace(it, placement=placement)) for it in done]
         return {"done": out}
 
 
@@ -190,6 +216,7 @@ class RayExecutor:
         self.settings = settings
         self.keep_pool = keep_pool
         self._actors: list[Any] = []
+        self._node_of: dict[Any, str] = {}  # each started actor's node
         self._actor_shape: tuple[int, float] = (0, 0.0)
         self.ray = import_ray()
         self._connected = False
@@ -203,8 +230,8 @@ class RayExecutor:
         ray = self.ray
         if self.settings.ray_address.startswith("ray://"):
             raise ClusterError(
-                f"--ray-address {self.settings.ray_address}: Ray Data does not run through Ray "
-                "Client (ray://) in Ray 2.60; run the driver on a cluster node with "
+                f"--ray-address {self.settings.ray_address}: Ray Client (ray://) is not "
+                "supported; run the driver on a cluster node with "
                 "--ray-address auto, or submit it as a Ray job: ray job submit --address "
                 "http://HEAD:8265 -- summarize run SOURCES --executor ray --ray-address auto"
             )
@@ -228,17 +255,9 @@ class RayExecutor:
                     "`ray start --head`, or check --ray-address"
                 ) from None
             self._owner = True
-        # The CLI draws its own progress bar and summary; Ray Data's bars and its INFO lines
-        # ("execution finished") would interleave with them. The notice that the bars are off
-        # is a warning, so its own logger is raised further.
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
-        logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
         if not self.settings.verbose:
             self._log_to_file(ray_log_path(self.settings))
-        context = self.ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
-        context.print_on_execution_start = False
-        context.wait_for_min_actors_s = START_TIMEOUT_S
+            _route_cluster_notices()
         self._connected = True
 
     @staticmethod
@@ -247,88 +266,98 @@ class RayExecutor:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        for name in ("ray", "ray.data"):
+        for name in ("ray",):
             logger = logging.getLogger(name)
             for old in list(logger.handlers):
-                if type(old) is logging.StreamHandler:
+                # Ray's console handlers (Ray Data's PlainRayHandler among them) write to
+                # stderr; its own session files stay.
+                if isinstance(old, logging.StreamHandler) and not isinstance(
+                    old, logging.FileHandler
+                ):
                     logger.removeHandler(old)
             logger.addHandler(handler)
             logger.propagate = False
 
-    def _pool(self) -> tuple[int, float]:
-        """Workers and CPUs each, sized on the cluster's live nodes (see `size_pool`)."""
+    def _pool(self, shrink: bool = False) -> tuple[int, float]:
+        """Workers and CPUs each, sized on the cluster's live nodes (see `size_pool`).
+        `shrink`: after a node was lost, as many of those workers as the rest still holds."""
         nodes = [n for n in self.ray.nodes() if n.get("Alive")]
         cpus = [float(n.get("Resources", {}).get("CPU", 0)) for n in nodes]
-        return size_pool(cpus, self.settings.workers, self.settings.cpus_per_worker)
+        try:
+            return size_pool(cpus, self.settings.workers, self.settings.cpus_per_worker)
+        except ClusterError:
+            if not shrink:
+                raise
+        return size_pool(cpus, 0, self.settings.cpus_per_worker)
 
     def run(self, stages: Stages, items: list[Item]) -> Iterator[Item]:
+        """Every article, as it comes back. When the job or pool fails (a node lost, say), what
+        has not come back goes out again, as the same waves, to the nodes still alive, up to
+        `worker_retries` times; past that each is failed with how to resume."""
         if not items:
             return
         self._connect()
-        from summarize._version import __version__
-
-        ray = self.ray
-        workers, cpus = self._pool()
-        # One row per wave: Ray Data's batches are then exactly the local executor's waves.
-        rows = [
-            {"wave": pickle.dumps([shippable(it) for it in wave])}
-            for wave in waves(items, self.settings.batch_size)
-        ]
+        # One task per wave: exactly the local executor's waves.
+        rows: list[dict[str, Any]] = []
+        members: list[set[int]] = []
+        for number, wave in enumerate(waves(items, self.settings.batch_size)):
+            rows.append({"number": number, "wave": pickle.dumps([shippable(it) for it in wave])})
+            members.append({it.index for it in wave})
+        workers, cpus = self._pool()  # a request that cannot fit stops here, in one line
         if len(rows) < workers and not self._said_idle:
             self._said_idle = True
             self._warnings.append(
                 f"{len(rows)} waves of articles for {workers} Ray workers: only {len(rows)} "
                 "started (lower --batch-size to spread a small batch over more workers)"
             )
-        settings = worker_settings(self.settings, cpus)
-        catalog = dataclasses.replace(stages.catalog, models_dir=settings.models_dir)
-        retries = self.settings.worker_retries
-        if self.keep_pool:
-            yield from self._run_on_kept_pool(rows, items, settings, catalog, workers, cpus)
-            return
-        workers = min(workers, len(rows))
-        dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
-        with warnings.catch_warnings():
-            # max_restarts / max_task_retries are the only way to bound retries in Ray Data
-            # 2.60 (its default is to retry forever), though they come with a deprecation.
-            warnings.filterwarnings("ignore", message=".*ray_remote_args.*")
-            dataset = dataset.map_batches(
-                ArticleWorker,
-                fn_constructor_kwargs={
-                    "settings": settings,
-                    "catalog": catalog,
-                    "version": __version__,
-                },
-                batch_size=1,
-                batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=workers),
-                num_cpus=cpus,
-                num_gpus=1 if self.settings.device.startswith("cuda") else 0,
-                max_restarts=retries,
-                max_task_retries=retries,
-            )
+        what, retry = (
+            ("the Ray pool failed", "submit it again")
+            if self.keep_pool
+            else ("the Ray job stopped", "run again")
+        )
         pending = {it.index: it for it in items}
-        try:
-            for row in dataset.iter_rows():
-                done = _returned(row["done"])
-                del pending[done.index]
-                yield done
-        except Exception as exc:  # the job failed: retries spent, or the cluster went away
-            yield from self._lost(pending, exc, "the Ray job stopped", "run again")
+        retries = self.settings.worker_retries
+        for attempt in range(retries + 1):
+            todo = [row for row, ids in zip(rows, members, strict=True) if ids & pending.keys()]
+            try:
+                if attempt:  # sized again on the nodes still alive
+                    workers, cpus = self._pool(shrink=True)
+                settings = worker_settings(self.settings, cpus)
+                catalog = dataclasses.replace(stages.catalog, models_dir=settings.models_dir)
+                # A one-shot run starts no worker it has no wave for; a kept pool is made to size.
+                size = workers if self.keep_pool else min(workers, len(todo))
+                shape = (settings, catalog, size, cpus)
+                for done in self._on_pool(todo, *shape):
+                    del pending[done.index]
+                    yield done
+                if not self.keep_pool:
+                    self.drop_pool()
+                return
+            except Exception as exc:  # a worker past its restarts, a node lost, no cluster
+                failure = _first_line(exc)
+            self.drop_pool()
+            if attempt < retries:
+                self._warnings.append(
+                    f"{what} ({failure}): {len(pending)} articles sent again to the nodes "
+                    f"still alive (retry {attempt + 1} of {retries})"
+                )
+        yield from self._lost(pending, failure, what, retry)
 
-    # -- a kept pool, for serve and watch ------------------------------------------------------
+    # -- the pool -------------------------------------------------------------------------------
 
     def pool(self, settings: Settings, catalog: Catalog, workers: int, cpus: float) -> list[Any]:
-        """The kept actors: made once, checked alive before each batch, rebuilt when one has
-        died (its restarts spent) or the cluster's size asks for another shape."""
+        """The actors: made on the first batch and, for a kept pool (serve, watch), checked
+        alive before each later one and rebuilt when one has died (its restarts spent) or the
+        cluster's size asks for another shape."""
         ray = self.ray
         from summarize._version import __version__
 
         if self._actors and self._actor_shape == (workers, cpus):
             try:
-                ray.get([a.loaded.remote() for a in self._actors], timeout=START_TIMEOUT_S)
+                self._check_nodes()
+                ray.get([a.loaded.remote() for a in self._actors], timeout=60)
                 return self._actors
-            except Exception:  # RayActorError, GetTimeoutError: rebuild
+            except Exception:  # ClusterError, RayActorError, GetTimeoutError: rebuild
                 self._warnings.append("a Ray worker of the kept pool died: the pool was rebuilt")
         self.drop_pool()
         retries = self.settings.worker_retries
@@ -337,6 +366,8 @@ class RayExecutor:
             num_gpus=1 if self.settings.device.startswith("cuda") else 0,
             max_restarts=retries,
             max_task_retries=retries,
+            # One worker per node before two on one.
+            scheduling_strategy="SPREAD",
         )
         self._actors = [actor.remote(settings, catalog, __version__) for _ in range(workers)]
         self._actor_shape = (workers, cpus)
@@ -347,38 +378,65 @@ class RayExecutor:
             with contextlib.suppress(Exception):  # already gone
                 self.ray.kill(actor)
         self._actors = []
+        self._node_of = {}
 
-    def _run_on_kept_pool(
+    def _on_pool(
         self,
-        rows: list[dict[str, bytes]],
-        items: list[Item],
+        rows: list[dict[str, Any]],
         settings: Settings,
         catalog: Catalog,
         workers: int,
         cpus: float,
     ) -> Iterator[Item]:
-        from ray.util import ActorPool
+        """The waves through the pool's actors, streamed back as they finish. A worker takes
+        waves once it has started (the rest need not wait for a slow or unplaceable one); while
+        waiting, the driver checks that the workers' nodes are alive, and a lost one fails the
+        pool (Ray would wait for the lost worker's restart, which may never find room)."""
+        ray = self.ray
+        actors = self.pool(settings, catalog, workers, cpus)
+        starting = {actor.node.remote(): actor for actor in actors if actor not in self._node_of}
+        free = [actor for actor in actors if actor in self._node_of]
+        todo = list(reversed(rows))  # popped from the end: first wave first
+        running: dict[Any, Any] = {}
+        began = next_check = time.monotonic()
+        while todo or running:
+            while todo and free:
+                actor = free.pop()
+                row = todo.pop()
+                running[actor.__call__.remote({k: [v] for k, v in row.items()})] = actor
+            ready, _ = ray.wait([*running, *starting], num_returns=1, timeout=NODE_CHECK_S)
+            now = time.monotonic()
+            if now >= next_check:
+                self._check_nodes()
+                next_check = now + NODE_CHECK_S
+            if not ready:
+                if not running and not free and now - began > START_TIMEOUT_S:
+                    raise ClusterError(
+                        f"no Ray worker started in {START_TIMEOUT_S} s: the cluster may not "
+                        "have the CPUs (or GPUs) the pool asks for"
+                    )
+                continue
+            ref = ready[0]
+            if ref in starting:
+                actor = starting.pop(ref)
+                self._node_of[actor] = ray.get(ref)
+                free.append(actor)
+                continue
+            free.append(running.pop(ref))
+            for blob in ray.get(ref)["done"]:
+                yield _returned(blob)
 
-        pending = {it.index: it for it in items}
-        try:
-            actors = self.pool(settings, catalog, workers, cpus)
-            jobs = ActorPool(actors).map_unordered(
-                lambda actor, row: actor.__call__.remote({"wave": [row["wave"]]}), rows
-            )
-            for out in jobs:
-                for blob in out["done"]:
-                    done = _returned(blob)
-                    del pending[done.index]
-                    yield done
-        except Exception as exc:  # a worker died past its restarts, or the cluster went away
-            self.drop_pool()
-            yield from self._lost(pending, exc, "the Ray pool failed", "submit it again")
+    def _check_nodes(self) -> None:
+        """ClusterError when a node a worker runs on has left the cluster."""
+        alive = {n["NodeID"] for n in self.ray.nodes() if n.get("Alive")}
+        lost = sorted(set(self._node_of.values()) - alive)
+        if lost:
+            raise ClusterError(f"node {lost[0][:12]} left the Ray cluster")
 
     def _lost(
-        self, pending: dict[int, Item], exc: BaseException, what: str, retry: str
+        self, pending: dict[int, Item], message: str, what: str, retry: str
     ) -> Iterator[Item]:
         """The articles that did not come back, each failed with why and what to do."""
-        message = _first_line(exc)
         self._warnings.append(f"{what}: {message}")
         error = ClusterError(
             f"{what} before this article came back ({message}); {retry} to resume from the cache"
@@ -399,6 +457,22 @@ class RayExecutor:
         self._owner = self._connected = False
 
 
+def _route_cluster_notices() -> None:
+    """The driver's listener for cluster-wide notices (a task retried, a raylet gone) prints
+    them on stdout whatever `log_to_driver` says; they go to Ray's logger, so to ray.log.
+    A private hook of Ray 2.60, left alone if it is not there."""
+    worker: Any = importlib.import_module("ray._private.worker")
+    if not callable(getattr(worker, "print_to_stdstream", None)):
+        return
+    log = logging.getLogger("ray")
+
+    def to_log(data: Mapping[str, Any], ignore_prefix: bool = False) -> None:
+        for line in data.get("lines", []):
+            log.warning("(%s) %s", data.get("pid", "ray"), line)
+
+    worker.print_to_stdstream = to_log
+
+
 def _returned(blob: bytes) -> Item:
     """An article a worker of this run sent back (data our own workers made, never a file)."""
     item: Item = pickle.loads(blob)
@@ -411,4 +485,6 @@ def ray_log_path(settings: Settings) -> Path:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+    """The exception's first sentence, short enough for a warning or an article's error."""
+    line = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    return line.split(". ")[0][:200]
