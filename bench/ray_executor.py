@@ -10,9 +10,10 @@ must be identical). Every configuration runs in fresh processes: on one short se
 is its start-up cost (imports and model loading; for Ray also starting a one-machine Ray and
 its actors, each of which loads its own models), and on the whole batch. Each is measured
 `--repeats` times and the fastest kept. Ratios are against the local executor measured in the
-same run. Memory is, at the end of the run with the models loaded, the resident size of the
-local process, or of the Ray driver with all the processes it started (Ray's own and the
-workers), shared pages counted in each process. The CPU budget is the same for all: local uses
+same run. Memory is the peak, sampled twice a second during the run, of the resident size of
+the local process, or of the Ray driver with all the processes it started (Ray's own and the
+workers; a one-shot run stops its workers at the end, so the end of the run would miss them),
+shared pages counted in each process. The CPU budget is the same for all: local uses
 every core; Ray 1 worker gets every core; Ray 2 workers get one core each.
 
 The two-node configuration runs on `ray.cluster_utils.Cluster` (Ray's multi-node harness): two
@@ -21,8 +22,9 @@ cost (two raylets, two object stores), not a speed-up: both nodes share the same
 real nodes would give is estimated from the per-wave times every Ray configuration reports
 (the `worker` block of each article in report.json): a node of C cores computes a wave in about
 the time the one-worker configuration measured with C cores, so N such nodes finish W waves
-in about ceil(W / N) wave times plus start-up. Its memory is the driver's alone: the nodes are
-the benchmark's own processes.
+in about ceil(W / N) wave times plus start-up. Its memory is the driver's alone (the nodes and
+their workers are the benchmark's own processes), and its start-up does not count starting
+the two nodes, which were up before.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -82,6 +85,28 @@ def tree_rss_mb(pid: int | None = None) -> float:
     return rss + sum(tree_rss_mb(c) for c in children)
 
 
+class PeakMemory:
+    """The largest `tree_rss_mb()` seen, sampled in a thread while the block runs."""
+
+    def __init__(self, every_s: float = 0.5) -> None:
+        self.every_s = every_s
+        self.mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.mb = max(self.mb, tree_rss_mb())
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def worker(config: str, models: dict[str, str], texts: list[str]) -> dict[str, Any]:
     """One timed run of `config` (local, or ray:WORKERS:CPUS) over `texts`, in this process."""
     started = time.perf_counter()
@@ -116,11 +141,11 @@ def worker(config: str, models: dict[str, str], texts: list[str]) -> dict[str, A
             )
             ray.init(**where, log_to_driver=False, configure_logging=False)
             ray_init = time.perf_counter() - t0
-        report = summarize.run([feed], settings)
+        with PeakMemory() as peak:
+            report = summarize.run([feed], settings)
         placed = {o.placement.wave: o.placement for o in report.outcomes if o.placement}
         seconds = time.perf_counter() - started
-        # At the end of the run, models still loaded: the local process, or the whole Ray tree.
-        memory = max(tree_rss_mb(), _rss_mb())
+        memory = max(peak.mb, tree_rss_mb(), _rss_mb())
         assert report.ok, [o.error for o in report.failed]
         outputs = [
             [r.summary.text, r.translations["fr"].text, r.translations["ar"].text]

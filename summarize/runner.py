@@ -138,16 +138,10 @@ class Pipeline:
                     "ok",
                     output=result.output,
                     cached=result.all_cached,
-                    placement=it.placement,
                 )
             else:
-                outcome = SourceOutcome(
-                    it.article.id,
-                    it.article.source,
-                    "error",
-                    error=it.error,
-                    placement=it.placement,
-                )
+                outcome = SourceOutcome(it.article.id, it.article.source, "error", error=it.error)
+            outcome = dataclasses.replace(outcome, placement=it.placement)
             outcome_of[it.index] = outcome
             if progress is not None:
                 progress(ProgressEvent(done, len(items), it.article.id, outcome.status))
