@@ -100,7 +100,7 @@ def test_a_driver_killed_on_two_nodes_is_rerun_and_resumes_from_the_cache(
 def test_a_node_lost_mid_run_has_its_waves_retried_on_the_head(
     nodes: TwoNodeRay, tiny: dict[str, Path], tmp_path: Path
 ) -> None:
-    out, total, args = big_job(tiny, tmp_path, 8)
+    out, total, args = big_job(tiny, tmp_path, 12)
     (lost,) = nodes.nodes
     try:
         with driver(nodes, args, tmp_path) as run_:
@@ -120,6 +120,9 @@ def test_a_node_lost_mid_run_has_its_waves_retried_on_the_head(
     assert all(o["status"] == "ok" for o in report["sources"])
     placed = placements(out)
     assert {p["node"] for p in placed} <= {nodes.head, lost}
-    # The head did all that was not done when the node went (but a wave in flight to the driver).
-    assert sum(p["node"] == nodes.head for p in placed) >= total - at_loss - 1
+    # The node always had a wave in hand (a free worker is given the next at once), so the pool
+    # failed and what had not come back was sent again to the head, which did the most.
+    assert any("sent again to the nodes still alive" in w for w in report["warnings"]), report
+    on_head = sum(p["node"] == nodes.head for p in placed)
+    assert on_head > total - on_head
     assert "Traceback" not in run_.stderr and "ERROR" not in run_.stderr, run_.stderr
