@@ -50,7 +50,6 @@ def import_ray() -> Any:
     """Ray, or a ConfigError saying how to install it."""
     try:
         import ray
-        import ray.util
     except ImportError:
         raise ConfigError(
             f"--executor ray needs Ray, which is not installed here: {INSTALL}"
@@ -120,24 +119,20 @@ class ArticleWorker:
 
         return os.getpid(), [str(p) for p in loaded_models()]
 
-    def __call__(self, batch: Mapping[str, Any]) -> dict[str, list[bytes]]:
-        """One row is one wave of jobs; one row comes back per article, saying where it ran."""
+    def __call__(self, number: int, wave: bytes) -> list[bytes]:
+        """One wave of articles in; each article back, saying where it ran."""
         import ray
 
-        node = ray.get_runtime_context().get_node_id()
-        out: list[bytes] = []
-        for number, blob in zip(batch["number"], batch["wave"], strict=True):
-            started = time.perf_counter()
-            done = compute_items(self.stages, pickle.loads(blob))
-            placement = Placement(
-                node=node,
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                wave=int(number),
-                wave_seconds=round(time.perf_counter() - started, 4),
-            )
-            out += [pickle.dumps(dataclasses.replace(it, placement=placement)) for it in done]
-        return {"done": out}
+        started = time.perf_counter()
+        done = compute_items(self.stages, pickle.loads(wave))
+        placement = Placement(
+            node=ray.get_runtime_context().get_node_id(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            wave=number,
+            wave_seconds=round(time.perf_counter() - started, 4),
+        )
+        return [pickle.dumps(dataclasses.replace(it, placement=placement)) for it in done]
 
 
 # ---------------------------------------------------------------------------
@@ -266,23 +261,22 @@ class RayExecutor:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        for name in ("ray",):
-            logger = logging.getLogger(name)
-            for old in list(logger.handlers):
-                # Ray's console handlers (Ray Data's PlainRayHandler among them) write to
-                # stderr; its own session files stay.
-                if isinstance(old, logging.StreamHandler) and not isinstance(
-                    old, logging.FileHandler
-                ):
-                    logger.removeHandler(old)
-            logger.addHandler(handler)
-            logger.propagate = False
+        logger = logging.getLogger("ray")
+        for old in list(logger.handlers):
+            # Ray's console handlers (PlainRayHandler) write to stderr; file handlers stay.
+            if isinstance(old, logging.StreamHandler) and not isinstance(old, logging.FileHandler):
+                logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.propagate = False
+
+    def _alive(self) -> list[dict[str, Any]]:
+        """The cluster's live nodes, as Ray lists them."""
+        return [n for n in self.ray.nodes() if n.get("Alive")]
 
     def _pool(self, shrink: bool = False) -> tuple[int, float]:
         """Workers and CPUs each, sized on the cluster's live nodes (see `size_pool`).
         `shrink`: after a node was lost, as many of those workers as the rest still holds."""
-        nodes = [n for n in self.ray.nodes() if n.get("Alive")]
-        cpus = [float(n.get("Resources", {}).get("CPU", 0)) for n in nodes]
+        cpus = [float(n.get("Resources", {}).get("CPU", 0)) for n in self._alive()]
         try:
             return size_pool(cpus, self.settings.workers, self.settings.cpus_per_worker)
         except ClusterError:
@@ -403,7 +397,7 @@ class RayExecutor:
             while todo and free:
                 actor = free.pop()
                 row = todo.pop()
-                running[actor.__call__.remote({k: [v] for k, v in row.items()})] = actor
+                running[actor.__call__.remote(row["number"], row["wave"])] = actor
             ready, _ = ray.wait([*running, *starting], num_returns=1, timeout=NODE_CHECK_S)
             now = time.monotonic()
             if now >= next_check:
@@ -423,12 +417,12 @@ class RayExecutor:
                 free.append(actor)
                 continue
             free.append(running.pop(ref))
-            for blob in ray.get(ref)["done"]:
+            for blob in ray.get(ref):
                 yield _returned(blob)
 
     def _check_nodes(self) -> None:
         """ClusterError when a node a worker runs on has left the cluster."""
-        alive = {n["NodeID"] for n in self.ray.nodes() if n.get("Alive")}
+        alive = {n["NodeID"] for n in self._alive()}
         lost = sorted(set(self._node_of.values()) - alive)
         if lost:
             raise ClusterError(f"node {lost[0][:12]} left the Ray cluster")
