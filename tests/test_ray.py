@@ -288,6 +288,16 @@ def test_two_workers_fit_this_machine_unsized_and_ray_stays_quiet(
     assert "5 sources: 5 ok" in done.stderr
     assert (out / "ray.log").is_file()
 
+    # A driver that starts its own Ray, with the auth mode left to Ray: its start-up notice
+    # (token auth turned on) goes to ray.log too.
+    own = tmp_path / "own"
+    args = [a for a in cli_run(tiny, SEEDS, own, "--executor", "ray") if a != "-q"]
+    alone = cluster.run(["env", "-u", "RAY_AUTH_MODE", *args, "--workers", "2"], cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    foreign = [line for line in alone.stderr.splitlines() if line.strip() and not ours.match(line)]
+    assert foreign == [], foreign
+    assert "Token authentication" in (own / "ray.log").read_text(encoding="utf-8")
+
 
 SERVE_WITH_RAY = """
 import json, sys, time

@@ -230,12 +230,18 @@ class RayExecutor:
                 "--ray-address auto, or submit it as a Ray job: ray job submit --address "
                 "http://HEAD:8265 -- summarize run SOURCES --executor ray --ray-address auto"
             )
+        handler = None if self.settings.verbose else _file_handler(ray_log_path(self.settings))
         if not ray.is_initialized():
             # "local" starts a one-machine Ray; None would join any cluster Ray finds running.
             address = self.settings.ray_address or "local"
             # Ray's C++ core logs to this process's stderr (notices about object-store
             # arguments, network probes); errors that matter reach us as exceptions.
             os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+            # ray.init clears the "ray" logger's handlers when it is not to configure logging,
+            # so its notices while starting (token auth turned on, say) would fall to logging's
+            # last resort, stderr: during init, that is ray.log.
+            last_resort = logging.lastResort
+            logging.lastResort = handler or last_resort
             try:
                 ray.init(
                     address=address,
@@ -249,25 +255,13 @@ class RayExecutor:
                     f"cannot connect to the Ray cluster at {where}: {exc}; start one with "
                     "`ray start --head`, or check --ray-address"
                 ) from None
+            finally:
+                logging.lastResort = last_resort
             self._owner = True
-        if not self.settings.verbose:
-            self._log_to_file(ray_log_path(self.settings))
+        if handler is not None:
+            _log_to(handler)
             _route_cluster_notices()
         self._connected = True
-
-    @staticmethod
-    def _log_to_file(path: Path) -> None:
-        """Ray's Python loggers write to `path` instead of the terminal."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        logger = logging.getLogger("ray")
-        for old in list(logger.handlers):
-            # Ray's console handlers (PlainRayHandler) write to stderr; file handlers stay.
-            if isinstance(old, logging.StreamHandler) and not isinstance(old, logging.FileHandler):
-                logger.removeHandler(old)
-        logger.addHandler(handler)
-        logger.propagate = False
 
     def _alive(self) -> list[dict[str, Any]]:
         """The cluster's live nodes, as Ray lists them."""
@@ -449,6 +443,25 @@ class RayExecutor:
         if self._owner and self.ray.is_initialized():
             self.ray.shutdown()
         self._owner = self._connected = False
+
+
+def _file_handler(path: Path) -> logging.Handler:
+    """Where Ray's notices go when the run is not --verbose: the output folder's ray.log."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    return handler
+
+
+def _log_to(handler: logging.Handler) -> None:
+    """Ray's Python loggers write to `handler` instead of the terminal."""
+    logger = logging.getLogger("ray")
+    for old in list(logger.handlers):
+        # Ray's console handlers (PlainRayHandler) write to stderr; file handlers stay.
+        if isinstance(old, logging.StreamHandler) and not isinstance(old, logging.FileHandler):
+            logger.removeHandler(old)
+    logger.addHandler(handler)
+    logger.propagate = False
 
 
 def _route_cluster_notices() -> None:
