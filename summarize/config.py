@@ -94,7 +94,10 @@ class Settings:
     verbose: bool = False
     # Group articles on one event into stories (stories.json, story summaries, briefs).
     stories: bool = True
-    story_threshold: float = 0.2
+    # An article joins the closest story when their cosine reaches this (summarize.stories).
+    story_threshold: float = 0.34
+    # Only stories with a member published within this many days of an article are its candidates.
+    story_window_days: float = 7.0
     # The hub (HF_ENDPOINT) and the proxy in front of it (HTTPS_PROXY), read here once.
     hub_endpoint: str = "https://huggingface.co"
     https_proxy: str = ""
@@ -418,6 +421,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError("max_body_bytes, rate_per_minute and max_queue must be at least 1")
     if not 0.0 < settings.story_threshold <= 1.0:
         raise ConfigError("story_threshold must be above 0 and at most 1")
+    if not settings.story_window_days > 0:
+        raise ConfigError("story_window_days must be above 0")
     if settings.watch_interval <= 0:
         raise ConfigError("watch_interval must be a positive number of seconds")
     if settings.network_timeout <= 0:

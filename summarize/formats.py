@@ -123,8 +123,10 @@ def markdown_text(source_text: str) -> tuple[str, str | None]:
     return "\n\n".join(blocks), title
 
 
-def html_text(source_text: str) -> tuple[str, str | None]:
-    """Main text and title of a web page; navigation, widgets and footers are dropped."""
+def html_text(source_text: str) -> tuple[str, str | None, str | None]:
+    """Main text, title and publication date of a web page (`article:published_time`, JSON-LD
+    `datePublished` and the like, as trafilatura reads them); navigation, widgets and footers
+    are dropped."""
     import trafilatura
 
     doc = trafilatura.bare_extraction(
@@ -136,4 +138,4 @@ def html_text(source_text: str) -> tuple[str, str | None]:
     )
     text = getattr(doc, "text", None) or ""
     title = getattr(doc, "title", None)
-    return text, title
+    return text, title, getattr(doc, "date", None) or None

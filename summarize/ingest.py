@@ -111,6 +111,62 @@ def record_id(obj: Any) -> str | None:
     return str(raw)
 
 
+# Where a record may carry its publication date, in the order they are looked for.
+DATE_FIELDS = ("published", "published_at", "datePublished", "date", "pubDate")
+
+
+def iso_date(value: str | float) -> str | None:
+    """A date as ISO 8601 in UTC (`2026-11-30T08:00:00Z`), from ISO 8601 (a date alone is
+    midnight UTC), RSS's RFC 2822 (`Mon, 30 Nov 2026 08:00:00 GMT`) or epoch seconds; None
+    when it is none of these."""
+    from datetime import UTC, datetime
+    from email.utils import parsedate_to_datetime
+
+    when: datetime | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        when = datetime.fromtimestamp(float(value), UTC)
+    elif isinstance(value, str) and value.strip():
+        raw = value.strip()
+        try:
+            when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                when = parsedate_to_datetime(raw)
+            except (TypeError, ValueError, IndexError):
+                return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def file_date(path: Path) -> str | None:
+    """A file's modification time: when it reached the folder, for an article without a date."""
+    try:
+        return iso_date(path.stat().st_mtime)
+    except OSError:
+        return None
+
+
+def record_date(obj: dict[str, Any], where: str) -> str | None:
+    """A record's publication date from the first date field it has; a field that is there but
+    is not a date is an error naming it, never silently today."""
+    for key in DATE_FIELDS:
+        value = obj.get(key)
+        if value is None or value == "":
+            continue
+        found = iso_date(value) if isinstance(value, (str, int, float)) else None
+        if found is None:
+            raise InputError(
+                where,
+                f"field {key!r} is not a date: {str(value)[:40]!r} "
+                "(use ISO 8601, e.g. 2026-11-30T08:00:00Z)",
+            )
+        return found
+    return None
+
+
 def _optional_str(obj: dict[str, Any], key: str, where: str) -> str | None:
     value = obj.get(key)
     if value is None:
@@ -139,6 +195,7 @@ class Reader:
         lang: str | None = None,
         line: int | None = None,
         decoded: Decoded | None = None,
+        published: str | None = None,
     ) -> Article:
         """An article, or an InputError saying why this text cannot be one."""
         flat = normalize(text)
@@ -171,11 +228,19 @@ class Reader:
             encoding=decoded.encoding if decoded else "utf-8",
             encoding_method=decoded.method if decoded else "text",
             encoding_confidence=decoded.confidence if decoded else 1.0,
+            published=published,
         )
 
     # -- JSON and JSONL ------------------------------------------------------------------
 
-    def record(self, obj: Any, where: str, number: int, decoded: Decoded | None = None) -> Article:
+    def record(
+        self,
+        obj: Any,
+        where: str,
+        number: int,
+        decoded: Decoded | None = None,
+        fallback_date: str | None = None,
+    ) -> Article:
         if not isinstance(obj, dict):
             raise InputError(where, "each record must be a JSON object with 'id' and 'text'")
         if "text" not in obj:
@@ -194,10 +259,13 @@ class Reader:
             lang=_optional_str(obj, "lang", where),
             line=number,
             decoded=decoded,
+            published=record_date(obj, where) or fallback_date,
         )
 
-    def jsonl(self, lines: Iterator[str] | IO[str], source: str) -> Iterator[Article | SourceError]:
-        """One article per line: `id`, `text`, optional `title`, `lang`, `url`."""
+    def jsonl(
+        self, lines: Iterator[str] | IO[str], source: str, fallback_date: str | None = None
+    ) -> Iterator[Article | SourceError]:
+        """One article per line: `id`, `text`, optional `title`, `lang`, `url`, `published`."""
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -215,12 +283,12 @@ class Reader:
                 yield _error(where, exc)  # unparsable: known by file and line alone
                 continue
             try:
-                yield self.record(obj, where, number)
+                yield self.record(obj, where, number, fallback_date=fallback_date)
             except InputError as exc:
                 yield _error(where, exc, record_id(obj))
 
     def json_array(
-        self, text: str, source: str, decoded: Decoded
+        self, text: str, source: str, decoded: Decoded, fallback_date: str | None = None
     ) -> Iterator[Article | SourceError]:
         try:
             data = json.loads(text)
@@ -237,7 +305,7 @@ class Reader:
         for number, obj in enumerate(data, start=1):
             where = f"{source}[{number - 1}]"
             try:
-                yield self.record(obj, where, number, decoded)
+                yield self.record(obj, where, number, decoded, fallback_date)
             except InputError as exc:
                 yield _error(where, exc, record_id(obj))
 
@@ -251,25 +319,34 @@ class Reader:
         except OSError as exc:
             yield _error(source, InputError(source, f"cannot be read ({exc.strerror})"), article_id)
             return
+        modified = file_date(path)
         if suffix in JSONL_SUFFIXES:
-            yield from self.jsonl(_decoded_lines(data), source)
+            yield from self.jsonl(_decoded_lines(data), source, modified)
             return
         try:
             decoded = decode(data, source)
             if suffix in JSON_SUFFIXES:
-                yield from self.json_array(decoded.text, source, decoded)
+                yield from self.json_array(decoded.text, source, decoded, modified)
                 return
-            title = None
+            title, published = None, None
             text = decoded.text
             if suffix in TEXT_SUFFIXES:
                 title = headline(text)
             if suffix in MARKDOWN_SUFFIXES:
                 text, title = markdown_text(text)
             elif suffix in HTML_SUFFIXES:
-                text, title = html_text(text)
+                text, title, page_date = html_text(text)
+                published = iso_date(page_date) if page_date else None
                 if not normalize(text):
                     raise InputError(source, "no article text found in this HTML page")
-            yield self.article(article_id, text, source, title=title, decoded=decoded)
+            yield self.article(
+                article_id,
+                text,
+                source,
+                title=title,
+                decoded=decoded,
+                published=published or modified,
+            )
         except InputError as exc:
             yield _error(source, exc, article_id)
 

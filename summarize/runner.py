@@ -162,6 +162,7 @@ class Pipeline:
         report.results = [result_of[i] for i in sorted(result_of)]
         if stories is not None:
             report.stories = self.publish_stories(self._story_docs(stories, items, report.results))
+            everything = self._all_stories(report.stories)
         index_of = {id(a): i for i, a in enumerate(articles)}
         for entry in order:
             if isinstance(entry, SourceError):
@@ -178,7 +179,7 @@ class Pipeline:
             write_briefs(settings.output_dir, docs, settings.formats, report.stories)
             write_report(settings.output_dir, report, settings_doc(settings))
             if stories is not None:
-                write_stories(settings.output_dir, report.stories)
+                write_stories(settings.output_dir, everything)
         return report
 
     # -- what is published: machine output with the editors' approved edits ------------------
@@ -220,35 +221,38 @@ class Pipeline:
     # -- stories -------------------------------------------------------------------------
 
     def _group(self, items: list[Item]) -> _Grouping:
-        """Add this batch's articles to the output folder's stories and regroup them all."""
-        from summarize.stories import Member, StoryStore, features, outlet, shingles
+        """Add this batch's articles to the output folder's stories (each new one joins the
+        closest story or starts its own; nothing already grouped is regrouped)."""
+        from summarize.stories import StoryStore, member, outlet
 
         if self._story_store is None:
-            self._story_store = StoryStore(self.settings.output_dir / "stories.sqlite3")
+            self._story_store = StoryStore(
+                self.settings.output_dir / "stories.sqlite3",
+                self.settings.story_threshold,
+                self.settings.story_window_days,
+            )
         store = self._story_store
         members = [
-            Member(
+            member(
                 it.article.hash,
                 it.article.id,
                 it.lang,
-                it.article.title,
-                outlet(it.article.url, it.article.source),
-                features(it.article.text, it.lang),
-                shingles(it.article.text),
+                it.article.text,
+                title=it.article.title,
+                outlet=outlet(it.article.url, it.article.source),
+                published=_epoch(it.article.published),
             )
             for it in items
             if it.error is None and it.detection is not None
         ]
-        store.add(members)
-        all_stories = store.stories(self.settings.story_threshold)
+        assignment = store.add(members, store.duplicates(members))
+        grouping = _Grouping(store.stories(assignment.touched))
         by_hash = {it.article.hash: it for it in items if it.plan is not None}
-        grouping = _Grouping(all_stories)
-        for story in all_stories:
+        for story in grouping.stories:
             ref = StoryRef(story.id, story.size)
-            for member in story.members:
-                grouping.story_of[member.hash] = ref
-            for copy_hash, original_hash in story.duplicates.items():
-                copy, original = by_hash.get(copy_hash), by_hash.get(original_hash)
+            for m in story.members:
+                grouping.story_of[m.hash] = ref
+                copy, original = by_hash.get(m.hash), by_hash.get(m.duplicate_of or "")
                 if copy is not None and original is not None and copy is not original:
                     grouping.copy_of[copy.index] = original
         return grouping
@@ -256,8 +260,12 @@ class Pipeline:
     def _story_docs(
         self, grouping: _Grouping, items: list[Item], results: list[Result]
     ) -> list[dict[str, Any]]:
-        """stories.json: every story with its members, languages and outlets; a story of two
-        or more gets its own summary, translated and checked, and what only some report."""
+        """The documents of the stories this batch's articles are in: members (with their own
+        summaries, so each stays reachable under its story), languages, outlets, dates; a story
+        of two or more gets its own summary, translated and checked, and what only some report.
+        Members are matched by content hash: a result file that now holds other content (its
+        source was replaced) is not taken for the member's."""
+        from summarize.stories import iso, only_some_report
         from summarize.text import safe_name
         from summarize.types import result_json
 
@@ -266,9 +274,18 @@ class Pipeline:
         out = []
         for story in grouping.stories:
             id_of = {m.hash: m.id for m in story.members}
+            found: dict[str, dict[str, Any]] = {}
+            for m in story.members:
+                doc_ = docs_by_hash.get(m.hash) or _read_result(
+                    self.settings.output_dir / f"{safe_name(m.id)}.json", m.hash
+                )
+                if doc_ is not None:
+                    found[m.hash] = doc_
             doc: dict[str, Any] = {
                 "id": story.id,
                 "size": story.size,
+                "first": iso(story.first),
+                "last": iso(story.last),
                 "languages": sorted({m.lang for m in story.members}),
                 "outlets": sorted({m.outlet for m in story.members if m.outlet}),
                 "members": [
@@ -277,7 +294,9 @@ class Pipeline:
                         "title": m.title,
                         "lang": m.lang,
                         "outlet": m.outlet,
-                        "duplicate_of": id_of.get(story.duplicates.get(m.hash, "")),
+                        "published": iso(m.published),
+                        "duplicate_of": id_of.get(m.duplicate_of or ""),
+                        **_own_summary(found.get(m.hash)),
                     }
                     for m in story.members
                 ],
@@ -285,21 +304,34 @@ class Pipeline:
             headline = next((m for m in story.members if m.title), None)
             doc["headline"] = headline.title if headline else None
             if story.size >= 2:
-                member_docs = []
-                for m in story.members:
-                    if m.hash in story.duplicates:
-                        continue
-                    found = docs_by_hash.get(m.hash) or _read_result(
-                        self.settings.output_dir / f"{safe_name(m.id)}.json"
-                    )
-                    if found is not None:
-                        member_docs.append((m, found))
+                member_docs = [
+                    (m, found[m.hash])
+                    for m in story.members
+                    if m.hash in found and m.duplicate_of not in id_of
+                ]
                 if headline is not None:
-                    titled = docs_by_hash.get(headline.hash) or {}
+                    titled = found.get(headline.hash) or {}
                     doc["headline_translations"] = titled.get("title_translations", {})
                 doc.update(self._story_summary(story, member_docs, text_by_hash))
+                if "summary" in doc:
+                    doc["only_some_report"] = only_some_report(story)
             out.append(doc)
         return out
+
+    def _all_stories(self, touched: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """stories.json: the stories this batch touched, anew, and every other live story as
+        the last run wrote it (so a run costs what it touched, not the whole folder)."""
+        import json
+
+        path = self.settings.output_dir / "stories.json"
+        try:
+            before = json.loads(path.read_text(encoding="utf-8")).get("stories", [])
+        except (OSError, ValueError, AttributeError):
+            before = []
+        live = self._story_store.ids()
+        by_id = {d["id"]: d for d in before if isinstance(d, dict) and d.get("id") in live}
+        by_id.update({d["id"]: d for d in touched})
+        return sorted(by_id.values(), key=lambda d: (d.get("first") or "", d["id"]))
 
     def _story_summary(
         self, story: Any, member_docs: list[tuple[Any, dict[str, Any]]], texts: dict[str, str]
@@ -318,11 +350,6 @@ class Pipeline:
             summary, translations, flags = self.stages.story_summary(sources, summaries, lang)
         except SummarizeError as exc:
             return {"summary_error": str(exc)}
-        counts = Counter(f for m in story.members for f in m.features)
-        # Names and numbers some members report and others do not: what an editor checks.
-        partial = sorted(
-            (f for f, n in counts.items() if n < story.size), key=lambda f: (-counts[f], f)
-        )
         return {
             "summary": {
                 "text": summary.text,
@@ -333,14 +360,6 @@ class Pipeline:
                 t: {"text": tr.text, "route": tr.route} for t, tr in translations.items()
             },
             "warnings": [dataclasses.asdict(f) for f in flags],
-            "only_some_report": [
-                {
-                    "kind": "number" if f.startswith("n:") else "name",
-                    "value": f"{int(f[2:]):,}" if f.startswith("n:") else f[2:],
-                    "members": counts[f],
-                }
-                for f in partial[:20]
-            ],
             "provenance": {
                 "story": record_json(summary.record),
                 **{f"story:{t}": record_json(tr.record) for t, tr in translations.items()},
@@ -354,6 +373,24 @@ class Pipeline:
             self._story_store.close()
         if self._edit_store is not None:
             self._edit_store.close()
+
+
+def _epoch(published: str | None) -> float | None:
+    from datetime import datetime
+
+    return (
+        datetime.fromisoformat(published.replace("Z", "+00:00")).timestamp() if published else None
+    )
+
+
+def _own_summary(doc: dict[str, Any] | None) -> dict[str, Any]:
+    """A member's own summary and translations, as its result has them (machine text)."""
+    if doc is None:
+        return {}
+    return {
+        "summary": {"text": doc["summary"]["text"], "lang": doc["summary"]["lang"]},
+        "translations": {t: tr["text"] for t, tr in doc.get("translations", {}).items()},
+    }
 
 
 @dataclass
@@ -377,14 +414,15 @@ def _copied(copy: Item, original: Item) -> Item:
     return copy
 
 
-def _read_result(path: Path) -> dict[str, Any] | None:
+def _read_result(path: Path, content_hash: str) -> dict[str, Any] | None:
+    """A member's result from an earlier run, if the file still holds that content."""
     import json
 
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(doc, dict) or "summary" not in doc:
+    if not isinstance(doc, dict) or "summary" not in doc or doc.get("hash") != content_hash:
         return None
     from summarize.review import machine_doc
 

@@ -1,44 +1,76 @@
-"""Stories: the articles that report the same event, across outlets and languages.
+"""Stories: the articles that report the same event, across outlets, languages and runs.
 
-Grouping uses signals that do not depend on model quality, so it works with tiny test models
-and real ones alike: names and acronyms (folded, the same country in any language made one:
-`Maroc` is `Morocco`), numbers and years by value (`١٩٦` is `196`), and, for an article in
-another language, its English pivot text when one exists.
+The grouping is online clustering of a news stream, as in Miranda et al. (2018, "Multilingual
+Clustering of Streaming News"): each new article is compared with the stories already there
+(their centroids), among those active within a time window, and joins the best one when the
+similarity passes a threshold, or starts a story of its own. There is no transitive chaining:
+an article joins one story, and two stories become one only through `StoryStore.merge`, an
+explicit step that is recorded.
 
-Cost grows near-linearly with the number of articles: beyond EXACT_LIMIT articles, each
-article's features are MinHashed and put in a locality-sensitive hash index (datasketch's
-MinHashLSH), so an article is only compared with the candidates the index returns, never with
-every other article. Up to that size every pair is compared exactly, which is cheaper than the
-index (and than importing it: datasketch brings about 60 MB of scipy). The pairs that pass form
-stories as connected groups (union-find). Near-duplicates (the same wire copy republished) are
-found the same way on word shingles of the text.
+An article is a TF-IDF vector (scikit-learn's `FeatureHasher`, so the vocabulary never has to be
+held): its content words (folded, cut to a five-letter stem, Arabic letters normalised and the
+article prefix removed, so no signal depends on capitals), its headline's words once more,
+names folded across languages (`Maroc` is `Morocco`) and numbers by value (any digit system),
+and, for another language, the words of its English pivot text when one exists. IDF is learnt
+from the folder's own articles and kept in the store, updated as articles arrive: a year or a
+country seen in a third of the articles says little, a rare name or figure says much.
 
-Stories persist in `<output>/stories.sqlite3`: a later run, the watch folder or the service
-sharing that folder adds its articles to the stories already there.
+Everything lives in `<output>/stories.sqlite3`, and adding k articles costs index look-ups for
+those k, never a pass over the store: document frequencies by feature bucket, each story's
+centroid and strongest features (an inverted index from feature to story), each member's
+vector, and MinHash bands of its five-word shingles for the near-duplicate look-up. A story's
+id is fixed when it starts; membership is by content hash, so a replaced file (same id, new
+text) leaves its old story and joins its own.
+
+Measured on real news (SemEval-2022 Task 8, README "Stories"): `bench/stories.py --real`.
 """
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 import json
+import math
 import re
 import time
+import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from summarize.text import sha256
 
-# A story is two articles sharing this share of their features (overlap coefficient: shared
-# features over the smaller set), and at least MIN_SHARED of them. Measured on the sample
-# articles and a set of unrelated ones (README "Stories").
-DEFAULT_THRESHOLD = 0.2
-MIN_SHARED = 3
-DUPLICATE_THRESHOLD = 0.9
-NUM_PERM = 128
-# Up to this many articles every pair is compared exactly; beyond, through the index.
-EXACT_LIMIT = 1000
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Vector = tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]
+
+# An article joins the story whose centroid is closest when the cosine reaches this. Chosen on
+# the development half of the SemEval-2022 pairs (bench/stories.py --real).
+DEFAULT_THRESHOLD = 0.34
+# Stories whose members were published more than this many days from an article's date are not
+# its candidates: two reports a month apart on "the elections" are rarely one story.
+DEFAULT_WINDOW_DAYS = 7.0
+# A near-duplicate: this share of each text's five-word shingles is in the other (both ways,
+# so an analysis that quotes a wire in full and adds its own facts is not a copy of it).
+DUPLICATE_CONTAINMENT = 0.9
+N_FEATURES = 1 << 20
+STEM = 5
+# Term frequency counts as tf ** 0.75: between raw counts (a repeated boilerplate line swamps
+# an article) and log counts (a story's key word counts little more than a passing one).
+TF_POWER = 0.75
+PIVOT_WEIGHT = 0.5  # a machine translation's words count half: they are the model's, not the text's
+QUERY_TERMS = 24  # an article's strongest features looked up in the index
+POSTED_TERMS = 32  # a story's strongest centroid features kept in the index
+CANDIDATES = 50  # stories compared exactly, the index's best
+MARK_LIMIT = 60  # names and numbers kept per member for "reported by only some"
+_SHINGLE = 5
+_BANDS, _ROWS = 16, 4  # MinHash LSH: 64 permutations; a pair at Jaccard 0.8 meets in a band ~100%
+_DAY = 86400.0
+
 MIGRATIONS = [
     """
     CREATE TABLE members (
@@ -52,33 +84,101 @@ MIGRATIONS = [
         seen REAL NOT NULL
     );
     """,
+    # 2: online clustering. The first version regrouped every member on every run from stored
+    # name sets; its table is kept (renamed) and its members are grouped anew when seen again.
+    """
+    ALTER TABLE members RENAME TO members_v1;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
+    CREATE TABLE df (bucket INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+    CREATE TABLE stories (
+        id TEXT PRIMARY KEY,
+        created REAL NOT NULL,
+        first REAL NOT NULL,
+        last REAL NOT NULL,
+        size INTEGER NOT NULL,
+        centroid BLOB NOT NULL,
+        mcentroid BLOB NOT NULL,
+        langs TEXT NOT NULL,
+        merged_into TEXT
+    );
+    CREATE TABLE members (
+        hash TEXT PRIMARY KEY,
+        id TEXT NOT NULL,
+        story TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        title TEXT,
+        outlet TEXT,
+        published REAL NOT NULL,
+        seen REAL NOT NULL,
+        vector BLOB NOT NULL,
+        mvector BLOB NOT NULL,
+        marks TEXT NOT NULL,
+        shingles BLOB NOT NULL,
+        duplicate_of TEXT,
+        gone INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX members_story ON members (story, gone);
+    CREATE INDEX members_id ON members (id);
+    CREATE TABLE postings (bucket INTEGER NOT NULL, story TEXT NOT NULL);
+    CREATE INDEX postings_bucket ON postings (bucket);
+    CREATE INDEX postings_story ON postings (story);
+    CREATE TABLE bands (key INTEGER NOT NULL, hash TEXT NOT NULL);
+    CREATE INDEX bands_key ON bands (key);
+    CREATE TABLE merges (at REAL NOT NULL, kept TEXT NOT NULL, merged TEXT NOT NULL, by TEXT);
+    """,
 ]
-_SHINGLE = 5
 
 
 @dataclass(frozen=True)
 class Member:
-    """One article as the grouping sees it."""
+    """One article as the grouping sees it: weighted features, the names and numbers as
+    written, shingle hashes for near-duplicates, and when it was published (epoch seconds)."""
 
     hash: str
     id: str
     lang: str
     title: str | None
     outlet: str | None
-    features: frozenset[str]
-    shingles: frozenset[str]
+    terms: dict[str, float]
+    marks: dict[str, str]
+    shingles: frozenset[int]
+    published: float
     seen: float = 0.0
+
+
+@dataclass(frozen=True)
+class StoryMember:
+    hash: str
+    id: str
+    lang: str
+    title: str | None
+    outlet: str | None
+    published: float
+    marks: dict[str, str]
+    duplicate_of: str | None  # the original's content hash
 
 
 @dataclass(frozen=True)
 class Story:
     id: str
-    members: tuple[Member, ...]
-    duplicates: dict[str, str] = field(default_factory=dict)  # member hash -> original hash
+    members: tuple[StoryMember, ...]  # in order of publication
+    first: float
+    last: float
 
     @property
     def size(self) -> int:
         return len(self.members)
+
+
+@dataclass
+class Assignment:
+    """What adding a batch did: each member's story, the stories it touched, near-duplicates
+    (copy hash -> original hash) and how each decision was made (for the report and tests)."""
+
+    story_of: dict[str, str] = field(default_factory=dict)
+    touched: list[str] = field(default_factory=list)
+    duplicate_of: dict[str, str] = field(default_factory=dict)
+    score_of: dict[str, float] = field(default_factory=dict)  # similarity that joined it
 
 
 def outlet(url: str | None, source: str) -> str | None:
@@ -91,173 +191,636 @@ def outlet(url: str | None, source: str) -> str | None:
     return parent or None
 
 
-def features(text: str, lang: str) -> frozenset[str]:
-    """Names and acronyms (`w:`), and numbers by value (`n:`), language-neutral."""
+# -- features ----------------------------------------------------------------------------------
+
+_AR_DIACRITICS = re.compile("[\u064b-\u0652\u0640]")
+_AR_PREFIX = re.compile(r"^(?:وال|بال|فال|كال|لل|ال|و|ف|ب)(?=\w{3,})")
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def _stem(word: str, lang: str) -> str:
+    """A light stem that works in any language: accents folded and the word cut to five
+    letters (a prefix stem matches `Regierung`/`Regierungen`, `rząd`/`rządu`); Arabic letters
+    normalised and the article or conjunction prefix removed first."""
+    if lang == "ar" or "\u0600" <= word[:1] <= "\u06ff":
+        word = _AR_DIACRITICS.sub("", word)
+        word = re.sub("[إأآ]", "ا", word).replace("ى", "ي").replace("ة", "ه")
+        word = _AR_PREFIX.sub("", word)
+    else:
+        word = "".join(
+            c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c)
+        )
+    return word[:STEM]
+
+
+def words(text: str, lang: str) -> list[str]:
+    """Content-word stems, casefolded: no signal here depends on capitals."""
+    return [s for w in _WORD.findall(text.casefold()) if len(s := _stem(w, lang)) >= 3]
+
+
+def first_sentence(text: str) -> str:
+    """The headline, when an article has none of its own: its first sentence."""
+    found = re.match(r"(.{20,300}?[.!?»\"”])\s", text, re.S)
+    return found.group(1) if found else text[:150]
+
+
+def marks(text: str, lang: str) -> dict[str, str]:
+    """Names (folded across languages) and numbers (by value, years included) with the form
+    the text writes them in: `w:marrakech` -> `Marrakech`, `n:2021` -> `2021`."""
     from summarize.checks.names import GENERIC_WORDS, canonical_word, names
     from summarize.checks.numbers import numbers
 
-    out: set[str] = set()
+    out: dict[str, str] = {}
     for name, _, _ in names(text, lang):
         for word in re.findall(r"\w+", name):
             folded = canonical_word(word)
             if len(folded) > 2 and folded not in GENERIC_WORDS:
-                out.add("w:" + folded)
+                out.setdefault("w:" + folded, word)
     for mention in numbers(text):
         for value in mention.values:
             if value >= 10 and value == int(value):
-                out.add(f"n:{int(value)}")
-    return frozenset(out)
+                out.setdefault(f"n:{int(value)}", mention.text.strip())
+    return out
 
 
-def shingles(text: str) -> frozenset[str]:
-    words = re.findall(r"\w+", text.casefold())
-    return frozenset(" ".join(words[i : i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1))
+def terms(
+    text: str, lang: str, title: str | None = None, pivot: str | None = None
+) -> tuple[dict[str, float], dict[str, str]]:
+    """An article's weighted features (sublinear term frequency) and its marks."""
+    counts: Counter[str] = Counter(words(text, lang))
+    counts.update(words(title or first_sentence(text), lang))
+    found = marks(text, lang)
+    weights = {t: float(n) ** TF_POWER for t, n in counts.items()}
+    if pivot:
+        for t, n in Counter(words(pivot, "en")).items():
+            weights[t] = weights.get(t, 0.0) + PIVOT_WEIGHT * (1.0 + math.log(n))
+    return weights, found
 
 
-def _minhash(items: Iterable[str]) -> object:
+def shingles(text: str) -> frozenset[int]:
+    """Five-word shingles, hashed stably (64 bits) so they can be stored and compared."""
+    ws = re.findall(r"\w+", text.casefold())
+    return frozenset(
+        int.from_bytes(
+            hashlib.blake2b(" ".join(ws[i : i + _SHINGLE]).encode(), digest_size=8).digest(),
+            "little",
+            signed=True,
+        )
+        for i in range(len(ws) - _SHINGLE + 1)
+    )
+
+
+def member(
+    article_hash: str,
+    article_id: str,
+    lang: str,
+    text: str,
+    *,
+    title: str | None = None,
+    outlet: str | None = None,
+    published: float | None = None,
+    pivot: str | None = None,
+) -> Member:
+    weights, found = terms(text, lang, title, pivot)
+    now = time.time()
+    return Member(
+        article_hash,
+        article_id,
+        lang,
+        title,
+        outlet,
+        weights,
+        found,
+        shingles(text),
+        published if published is not None else now,
+        now,
+    )
+
+
+def is_duplicate(a: frozenset[int], b: frozenset[int]) -> bool:
+    """Nearly the same text both ways: a trimmed copy is, an analysis quoting a wire is not."""
+    if not a or not b:
+        return False
+    shared = len(a & b)
+    return shared >= DUPLICATE_CONTAINMENT * max(len(a), len(b))
+
+
+def _hash_features(weights: Sequence[dict[str, float]]) -> Any:
+    from sklearn.feature_extraction import FeatureHasher
+
+    hasher = FeatureHasher(n_features=N_FEATURES, input_type="dict", alternate_sign=False)
+    return hasher.transform(weights).tocsr()
+
+
+def _pack(vec: Vector) -> bytes:
+    idx, val = vec
+    return len(idx).to_bytes(4, "little") + idx.tobytes() + val.tobytes()
+
+
+def _unpack(blob: bytes) -> Vector:
+    import numpy as np
+
+    n = int.from_bytes(blob[:4], "little")
+    idx = np.frombuffer(blob, dtype=np.int32, count=n, offset=4)
+    val = np.frombuffer(blob, dtype=np.float32, count=n, offset=4 + 4 * n)
+    return idx, val
+
+
+def _dot(a: Vector, b: Vector) -> float:
+    import numpy as np
+
+    _, ia, ib = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
+    return float(np.dot(a[1][ia].astype(np.float64), b[1][ib]))
+
+
+def _add(a: Vector, b: Vector, sign: float = 1.0) -> Vector:
+    import numpy as np
+
+    idx = np.union1d(a[0], b[0]).astype(np.int32)
+    val = np.zeros(len(idx), dtype=np.float64)
+    val[np.searchsorted(idx, a[0])] += a[1]
+    val[np.searchsorted(idx, b[0])] += sign * b[1]
+    keep = np.abs(val) > 1e-6
+    return idx[keep], val[keep].astype(np.float32)
+
+
+def _cosine(vec: Vector, centroid: Vector) -> float:
+    """An article's unit vector against a story's centroid (a sum of unit vectors)."""
+    import numpy as np
+
+    norm = float(np.sqrt(np.dot(centroid[1].astype(np.float64), centroid[1])))
+    return _dot(vec, centroid) / norm if norm else 0.0
+
+
+def _row(matrix: Any, i: int) -> Vector:
+    """Row i of a CSR matrix as (sorted indexes, values)."""
+    import numpy as np
+
+    lo, hi = matrix.indptr[i], matrix.indptr[i + 1]
+    idx = matrix.indices[lo:hi].astype(np.int32)
+    order = np.argsort(idx)
+    return idx[order], matrix.data[lo:hi][order]
+
+
+def _top(vec: Vector, k: int) -> list[int]:
+    import numpy as np
+
+    order = np.argsort(-vec[1], kind="stable")[:k]
+    return [int(i) for i in vec[0][order]]
+
+
+def _bands(shingle_hashes: frozenset[int]) -> list[int]:
+    """MinHash LSH band keys (datasketch's MinHash; bands kept in SQLite so the index lasts)."""
     from datasketch import MinHash
 
-    m = MinHash(num_perm=NUM_PERM)
-    for item in items:
-        m.update(item.encode("utf-8"))
-    return m
-
-
-def _overlap(a: frozenset[str], b: frozenset[str]) -> tuple[float, int]:
-    shared = len(a & b)
-    return (shared / min(len(a), len(b)) if a and b else 0.0), shared
-
-
-def _pairs(sets: Sequence[frozenset[str]], lsh_threshold: float) -> Iterable[tuple[int, int]]:
-    """Candidate pairs: every pair up to EXACT_LIMIT sets; beyond, from a MinHash LSH index,
-    each set compared only with those the index returns for it."""
-    if len(sets) <= EXACT_LIMIT:
-        yield from itertools.combinations(range(len(sets)), 2)
-        return
-    from datasketch import MinHashLSH
-
-    lsh = MinHashLSH(threshold=lsh_threshold, num_perm=NUM_PERM)
-    hashes = []
-    for i, items in enumerate(sets):
-        m = _minhash(items)
-        hashes.append(m)
-        if items:
-            lsh.insert(str(i), m)
-    for i, m in enumerate(hashes):
-        if not sets[i]:
-            continue
-        for key in lsh.query(m):
-            j = int(key)
-            if j > i:
-                yield i, j
-
-
-def group(
-    members: Sequence[Member], threshold: float = DEFAULT_THRESHOLD
-) -> tuple[list[list[int]], dict[int, int]]:
-    """Stories (lists of member indexes, each sorted by first seen) and near-duplicates
-    (member index -> the index of the earlier copy)."""
-    n = len(members)
-    edges: list[tuple[int, int]] = []
-    # The index finds candidates by Jaccard; the overlap coefficient then decides (a short
-    # article is wholly contained in a long one's features), so the index is asked loosely.
-    for i, j in _pairs([m.features for m in members], lsh_threshold=max(0.1, threshold / 3)):
-        score, shared = _overlap(members[i].features, members[j].features)
-        if score >= threshold and shared >= MIN_SHARED:
-            edges.append((i, j))
-    duplicates: dict[int, int] = {}
-    # A republished copy may be trimmed: it is a duplicate when nearly all of the shorter text
-    # is in the longer one (containment), so the index is asked loosely here too.
-    for i, j in _pairs([m.shingles for m in members], lsh_threshold=0.2):
-        a, b = members[i].shingles, members[j].shingles
-        if len(a & b) / max(1, min(len(a), len(b))) >= DUPLICATE_THRESHOLD:
-            first, later = sorted((i, j), key=lambda k: (members[k].seen, members[k].hash))
-            duplicates.setdefault(later, first)
-            edges.append((i, j))
-    parent = list(range(n))  # union-find: each pair that passes joins two groups
-
-    def root(k: int) -> int:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    for i, j in edges:
-        parent[root(i)] = root(j)
-    stories: dict[int, list[int]] = {}
-    for index in range(n):
-        stories.setdefault(root(index), []).append(index)
-    order = sorted(
-        stories.values(), key=lambda ix: min((members[k].seen, members[k].hash) for k in ix)
-    )
+    m = MinHash(num_perm=_BANDS * _ROWS, seed=1)
+    m.update_batch([h.to_bytes(8, "little", signed=True) for h in shingle_hashes])
+    values = m.hashvalues
     return [
-        sorted(ix, key=lambda k: (members[k].seen, members[k].hash)) for ix in order
-    ], duplicates
+        int.from_bytes(
+            hashlib.blake2b(
+                bytes([b]) + values[b * _ROWS : (b + 1) * _ROWS].tobytes(), digest_size=8
+            ).digest(),
+            "little",
+            signed=True,
+        )
+        for b in range(_BANDS)
+    ]
 
 
-def story_id(first: Member) -> str:
-    """A story is named after its first article, so its id stays as members join."""
-    return "s-" + sha256(first.hash)[:12]
+def iso(timestamp: float) -> str:
+    """Epoch seconds as ISO 8601 in UTC, as results and stories.json write dates."""
+    from datetime import UTC, datetime
+
+    return (
+        datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
+
+
+def story_id(first_hash: str) -> str:
+    """A story is named after the article that started it, and keeps that id."""
+    return "s-" + sha256(first_hash)[:12]
+
+
+# -- the store ---------------------------------------------------------------------------------
 
 
 class StoryStore:
-    """The members of every story under one output folder (SQLite, shared by runs)."""
+    """Every story under one output folder (SQLite, shared by runs, the watch folder and the
+    service). Adding articles costs index look-ups for them, not a pass over the store."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        threshold: float = DEFAULT_THRESHOLD,
+        window_days: float = DEFAULT_WINDOW_DAYS,
+    ) -> None:
         from summarize.db import connect
 
         self.path = path
+        self.threshold = threshold
+        self.window = window_days * _DAY
         self._db = connect(path, MIGRATIONS)
 
-    def add(self, new: Iterable[Member]) -> None:
-        from summarize.db import transaction
+    # -- near-duplicates -----------------------------------------------------------------------
 
-        now = time.time()
-        with transaction(self._db) as db:
-            for m in new:
-                db.execute(
-                    "INSERT OR IGNORE INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        m.hash,
-                        m.id,
-                        m.lang,
-                        m.title,
-                        m.outlet,
-                        json.dumps(sorted(m.features)),
-                        json.dumps(sorted(m.shingles)),
-                        now,
-                    ),
+    def duplicates(self, batch: Sequence[Member]) -> dict[str, str]:
+        """Near-duplicates among a batch and against the store: copy hash -> original hash, the
+        original being the earlier published (then the earlier seen, then the smaller hash).
+        Looked up before any model runs, so a copy in the batch is summarised once."""
+        out: dict[str, str] = {}
+        ordered = sorted(batch, key=lambda m: (m.published, m.seen, m.hash))
+        local: dict[int, list[Member]] = {}
+        known = set(self._known([m.hash for m in batch]))
+        for m in ordered:
+            if not m.shingles or m.hash in known:
+                continue
+            keys = _bands(m.shingles)
+            candidates: dict[str, Member | None] = {}
+            for key in keys:
+                for earlier in local.get(key, ()):
+                    candidates[earlier.hash] = earlier
+            for h in self._band_hashes(keys):
+                candidates.setdefault(h, None)
+            best: tuple[float, str] | None = None
+            for h, found in candidates.items():
+                if h == m.hash:
+                    continue
+                if found is not None:
+                    other_shingles, published = found.shingles, found.published
+                else:
+                    row = self._db.execute(
+                        "SELECT shingles, published FROM members WHERE hash = ? AND gone = 0",
+                        (h,),
+                    ).fetchone()
+                    if row is None:
+                        continue
+                    other_shingles, published = _unpack_shingles(row[0]), row[1]
+                if (
+                    is_duplicate(m.shingles, other_shingles)
+                    and published <= m.published
+                    and (best is None or (published, h) < best)
+                ):
+                    best = (published, h)
+            if best is not None:
+                original = out.get(best[1], best[1])
+                out[m.hash] = original
+            for key in keys:
+                local.setdefault(key, []).append(m)
+        return out
+
+    def _known(self, hashes: Sequence[str]) -> list[str]:
+        found: list[str] = []
+        for chunk in _chunks(hashes, 500):
+            marks_ = ",".join("?" * len(chunk))
+            found += [
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT hash FROM members WHERE hash IN ({marks_}) AND gone = 0", chunk
                 )
+            ]
+        return found
 
-    def members(self) -> list[Member]:
-        rows = self._db.execute(
-            "SELECT hash, id, lang, title, outlet, features, shingles, seen FROM members"
-        ).fetchall()
+    def _band_hashes(self, keys: Sequence[int]) -> list[str]:
+        marks_ = ",".join("?" * len(keys))
         return [
-            Member(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                frozenset(json.loads(r[5])),
-                frozenset(json.loads(r[6])),
-                r[7],
+            r[0]
+            for r in self._db.execute(
+                f"SELECT DISTINCT hash FROM bands WHERE key IN ({marks_})", list(keys)
             )
-            for r in rows
         ]
 
-    def stories(self, threshold: float = DEFAULT_THRESHOLD) -> list[Story]:
-        members = self.members()
-        groups, duplicates = group(members, threshold)
-        out = []
-        for indexes in groups:
-            chosen = tuple(members[k] for k in indexes)
-            dups = {
-                members[k].hash: members[duplicates[k]].hash for k in indexes if k in duplicates
-            }
-            out.append(Story(story_id(chosen[0]), chosen, dups))
+    # -- grouping ------------------------------------------------------------------------------
+
+    def add(self, batch: Sequence[Member], duplicates: dict[str, str] | None = None) -> Assignment:
+        """Put each new member in a story: a near-duplicate in its original's, any other in the
+        closest active story above the threshold, or a story of its own. Members already in the
+        store stay where they are; an id seen before with other content leaves its old story."""
+        from summarize.db import transaction
+
+        out = Assignment()
+        duplicates = dict(duplicates or {})
+        touched: dict[str, None] = {}
+        # One write transaction from the look-up on: two runs sharing a folder take turns, and
+        # the second sees what the first added.
+        with transaction(self._db) as db:
+            fresh = {m.hash: m for m in batch}
+            for h in self._known(list(fresh)):
+                out.story_of[h] = self._story_of(h)
+                fresh.pop(h)
+            new = sorted(fresh.values(), key=lambda m: (m.published, m.seen, m.hash))
+            if not new:
+                out.touched = sorted(set(out.story_of.values()))
+                return out
+            content = _hash_features([m.terms for m in new])
+            named = _hash_features([{k: 1.0 for k in m.marks} for m in new])
+            # Document frequencies first: the batch's own articles inform its weights.
+            counts = Counter(
+                int(b)
+                for matrix in (content, named)
+                for i in range(matrix.shape[0])
+                for b in matrix.indices[matrix.indptr[i] : matrix.indptr[i + 1]]
+            )
+            db.executemany(
+                "INSERT INTO df VALUES (?, ?) ON CONFLICT(bucket) DO UPDATE SET n = n + excluded.n",
+                counts.items(),
+            )
+            db.execute(
+                "INSERT INTO meta VALUES ('docs', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+                (len(new),),
+            )
+            total = self._docs()
+            for i, m in enumerate(new):
+                vec = self._weigh(_row(content, i), total)
+                mvec = self._weigh(_row(named, i), total)
+                self._supersede(m, touched)
+                original = duplicates.get(m.hash)
+                story, score = None, 0.0
+                if original is not None:
+                    story = self._story_of(original)
+                    score = 1.0
+                    out.duplicate_of[m.hash] = original
+                if story is None:
+                    story, score = self._closest(vec, mvec, m.lang, m.published)
+                if story is None:
+                    story = self._start(m)
+                self._join(story, m, vec, mvec, out.duplicate_of.get(m.hash))
+                out.story_of[m.hash] = story
+                out.score_of[m.hash] = score
+                touched[story] = None
+        out.touched = list(dict.fromkeys([*touched, *sorted(set(out.story_of.values()))]))
         return out
+
+    def _docs(self) -> float:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'docs'").fetchone()
+        return float(row[0]) if row else 0.0
+
+    def _weigh(self, row: Vector, total: float) -> Vector:
+        """TF-IDF weights from the store's document frequencies, unit length."""
+        import numpy as np
+
+        idx, tf = row
+
+        df = np.ones(len(idx))
+        for chunk_start in range(0, len(idx), 500):
+            chunk = [int(b) for b in idx[chunk_start : chunk_start + 500]]
+            marks_ = ",".join("?" * len(chunk))
+            found = dict(
+                self._db.execute(f"SELECT bucket, n FROM df WHERE bucket IN ({marks_})", chunk)
+            )
+            df[chunk_start : chunk_start + len(chunk)] = [found.get(b, 1) for b in chunk]
+        weights = tf * (np.log((1.0 + total) / (1.0 + df)) + 1.0)
+        norm = float(np.sqrt(np.dot(weights, weights))) or 1.0
+        return idx, (weights / norm).astype(np.float32)
+
+    def _closest(
+        self, vec: Vector, mvec: Vector, lang: str, published: float
+    ) -> tuple[str | None, float]:
+        """The best active story for an article: candidates from the inverted index (stories
+        sharing its strongest features, within the time window), then the exact cosine with
+        each candidate's centroid. For a story in none of the article's language, whose words
+        it cannot share, the names and numbers are compared too."""
+        query = [*_top(vec, QUERY_TERMS), *_top(mvec, QUERY_TERMS // 2)]
+        if not query:
+            return None, 0.0
+        marks_ = ",".join("?" * len(query))
+        rows = self._db.execute(
+            f"""SELECT s.id, s.centroid, s.mcentroid, s.langs FROM stories s JOIN (
+                    SELECT story, COUNT(*) AS hits FROM postings WHERE bucket IN ({marks_})
+                    GROUP BY story ORDER BY hits DESC LIMIT {CANDIDATES * 4}
+                ) p ON p.story = s.id
+                WHERE s.size > 0 AND s.merged_into IS NULL AND s.last >= ? AND s.first <= ?
+                ORDER BY p.hits DESC, s.id LIMIT {CANDIDATES}""",
+            [*query, published - self.window, published + self.window],
+        ).fetchall()
+        best: tuple[str | None, float] = (None, 0.0)
+        for sid, blob, mblob, langs in rows:
+            score = _cosine(vec, _unpack(blob))
+            if lang not in json.loads(langs):
+                score = max(score, _cosine(mvec, _unpack(mblob)))
+            if score >= self.threshold and score > best[1]:
+                best = (sid, score)
+        return best
+
+    def _start(self, m: Member) -> str:
+        import numpy as np
+
+        sid = story_id(m.hash)
+        empty = _pack((np.zeros(0, np.int32), np.zeros(0, np.float32)))
+        self._db.execute(
+            "INSERT OR IGNORE INTO stories VALUES (?, ?, ?, ?, 0, ?, ?, '{}', NULL)",
+            (sid, time.time(), m.published, m.published, empty, empty),
+        )
+        return sid
+
+    def _join(self, sid: str, m: Member, vec: Vector, mvec: Vector, original: str | None) -> None:
+        self._db.execute(
+            "INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            (
+                m.hash,
+                m.id,
+                sid,
+                m.lang,
+                m.title,
+                m.outlet,
+                m.published,
+                m.seen,
+                _pack(vec),
+                _pack(mvec),
+                json.dumps(dict(list(m.marks.items())[:MARK_LIMIT]), ensure_ascii=False),
+                _pack_shingles(m.shingles),
+                original,
+            ),
+        )
+        if m.shingles:
+            self._db.executemany(
+                "INSERT INTO bands VALUES (?, ?)", [(k, m.hash) for k in _bands(m.shingles)]
+            )
+        self._move(sid, vec, mvec, m.lang, +1, m.published)
+
+    def _move(
+        self,
+        sid: str,
+        vec: Vector,
+        mvec: Vector,
+        lang: str,
+        sign: int,
+        published: float | None = None,
+    ) -> None:
+        """Add a member's vectors to a story's centroids (or take them away) and re-post the
+        story's strongest features in the index."""
+        first, last, size, blob, mblob, langs = self._db.execute(
+            "SELECT first, last, size, centroid, mcentroid, langs FROM stories WHERE id = ?",
+            (sid,),
+        ).fetchone()
+        centroid = _add(_unpack(blob), vec, float(sign))
+        mcentroid = _add(_unpack(mblob), mvec, float(sign))
+        count = Counter(json.loads(langs))
+        count[lang] += sign
+        if published is not None:
+            first, last = min(first, published), max(last, published)
+        self._db.execute(
+            "UPDATE stories SET first = ?, last = ?, size = ?, centroid = ?, mcentroid = ?, "
+            "langs = ? WHERE id = ?",
+            (
+                first,
+                last,
+                size + sign,
+                _pack(centroid),
+                _pack(mcentroid),
+                json.dumps({k: n for k, n in sorted(count.items()) if n > 0}),
+                sid,
+            ),
+        )
+        self._db.execute("DELETE FROM postings WHERE story = ?", (sid,))
+        posted = dict.fromkeys([*_top(centroid, POSTED_TERMS), *_top(mcentroid, POSTED_TERMS // 2)])
+        self._db.executemany("INSERT INTO postings VALUES (?, ?)", [(b, sid) for b in posted])
+
+    def _supersede(self, m: Member, touched: dict[str, None]) -> None:
+        """An id seen before with other content (a file replaced in the folder): the old
+        content leaves its story, since the id now stands for the new text."""
+        rows = self._db.execute(
+            "SELECT hash, story, vector, mvector, lang FROM members "
+            "WHERE id = ? AND hash != ? AND gone = 0",
+            (m.id, m.hash),
+        ).fetchall()
+        for old_hash, sid, blob, mblob, lang in rows:
+            self._db.execute("UPDATE members SET gone = 1 WHERE hash = ?", (old_hash,))
+            self._db.execute("DELETE FROM bands WHERE hash = ?", (old_hash,))
+            self._db.execute(
+                "UPDATE members SET duplicate_of = NULL WHERE duplicate_of = ?", (old_hash,)
+            )
+            self._move(sid, _unpack(blob), _unpack(mblob), lang, -1)
+            touched[sid] = None
+
+    def _story_of(self, h: str) -> str:
+        row = self._db.execute("SELECT story FROM members WHERE hash = ?", (h,)).fetchone()
+        sid: str = row[0]
+        # A merged story answers for the story it went into.
+        while True:
+            into = self._db.execute(
+                "SELECT merged_into FROM stories WHERE id = ?", (sid,)
+            ).fetchone()
+            if into is None or into[0] is None:
+                return sid
+            sid = into[0]
+
+    def similarity(self, a_hash: str, b_hash: str) -> float:
+        """Two stored articles' similarity, as a decision would see it: the cosine of their
+        content vectors, and for two languages the better of that and their names' and
+        numbers' (the vectors as weighted when each was added)."""
+        rows = {
+            h: (_unpack(v), _unpack(mv), lang)
+            for h, v, mv, lang in self._db.execute(
+                "SELECT hash, vector, mvector, lang FROM members WHERE hash IN (?, ?)",
+                (a_hash, b_hash),
+            )
+        }
+        (va, ma, la), (vb, mb, lb) = rows[a_hash], rows[b_hash]
+        score = _dot(va, vb)
+        return max(score, _dot(ma, mb)) if la != lb else score
+
+    # -- reading and merging -------------------------------------------------------------------
+
+    def story(self, sid: str) -> Story | None:
+        row = self._db.execute(
+            "SELECT first, last, merged_into FROM stories WHERE id = ?", (sid,)
+        ).fetchone()
+        if row is None or row[2] is not None:
+            return None
+        members = tuple(
+            StoryMember(h, i, lang, title, out, pub, json.loads(mk), dup)
+            for h, i, lang, title, out, pub, mk, dup in self._db.execute(
+                "SELECT hash, id, lang, title, outlet, published, marks, duplicate_of "
+                "FROM members WHERE story = ? AND gone = 0 ORDER BY published, seen, hash",
+                (sid,),
+            )
+        )
+        return Story(sid, members, row[0], row[1]) if members else None
+
+    def stories(self, ids: Iterable[str] | None = None) -> list[Story]:
+        """The stories named (every live one when none are), oldest first."""
+        if ids is None:
+            ids = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT id FROM stories WHERE size > 0 AND merged_into IS NULL "
+                    "ORDER BY first, id"
+                )
+            ]
+        return [s for s in (self.story(i) for i in dict.fromkeys(ids)) if s is not None]
+
+    def ids(self) -> set[str]:
+        """Every live story id (for a stories.json that keeps untouched stories as they were)."""
+        return {
+            r[0]
+            for r in self._db.execute(
+                "SELECT id FROM stories WHERE size > 0 AND merged_into IS NULL"
+            )
+        }
+
+    def merge(self, kept: str, merged: str, by: str | None = None) -> None:
+        """Make two stories one, explicitly and on the record: `merged`'s members move to
+        `kept`, and `merged` answers for `kept` from then on."""
+        from summarize.db import transaction
+        from summarize.errors import UsageError
+
+        if kept == merged:
+            raise UsageError(f"cannot merge story {kept} with itself")
+        with transaction(self._db) as db:
+            for sid in (kept, merged):
+                row = db.execute("SELECT merged_into FROM stories WHERE id = ?", (sid,)).fetchone()
+                if row is None or row[0] is not None:
+                    raise UsageError(f"no story {sid} to merge (see stories.json)")
+            for blob, mblob, lang, pub in db.execute(
+                "SELECT vector, mvector, lang, published FROM members WHERE story = ? AND gone = 0",
+                (merged,),
+            ).fetchall():
+                self._move(kept, _unpack(blob), _unpack(mblob), lang, +1, pub)
+            db.execute("UPDATE members SET story = ? WHERE story = ?", (kept, merged))
+            db.execute("DELETE FROM postings WHERE story = ?", (merged,))
+            db.execute("UPDATE stories SET merged_into = ?, size = 0 WHERE id = ?", (kept, merged))
+            db.execute("INSERT INTO merges VALUES (?, ?, ?, ?)", (time.time(), kept, merged, by))
 
     def close(self) -> None:
         self._db.close()
+
+
+def _pack_shingles(items: frozenset[int]) -> bytes:
+    import numpy as np
+
+    return np.array(sorted(items), dtype=np.int64).tobytes()
+
+
+def _unpack_shingles(blob: bytes) -> frozenset[int]:
+    import numpy as np
+
+    return frozenset(int(x) for x in np.frombuffer(blob, dtype=np.int64))
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def only_some_report(story: Story, limit: int = 20) -> list[dict[str, Any]]:
+    """Names and numbers some members report and others do not (what an editor reconciles),
+    shown as the articles write them."""
+    counts: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    for m in story.members:
+        for key, written in m.marks.items():
+            counts[key] += 1
+            shown.setdefault(key, written)
+    partial = sorted(
+        (k for k, n in counts.items() if n < story.size), key=lambda k: (-counts[k], k)
+    )
+    return [
+        {
+            "kind": "number" if k.startswith("n:") else "name",
+            "value": shown[k],
+            "members": counts[k],
+        }
+        for k in partial[:limit]
+    ]

@@ -30,6 +30,8 @@ class Article:
     encoding: str = "utf-8"
     encoding_method: str = "text"
     encoding_confidence: float = 1.0
+    # When it was published (ISO 8601): the record's or the page's date, else the file's time.
+    published: str | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,7 @@ def result_json(result: Result) -> dict[str, Any]:
         "url": art.url,
         "source": art.source,
         "hash": art.hash,
+        "published": art.published,
         "source_encoding": {
             "name": art.encoding,
             "method": art.encoding_method,
