@@ -128,6 +128,11 @@ def _story_heading(story: dict[str, Any]) -> str:
     return str(story.get("headline") or f"Story {story['id']}")
 
 
+def _more(story: dict[str, Any]) -> str:
+    n = story["more_in_folder"]
+    return f"{n} more article{'s' if n != 1 else ''} in the folder are in this story"
+
+
 def _member_line(member: dict[str, Any]) -> str:
     parts = [str(member.get("title") or member["id"])]
     if member.get("outlet"):
@@ -196,7 +201,14 @@ def _md_story(story: dict[str, Any], reviewed: Sequence[dict[str, Any]] | None =
         )
         lines += ["", f"> Reported by only some: {some}"]
     lines += ["", "### Articles", ""]
-    lines += [f"- {_md_escape(_member_line(m))}" for m in story["members"]]
+    if story.get("more_in_folder"):
+        lines += [f"*{_more(story)}*", ""]
+    for m in story["members"]:
+        lines.append(f"- {_md_escape(_member_line(m))}")
+        # Each member's own summary stays reachable: the grouping may be wrong.
+        own = m.get("summary")
+        if own and not m.get("duplicate_of"):
+            lines += ["", f"  {_md_escape(own['text'])}", ""]
     for doc in reviewed or ():
         lines += ["", f"#### {_md_escape(_title(doc))}: reviewed", ""]
         for field, lang, text in _approved_texts(doc):
@@ -325,6 +337,17 @@ def _html_note(doc: dict[str, Any], field: str) -> list[str]:
     ]
 
 
+def _html_own_summary(member: dict[str, Any]) -> str:
+    """A member's own summary and translations, collapsed under the story (the grouping may
+    be wrong, so each article's own text stays one click away)."""
+    own = member.get("summary")
+    if not own or member.get("duplicate_of"):
+        return ""
+    blocks = [_block(own["lang"], own["text"])]
+    blocks += [_block(t, text) for t, text in member.get("translations", {}).items()]
+    return f'<details class="own"><summary>Own summary</summary>{"".join(blocks)}</details>'
+
+
 def _html_story(
     story: dict[str, Any], reviewed: Sequence[dict[str, Any]] | None = None
 ) -> list[str]:
@@ -362,8 +385,11 @@ def _html_story(
         )
         parts.append(f'<p class="only-some">Reported by only some: {html.escape(some)}</p>')
     members = "".join(
-        f'<li dir="auto">{html.escape(_member_line(m))}</li>' for m in story["members"]
+        f'<li dir="auto">{html.escape(_member_line(m))}{_html_own_summary(m)}</li>'
+        for m in story["members"]
     )
+    if story.get("more_in_folder"):
+        parts.append(f'<p class="meta more">{html.escape(_more(story))}</p>')
     parts.append(f'<ul class="members">{members}</ul>')
     for doc in reviewed or ():
         parts.append(

@@ -139,7 +139,9 @@ def test_jobs_survive_a_restart_and_produce_briefs(tiny: dict[str, Path], tmp_pa
         html = client.get(f"/v1/jobs/{job_id}/brief.html", headers=AUTH).text
         assert html.count('<section class="story"') == 1
         assert 'dir="rtl" lang="ar"' in html
-        assert all(f'<li dir="auto">j{i} · en</li>' in html for i in range(3))
+        # Members by headline (found on the first line, as the CLI does) or id, own summary below.
+        assert '<li dir="auto">j0 · en<details class="own">' in html
+        assert all(f'en, j{i}<details class="own">' in html for i in (1, 2))
         md = client.get(f"/v1/jobs/{job_id}/brief.md", headers=AUTH).text
         assert md.count("### Story summary") == 1 and "### Arabic" in md
         assert "Machine draft, not reviewed" in md
@@ -176,3 +178,22 @@ def test_bad_json_to_briefs_is_a_422_and_models_say_what_is_loaded(
         names = {m["name"] for m in models}
         assert {"distilbart-cnn-12-6", "opus-mt-tc-big-en-ar"} <= names
         assert all(set(m) >= {"present", "loaded", "revision", "license"} for m in models)
+
+
+def test_a_job_brief_lists_its_own_members_and_counts_the_rest_of_the_folder(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    seeds = sorted(SEEDS.glob("*.txt"))
+    with TestClient(make_app(tiny, tmp_path / "out")) as client:
+        ids = []
+        for batch in (seeds[:3], seeds[3:]):
+            articles = [{"id": p.name, "text": p.read_text(encoding="utf-8")} for p in batch]
+            accepted = client.post("/v1/jobs", json={"articles": articles}, headers=AUTH)
+            ids.append(accepted.json()["id"])
+            assert wait_job(client, ids[-1])["status"] == "done"
+        md = client.get(f"/v1/jobs/{ids[1]}/brief.md", headers=AUTH).text
+        assert "3 more articles in the folder are in this story" in md
+        assert seeds[3].stem[4:] in md and seeds[0].stem[4:] not in md
+        # Headlines from the first line, as the CLI finds them.
+        results = client.get(f"/v1/jobs/{ids[0]}/results", headers=AUTH).json()
+        assert [r["title"] is not None for r in results] == [False, True, True]

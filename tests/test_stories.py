@@ -99,8 +99,14 @@ def test_the_seeds_are_one_story_with_a_summary_in_every_language(
     md = (out / "brief.md").read_text(encoding="utf-8")
     page = (out / "brief.html").read_text(encoding="utf-8")
     assert md.index("### Story summary") < md.index("### Articles")
+    # Each member's own summary stays reachable under the story: listed, and collapsed in HTML.
+    for entry in story["members"]:
+        assert entry["summary"]["text"] and set(entry["translations"]) == {"ar", "fr"}
+        assert f"  {entry['summary']['text'][:30]}" in md
+    assert page.count('<details class="own">') == 5
     assert "<article" not in page and page.count('<section class="story"') == 1
-    assert page.count('dir="rtl" lang="ar"') == 1  # the story summary's Arabic
+    # The story summary's Arabic, then each member's own, collapsed.
+    assert page.count('dir="rtl" lang="ar"') == 1 + 5
     for title in HEADLINED.values():
         assert title.split(":")[0] in md
     # A rerun is fully cached, the story summary too.

@@ -71,13 +71,18 @@ class Worker:
         return self._pipelines[targets]
 
     def _article(self, obj: dict[str, Any], idx: int, source: str) -> Any:
+        from summarize.ingest import headline, iso_date
+
+        published = obj.get("published")
         return self.reader.article(
             article_id(obj, idx),
             obj["text"],
             source,
-            title=obj.get("title"),
+            # A headline from the first line, as the CLI finds it in a plain-text file.
+            title=obj.get("title") or headline(obj["text"]),
             url=obj.get("url"),
             lang=obj.get("lang"),
+            published=iso_date(published) if isinstance(published, (str, int, float)) else None,
         )
 
     def _loop(self) -> None:
@@ -198,13 +203,15 @@ class Worker:
         from summarize.review import machine_doc
 
         ids = {article_id(obj, i) for i, obj in enumerate(articles)}
-        mine = [
-            machine_doc(s)
-            for s in stories
-            if s.get("size", 0) >= 2
-            and "summary" in s
-            and any(m["id"] in ids for m in s.get("members", []))
-        ]
+        mine = []
+        for s in stories:
+            members = [m for m in s.get("members", []) if m["id"] in ids]
+            if s.get("size", 0) >= 2 and "summary" in s and members:
+                # This job's members are listed; the others in the folder are counted.
+                doc = machine_doc(s)
+                doc["members"] = members
+                doc["more_in_folder"] = len(s["members"]) - len(members)
+                mine.append(doc)
         if mine:
             self.store.set_stories(job_id, mine)
 
