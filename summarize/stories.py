@@ -389,12 +389,10 @@ def _bands(shingle_hashes: frozenset[int]) -> list[int]:
 
 
 def iso(timestamp: float) -> str:
-    """Epoch seconds as ISO 8601 in UTC, as results and stories.json write dates."""
-    from datetime import UTC, datetime
+    """Epoch seconds as ISO 8601 in UTC, written as ingest writes an article's date."""
+    from summarize.ingest import iso_date
 
-    return (
-        datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    )
+    return iso_date(timestamp) or ""  # a number is always a date
 
 
 def story_id(first_hash: str) -> str:
