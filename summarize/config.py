@@ -95,7 +95,7 @@ class Settings:
     # Group articles on one event into stories (stories.json, story summaries, briefs).
     stories: bool = True
     # An article joins the closest story when their cosine reaches this (summarize.stories).
-    story_threshold: float = 0.34
+    story_threshold: float = 0.37
     # Only stories with a member published within this many days of an article are its candidates.
     story_window_days: float = 7.0
     # The hub (HF_ENDPOINT) and the proxy in front of it (HTTPS_PROXY), read here once.

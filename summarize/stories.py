@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 # An article joins the story whose centroid is closest when the cosine reaches this. Chosen on
 # the development half of the SemEval-2022 pairs (bench/stories.py --real).
-DEFAULT_THRESHOLD = 0.34
+DEFAULT_THRESHOLD = 0.37
 # Stories whose members were published more than this many days from an article's date are not
 # its candidates: two reports a month apart on "the elections" are rarely one story.
 DEFAULT_WINDOW_DAYS = 7.0
@@ -62,6 +62,11 @@ STEM = 5
 # Term frequency counts as tf ** 0.75: between raw counts (a repeated boilerplate line swamps
 # an article) and log counts (a story's key word counts little more than a passing one).
 TF_POWER = 0.75
+# News is written as an inverted pyramid: the first words (the lede) say which event this is,
+# the rest is background and, in scraped text, the site's banners and footers. Words past the
+# lede count half (on the development pairs: precision 0.816 -> 0.857 at the same recall).
+LEDE_WORDS = 60
+LATER_WEIGHT = 0.5
 PIVOT_WEIGHT = 0.5  # a machine translation's words count half: they are the model's, not the text's
 QUERY_TERMS = 24  # an article's strongest features looked up in the index
 POSTED_TERMS = 32  # a story's strongest centroid features kept in the index
@@ -247,10 +252,13 @@ def terms(
     text: str, lang: str, title: str | None = None, pivot: str | None = None
 ) -> tuple[dict[str, float], dict[str, str]]:
     """An article's weighted features (sublinear term frequency) and its marks."""
-    counts: Counter[str] = Counter(words(text, lang))
-    counts.update(words(title or first_sentence(text), lang))
+    counts: dict[str, float] = {}
+    for i, word in enumerate(words(text, lang)):
+        counts[word] = counts.get(word, 0.0) + (1.0 if i < LEDE_WORDS else LATER_WEIGHT)
+    for word in words(title or first_sentence(text), lang):
+        counts[word] = counts.get(word, 0.0) + 1.0
     found = marks(text, lang)
-    weights = {t: float(n) ** TF_POWER for t, n in counts.items()}
+    weights = {t: n**TF_POWER for t, n in counts.items()}
     if pivot:
         for t, n in Counter(words(pivot, "en")).items():
             weights[t] = weights.get(t, 0.0) + PIVOT_WEIGHT * (1.0 + math.log(n))

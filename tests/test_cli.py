@@ -45,6 +45,9 @@ runner = CliRunner()
         ["review", "approve"],
         ["edits"],
         ["edits", "export"],
+        ["stories"],
+        ["stories", "list"],
+        ["stories", "merge"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:

@@ -332,3 +332,41 @@ def test_only_some_report_shows_names_and_years_as_written(tmp_path: Path) -> No
     assert "2025" in values and "2,025" not in values  # a year is a year
     assert "7.8 billion" in values  # a figure as the article writes it
     store.close()
+
+
+def test_two_stories_become_one_only_by_a_recorded_merge(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from summarize.cli import app
+
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    shutil.copytree(SEEDS, inbox)
+    (inbox / "floods.txt").write_text(FLOODS, encoding="utf-8")
+    settings = load_settings(overrides=tiny_overrides(tiny, out))
+    assert run([inbox], settings).ok
+    stories = json.loads((out / "stories.json").read_text(encoding="utf-8"))["stories"]
+    [seeds] = [s for s in stories if s["size"] == 5]
+    [floods] = [s for s in stories if s["size"] == 1]
+    cli = CliRunner()
+    listed = cli.invoke(app, ["stories", "list", "-o", str(out), "--json"])
+    assert listed.exit_code == 0
+    assert {s["id"]: s["size"] for s in json.loads(listed.stdout)} == {
+        seeds["id"]: 5,
+        floods["id"]: 1,
+    }
+    wrong = cli.invoke(app, ["stories", "merge", seeds["id"], "s-000000000000", "-o", str(out)])
+    assert wrong.exit_code == 2 and "no story s-000000000000" in wrong.output
+    merged = cli.invoke(
+        app, ["stories", "merge", seeds["id"], floods["id"], "-o", str(out), "--by", "amal"]
+    )
+    assert merged.exit_code == 0 and "run `summarize run`" in merged.output
+    assert run([inbox], settings).ok
+    [story] = json.loads((out / "stories.json").read_text(encoding="utf-8"))["stories"]
+    assert story["id"] == seeds["id"] and story["size"] == 6
+    assert "floods.txt" in [m["id"] for m in story["members"]]
+    store = StoryStore(out / "stories.sqlite3")
+    [(kept, gone, by)] = store._db.execute("SELECT kept, merged, by FROM merges").fetchall()
+    store.close()
+    assert (kept, gone, by) == (seeds["id"], floods["id"], "amal")

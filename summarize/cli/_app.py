@@ -78,11 +78,15 @@ review_app = typer.Typer(
     help="Review an output folder: list, show, edit and approve summaries and translations.",
     no_args_is_help=True,
 )
+stories_app = typer.Typer(
+    help="The output folder's stories: list them, merge two.", no_args_is_help=True
+)
 edits_app = typer.Typer(help="What editors corrected, for use elsewhere.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(cache_app, name="cache")
 app.add_typer(review_app, name="review")
 app.add_typer(edits_app, name="edits")
+app.add_typer(stories_app, name="stories")
 
 
 def _version(value: bool) -> None:
