@@ -67,14 +67,19 @@ def review_note(doc: dict[str, Any], field: str) -> tuple[str, str] | None:
     entry = review.get("fields", {}).get(field)
     if entry and entry.get("status") == "approved":
         edited = " (edited)" if entry.get("edited") else " (unchanged)"
-        return "approved", f"Reviewed by {entry.get('by')}, {entry.get('at')}{edited}"
+        who = entry.get("approved_by") or entry.get("by")
+        when = entry.get("approved_at") or entry.get("at")
+        return "approved", f"Reviewed by {who}, {when}{edited}"
     if entry and entry.get("status") == "stale":
+        stale = entry.get("stale") or {}
         return (
             "stale",
-            f"Machine draft: an edit by {entry.get('by')} no longer applies ({entry.get('reason')})",
+            f"Machine draft: an edit by {stale.get('by')} no longer applies "
+            f"({stale.get('reason')})",
         )
     if entry and entry.get("status") == "draft":
-        return "draft", f"Machine draft: an edit by {entry.get('by')} awaits approval"
+        pending = entry.get("pending") or {}
+        return "draft", f"Machine draft: an edit by {pending.get('by')} awaits approval"
     return "machine", "Machine draft, not reviewed"
 
 

@@ -205,6 +205,7 @@ def export_edits(store: Any, *, include_drafts: bool = False) -> str:
     for e in edits:
         source = e.input_text or store.source(e.input_hash) or ""
         doc = {
+            "scope": e.scope,
             "item": e.item,
             "field": e.field,
             "status": e.status,
@@ -215,8 +216,8 @@ def export_edits(store: Any, *, include_drafts: bool = False) -> str:
             "machine": e.machine_text,
             "edited": e.text,
             "changed": e.changed,
-            "editor": e.approved_by or e.editor,
-            "at": when(e.approved_at or e.updated),
+            "editor": e.editor,
+            "at": when(e.at),
         }
         lines.append(json.dumps(doc, ensure_ascii=False) + "\n")
     return "".join(lines)

@@ -186,7 +186,7 @@ class Pipeline:
 
     def edit_store(self) -> Any:
         """The output folder's edits, once someone has edited there (a plain run makes no file)."""
-        from summarize.edits import EditStore
+        from summarize.review import EditStore
 
         if self._edit_store is None:  # looked for again each time until it exists
             self._edit_store = EditStore.existing(self.settings.output_dir)
@@ -198,7 +198,7 @@ class Pipeline:
         from summarize.types import result_json
 
         store = self.edit_store()
-        edits = store.for_item(result.article.id) if store is not None else {}
+        edits = store.fields(review.FOLDER, result.article.id) if store is not None else {}
         return review.apply(
             result_json(result),
             edits,
@@ -210,7 +210,11 @@ class Pipeline:
         from summarize import review
 
         store = self.edit_store()
-        edits = store.for_items(review.item_id(s) for s in stories) if store is not None else {}
+        edits = (
+            store.items(review.FOLDER, (review.item_id(s) for s in stories))
+            if store is not None
+            else {}
+        )
         return review.publish(
             stories,
             edits,

@@ -15,10 +15,9 @@ import pytest
 from conftest import SEEDS, tiny_args, tiny_overrides
 from typer.testing import CliRunner
 
-from summarize import load_settings
+from summarize import load_settings, review
 from summarize.cli import app
-from summarize.edits import EditStore
-from summarize.review import apply, machine_doc
+from summarize.review import FOLDER, Conflict, EditStore, apply, machine_doc
 
 runner = CliRunner()
 ARTICLE = "000_c73dff72cbaff43d.txt"  # a story member (seeds 000-002 report one event)
@@ -128,8 +127,8 @@ def test_review_on_an_output_folder(tiny: dict[str, Path], tmp_path: Path) -> No
     run_seeds(tiny, src, out)
     doc = read(out, ARTICLE)
     entry = doc["review"]["fields"]["translation:ar"]
-    assert entry["status"] == "stale" and "source changed" in entry["reason"]
-    assert entry["text"] == AR_EDIT and doc["translations"]["ar"]["text"] != AR_EDIT
+    assert entry["status"] == "stale" and "source changed" in entry["stale"]["reason"]
+    assert entry["stale"]["text"] == AR_EDIT and doc["translations"]["ar"]["text"] != AR_EDIT
     assert "no longer applies" in (out / "brief.md").read_text(encoding="utf-8")
     shown = invoke("review", "show", ARTICLE, "-o", str(out))
     assert "stale" in shown.output and AR_EDIT in shown.output
@@ -182,11 +181,11 @@ def test_review_errors_are_one_line(tiny: dict[str, Path], tmp_path: Path) -> No
         assert result.exit_code == 2, result.output
         assert words in result.output and "Traceback" not in result.output
     no_edits = invoke("eval", "--from-edits", "-o", str(out))
-    assert no_edits.exit_code == 2 and "no approved edits" in no_edits.output
+    assert no_edits.exit_code == 2 and "no edits in" in no_edits.output
 
 
-def test_an_edit_under_another_model_is_stale() -> None:
-    doc = {
+def _doc() -> dict[str, Any]:
+    return {
         "id": "a",
         "hash": "h1",
         "title": None,
@@ -197,26 +196,115 @@ def test_an_edit_under_another_model_is_stale() -> None:
         "warnings": [],
         "provenance": {
             "summarize": {"model": "m1", "revision": "r", "settings": {}, "seconds": 1.0},
-            "translate:fr": {"model": "t1", "revision": "r", "settings": {}, "seconds": 1.0},
+            "translate:fr": {
+                "model": "t1",
+                "revision": "r",
+                "settings": {},
+                "seconds": 1.0,
+                "versions": {"transformers": "5.0.0"},
+                "device": "cpu",
+            },
         },
     }
-    from summarize.review import save_edit
 
-    store = EditStore(Path("edits.sqlite3"))
+
+def _save(store: EditStore, doc: dict[str, Any], field: str, text: str, **kw: Any) -> Any:
+    found = review.target(doc, field)
+    assert found is not None
+    kw.setdefault("approve", False)
+    kw.setdefault("expected", None)
+    return store.save(FOLDER, found, text, kw.pop("editor", "amal"), **kw)
+
+
+def test_only_the_source_or_the_machine_text_makes_an_edit_stale(tmp_path: Path) -> None:
+    doc = _doc()
+    store = EditStore(tmp_path / "edits.sqlite3")
     try:
-        save_edit(store, doc, "translation:fr", "amal", text="T2.", approve=True)
-        published = apply(doc, store.for_item("a"))
-        assert published["translations"]["fr"]["text"] == "T2."
-        # Timings alone change nothing; a new model or output makes the edit stale.
-        slower = json.loads(json.dumps(doc))
-        slower["provenance"]["translate:fr"]["seconds"] = 9.0
-        assert apply(slower, store.for_item("a"))["translations"]["fr"]["text"] == "T2."
+        _save(store, doc, "translation:fr", "T2.", approve=True)
+        assert apply(doc, store.fields(FOLDER, "a"))["translations"]["fr"]["text"] == "T2."
+        # A library upgrade, another device, engine or model that writes the same text:
+        # the approved edit still applies.
+        moved = json.loads(json.dumps(doc))
+        moved["provenance"]["translate:fr"] |= {
+            "model": "t2",
+            "versions": {"transformers": "5.9.0"},
+            "device": "cuda",
+            "compute_type": "int8_float16",
+            "engine": "ctranslate2",
+            "seconds": 9.0,
+        }
+        assert apply(moved, store.fields(FOLDER, "a"))["translations"]["fr"]["text"] == "T2."
+        # Other machine text under it: stale, the editor's text offered, not applied.
         other = json.loads(json.dumps(doc))
-        other["provenance"]["translate:fr"]["model"] = "t2"
-        stale = apply(other, store.for_item("a"))
-        assert stale["translations"]["fr"]["text"] == "T."
-        reason = stale["review"]["fields"]["translation:fr"]["reason"]
-        assert "machine text under the edit changed" in reason
+        other["translations"]["fr"]["text"] = "T autre."
+        stale = apply(other, store.fields(FOLDER, "a"))
+        assert stale["translations"]["fr"]["text"] == "T autre."
+        entry = stale["review"]["fields"]["translation:fr"]
+        assert entry["status"] == "stale" and entry["stale"]["text"] == "T2."
+        assert "machine text under the edit changed" in entry["stale"]["reason"]
+    finally:
+        store.close()
+
+
+def test_a_draft_never_unpublishes_and_a_stale_version_is_refused(tmp_path: Path) -> None:
+    doc = _doc()
+    store = EditStore(tmp_path / "edits.sqlite3")
+    try:
+        first = _save(store, doc, "summary", "Approved S.", approve=True, expected=0)
+        assert first.version == 1
+        # Two editors both loaded version 1; the second save is refused with the first's text.
+        _save(store, doc, "summary", "Amal's draft.", expected=1, editor="amal")
+        with pytest.raises(Conflict) as raised:
+            _save(store, doc, "summary", "Omar's draft.", expected=1, editor="omar")
+        assert raised.value.current.by == "amal" and raised.value.current.version == 2
+        assert raised.value.current.draft is not None
+        assert raised.value.current.draft.text == "Amal's draft."
+        assert "changed by amal" in str(raised.value)
+        # The approved text stays published while the draft is pending.
+        published = apply(doc, store.fields(FOLDER, "a"))
+        assert published["summary"]["text"] == "Approved S."
+        entry = published["review"]["fields"]["summary"]
+        assert entry["status"] == "approved" and entry["pending"]["text"] == "Amal's draft."
+    finally:
+        store.close()
+
+
+def test_edits_of_two_scopes_never_meet(tmp_path: Path) -> None:
+    doc = _doc()
+    store = EditStore(tmp_path / "edits.sqlite3")
+    try:
+        found = review.target(doc, "summary")
+        assert found is not None
+        store.save("job-a", found, "Job A's text.", "amal", approve=True, expected=0)
+        store.save("job-b", found, "Job B's text.", "omar", approve=True, expected=0)
+        assert apply(doc, store.fields("job-a", "a"))["summary"]["text"] == "Job A's text."
+        assert apply(doc, store.fields("job-b", "a"))["summary"]["text"] == "Job B's text."
+        assert store.fields(FOLDER, "a") == {}
+    finally:
+        store.close()
+
+
+def test_an_old_edits_file_is_migrated_with_its_edits(tmp_path: Path) -> None:
+    import sqlite3
+
+    from summarize.review.store import MIGRATIONS
+
+    path = tmp_path / "edits.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute(
+        "INSERT INTO edits VALUES ('a', 'summary', 'h1', 'sig', 'm1', 'en', 'en', '', 'S.', "
+        "'Edited S.', 'approved', 'amal', 1.0, 'amal', 2.0)"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = EditStore(path)
+    try:
+        state = store.fields(FOLDER, "a")["summary"]
+        assert state.version == 1 and state.approved is not None
+        assert state.approved.text == "Edited S." and state.approved.editor == "amal"
+        assert apply(_doc(), store.fields(FOLDER, "a"))["summary"]["text"] == "Edited S."
     finally:
         store.close()
 
@@ -228,9 +316,16 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from summarize.service import create_app  # noqa: E402
 
+ADMIN = {"Authorization": "Bearer ad-secret-0"}
 EDITOR = {"Authorization": "Bearer ed-secret-1"}
+EDITOR2 = {"Authorization": "Bearer ed-secret-3"}
 READER = {"Authorization": "Bearer rd-secret-2"}
-KEYS = ["ed-secret-1 amal editor", "rd-secret-2 desk-reader reader"]
+KEYS = [
+    "ad-secret-0 name=chief role=admin",
+    "ed-secret-1 name=amal role=editor",
+    "rd-secret-2 name=desk-reader role=reader",
+    "ed-secret-3 name=omar role=editor",
+]
 
 
 def seed_articles(changed: str | None = None) -> list[dict[str, str]]:
@@ -243,21 +338,30 @@ def seed_articles(changed: str | None = None) -> list[dict[str, str]]:
     return out
 
 
-def finish(client: TestClient, articles: list[dict[str, str]]) -> str:
-    job = client.post("/v1/jobs", json={"articles": articles}, headers=EDITOR)
+def finish(client: TestClient, articles: list[dict[str, str]], label: str | None = None) -> str:
+    body: dict[str, Any] = {"articles": articles}
+    if label:
+        body["label"] = label
+    job = client.post("/v1/jobs", json=body, headers=ADMIN)
     assert job.status_code == 202, job.text
     job_id = str(job.json()["id"])
     deadline = time.monotonic() + 120
-    while client.get(f"/v1/jobs/{job_id}", headers=EDITOR).json()["status"] != "done":
+    while client.get(f"/v1/jobs/{job_id}", headers=READER).json()["status"] != "done":
         assert time.monotonic() < deadline, "job did not finish"
         time.sleep(0.1)
     return job_id
 
 
+def field_of(view: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(f for f in view["fields"] if f["field"] == name)
+
+
 def test_review_through_the_api(tiny: dict[str, Path], tmp_path: Path) -> None:
     settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out", max_chars=20_000))
     with TestClient(create_app(settings, KEYS)) as client:
-        job_id = finish(client, seed_articles())
+        job_id = finish(client, seed_articles(), label="Interpol in Marrakech")
+        listed = client.get("/v1/desk", headers=READER).json()["jobs"]
+        assert (listed[0]["label"], listed[0]["submitted_by"]) == ("Interpol in Marrakech", "chief")
         items = client.get(f"/v1/jobs/{job_id}/items", headers=READER).json()["items"]
         assert {i["item"] for i in items} >= {p.name for p in SEEDS.glob("*.txt")}
         assert all(i["state"] == "machine draft" for i in items)
@@ -265,38 +369,55 @@ def test_review_through_the_api(tiny: dict[str, Path], tmp_path: Path) -> None:
         base = f"/v1/jobs/{job_id}/items/{ARTICLE}"
 
         # A reader may read, not edit or approve.
-        view = client.get(base, headers=READER).json()
+        got = client.get(base, headers=READER)
+        view = got.json()
+        assert got.headers["etag"] == view["etag"]
         assert view["source"].startswith("During the opening")
         assert [f["field"] for f in view["fields"]][:2] == ["summary", "translation:ar"]
+        assert field_of(view, "translation:ar")["version"] == 0
         refused = client.patch(
-            base, json={"field": "translation:ar", "text": AR_EDIT}, headers=READER
+            base, json={"field": "translation:ar", "text": AR_EDIT, "version": 0}, headers=READER
         )
         assert refused.status_code == 403 and "reader" in refused.json()["error"]["message"]
         refused = client.post(f"{base}/approve", json={}, headers=READER)
         assert refused.status_code == 403
 
-        # An editor drafts, then approves; another summary approved unchanged.
-        draft = client.patch(
+        # An edit must say which version it was made on.
+        blind = client.patch(
             base, json={"field": "translation:ar", "text": AR_EDIT}, headers=EDITOR
         )
-        assert draft.status_code == 200, draft.text
-        field = next(f for f in draft.json()["fields"] if f["field"] == "translation:ar")
-        assert (
-            field["status"] == "draft" and field["pending"] == AR_EDIT and field["text"] != AR_EDIT
+        assert blind.status_code == 428, blind.text
+
+        # An editor drafts, then approves what was seen; another summary approved unchanged.
+        draft = client.patch(
+            base,
+            json={"field": "translation:ar", "text": AR_EDIT},
+            headers={**EDITOR, "If-Match": '"v0"'},
         )
+        assert draft.status_code == 200, draft.text
+        field = field_of(draft.json(), "translation:ar")
+        assert field["status"] == "draft" and field["pending"]["text"] == AR_EDIT
+        assert field["text"] != AR_EDIT and field["version"] == 1
         done = client.post(
-            f"{base}/approve", json={"field": "translation:ar"}, headers=EDITOR
+            f"{base}/approve", json={"field": "translation:ar", "version": 1}, headers=EDITOR
         ).json()
-        field = next(f for f in done["fields"] if f["field"] == "translation:ar")
+        field = field_of(done, "translation:ar")
         assert (field["status"], field["text"], field["by"]) == ("approved", AR_EDIT, "amal")
+        assert " ".join(t for op, t in field["edit_diff"] if op != "-") == AR_EDIT
+        assert [h["action"] for h in done["history"]] == ["edit", "approve"]
         other = client.post(
-            f"/v1/jobs/{job_id}/items/{OTHER}/approve", json={"field": "summary"}, headers=EDITOR
+            f"/v1/jobs/{job_id}/items/{OTHER}/approve",
+            json={"field": "summary", "version": 0},
+            headers=EDITOR,
         ).json()
-        assert next(f for f in other["fields"] if f["field"] == "summary")["edited"] is False
-        bad = client.patch(base, json={"field": "translation:de", "text": "x"}, headers=EDITOR)
+        assert field_of(other, "summary")["edited"] is False
+        bad = client.patch(
+            base, json={"field": "translation:de", "text": "x", "version": 0}, headers=EDITOR
+        )
         assert bad.status_code == 422 and "has no translation:de" in bad.json()["error"]["message"]
         missing = client.get(f"/v1/jobs/{job_id}/items/nope.txt", headers=EDITOR)
         assert missing.status_code == 404
+        assert "000_" not in missing.text and "out" not in missing.json()["error"]["message"]
 
         # The brief shows the edit, reviewed, the rest as drafts; approved=only shows only
         # what a person approved.
@@ -311,15 +432,20 @@ def test_review_through_the_api(tiny: dict[str, Path], tmp_path: Path) -> None:
             next(r for r in results if r["id"] == ARTICLE)["translations"]["ar"]["text"] == AR_EDIT
         )
 
-        # The same articles again: the edit holds. One article changed: its edit is stale.
+        # Another job with the same ids is its own desk: A's approved edit is neither shown
+        # there nor replaced by what is approved there.
         again = finish(client, seed_articles())
-        view = client.get(f"/v1/jobs/{again}/items/{ARTICLE}", headers=READER).json()
-        assert next(f for f in view["fields"] if f["field"] == "translation:ar")["text"] == AR_EDIT
-        changed = finish(client, seed_articles(changed=ARTICLE))
-        view = client.get(f"/v1/jobs/{changed}/items/{ARTICLE}", headers=READER).json()
-        field = next(f for f in view["fields"] if f["field"] == "translation:ar")
-        assert field["status"] == "stale" and field["pending"] == AR_EDIT
-        assert field["text"] != AR_EDIT and "source changed" in field["reason"]
+        view_b = client.get(f"/v1/jobs/{again}/items/{ARTICLE}", headers=READER).json()
+        assert field_of(view_b, "translation:ar")["status"] == "machine"
+        client.post(
+            f"/v1/jobs/{again}/items/{ARTICLE}/approve",
+            json={"field": "translation:ar", "text": "نص آخر.", "version": 0},
+            headers=EDITOR,
+        )
+        view_a = client.get(base, headers=READER).json()
+        assert field_of(view_a, "translation:ar")["text"] == AR_EDIT
+        approved_a = client.get(f"/v1/jobs/{job_id}/brief.md?approved=only", headers=READER).text
+        assert AR_EDIT in approved_a and "نص آخر." not in approved_a
 
     # The corrections score per model and pair.
     from summarize.evaluate import from_edits
@@ -328,6 +454,253 @@ def test_review_through_the_api(tiny: dict[str, Path], tmp_path: Path) -> None:
     scores = from_edits(store)
     store.close()
     pairs = {(g["kind"], g["pair"]): g for g in scores["groups"]}
-    assert pairs[("translation", "en-ar")]["approved"] == 1
+    assert pairs[("translation", "en-ar")]["approved"] == 2
     assert pairs[("translation", "en-ar")]["scores"]["chrf++"] < 100
-    assert pairs[("summary", "en")]["unchanged_share"] == 1.0
+
+
+# -- a desk for a team ------------------------------------------------------------------------
+
+
+def test_two_editors_on_one_field_and_approving_what_was_seen(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out", max_chars=20_000))
+    with TestClient(create_app(settings, KEYS)) as client:
+        job_id = finish(client, seed_articles())
+        base = f"/v1/jobs/{job_id}/items/{ARTICLE}"
+        seen = client.get(base, headers=EDITOR).json()  # both editors load version 0
+        first = client.patch(
+            base, json={"field": "summary", "text": "Amal's summary.", "version": 0}, headers=EDITOR
+        )
+        assert first.status_code == 200
+        second = client.patch(
+            base,
+            json={"field": "summary", "text": "Omar's summary.", "version": 0},
+            headers=EDITOR2,
+        )
+        assert second.status_code == 409, second.text
+        error = second.json()["error"]
+        assert (error["type"], error["changed_by"], error["text"]) == (
+            "version_conflict",
+            "amal",
+            "Amal's summary.",
+        )
+        assert (error["your_version"], error["version"]) == (0, 1)
+        # Omar keeps his own text, knowingly, against the version he has now seen.
+        kept = client.patch(
+            base,
+            json={"field": "summary", "text": "Omar's summary.", "version": 1},
+            headers=EDITOR2,
+        )
+        assert field_of(kept.json(), "summary")["pending"]["text"] == "Omar's summary."
+        # Amal approves what she saw (version 1, her draft): refused, the draft is Omar's now.
+        stale_approval = client.post(
+            f"{base}/approve", json={"field": "summary", "version": 1}, headers=EDITOR
+        )
+        assert stale_approval.status_code == 409
+        # An approved text stays published while a newer draft is worked on.
+        client.post(f"{base}/approve", json={"field": "summary", "version": 2}, headers=EDITOR)
+        client.patch(
+            base, json={"field": "summary", "text": "A third try.", "version": 3}, headers=EDITOR
+        )
+        view = client.get(base, headers=READER).json()
+        summary = field_of(view, "summary")
+        assert (summary["status"], summary["text"]) == ("approved", "Omar's summary.")
+        assert summary["pending"]["text"] == "A third try."
+        assert view["document"]["summary"]["text"] == "Omar's summary."
+
+        # The whole item: open warnings and drafts need acknowledging, and the item's ETag.
+        assert view["open"], "tiny models' text carries warnings"
+        no_tag = client.post(f"{base}/approve", json={}, headers=EDITOR)
+        assert no_tag.status_code == 428
+        old_tag = client.post(
+            f"{base}/approve", json={}, headers={**EDITOR, "If-Match": seen["etag"]}
+        )
+        assert old_tag.status_code == 409 and old_tag.json()["error"]["etag"] == view["etag"]
+        unconfirmed = client.post(
+            f"{base}/approve", json={}, headers={**EDITOR, "If-Match": view["etag"]}
+        )
+        assert unconfirmed.status_code == 409, unconfirmed.text
+        error = unconfirmed.json()["error"]
+        assert error["type"] == "acknowledgement_required"
+        assert error["acknowledge"] == view["open"] and "summary: draft" in error["acknowledge"]
+        confirmed = client.post(
+            f"{base}/approve",
+            json={"acknowledge_warnings": True},
+            headers={**EDITOR, "If-Match": view["etag"]},
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        after = confirmed.json()
+        assert after["line"]["state"] == "approved"
+        assert field_of(after, "summary")["text"] == "A third try."
+        acknowledged = [a for f in after["fields"] for a in f["acknowledged"]]
+        assert "draft" in acknowledged and len(acknowledged) >= 2
+
+
+def test_roles_keys_and_limits(tiny: dict[str, Path], tmp_path: Path) -> None:
+    from summarize.service import load_keys
+
+    with pytest.raises(ValueError, match=r"name=\.\.\. or role="):
+        load_keys(["s3cret reader"])  # once read as an editor named "reader"
+    with pytest.raises(ValueError, match="role 'boss' is not one of reader, editor, admin"):
+        load_keys(["s3cret name=amal role=boss"])
+    assert load_keys(["s3cret"])[0].role == "admin"
+    settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out", max_chars=20_000))
+    with TestClient(create_app(settings, KEYS)) as client:
+        articles = seed_articles()[:2]
+        assert (
+            client.post("/v1/jobs", json={"articles": articles}, headers=EDITOR).status_code == 403
+        )
+        twice = client.post(
+            "/v1/jobs",
+            json={"articles": [articles[0], {**articles[1], "id": articles[0]["id"]}]},
+            headers=ADMIN,
+        )
+        assert twice.status_code == 422 and articles[0]["id"] in twice.json()["error"]["message"]
+        job_id = finish(client, articles)
+        for key in (READER, EDITOR):
+            assert client.delete(f"/v1/jobs/{job_id}", headers=key).status_code == 403
+        assert client.delete(f"/v1/jobs/{job_id}", headers=ADMIN).status_code == 200
+        # A field has a length limit.
+        huge = client.patch(
+            f"/v1/jobs/{job_id}/items/{ARTICLE}",
+            json={"field": "summary", "text": "word " * 4001, "version": 0},
+            headers=EDITOR,
+        )
+        assert huge.status_code == 422 and "text" in huge.json()["error"]["message"]
+        # Headers on every answer; no Swagger UI from a CDN.
+        answer = client.get(f"/v1/jobs/{job_id}", headers=READER)
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["cache-control"] == "no-store"
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert client.get("/docs").status_code == 404
+        # Failed authentication is throttled per client, with a consistent Retry-After.
+        codes = [
+            client.get(f"/v1/jobs/{job_id}", headers={"Authorization": "Bearer wrong"}).status_code
+            for _ in range(12)
+        ]
+        assert codes[:10] == [401] * 10 and codes[-1] == 429
+        throttled = client.get(f"/v1/jobs/{job_id}", headers=READER)
+        assert throttled.status_code == 429  # the same client, even with a good key
+        seconds = int(throttled.headers["retry-after"])
+        assert seconds >= 1 and f"retry in {seconds} s" in throttled.json()["error"]["message"]
+
+
+def test_desk_work_never_holds_the_event_loop(tiny: dict[str, Path], tmp_path: Path) -> None:
+    import inspect
+    import threading
+
+    from summarize.review.desk import Desk
+    from summarize.service import desk as service_desk
+
+    for route in service_desk.router.routes:
+        assert not inspect.iscoroutinefunction(route.endpoint), route.path  # type: ignore[attr-defined]
+    settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out", max_chars=20_000))
+    with TestClient(create_app(settings, KEYS)) as client:
+        job_id = finish(client, seed_articles()[:1])
+        healthy = threading.Event()
+        original = Desk.publish
+
+        def slow_publish(self: Desk, docs: dict[str, Any]) -> Any:
+            healthy.wait(timeout=20)  # a blocked loop could never answer /healthz
+            return original(self, docs)
+
+        answers: list[int] = []
+        Desk.publish = slow_publish  # type: ignore[method-assign]
+        try:
+            worker = threading.Thread(
+                target=lambda: answers.append(
+                    client.get(f"/v1/jobs/{job_id}/items/{ARTICLE}", headers=READER).status_code
+                )
+            )
+            worker.start()
+            time.sleep(0.2)
+            assert client.get("/healthz").status_code == 200
+            assert worker.is_alive()  # the desk request was still working meanwhile
+            healthy.set()
+            worker.join(timeout=30)
+        finally:
+            Desk.publish = original  # type: ignore[method-assign]
+        assert answers == [200]
+
+
+def test_an_edited_story_summary_is_checked_against_its_members(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out", max_chars=20_000))
+    with TestClient(create_app(settings, KEYS)) as client:
+        job_id = finish(client, seed_articles())
+        items = client.get(f"/v1/jobs/{job_id}/items", headers=READER).json()["items"]
+        story = next(i["item"] for i in items if i["kind"] == "story")
+        view = client.get(f"/v1/jobs/{job_id}/items/{story}", headers=READER).json()
+        name = next(f["field"] for f in view["fields"] if f["stage"] == "story")
+        invented = "INTERPOL met in Marrakech with 9999 delegates from 500 countries."
+        done = client.post(
+            f"/v1/jobs/{job_id}/items/{story}/approve",
+            json={"field": name, "text": invented, "version": 0},
+            headers=EDITOR,
+        ).json()
+        flags = {(w["code"], w["span"]) for w in field_of(done, name)["warnings"]}
+        assert ("number_not_in_source", "9999") in flags
+        assert ("number_not_in_source", "500") in flags
+
+
+def test_a_stale_edit_is_carried_forward_with_what_changed(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    shutil.copytree(SEEDS, src)
+    run_seeds(tiny, src, out)
+    assert (
+        invoke(
+            "review",
+            "edit",
+            ARTICLE,
+            "summary",
+            "--text",
+            "My careful summary.",
+            "--approve",
+            "-o",
+            str(out),
+        ).exit_code
+        == 0
+    )
+    (src / ARTICLE).write_text(
+        (SEEDS / ARTICLE).read_text(encoding="utf-8") + "\nA late paragraph was added.",
+        encoding="utf-8",
+    )
+    run_seeds(tiny, src, out)
+    settings = load_settings(overrides=tiny_overrides(tiny, out))
+    with TestClient(create_app(settings, KEYS, start_worker=False)) as client:
+        base = f"/v1/jobs/folder/items/{ARTICLE}"
+        summary = field_of(client.get(base, headers=READER).json(), "summary")
+        assert summary["status"] == "stale"
+        stale = summary["stale"]
+        assert stale["text"] == "My careful summary." and stale["was"] == "approved"
+        assert ["+", "A late paragraph was added."] in stale["source_diff"]
+        # Approving a stale field needs the text chosen: never the machine's by default.
+        blind = client.post(
+            f"{base}/approve",
+            json={"field": "summary", "version": summary["version"]},
+            headers=EDITOR,
+        )
+        assert blind.status_code == 422 and "stale" in blind.json()["error"]["message"]
+        redo = client.post(
+            f"{base}/approve",
+            json={"field": "summary", "text": stale["text"], "version": summary["version"]},
+            headers=EDITOR,
+        )
+        assert field_of(redo.json(), "summary")["text"] == "My careful summary."
+    assert read(out, ARTICLE)["summary"]["text"] == "My careful summary."
+
+
+def test_review_list_says_why_articles_are_missing(tiny: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = invoke(
+        "run", str(SEEDS), "-o", str(out), "--format", "html,md", "-q", *tiny_args(tiny)
+    )
+    assert result.exit_code == 0, result.output
+    listing = invoke("review", "list", "-o", str(out))
+    assert listing.exit_code == 0
+    assert "have no result JSON" in listing.output and "--format json" in listing.output

@@ -85,9 +85,9 @@ def _from_edits(output_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from summarize.edits import EditStore
     from summarize.errors import UsageError
     from summarize.evaluate import from_edits
+    from summarize.review import EditStore
 
     store = EditStore.existing(output_dir)
     if store is None:

@@ -22,10 +22,18 @@ EditorOpt = Annotated[
     typer.Option("--editor", help="Who is editing [default: your login name]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+VersionOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--version",
+        help="The field version you saw (`review show` prints it): refused if someone changed "
+        "the field since [default: no check].",
+    ),
+]
 
 
 def _desk(config: Path | None, output: Path | None) -> Any:
-    from summarize.desk import Desk
+    from summarize.review.desk import Desk
 
     return Desk(_settings(config, output_dir=output))
 
@@ -50,11 +58,14 @@ def review_list(
     desk = _desk(config, output)
     try:
         items = desk.items()
+        note = desk.missing_results_note()
     finally:
         desk.close()
     if as_json:
         typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
+    if note:
+        typer.echo(f"note: {note}", err=True)
     for row in items:
         marks = " ".join(f"{f}={s}" for f, s in row["fields"].items() if s != "machine")
         typer.echo(
@@ -87,12 +98,15 @@ def review_show(
         entry = doc["review"]["fields"].get(field, {})
         state = review.status(doc, field)
         who = f" by {entry.get('by')} {entry.get('at')}" if entry else ""
-        typer.echo(f"\n[{field}] {state}{who}")
+        typer.echo(f"\n[{field}] {state} (version {entry.get('version', 0)}){who}")
         typer.echo(text)
-        if state in ("draft", "stale"):
-            typer.echo(f"  pending edit: {entry.get('text')}")
-        if entry.get("reason"):
-            typer.echo(f"  stale: {entry['reason']}")
+        if entry.get("pending"):
+            typer.echo(f"  draft by {entry['pending']['by']}: {entry['pending']['text']}")
+        if entry.get("stale"):
+            stale = entry["stale"]
+            typer.echo(f"  stale ({stale['reason']}); the earlier {stale['was']}: {stale['text']}")
+        if entry.get("acknowledged"):
+            typer.echo(f"  approved with: {', '.join(entry['acknowledged'])}")
     for w in doc.get("warnings", []):
         typer.echo(f"  ! {w['stage']}: {w['code']}: {w['message']}")
 
@@ -113,6 +127,7 @@ def review_edit(
         Path | None, typer.Option("--file", help="Read the new text from this file.")
     ] = None,
     approve: Annotated[bool, typer.Option("--approve", help="Approve it at once.")] = False,
+    version: VersionOpt = None,
     editor: EditorOpt = None,
     output: OutputOpt = None,
     config: ConfigOpt = None,
@@ -135,11 +150,16 @@ def review_edit(
         text = sys.stdin.read()
     desk = _desk(config, output)
     try:
-        edit = desk.edit(item, field, _editor(editor), text=text, approve=approve)
+        if approve:
+            done = desk.approve(item, field, _editor(editor), version=version, text=text)
+        else:
+            done = desk.edit(item, field, _editor(editor), text, version=version)
     finally:
         desk.close()
-    what = "approved" if edit.status == "approved" else "kept as a draft"
-    typer.echo(f"{item} {field}: {what} ({'edited' if edit.changed else 'unchanged'})")
+    what = "approved" if approve else "kept as a draft (what was approved stays published)"
+    kept = done.approved if approve else done.draft
+    changed = "edited" if kept is not None and kept.changed else "unchanged"
+    typer.echo(f"{item} {field}: {what} ({changed}), version {done.version}")
 
 
 @review_app.command("approve")
@@ -149,24 +169,39 @@ def review_approve(
         list[str] | None,
         typer.Argument(help="Fields to approve [default: every field the machine wrote]."),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Approve the whole item even with open warnings or pending drafts (they are "
+            "listed as acknowledged in its review).",
+        ),
+    ] = False,
+    version: VersionOpt = None,
     editor: EditorOpt = None,
     output: OutputOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Approve fields as they stand: a pending draft if there is one, else the machine text.
+    """Approve fields as they stand: a pending draft if there is one, else the published text.
+    A stale field is approved only through `review edit --approve` with the text you choose.
+    With no field, every field the machine wrote; open warnings or drafts then need --force.
 
     Example: summarize review approve seed-01.txt summary
     """
     desk = _desk(config, output)
     try:
         if fields:
-            done = [desk.edit(item, f, _editor(editor), approve=True) for f in fields]
+            done = [desk.approve(item, f, _editor(editor), version=version) for f in fields]
         else:
-            done = desk.approve_all(item, _editor(editor))
+            done = desk.approve_all(item, _editor(editor), versions=None, force=force)
     finally:
         desk.close()
-    for edit in done:
-        typer.echo(f"{item} {edit.field}: approved ({'edited' if edit.changed else 'unchanged'})")
+    for state in done:
+        edit = state.approved
+        if edit is not None:
+            changed = "edited" if edit.changed else "unchanged"
+            extra = f"; acknowledged {', '.join(edit.acknowledged)}" if edit.acknowledged else ""
+            typer.echo(f"{item} {edit.field}: approved ({changed}){extra}")
 
 
 @edits_app.command("export")
@@ -183,9 +218,9 @@ def edits_export(
 
     Example: summarize edits export --out corrections.jsonl
     """
-    from summarize.edits import EditStore
     from summarize.evaluate import export_edits
     from summarize.files import atomic_write
+    from summarize.review import EditStore
 
     settings = _settings(config, output_dir=output)
     store = EditStore.existing(settings.output_dir)

@@ -31,7 +31,10 @@ def serve(
     engine: Annotated[str | None, typer.Option(help="As for run.")] = None,
     api_key_file: Annotated[
         Path | None,
-        typer.Option(help="File with one API key per line (also: SUMMARIZE_API_KEYS=key1,key2)."),
+        typer.Option(
+            help="File with one API key per line, written 'SECRET name=NAME role=ROLE' "
+            "(also: SUMMARIZE_API_KEYS, comma-separated)."
+        ),
     ] = None,
     rate: Annotated[
         int | None, typer.Option(help="Requests per minute per key [default: 120].")
@@ -45,10 +48,13 @@ def serve(
 ) -> None:
     """Serve the pipeline over HTTP (FastAPI): /v1/summarize, /v1/jobs, the editors' page at /.
 
+    A key is written 'SECRET name=NAME role=ROLE'. Roles: reader (reads jobs, items and
+    briefs), editor (also edits and approves on the desk), admin (also submits and cancels
+    jobs; the default when no role is given). An unknown role or word is refused at start.
     Keys and limits may also be set in summarize.toml (api_key_file, rate_per_minute,
     max_queue, max_body_bytes) or the environment (SUMMARIZE_API_KEYS=key1,key2).
 
-    Example: SUMMARIZE_API_KEYS=secret summarize serve --port 8000
+    Example: SUMMARIZE_API_KEYS="s3cret name=amal role=editor,t0p name=sam" summarize serve
     """
     settings = _run_settings(
         config,

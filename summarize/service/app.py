@@ -26,7 +26,7 @@ def create_app(
     from starlette.exceptions import HTTPException
 
     from summarize._version import __version__
-    from summarize.edits import EDITS_FILE, EditStore
+    from summarize.review import EDITS_FILE, EditStore
     from summarize.service import desk, page, routes
     from summarize.service.jobs import JobStore
     from summarize.service.worker import Worker
@@ -42,13 +42,20 @@ def create_app(
         store,
         worker,
         EditStore(settings.output_dir / EDITS_FILE),
+        RateLimiter(limits.failed_auth_per_minute),
     )
 
     def error(
-        status: int, kind: str, message: str, headers: dict[str, str] | None = None
+        status: int,
+        kind: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> JSONResponse:
         return JSONResponse(
-            {"error": {"type": kind, "message": message}}, status_code=status, headers=headers
+            {"error": {"type": kind, "message": message, **(extra or {})}},
+            status_code=status,
+            headers=headers,
         )
 
     @asynccontextmanager
@@ -63,11 +70,14 @@ def create_app(
             store.close()
             svc.edits.close()
 
+    # No Swagger UI or ReDoc: they load scripts from a CDN. The schema stays at /openapi.json.
     app = FastAPI(
         title="summarize",
         version=__version__,
         lifespan=lifespan,
         description="Summaries and translated briefs of news articles.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = svc
     app.state.worker = worker
@@ -75,7 +85,7 @@ def create_app(
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error(exc.status, exc.kind, exc.message, exc.headers)
+        return error(exc.status, exc.kind, exc.message, exc.headers, exc.extra)
 
     @app.exception_handler(HTTPException)
     async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
@@ -90,6 +100,24 @@ def create_app(
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         return error(500, "internal_error", "the server failed on this request; see its log")
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Any) -> Any:
+        """No framing (clickjacking), no content sniffing, nothing authenticated cached."""
+        response = await call_next(request)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        csp = "frame-ancestors 'none'"
+        if request.url.path == "/":
+            csp = (
+                "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+            )
+        response.headers.setdefault("Content-Security-Policy", csp)
+        if request.url.path.startswith("/v1/") or request.url.path == "/":
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.middleware("http")
     async def _body_limit(request: Request, call_next: Any) -> Any:

@@ -1,13 +1,18 @@
 """Who may call the service, and how much: bearer keys (each with a name and a role), a rate
 per key, body and queue limits, and the JSON error every refusal is.
 
-A key is written `SECRET [NAME] [ROLE]` (in the key file, one per line; in SUMMARIZE_API_KEYS,
-comma-separated). The name is what the review desk records as the editor, never the secret;
-the role is `editor` (may edit and approve; the default) or `reader` (may read only)."""
+A key is written `SECRET name=NAME role=ROLE` (in the key file, one per line; in
+SUMMARIZE_API_KEYS, comma-separated); both are optional, and nothing else is accepted, so a
+role can never be read as a name. The name is what the desk records as the editor or
+submitter, never the secret. Roles: `reader` (reads jobs, items and briefs), `editor` (also
+edits and approves), `admin` (also submits and cancels jobs; the default for a key given no
+role, as a lone key has always done everything). Failed authentication is throttled per
+client address."""
 
 from __future__ import annotations
 
 import hmac
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -16,30 +21,42 @@ from pathlib import Path
 from typing import Any
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-ROLES = ("editor", "reader")
+ROLES = ("reader", "editor", "admin")  # each may do what the one before it may, and more
+KEY_FORMAT = "SECRET name=NAME role=reader|editor|admin"
 
 
 @dataclass(frozen=True)
 class ApiKey:
     secret: str
     name: str
-    role: str = "editor"
+    role: str = "admin"
 
     @property
     def can_edit(self) -> bool:
-        return self.role == "editor"
+        return self.role in ("editor", "admin")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
 
 
 def parse_key(spec: str, where: str = "key") -> ApiKey:
-    """`SECRET [NAME] [ROLE]`; an unnamed key is named by a digest of its secret."""
+    """`SECRET name=NAME role=ROLE`; an unnamed key is named by a digest of its secret."""
     import hashlib
 
-    parts = spec.split()
-    if not parts or len(parts) > 3:
-        raise ValueError(f"{where}: expected 'SECRET [NAME] [ROLE]', got {len(parts)} words")
-    secret = parts[0]
-    name = parts[1] if len(parts) > 1 else "key-" + hashlib.sha256(secret.encode()).hexdigest()[:8]
-    role = parts[2] if len(parts) > 2 else "editor"
+    secret, *rest = spec.split() or [""]
+    if not secret or "=" in secret:
+        raise ValueError(f"{where}: expected '{KEY_FORMAT}', starting with the secret")
+    given: dict[str, str] = {}
+    for word in rest:
+        key, sep, value = word.partition("=")
+        if not sep or key not in ("name", "role") or not value or key in given:
+            raise ValueError(
+                f"{where}: {word!r} is not name=... or role=...; write keys as '{KEY_FORMAT}'"
+            )
+        given[key] = value
+    name = given.get("name") or "key-" + hashlib.sha256(secret.encode()).hexdigest()[:8]
+    role = given.get("role", "admin")
     if role not in ROLES:
         raise ValueError(f"{where}: role {role!r} is not one of {', '.join(ROLES)}")
     return ApiKey(secret, name, role)
@@ -49,6 +66,7 @@ def parse_key(spec: str, where: str = "key") -> ApiKey:
 class Limits:
     max_body_bytes: int = 2_000_000
     rate_per_minute: int = 120
+    failed_auth_per_minute: int = 10  # per client address, before 429s
     max_queue: int = 64
 
 
@@ -79,10 +97,12 @@ class ApiError(Exception):
     ) -> None:
         super().__init__(message)
         self.status, self.kind, self.message, self.headers = status, kind, message, headers
+        self.extra: dict[str, Any] | None = None  # more of the answer, beside type and message
 
 
 class RateLimiter:
-    """A token bucket per key: `rate` requests a minute, bursts up to `rate`."""
+    """A token bucket per key (or per client address, for failed authentication): `rate`
+    requests a minute, bursts up to `rate`."""
 
     def __init__(self, rate_per_minute: int) -> None:
         self.rate = rate_per_minute
@@ -101,12 +121,39 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) * 60.0 / self.rate
 
+    def wait(self, key: str) -> float:
+        """Seconds until `key` has a token again (0 when it has one), taking none."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.rate), now))
+            tokens = min(float(self.rate), tokens + (now - last) * self.rate / 60.0)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) * 60.0 / self.rate
 
-def authorise(request: Any, keys: Sequence[ApiKey], limiter: RateLimiter) -> ApiKey:
+    def blocked(self, key: str) -> bool:
+        return self.wait(key) > 0
+
+
+def _too_many(wait: float, what: str) -> ApiError:
+    seconds = max(1, math.ceil(wait))
+    return ApiError(
+        429, "rate_limited", f"{what}; retry in {seconds} s", {"Retry-After": str(seconds)}
+    )
+
+
+def authorise(
+    request: Any,
+    keys: Sequence[ApiKey],
+    limiter: RateLimiter,
+    failures: RateLimiter | None = None,
+) -> ApiKey:
     """The caller's key (checked in constant time) after its rate, or, when no keys are set
-    (loopback only), an editor named after its address; raises ApiError (401, 429)."""
+    (loopback only), an admin named after its address; raises ApiError (401, 429). A client
+    that fails authentication too often is refused for a while (429) before keys are tried."""
+    client = str(request.client.host) if request.client else "local"
     if not keys:
-        return ApiKey("", str(request.client.host) if request.client else "local")
+        return ApiKey("", client)
+    if failures is not None and failures.blocked(client):
+        raise _too_many(failures.wait(client), "too many failed attempts to authenticate")
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
     found: ApiKey | None = None
@@ -114,17 +161,14 @@ def authorise(request: Any, keys: Sequence[ApiKey], limiter: RateLimiter) -> Api
         if hmac.compare_digest(given.strip().encode(), key.secret.encode()):
             found = key
     if scheme.lower() != "bearer" or found is None:
+        if failures is not None:
+            failures.take(client)
         raise ApiError(
             401, "unauthorized", "send Authorization: Bearer <key>", {"WWW-Authenticate": "Bearer"}
         )
     wait = limiter.take(found.name)
     if wait > 0:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"too many requests; retry in {wait:.0f} s",
-            {"Retry-After": str(max(1, round(wait)))},
-        )
+        raise _too_many(wait, "too many requests")
     return found
 
 
@@ -132,4 +176,13 @@ def require_editor(key: ApiKey) -> None:
     if not key.can_edit:
         raise ApiError(
             403, "forbidden", f"key {key.name!r} is a reader: it may read but not edit or approve"
+        )
+
+
+def require_admin(key: ApiKey) -> None:
+    if not key.is_admin:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"key {key.name!r} is an {key.role}: submitting and cancelling jobs needs an admin key",
         )

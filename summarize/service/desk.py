@@ -1,6 +1,13 @@
-"""The review desk's API: a job's (or the output folder's) items with their review state, one
-item with its source and each field, edits (`PATCH`, a draft) and approvals, and the brief of
-approved text only. Editing needs a key with the `editor` role; a reader gets 403.
+"""The review desk's API, a thin face over `summarize.review.desk`: a job's (or the output
+folder's) items with their review state, one item with its source and each field, drafts
+(`PATCH`) and approvals, and the brief of approved text only.
+
+Every field has a version; each item view carries them (and an item ETag). A `PATCH` or an
+approval names the version its editor saw (`If-Match`, or `version` in the body): without one
+it is refused (428), with an old one it gets 409 with the field as it is now and who changed
+it. Approving a whole item with open warnings or drafts needs `acknowledge_warnings: true`.
+Editing needs an `editor` or `admin` key. Routes are plain functions, so FastAPI runs them on
+its thread pool: SQLite, file reads and checks never hold the event loop.
 
 The job id `folder` names the output folder itself (what `summarize run` and `summarize
 watch` wrote there), so the watch folder's articles are reviewed on the same desk.
@@ -8,29 +15,31 @@ watch` wrote there), so the watch folder's articles are reviewed on the same des
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from summarize.desk import Desk, queue_line
 from summarize.errors import ReviewError, ReviewNotFound
+from summarize.review import FOLDER, MAX_FIELD_CHARS, Conflict
+from summarize.review.desk import Desk, NeedsAcknowledgement, queue_line
 from summarize.service.auth import ApiError, require_editor
 from summarize.service.routes import KeyDep, Service, ServiceDep
 
-FOLDER = "folder"
 router = APIRouter()
 
 
 class JobDesk(Desk):
-    """A job's articles (as the worker stored them) and the stories they are in; edits go to
-    the output folder's edits file, shared with `summarize review`."""
+    """A job's articles (as the worker stored them) and the stories they are in; the job is
+    the edits' scope, so two jobs never share an edit."""
 
     def __init__(self, svc: Service, job_id: str) -> None:
         super().__init__(svc.settings, svc.edits)
         self.svc, self.job_id = svc, job_id
+        self.scope = job_id
         self._texts: dict[str, str] | None = None
 
     def machine_docs(self) -> dict[str, dict[str, Any]]:
@@ -43,17 +52,25 @@ class JobDesk(Desk):
             docs[review.item_id(story)] = story
         return docs
 
-    def source(self, doc: Mapping[str, Any]) -> str | None:
+    def _job_texts(self) -> dict[str, str]:
         from summarize.service.worker import article_id
 
-        if "members" in doc:
-            return None
         if self._texts is None:  # the job's articles, read once per request
             self._texts = {
                 article_id(obj, i): str(obj["text"]).strip()
                 for i, obj in enumerate(self.svc.store.articles(self.job_id))
             }
-        return self._texts.get(str(doc["id"]))
+        return self._texts
+
+    def source(self, doc: Mapping[str, Any]) -> str | None:
+        if "members" in doc:
+            return self.story_source(doc)
+        return self._job_texts().get(str(doc["id"]))
+
+    def story_source(self, doc: Mapping[str, Any]) -> str | None:
+        texts = self._job_texts()
+        found = [texts[str(m["id"])] for m in doc.get("members", []) if str(m["id"]) in texts]
+        return "\n\n".join(found) or None
 
     def republish(self) -> None:
         """A job's results are published when read; nothing on disk to rewrite."""
@@ -72,70 +89,141 @@ def _desk(job_id: str, svc: ServiceDep) -> Desk:
 
 
 DeskDep = Annotated[Desk, Depends(_desk)]
+IfMatch = Annotated[str | None, Header()]
 
 
 class EditIn(BaseModel):
     field: str = Field(min_length=1)
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, max_length=MAX_FIELD_CHARS)
+    version: int | None = None  # or If-Match
 
 
 class ApproveIn(BaseModel):
     field: str | None = None  # none: every field the machine wrote
-    text: str | None = None
+    text: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
+    version: int | None = None  # one field: its version (or If-Match)
+    versions: dict[str, int] | None = None  # the whole item: each field's (or the item ETag)
+    acknowledge_warnings: bool = False
 
 
-def _review_error(exc: ReviewError) -> ApiError:
-    if isinstance(exc, ReviewNotFound):
-        return ApiError(404, "not_found", str(exc))
+def _review_error(exc: ReviewError, item: str | None = None) -> ApiError:
+    if isinstance(exc, ReviewNotFound):  # no paths or other ids in a 404
+        return ApiError(404, "not_found", f"no item {item}" if item else "nothing to review yet")
+    if isinstance(exc, Conflict):
+        return ConflictError(exc)
+    if isinstance(exc, NeedsAcknowledgement):
+        err = ApiError(409, "acknowledgement_required", str(exc))
+        err.extra = {"acknowledge": exc.items}
+        return err
     return ApiError(422, "invalid_edit", str(exc))
+
+
+class ConflictError(ApiError):
+    def __init__(self, exc: Conflict) -> None:
+        super().__init__(409, "version_conflict", str(exc))
+        current = exc.current
+        latest = current.draft or current.approved
+        self.extra = {
+            "field": exc.field,
+            "your_version": exc.expected,
+            "version": current.version,
+            "changed_by": current.by,
+            "text": latest.text if latest else None,
+            "status": latest.status if latest else None,
+        }
+
+
+def _version(header: str | None, body: int | None, what: str) -> int:
+    """The version the editor saw: If-Match (an ETag `"v3"` or `3`) or the body's."""
+    if header:
+        raw = header.strip().removeprefix("W/").strip('"').removeprefix("v")
+        if raw.isdigit():
+            return int(raw)
+    if body is not None:
+        return body
+    raise ApiError(
+        428,
+        "version_required",
+        f"{what}: send the version you saw (If-Match, or version in the body), so an edit "
+        "made meanwhile by someone else is never overwritten",
+    )
+
+
+def item_etag(view_fields: list[dict[str, Any]]) -> str:
+    digest = hashlib.sha256(
+        ";".join(f"{f['field']}={f['version']}" for f in view_fields).encode()
+    ).hexdigest()[:16]
+    return f'"{digest}"'
 
 
 def item_view(desk: Desk, item: str) -> dict[str, Any]:
     """One item for the desk: the published document, its source and each field laid out
-    (published text, machine text, pending draft, state, who, the warnings on it)."""
+    (published and machine text, version, pending draft, a stale edit with what changed,
+    state, who, the warnings on it), the item's edit history."""
     from summarize import review
 
     try:
         machine = desk.machine_doc(item)
     except ReviewError as exc:
-        raise _review_error(exc) from None
+        raise _review_error(exc, item) from None
     doc = desk.publish({item: machine})[item]
+    source = desk.source(machine)
     out_fields = []
     for name, (stage, lang) in review.stages(machine).items():
         entry = doc["review"]["fields"].get(name, {})
+        machine_text = review.text_of(machine, name)
+        stale = entry.get("stale")
+        if stale:
+            stale = dict(stale)
+            stale["machine_diff"] = review.word_diff(stale.pop("machine_text"), machine_text)
+            old_source = desk.store.source(stale.pop("input_hash"))
+            stale["source_diff"] = (
+                review.word_diff(old_source, source) if old_source and source else None
+            )
         out_fields.append(
             {
                 "field": name,
                 "lang": lang,
                 "stage": stage,
                 "text": review.text_of(doc, name),
-                "machine_text": review.text_of(machine, name),
+                "machine_text": machine_text,
+                "edit_diff": review.word_diff(machine_text, review.text_of(doc, name)),
                 "status": review.status(doc, name),
-                "by": entry.get("by"),
-                "at": entry.get("at"),
+                "version": entry.get("version", 0),
+                "by": entry.get("approved_by") or entry.get("by"),
+                "at": entry.get("approved_at") or entry.get("at"),
                 "edited": entry.get("edited", False),
-                "pending": entry.get("text"),
-                "reason": entry.get("reason"),
+                "pending": entry.get("pending"),
+                "stale": stale,
+                "acknowledged": entry.get("acknowledged", []),
                 "warnings": [w for w in doc.get("warnings", []) if w["stage"] == stage],
             }
         )
     return {
         "item": item,
+        "etag": item_etag(out_fields),
         "line": queue_line(doc),
-        "source": desk.source(machine),
+        "source": source,
         "document": doc,
         "fields": out_fields,
+        "open": review.open_items(doc),
+        "history": desk.store.log(desk.scope, item) if desk.store_exists() else [],
     }
 
 
+def _view_response(view: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(view, headers={"ETag": view["etag"]})
+
+
 @router.get("/v1/desk")
-async def desk_jobs(svc: ServiceDep, _: KeyDep) -> dict[str, Any]:
-    """What can be reviewed: the newest jobs, and the output folder."""
+def desk_jobs(svc: ServiceDep, _: KeyDep) -> dict[str, Any]:
+    """What can be reviewed: the newest jobs (named, with who submitted them), and the folder."""
     return {"jobs": svc.store.recent(), "folder": FOLDER}
 
 
 @router.get("/v1/jobs/{job_id}/items")
-async def job_items(job_id: str, desk: DeskDep, svc: ServiceDep, _: KeyDep) -> dict[str, Any]:
+def job_items(job_id: str, desk: DeskDep, svc: ServiceDep, _: KeyDep) -> dict[str, Any]:
+    note = None
     try:
         items = desk.items()
     except ReviewError as exc:
@@ -143,36 +231,59 @@ async def job_items(job_id: str, desk: DeskDep, svc: ServiceDep, _: KeyDep) -> d
             items = []
         else:
             raise _review_error(exc) from None
+    if job_id == FOLDER:
+        note = desk.missing_results_note()
     info = svc.store.get(job_id) if job_id != FOLDER else {"id": FOLDER}
-    return {"job": info, "items": items}
+    return {"job": info, "items": items, "note": note}
 
 
 @router.post("/v1/jobs/{job_id}/items/{item:path}/approve")
-async def approve_item(item: str, body: ApproveIn, desk: DeskDep, key: KeyDep) -> dict[str, Any]:
+def approve_item(
+    item: str, body: ApproveIn, desk: DeskDep, key: KeyDep, if_match: IfMatch = None
+) -> JSONResponse:
     require_editor(key)
     try:
         if body.field is None:
-            desk.approve_all(item, key.name)
+            versions = body.versions
+            if versions is None:
+                view = item_view(desk, item)
+                if if_match is None or if_match.strip() != view["etag"]:
+                    if if_match is None:
+                        raise ApiError(
+                            428,
+                            "version_required",
+                            f"{item}: send the item's ETag (If-Match) or each field's version "
+                            "(versions), so nothing changed meanwhile is approved unseen",
+                        )
+                    err = ApiError(409, "version_conflict", f"{item} changed since you loaded it")
+                    err.extra = {"etag": view["etag"]}
+                    raise err
+                versions = {f["field"]: f["version"] for f in view["fields"]}
+            desk.approve_all(item, key.name, versions=versions, force=body.acknowledge_warnings)
         else:
-            desk.edit(item, body.field, key.name, text=body.text, approve=True)
+            version = _version(if_match, body.version, f"{item} {body.field}")
+            desk.approve(item, body.field, key.name, version=version, text=body.text)
     except ReviewError as exc:
-        raise _review_error(exc) from None
-    return item_view(desk, item)
+        raise _review_error(exc, item) from None
+    return _view_response(item_view(desk, item))
 
 
 @router.get("/v1/jobs/{job_id}/items/{item:path}")
-async def get_item(item: str, desk: DeskDep, _: KeyDep) -> dict[str, Any]:
-    return item_view(desk, item)
+def get_item(item: str, desk: DeskDep, _: KeyDep) -> JSONResponse:
+    return _view_response(item_view(desk, item))
 
 
 @router.patch("/v1/jobs/{job_id}/items/{item:path}")
-async def edit_item(item: str, body: EditIn, desk: DeskDep, key: KeyDep) -> dict[str, Any]:
+def edit_item(
+    item: str, body: EditIn, desk: DeskDep, key: KeyDep, if_match: IfMatch = None
+) -> JSONResponse:
     require_editor(key)
+    version = _version(if_match, body.version, f"{item} {body.field}")
     try:
-        desk.edit(item, body.field, key.name, text=body.text)
+        desk.edit(item, body.field, key.name, body.text, version=version)
     except ReviewError as exc:
-        raise _review_error(exc) from None
-    return item_view(desk, item)
+        raise _review_error(exc, item) from None
+    return _view_response(item_view(desk, item))
 
 
 def published(desk: Desk, approved_only: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -193,7 +304,7 @@ def published(desk: Desk, approved_only: bool) -> tuple[list[dict[str, Any]], li
 
 
 @router.get("/v1/jobs/{job_id}/brief.{fmt}")
-async def job_brief(fmt: str, desk: DeskDep, _: KeyDep, approved: str | None = None) -> Response:
+def job_brief(fmt: str, desk: DeskDep, _: KeyDep, approved: str | None = None) -> Response:
     """The brief of a job (or the folder) as published; `?approved=only`: approved text only,
     nothing a person has not approved."""
     from summarize.briefs import html_brief, markdown_brief
@@ -209,7 +320,7 @@ async def job_brief(fmt: str, desk: DeskDep, _: KeyDep, approved: str | None = N
 
 
 @router.get("/v1/jobs/{job_id}/results")
-async def job_results(
+def job_results(
     job_id: str, desk: DeskDep, svc: ServiceDep, _: KeyDep, format: str = "json"
 ) -> Response:
     """A job's results as published (approved edits in place, each marked), its failures too."""

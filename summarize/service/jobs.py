@@ -37,6 +37,11 @@ CREATE TABLE IF NOT EXISTS job_results (
 """,
     # 2: the stories a job's articles belong to (as the machine wrote them), for the desk.
     "ALTER TABLE jobs ADD COLUMN stories TEXT NOT NULL DEFAULT '[]'",
+    # 3: who submitted a job, and the label it was given (the desk names jobs by them).
+    """
+ALTER TABLE jobs ADD COLUMN submitted_by TEXT;
+ALTER TABLE jobs ADD COLUMN label TEXT;
+""",
 ]
 
 
@@ -52,13 +57,23 @@ class JobStore:
             ) from None
         self._lock = threading.Lock()
 
-    def create(self, articles: list[dict[str, Any]], targets: list[str]) -> str:
+    def create(
+        self,
+        articles: list[dict[str, Any]],
+        targets: list[str],
+        submitted_by: str | None = None,
+        label: str | None = None,
+    ) -> str:
         job_id = uuid.uuid4().hex
         now = time.time()
+        if not label:  # named by its first headline (or first line), as the desk lists it
+            first = articles[0] if articles else {}
+            lines = str(first.get("title") or first.get("text") or "").strip().splitlines()
+            label = (lines[0][:80] if lines else None) or None
         with self._lock:
             self._db.execute(
-                "INSERT INTO jobs (id, status, created, updated, total, targets, articles) "
-                "VALUES (?, 'queued', ?, ?, ?, ?, ?)",
+                "INSERT INTO jobs (id, status, created, updated, total, targets, articles, "
+                "submitted_by, label) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job_id,
                     now,
@@ -66,6 +81,8 @@ class JobStore:
                     len(articles),
                     json.dumps(targets),
                     json.dumps(articles, ensure_ascii=False),
+                    submitted_by,
+                    label,
                 ),
             )
         return job_id
@@ -73,7 +90,8 @@ class JobStore:
     def get(self, job_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT id, status, created, updated, total, targets FROM jobs WHERE id = ?",
+                "SELECT id, status, created, updated, total, targets, submitted_by, label "
+                "FROM jobs WHERE id = ?",
                 (job_id,),
             ).fetchone()
             if row is None:
@@ -92,6 +110,8 @@ class JobStore:
             "updated": row[3],
             "total": row[4],
             "targets": json.loads(row[5]),
+            "submitted_by": row[6],
+            "label": row[7],
             "done": done,
             "failed": counts.get("error", 0),
             "progress": round(done / row[4], 4) if row[4] else 1.0,

@@ -13,9 +13,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from pydantic import BaseModel, Field
 
 from summarize.config import Settings, parse_targets
-from summarize.edits import EditStore
 from summarize.errors import InputError, SummarizeError
-from summarize.service.auth import ApiError, ApiKey, Limits, RateLimiter, authorise
+from summarize.review import EditStore
+from summarize.service.auth import (
+    ApiError,
+    ApiKey,
+    Limits,
+    RateLimiter,
+    authorise,
+    require_admin,
+    require_editor,
+)
 from summarize.service.jobs import JobStore
 from summarize.service.worker import Worker
 
@@ -32,6 +40,7 @@ class Service:
     store: JobStore
     worker: Worker
     edits: EditStore
+    failures: RateLimiter | None = None  # failed authentication, per client address
 
 
 def service(request: Request) -> Service:
@@ -41,7 +50,7 @@ def service(request: Request) -> Service:
 
 def authorised(request: Request) -> ApiKey:
     svc = service(request)
-    return authorise(request, svc.keys, svc.limiter)
+    return authorise(request, svc.keys, svc.limiter, svc.failures)
 
 
 class ArticleIn(BaseModel):
@@ -56,6 +65,7 @@ class ArticleIn(BaseModel):
 class JobIn(BaseModel):
     articles: list[ArticleIn] = Field(min_length=1)
     targets: list[str] | None = None
+    label: str | None = Field(default=None, max_length=200)
 
 
 ServiceDep = Annotated[Service, Depends(service)]
@@ -99,9 +109,10 @@ def _json_body(raw: bytes, default: bytes, what: str) -> Any:
 
 
 @router.post("/v1/summarize")
-async def summarize_one(body: ArticleIn, svc: ServiceDep, _: KeyDep) -> JSONResponse:
+async def summarize_one(body: ArticleIn, svc: ServiceDep, key: KeyDep) -> JSONResponse:
     from summarize.types import result_json
 
+    require_editor(key)
     _check_length(svc, body.text)
     _check_capacity(svc)
     future = svc.worker.submit(body.model_dump(), _targets(svc, body.targets))
@@ -116,8 +127,26 @@ async def summarize_one(body: ArticleIn, svc: ServiceDep, _: KeyDep) -> JSONResp
     return JSONResponse(apply(result_json(result), {}))  # one pasted article: a machine draft
 
 
+def _unique_ids(job: JobIn) -> None:
+    """Edits are kept per article of a job: two articles with one id would share them."""
+    from collections import Counter
+
+    from summarize.service.worker import article_id
+
+    ids = Counter(article_id(a.model_dump(), i) for i, a in enumerate(job.articles))
+    twice = sorted(i for i, n in ids.items() if n > 1)
+    if twice:
+        raise ApiError(
+            422,
+            "duplicate_ids",
+            f"article ids must differ within a job: {', '.join(twice[:10])} "
+            f"{'is' if len(twice) == 1 else 'are'} given more than once",
+        )
+
+
 @router.post("/v1/jobs", status_code=202)
-async def create_job(request: Request, svc: ServiceDep, _: KeyDep) -> JSONResponse:
+async def create_job(request: Request, svc: ServiceDep, key: KeyDep) -> JSONResponse:
+    require_admin(key)
     raw = await request.body()
     if len(raw) > svc.limits.max_body_bytes:
         raise ApiError(413, "payload_too_large", "request body too large")
@@ -137,9 +166,12 @@ async def create_job(request: Request, svc: ServiceDep, _: KeyDep) -> JSONRespon
         ) from None
     for article in job.articles:
         _check_length(svc, article.text)
+    _unique_ids(job)
     _check_capacity(svc)
     targets = _targets(svc, job.targets)
-    job_id = svc.store.create([a.model_dump() for a in job.articles], list(targets))
+    job_id = svc.store.create(
+        [a.model_dump() for a in job.articles], list(targets), key.name, job.label
+    )
     svc.worker.submit_job(job_id)
     return JSONResponse(
         {"id": job_id, "status": "queued", "total": len(job.articles)},
@@ -148,8 +180,14 @@ async def create_job(request: Request, svc: ServiceDep, _: KeyDep) -> JSONRespon
     )
 
 
+@router.get("/v1/me")
+def me(key: KeyDep) -> dict[str, Any]:
+    """Who the key is, and what it may do (the page hides what a reader cannot use)."""
+    return {"name": key.name, "role": key.role, "can_edit": key.can_edit, "is_admin": key.is_admin}
+
+
 @router.get("/v1/jobs/{job_id}")
-async def job_status(job_id: str, svc: ServiceDep, _: KeyDep) -> dict[str, Any]:
+def job_status(job_id: str, svc: ServiceDep, _: KeyDep) -> dict[str, Any]:
     return _job(svc, job_id)
 
 
@@ -164,7 +202,8 @@ def _brief(fmt: str, docs: list[dict[str, Any]]) -> Response:
 
 
 @router.delete("/v1/jobs/{job_id}")
-async def cancel_job(job_id: str, svc: ServiceDep, _: KeyDep) -> dict[str, Any]:
+def cancel_job(job_id: str, svc: ServiceDep, key: KeyDep) -> dict[str, Any]:
+    require_admin(key)
     info = _job(svc, job_id)
     if info["status"] not in ("done", "cancelled"):
         svc.store.set_status(job_id, "cancelled")

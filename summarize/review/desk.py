@@ -1,6 +1,7 @@
-"""The review desk on an output folder: what `summarize review` and the service's folder view
-work on. It reads the results and stories the runs wrote, keeps edits in the folder's
-`edits.sqlite3`, and after each edit or approval rewrites what is published from that item
+"""The review desk: the items of one scope (an output folder, or a service job), each field's
+state, and the operations on it (draft, approve one field, approve an item), with versions
+checked and warnings acknowledged. `summarize review` and the service's desk routes are thin
+faces over it. On a folder, each edit or approval rewrites what is published from that item
 (its JSON, `stories.json`, the briefs of the last batch), atomically, machine text kept.
 """
 
@@ -13,15 +14,32 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from summarize import review
 from summarize.config import Settings
-from summarize.edits import EDITS_FILE, Edit, EditStore
-from summarize.errors import ReviewNotFound
+from summarize.errors import ReviewError, ReviewNotFound
+from summarize.review import model as review
+from summarize.review.model import APPROVED, MAX_FIELD_CHARS, STALE
+from summarize.review.publish import apply, machine_doc, open_items, publish
+from summarize.review.store import EDITS_FILE, FOLDER, EditStore, FieldEdits
+
+
+class NeedsAcknowledgement(ReviewError):
+    """Approving a whole item would approve open warnings or drafts the approver has not
+    confirmed; `items` lists them (`field: code`)."""
+
+    def __init__(self, item: str, items: list[str]) -> None:
+        self.item, self.items = item, items
+        super().__init__(
+            f"{item}: approving every field would also approve {', '.join(items)}; "
+            "look at them, or confirm (--force, or acknowledge_warnings: true)"
+        )
+
 
 _JSONL_SOURCE = re.compile(r"^(?P<path>.+):(?P<line>\d+)$")
 
 
 class Desk:
+    scope = FOLDER
+
     def __init__(self, settings: Settings, store: EditStore | None = None) -> None:
         """`store`: an edits store the caller owns and keeps open (the service's); without
         one, the folder's is opened on first need and closed by `close`."""
@@ -40,6 +58,24 @@ class Desk:
     def close(self) -> None:
         if self._store is not None and self._owns_store:
             self._store.close()
+
+    def store_exists(self) -> bool:
+        return self._store is not None or (self.output_dir / EDITS_FILE).exists()
+
+    def missing_results_note(self) -> str | None:
+        """Why articles of the last run are not on the desk: it wrote no result JSON for them
+        (`--format html,md`). None when every one has its file."""
+        report = _read(self.output_dir / "report.json") or {}
+        missing = [
+            s for s in report.get("sources", []) if s.get("status") == "ok" and not s.get("output")
+        ]
+        if not missing:
+            return None
+        return (
+            f"{len(missing)} article(s) of the last run have no result JSON (it ran without json "
+            "in --format), so only their stories can be reviewed here; run again with "
+            "--format json,html,md to review them"
+        )
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -64,10 +100,10 @@ class Desk:
     def _machine_docs(
         self, results: dict[str, tuple[Path, dict[str, Any]]], stories: list[dict[str, Any]]
     ) -> dict[str, dict[str, Any]]:
-        docs = {item: review.machine_doc(doc) for item, (_, doc) in results.items()}
+        docs = {item: machine_doc(doc) for item, (_, doc) in results.items()}
         for story in stories:
             if story.get("size", 0) >= 2 and "summary" in story:
-                docs[review.item_id(story)] = review.machine_doc(story)
+                docs[review.item_id(story)] = machine_doc(story)
         if not docs:
             raise ReviewNotFound(
                 f"{self.output_dir} holds no results; run `summarize run <sources> "
@@ -80,8 +116,7 @@ class Desk:
         if item not in docs:
             known = ", ".join(list(docs)[:8]) + (", …" if len(docs) > 8 else "")
             raise ReviewNotFound(
-                f"no item {item!r} in {self.output_dir} (items: {known}); "
-                "see `summarize review list`"
+                f"no item {item!r} here (items: {known}); see `summarize review list`"
             )
         return docs[item]
 
@@ -91,8 +126,8 @@ class Desk:
     def publish(self, docs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Machine documents as published, edits looked up once; a source is read only for
         an item whose approved text differs from the machine's (only then are checks rerun)."""
-        published = review.publish(
-            docs.values(), self.store.for_items(docs), self.source, detect=self.detect
+        published = publish(
+            docs.values(), self.store.items(self.scope, docs), self.source, detect=self.detect
         )
         return dict(zip(docs, published, strict=True))
 
@@ -100,10 +135,10 @@ class Desk:
         """One line per item: its state and each field's."""
         docs = self.machine_docs()
         store = self._store or EditStore.existing(self.output_dir)  # listing creates no file
-        edits = store.for_items(docs) if store is not None else {}
+        edits = store.items(self.scope, docs) if store is not None else {}
         if store is not None and store is not self._store:
             store.close()
-        return [queue_line(review.apply(doc, edits.get(item, {}))) for item, doc in docs.items()]
+        return [queue_line(apply(doc, edits.get(item, {}))) for item, doc in docs.items()]
 
     # -- sources, for the checks on edited text ------------------------------------------------
 
@@ -119,7 +154,7 @@ class Desk:
         """The article's text: kept with an earlier edit, else read again from its source if it
         is still the same text (same hash). None when it cannot be had."""
         if review.is_story(doc):
-            return None
+            return self.story_source(doc)
         kept = self.store.source(str(doc["hash"]))
         if kept is not None:
             return kept
@@ -146,33 +181,127 @@ class Desk:
                 return article.text
         return None
 
+    def story_source(self, doc: Mapping[str, Any]) -> str | None:
+        """A story's members' texts, what an edited story summary is checked against."""
+        results = self._results()
+        texts = []
+        for m in doc.get("members", []):
+            found = results.get(str(m.get("id")))
+            text = self.source(found[1]) if found is not None else None
+            if text:
+                texts.append(text)
+        return "\n\n".join(texts) or None
+
     # -- editing -----------------------------------------------------------------------------
 
+    def _target(self, item: str, field: str, text: str | None) -> tuple[dict[str, Any], Any]:
+        doc = self.machine_doc(item)
+        if not review.valid_field(field):
+            raise ReviewError(
+                f"{item}: {field!r} is not a field; use summary, title, translation:<lang>, "
+                "title:<lang> or story_summary:<lang>"
+            )
+        found = review.target(doc, field)
+        if found is None:
+            raise ReviewError(
+                f"{item} has no {field}; its fields are: {', '.join(review.fields(doc))}"
+            )
+        if text is not None:
+            if not text.strip():
+                raise ReviewError(
+                    f"{item} {field}: the text is empty; an edit cannot remove a field"
+                )
+            if len(text) > MAX_FIELD_CHARS:
+                raise ReviewError(
+                    f"{item} {field}: the text is {len(text)} characters; a field holds at "
+                    f"most {MAX_FIELD_CHARS}"
+                )
+        return doc, found
+
     def edit(
+        self, item: str, field: str, editor: str, text: str, *, version: int | None
+    ) -> FieldEdits:
+        """Keep `text` as the field's draft (what is approved stays published). `version`:
+        the field version the editor saw (a `Conflict` if it moved on)."""
+        doc, found = self._target(item, field, text)
+        done = self.store.save(
+            self.scope,
+            found,
+            text.strip(),
+            editor,
+            approve=False,
+            expected=version,
+            source=self.source(doc) if not review.is_story(doc) else None,
+        )
+        self.republish()
+        return done
+
+    def approve(
         self,
         item: str,
         field: str,
         editor: str,
         *,
+        version: int | None,
         text: str | None = None,
-        approve: bool = False,
-    ) -> Edit:
-        doc = self.machine_doc(item)
-        edit = review.save_edit(
-            self.store, doc, field, editor, text=text, approve=approve, source=self.source(doc)
+        acknowledged: list[str] | None = None,
+    ) -> FieldEdits:
+        """Approve what the approver saw: `text` when given, else the pending draft, else the
+        published text. A stale field needs its text sent: the editor's earlier wording or the
+        machine's, never chosen for them."""
+        doc, found = self._target(item, field, text)
+        state = self.store.fields(self.scope, item).get(field, FieldEdits())
+        if text is None:
+            published = apply(doc, {field: state}) if state.version else None
+            entry = (published or {}).get("review", {}).get("fields", {}).get(field, {})
+            if entry.get("status") == STALE:
+                raise ReviewError(
+                    f"{item} {field}: the edit is stale ({entry['stale']['reason']}); send the "
+                    "text to approve: your earlier text again, or the machine's"
+                )
+            if entry.get("pending"):
+                text = str(entry["pending"]["text"])
+            elif entry.get("status") == APPROVED and state.approved is not None:
+                text = state.approved.text
+            else:
+                text = found.machine_text
+        done = self.store.save(
+            self.scope,
+            found,
+            text.strip(),
+            editor,
+            approve=True,
+            expected=version,
+            source=self.source(doc) if not review.is_story(doc) else None,
+            acknowledged=acknowledged or [],
         )
         self.republish()
-        return edit
+        return done
 
-    def approve_all(self, item: str, editor: str) -> list[Edit]:
-        """Approve every machine field of an item (pending drafts as they are)."""
-        doc = self.machine_doc(item)
-        source = self.source(doc)
-        done = [
-            review.save_edit(self.store, doc, field, editor, approve=True, source=source)
-            for field in review.machine_fields(doc)
-        ]
-        self.republish()
+    def approve_all(
+        self, item: str, editor: str, *, versions: Mapping[str, int] | None, force: bool = False
+    ) -> list[FieldEdits]:
+        """Approve every machine field of an item as it stands. Open warnings and pending
+        drafts are approved only with `force` (listed in each field's review as acknowledged);
+        `versions`: the field versions the approver saw."""
+        published = self.published(item)
+        pending = open_items(published)
+        if pending and not force:
+            raise NeedsAcknowledgement(item, pending)
+        done = []
+        for field in review.machine_fields(published):
+            if review.status(published, field) == APPROVED and not published["review"]["fields"][
+                field
+            ].get("pending"):
+                continue
+            if review.status(published, field) == STALE:
+                raise ReviewError(
+                    f"{item} {field}: the edit is stale; approve this field on its own, with "
+                    "the text you choose"
+                )
+            mine = [p.split(": ", 1)[1] for p in pending if p.startswith(field + ": ")]
+            version = None if versions is None else versions.get(field, 0)
+            done.append(self.approve(item, field, editor, version=version, acknowledged=mine))
         return done
 
     def republish(self) -> None:

@@ -1,0 +1,229 @@
+"""Publishing: what the editors' edits do to a machine document. One path for runs, the desk
+and the service.
+
+`apply` is a pure function from (machine document, each field's edits) to the published
+document: approved texts in place (an approved text stays published while a newer draft is
+worked on), checks rerun on every approved text that differs from the machine's (a story's
+against its members' texts), and a `review` block per field: status, version, who and when,
+the pending draft, a stale edit offered for redo. `machine_doc` undoes it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from summarize.review.model import (
+    APPROVED,
+    DRAFT,
+    STALE,
+    _set,
+    _slots,
+    is_story,
+    item_id,
+    machine_fields,
+    staleness,
+    status,
+    when,
+)
+from summarize.review.store import Edit, FieldEdits
+
+Detect = Callable[[str], tuple[str, float]]
+
+
+def apply(
+    doc: Mapping[str, Any],
+    edits: Mapping[str, FieldEdits],
+    *,
+    source: str | None = None,
+    detect: Detect | None = None,
+) -> dict[str, Any]:
+    """The published document: approved texts in place (checked again against `source` when
+    they differ from the machine's), a `review` block for every edited field."""
+    machine = machine_doc(doc)
+    out = copy.deepcopy(machine)
+    slots = _slots(machine)
+    review: dict[str, Any] = {}
+    for field, state in sorted(edits.items()):
+        entry: dict[str, Any] = {
+            "status": None,
+            "version": state.version,
+            "by": state.by,
+            "at": when(state.at),
+        }
+        approved = state.approved if state.approved and field in slots else None
+        draft = state.draft if state.draft and field in slots else None
+        stale = [e for e in state.edits if staleness(machine, e) is not None]
+        if approved is not None and approved not in stale:
+            path, stage, lang = slots[field]
+            entry |= {
+                "status": APPROVED,
+                "approved_by": approved.editor,
+                "approved_at": when(approved.at),
+                "edited": approved.changed,
+                "machine_text": approved.machine_text,
+            }
+            if approved.acknowledged:
+                entry["acknowledged"] = list(approved.acknowledged)
+            if approved.changed:
+                _set(out, path, approved.text)
+                entry["machine_warnings"] = [
+                    w for w in machine.get("warnings", []) if w["stage"] == stage
+                ]
+                out["warnings"] = [w for w in out.get("warnings", []) if w["stage"] != stage]
+                out["warnings"] += _recheck(source, approved.text, field, stage, lang, detect)
+                if source is None:
+                    entry["checks"] = "not rerun: the source text is not available"
+        if draft is not None and draft not in stale:
+            entry["status"] = entry["status"] or DRAFT
+            entry["pending"] = {"text": draft.text, "by": draft.editor, "at": when(draft.at)}
+        if stale and entry["status"] is None:
+            newest = max(stale, key=lambda e: e.at)
+            entry["status"] = STALE
+            entry["stale"] = {
+                "text": newest.text,
+                "was": newest.status,
+                "by": newest.editor,
+                "at": when(newest.at),
+                "reason": staleness(machine, newest),
+                "machine_text": newest.machine_text,
+                "input_hash": newest.input_hash,
+            }
+        if entry["status"] is None:
+            entry["status"] = "machine"
+        review[field] = entry
+    required = machine_fields(machine)
+    approved_fields = [f for f in required if review.get(f, {}).get("status") == APPROVED]
+    touched = any(e["status"] != "machine" for e in review.values())
+    state_name = (
+        "approved"
+        if required and len(approved_fields) == len(required)
+        else ("in review" if touched else "machine draft")
+    )
+    out["review"] = {
+        "state": state_name,
+        "approved": len(approved_fields),
+        "of": len(required),
+        "fields": review,
+    }
+    return out
+
+
+def rechecks(edits: Mapping[str, FieldEdits]) -> bool:
+    """Whether `apply` will check text against the source: an approved text differs."""
+    return any(s.approved is not None and s.approved.changed for s in edits.values())
+
+
+_RECHECKED: dict[tuple[str, str, str, str, str], list[dict[str, Any]]] = {}
+
+
+def _recheck(
+    source: str | None, text: str, field: str, stage: str, lang: str, detect: Detect | None
+) -> list[dict[str, Any]]:
+    """The checks on an approved text, computed once per (source, text): every read of the
+    desk or a brief publishes again, and the checks would otherwise rerun each time."""
+    from summarize.checks import check_text
+    from summarize.text import sha256
+
+    if source is None:
+        return []
+    key = (sha256(source), sha256(text), field, stage, lang)
+    if key not in _RECHECKED:
+        if len(_RECHECKED) > 4096:
+            _RECHECKED.clear()
+        flags = check_text(
+            source, text, stage, lang, detect, is_summary=field == "summary" or stage == "story"
+        )
+        _RECHECKED[key] = [dataclasses.asdict(f) | {"edited": True} for f in flags]
+    return copy.deepcopy(_RECHECKED[key])
+
+
+def machine_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Undo `apply`: the machine's texts and warnings back in place, no review block."""
+    out = copy.deepcopy(dict(doc))
+    review = out.pop("review", None)
+    if not review:
+        return out
+    slots = _slots(out)
+    for field, entry in review["fields"].items():
+        if entry.get("status") == APPROVED and entry.get("edited") and field in slots:
+            path, stage, _ = slots[field]
+            _set(out, path, entry["machine_text"])
+            out["warnings"] = [w for w in out.get("warnings", []) if w["stage"] != stage]
+            out["warnings"] += entry.get("machine_warnings", [])
+    if "warnings" in out and isinstance(out["warnings"], list):
+        order = {w["stage"]: i for i, w in enumerate(doc.get("warnings", []))}
+        out["warnings"].sort(key=lambda w: order.get(w["stage"], len(order)))
+    return out
+
+
+def approved_only(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The approved fields of a published document, nothing else (None when none is)."""
+    if not any(status(doc, f) == APPROVED for f in machine_fields(doc)):
+        return None
+    out = copy.deepcopy(dict(doc))
+    if (
+        status(doc, "summary" if not is_story(doc) else f"story_summary:{doc['summary']['lang']}")
+        != APPROVED
+    ):
+        out["summary"] = None
+    key = "story_summary" if is_story(doc) else "translation"
+    out["translations"] = {
+        t: tr
+        for t, tr in doc.get("translations", {}).items()
+        if status(doc, f"{key}:{t}") == APPROVED
+    }
+    if not is_story(doc):
+        out["title_translations"] = {
+            t: text
+            for t, text in (doc.get("title_translations") or {}).items()
+            if status(doc, f"title:{t}") == APPROVED
+        }
+    return out
+
+
+def publish(
+    docs: Iterable[Mapping[str, Any]],
+    edits: Mapping[str, Mapping[str, FieldEdits]],
+    source: Callable[[Mapping[str, Any]], str | None],
+    detect: Detect | None = None,
+) -> list[dict[str, Any]]:
+    """`apply` over many documents (by item id); documents with no edit get a review block too.
+    `source` is asked only for a document whose approved text differs from the machine's."""
+    out = []
+    for doc in docs:
+        mine = edits.get(item_id(doc), {})
+        text = source(doc) if rechecks(mine) else None
+        out.append(apply(doc, mine, source=text, detect=detect))
+    return out
+
+
+def open_items(doc: Mapping[str, Any]) -> list[str]:
+    """What approving a whole published item would let through unseen: each field's open
+    warnings (`field: code`) and pending drafts (`field: draft`)."""
+    stage_of = {f: stage for f, (_, stage, _) in _slots(doc).items()}
+    fields_review = doc.get("review", {}).get("fields", {})
+    out = []
+    for field in machine_fields(doc):
+        entry = fields_review.get(field, {})
+        if entry.get("status") == APPROVED and not entry.get("pending"):
+            continue  # already approved: nothing new is let through
+        for w in doc.get("warnings", []):
+            if w["stage"] == stage_of[field]:
+                out.append(f"{field}: {w['code']}")
+        if entry.get("pending"):
+            out.append(f"{field}: draft")
+    return list(dict.fromkeys(out))
+
+
+__all__ = [
+    "Edit",
+    "apply",
+    "approved_only",
+    "machine_doc",
+    "open_items",
+    "publish",
+    "rechecks",
+]
