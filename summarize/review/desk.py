@@ -224,14 +224,28 @@ class Desk:
         """Keep `text` as the field's draft (what is approved stays published). `version`:
         the field version the editor saw (a `Conflict` if it moved on)."""
         doc, found = self._target(item, field, text)
+        return self._save(doc, found, text, editor, approve=False, version=version)
+
+    def _save(
+        self,
+        doc: Mapping[str, Any],
+        found: Any,
+        text: str,
+        editor: str,
+        *,
+        approve: bool,
+        version: int | None,
+        acknowledged: list[str] | None = None,
+    ) -> FieldEdits:
         done = self.store.save(
             self.scope,
             found,
             text.strip(),
             editor,
-            approve=False,
+            approve=approve,
             expected=version,
             source=self.source(doc) if not review.is_story(doc) else None,
+            acknowledged=acknowledged or [],
         )
         self.republish()
         return done
@@ -265,18 +279,9 @@ class Desk:
                 text = state.approved.text
             else:
                 text = found.machine_text
-        done = self.store.save(
-            self.scope,
-            found,
-            text.strip(),
-            editor,
-            approve=True,
-            expected=version,
-            source=self.source(doc) if not review.is_story(doc) else None,
-            acknowledged=acknowledged or [],
+        return self._save(
+            doc, found, text, editor, approve=True, version=version, acknowledged=acknowledged
         )
-        self.republish()
-        return done
 
     def approve_all(
         self, item: str, editor: str, *, versions: Mapping[str, int] | None, force: bool = False
