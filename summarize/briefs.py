@@ -253,6 +253,8 @@ def markdown_brief(
                 "",
                 *_md_note(doc, "summary"),
             ]
+            if _md_warnings(doc, "summarize"):
+                lines += [*_md_warnings(doc, "summarize"), ""]
         for target, tr in doc["translations"].items():
             lines += [f"### {language_name(target)}", ""]
             title = (doc.get("title_translations") or {}).get(target)

@@ -118,7 +118,9 @@ class Pipeline:
                     it.summary,
                     it.translations,
                     it.pivot,
-                    warnings=stages.review(it.article.text, it.summary, it.translations),
+                    warnings=stages.review(
+                        it.article.text, it.summary, it.translations, it.detection.code
+                    ),
                     titles=it.titles,
                     story=story_of.get(it.article.hash),
                     duplicate_of=copy_of[it.index].article.id if it.index in copy_of else None,
@@ -511,5 +513,6 @@ def check_files(
             expected,
             detector.detect if lang else None,
             is_summary=True,
+            source_lang=detector.detect(texts[0])[0],
         )
     )

@@ -441,7 +441,7 @@ class Stages:
             translations[target] = Translation(
                 target, tv["text"], translator.route, trec, bool(tv.get("truncated"))
             )
-        flags = self.review("\n\n".join(sources), summary, translations)
+        flags = self.review("\n\n".join(sources), summary, translations, source_lang=lang)
         return (
             summary,
             translations,
@@ -457,11 +457,23 @@ class Stages:
         )
 
     def review(
-        self, source: str, summary: Summary, translations: dict[str, Translation]
+        self,
+        source: str,
+        summary: Summary,
+        translations: dict[str, Translation],
+        source_lang: str | None = None,
     ) -> tuple[Flag, ...]:
         """Warnings for one result: what an editor must check before publishing."""
         detect = self.detector.detect
-        flags = check_text(source, summary.text, "summarize", summary.lang, detect, is_summary=True)
+        flags = check_text(
+            source,
+            summary.text,
+            "summarize",
+            summary.lang,
+            detect,
+            is_summary=True,
+            source_lang=source_lang,
+        )
         if summary.truncated:
             flags.append(truncated_output(summary.text, "summarize", "summary_generation"))
         for target, tr in translations.items():

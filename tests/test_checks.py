@@ -170,6 +170,9 @@ def test_warnings_reach_json_markdown_and_html(tiny: dict[str, Path], tmp_path: 
     assert {w["code"] for w in flagged} <= {
         "number_not_in_source",
         "name_not_in_source",
+        "content_not_in_source",
+        "date_not_in_source",
+        "place_not_in_source",
         "wrong_language",
         "degenerate",
         # Random weights rarely choose to end: they run to the length limit, and it is said.
@@ -241,3 +244,96 @@ def test_number_words_are_parsed_not_summed() -> None:
     ):
         assert check_numbers(source, candidate, "s") == [], (source, candidate)
     assert [f.span for f in check_numbers("quatre-vingt-dix pays", "34 pays", "s")] == ["34"]
+
+
+# -- real summaries' patterns (FRANK): false alarms gone, misses found ----------------------
+
+WIRE = (
+    "Hungarian officials said on Monday that the five-year-old girl was found safe in Budapest. "
+    "Police said the reward of £50,000 offered by her family would be paid. Half a million "
+    "people had shared the appeal, and two-thirds of them were in Hungary. The PM, Dr Ferenc "
+    "Kovacs of the interior ministry and Sen. Mark Hall thanked volunteers."
+)
+
+
+def check(candidate: str, lang: str = "en", source: str = WIRE) -> list[tuple[str, str]]:
+    from summarize.checks import check_text
+
+    flags = check_text(
+        source, candidate, "summarize", lang, None, is_summary=True, source_lang="en"
+    )
+    return [(f.code, f.span) for f in flags]
+
+
+@pytest.mark.parametrize(
+    "honest",
+    [
+        "PM thanks volunteers after the girl is found.",  # a title, not a name
+        "The MP and Dr Kovacs thanked volunteers; Sen. Hall did too.",
+        "A 5-year-old girl was found safe in Budapest.",  # five-year-old, in digits
+        "Some 500,000 people shared the appeal.",  # half a million
+        "a reward of £50, 000 will be paid .",  # a number split by tokenisation
+        "UNK officials said the girl was found -LRB- in budapest -RRB- .",  # placeholders
+        "the pm said the five-year-old was found safe on monday in hungary .",  # lower case
+    ],
+)
+def test_real_summaries_false_alarms_are_gone(honest: str) -> None:
+    assert check(honest) == [], honest
+
+
+def test_a_lower_cased_summary_still_has_its_names() -> None:
+    from summarize.checks.names import truecase
+
+    assert truecase("dr ferenc kovacs of the interior ministry", WIRE) == (
+        "Dr Ferenc Kovacs of the interior ministry"
+    )
+    # An invented name in lower case has no capital to give it away: it is content the
+    # article does not have, and rare.
+    assert ("content_not_in_source", "orban") in check("viktor orban thanked the volunteers .")
+
+
+def test_places_and_days_the_source_does_not_give_are_flagged() -> None:
+    assert check("the girl was found in linz , austria on tuesday .") == [
+        ("date_not_in_source", "tuesday"),
+        ("place_not_in_source", "austria"),
+        ("content_not_in_source", "linz"),
+    ]
+    # Compared by meaning across languages; `may` and `turkey` only when capitalised.
+    assert check("La fillette a été retrouvée lundi en Hongrie.", "fr") == []
+    assert check("officials may say more about the turkey served to volunteers .") == []
+    assert ("date_not_in_source", "May") in check("Officials will say more in May.")
+
+
+def test_content_the_article_does_not_have_is_its_own_warning() -> None:
+    flagged = check("the girl died of a suspected overdose , police announced .")
+    assert flagged == [("content_not_in_source", "overdose")]  # `announced` is common
+    # Only for a summary in its source's language: a translation's words are all new.
+    from summarize.checks import check_text
+
+    french = check_text(
+        WIRE, "La fillette a été retrouvée saine et sauve.", "translate:fr", "fr", None
+    )
+    assert [f.code for f in french] == []
+
+
+def test_spelled_numbers_in_a_summary_are_checked_from_ten_up() -> None:
+    assert check("twenty people shared the appeal .") == [("number_not_in_source", "twenty")]
+    assert check("one of the three officials and hundreds of volunteers .") == []
+
+
+def test_warning_figures_on_the_development_half() -> None:
+    """The issue's targets, on FRANK's development half (skipped where it is absent)."""
+    data = ROOT.parent / "shared" / "data" / "factuality-dev" / "frank-valid.jsonl"
+    if not data.exists():
+        pytest.skip(f"no {data}: the development data sits beside the repository in CI")
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from factuality import measure
+
+    out = measure(data)
+    overall = out["overall"]
+    assert overall["false_alarm_rate"] <= 0.05
+    assert overall["recall"] >= 0.30
+    assert overall["balanced_accuracy"] >= 0.62
+    assert out["by_code"]["number_not_in_source"]["precision"] >= 0.95

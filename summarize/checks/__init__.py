@@ -2,25 +2,33 @@
 
 Each check compares a candidate (a summary, a translation, or a reporter's own text) with its
 source article and returns `Flag`s: numbers (`numbers`) and names (`names`) the source does not
-contain, text in the wrong language, repetition loops and empty or over-long outputs
-(`language`). Pure functions on text (plus a language detector); the runner calls them on
-every result, `summarize check` on any text.
+contain, days, months and countries it does not give (`circumstances`), rare words it has in
+no form (`novelty`, for a summary in its source's language), text in the wrong language,
+repetition loops and empty or over-long outputs (`language`). Pure functions on text (plus a
+language detector); the runner calls them on every result, `summarize check` on any text.
+Benchmark placeholders (`UNK`, `-LRB-`) are read as what they stand for, never as names.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
+from summarize.checks.circumstances import check_circumstances
 from summarize.checks.language import check_degenerate, check_language
 from summarize.checks.names import NAME_LANGS, check_names, names
+from summarize.checks.novelty import NOVELTY_LANGS, check_novelty
 from summarize.checks.numbers import check_numbers, numbers
 from summarize.types import Flag
 
 __all__ = [
     "NAME_LANGS",
+    "NOVELTY_LANGS",
+    "check_circumstances",
     "check_degenerate",
     "check_language",
     "check_names",
+    "check_novelty",
     "check_numbers",
     "check_text",
     "dedupe",
@@ -28,6 +36,15 @@ __all__ = [
     "numbers",
     "truncated_output",
 ]
+
+
+# Tokenised benchmarks' placeholders: brackets spelt out, unknown words.
+_BRACKETS = {"-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}"}
+_PLACEHOLDER = re.compile(r"-[LR][RSC]B-|\[UNK\]|<unk>|\bUNK\b", re.IGNORECASE)
+
+
+def without_placeholders(text: str) -> str:
+    return _PLACEHOLDER.sub(lambda m: _BRACKETS.get(m.group(0).upper(), " "), text)
 
 
 def check_text(
@@ -38,14 +55,28 @@ def check_text(
     detect: Callable[[str], tuple[str, float]] | None,
     *,
     is_summary: bool = False,
+    source_lang: str | None = None,
 ) -> list[Flag]:
-    """Every check that applies to one candidate text."""
+    """Every check that applies to one candidate text. `source_lang`: the source's language,
+    when known; the novelty check runs only on a summary in that language."""
     flags = check_degenerate(candidate, stage, source if is_summary else None)
     if not candidate.strip():
         return flags
+    source, candidate = without_placeholders(source), without_placeholders(candidate)
     flags += check_numbers(source, candidate, stage)
     if lang in NAME_LANGS:
         flags += check_names(source, candidate, stage, lang)
+    named = {f.span.casefold() for f in flags if f.code == "name_not_in_source"}
+    flags += [
+        f for f in check_circumstances(source, candidate, stage) if f.span.casefold() not in named
+    ]
+    if is_summary and lang is not None and lang == source_lang:
+        said = {w for f in flags for w in f.span.casefold().split()}
+        flags += [
+            f
+            for f in check_novelty(source, candidate, stage, lang)
+            if f.span.casefold() not in said
+        ]
     if lang and detect is not None:
         flags += check_language(candidate, lang, stage, detect)
     return flags

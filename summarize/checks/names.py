@@ -55,7 +55,13 @@ _GENERIC = _words(
     conseil assemblee securite conference comite agence bureau parlement senat cour armee
     direction organisation internationale nationale orient occident nord sud est ouest sr
     sra presidente ministro secretario reino estado estados gobierno ministerio consejo
-    asamblea seguridad conferencia oeste este norte sur"""
+    asamblea seguridad conferencia oeste este norte sur sen rep gov lt col gen sgt capt cpl
+    insp supt det rev hon st"""
+)
+# Titles and roles written as abbreviations, not names: `PM announces ...`, `the MP said`.
+_TITLE_ACRONYMS = _words(
+    """pm mp mps mep meps msp ceo cfo coo cto qc kc md phd obe mbe cbe gp pc dj tv dr am
+    mla mla mlas ag da"""
 )
 # The same organisation's acronym in another language.
 _ACRONYMS = {
@@ -157,7 +163,8 @@ def names(text: str, lang: str = "en") -> list[tuple[str, int, int]]:
     while i < len(tokens):
         word, start, _ = tokens[i]
         if _is_acronym(word):
-            found.append(tokens[i])
+            if _fold_word(word) not in _TITLE_ACRONYMS:
+                found.append(tokens[i])
             i += 1
             continue
         if not _is_cap(word) or _fold_word(word) in _LEADING:
@@ -224,7 +231,27 @@ def _known(word: str, source_words: frozenset[str], folded_source: str) -> bool:
     return any(f" {form} " in folded_source for form in _exonyms().get(word, ()))
 
 
+def truecase(candidate: str, source: str) -> str:
+    """A lower-cased candidate (`gary locke will manage kilmarnock`) with each word the source
+    writes as a name given the source's capitals, so its names are found without relying on
+    the candidate's own capitals. Other text is returned as it is."""
+    if any(ch.isupper() for ch in candidate):
+        return candidate
+    tokens = _tokens(source)
+    lower = {word for word, _, _ in tokens if not _is_cap(word)}
+    cased: dict[str, str] = {}
+    for word, _, _ in tokens:
+        folded = word.casefold()
+        # A name: capitalised wherever the source writes it (so `The` at a sentence's start
+        # is not one), and not a phrase-opening word.
+        short_acronym = _is_acronym(word) and len(word) < 3
+        if _is_cap(word) and folded not in lower and folded not in _LEADING and not short_acronym:
+            cased.setdefault(folded, word)
+    return _TOKEN.sub(lambda m: cased.get(m.group(0).casefold(), m.group(0)), candidate)
+
+
 def check_names(source: str, candidate: str, stage: str, lang: str = "en") -> list[Flag]:
+    candidate = truecase(candidate, source)
     folded = _fold(source)
     # The source's words as names are found: elision stripped, so `l'Interpol` has `interpol`.
     words = frozenset(folded.split()) | frozenset(

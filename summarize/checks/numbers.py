@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -90,20 +91,59 @@ def numbers(text: str) -> list[NumberMention]:
 WORD_NUMBER_LANGS = ("en", "fr", "es", "de")
 
 
-def _word_numbers(text: str) -> set[float]:
-    """Numbers spelled out ('five', 'forty-seventh', 'quatre-vingt-dix', 'noventa'), read by
-    text2num's parser in each language, and ordinals written with digits ('47th', '93e')."""
+# Hyphens inside words: `five-year-old`, `two-thirds` are read as `five year old`.
+_WORD_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
+# Plural scale words say "many", not a number: `hundreds of images`, `des milliers`.
+_VAGUE = re.compile(
+    r"^(?:hundreds|thousands|millions|billions|dozens|tens|scores|centaines|milliers|"
+    r"cientos|miles|millones|hunderte|tausende|millionen)$",
+    re.IGNORECASE,
+)
+_HALF = re.compile(r"\bhalf an? (thousand|million|billion)\b", re.IGNORECASE)
+
+
+def _word_mentions(text: str, threshold: int = 0) -> list[NumberMention]:
+    """Numbers spelled out ('five', 'five-year-old', 'forty-seventh', 'quatre-vingt-dix',
+    'noventa', 'half a million'), read by text2num's parser in each language. `threshold`:
+    smaller ones are not read (as text2num does), so `one of them` is no number."""
     from text_to_num import alpha2digit
 
-    out: set[float] = set()
+    spaced = _WORD_HYPHEN.sub(" ", text)
+    out = [
+        NumberMention(m.group(0), m.start(), m.end(), frozenset({0.5 * _SCALES[m[1].lower()]}))
+        for m in _HALF.finditer(spaced)
+    ]
+    before = spaced.split()
     for lang in WORD_NUMBER_LANGS:
-        converted = alpha2digit(text, lang, threshold=0)
-        if converted != text:
-            for mention in numbers(converted):
-                out |= mention.values
+        converted = alpha2digit(spaced, lang, threshold=threshold)
+        if converted == spaced:
+            continue
+        after = converted.split()
+        matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            if op != "replace":
+                continue
+            words = " ".join(before[i1:i2])  # as the text writes it: `twenty`, not `20`
+            if _VAGUE.match(words):
+                continue
+            for mention in numbers(" ".join(after[j1:j2])):
+                out.append(NumberMention(words, 0, 0, mention.values))
+    return out
+
+
+def _word_numbers(text: str) -> set[float]:
+    """The values of the numbers a text spells out, and of ordinals written with digits
+    ('47th', '93e')."""
+    out: set[float] = set()
+    for mention in _word_mentions(text):
+        out |= mention.values
     for match in _ORDINAL.finditer(text.translate(_DIGITS)):
         out.add(float(match.group(1)))
     return out
+
+
+# Tokenised text splits a number at its thousands separator: `£50, 000` is 50,000.
+_SPLIT_GROUP = re.compile(r"(?<![\d,.])(\d{1,3}), (\d{3})(?![\d])")
 
 
 def _close(a: float, b: float) -> bool:
@@ -111,11 +151,16 @@ def _close(a: float, b: float) -> bool:
 
 
 def check_numbers(source: str, candidate: str, stage: str) -> list[Flag]:
+    """Numbers in the candidate (in digits, or spelled out from ten up) whose value the source
+    has in no form."""
+    source = _SPLIT_GROUP.sub(r"\1,\2", source)
+    candidate = _SPLIT_GROUP.sub(r"\1,\2", candidate)
     known: set[float] = set(_word_numbers(source))
     for mention in numbers(source):
         known |= mention.values
     flags = []
-    for mention in numbers(candidate):
+    spelled = [m for m in _word_mentions(candidate, threshold=10) if min(m.values) >= 10]
+    for mention in numbers(candidate) + spelled:
         if not any(_close(v, k) for v in mention.values for k in known):
             flags.append(
                 Flag(

@@ -73,7 +73,9 @@ def apply(
                     w for w in machine.get("warnings", []) if w["stage"] == stage
                 ]
                 out["warnings"] = [w for w in out.get("warnings", []) if w["stage"] != stage]
-                out["warnings"] += _recheck(source, approved.text, field, stage, lang, detect)
+                out["warnings"] += _recheck(
+                    source, approved.text, field, stage, lang, detect, _source_lang(machine)
+                )
                 if source is None:
                     entry["checks"] = "not rerun: the source text is not available"
         if draft is not None and draft not in stale:
@@ -116,11 +118,24 @@ def rechecks(edits: Mapping[str, FieldEdits]) -> bool:
     return any(s.approved is not None and s.approved.changed for s in edits.values())
 
 
-_RECHECKED: dict[tuple[str, str, str, str, str], list[dict[str, Any]]] = {}
+_RECHECKED: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+
+
+def _source_lang(doc: Mapping[str, Any]) -> str | None:
+    """The language of what a document's texts were made from (a story: its summary's)."""
+    if is_story(doc):
+        return str((doc.get("summary") or {}).get("lang") or "") or None
+    return str((doc.get("language") or {}).get("code") or "") or None
 
 
 def _recheck(
-    source: str | None, text: str, field: str, stage: str, lang: str, detect: Detect | None
+    source: str | None,
+    text: str,
+    field: str,
+    stage: str,
+    lang: str,
+    detect: Detect | None,
+    source_lang: str | None = None,
 ) -> list[dict[str, Any]]:
     """The checks on an approved text, computed once per (source, text): every read of the
     desk or a brief publishes again, and the checks would otherwise rerun each time."""
@@ -129,12 +144,18 @@ def _recheck(
 
     if source is None:
         return []
-    key = (sha256(source), sha256(text), field, stage, lang)
+    key = (sha256(source), sha256(text), field, stage, lang, source_lang or "")
     if key not in _RECHECKED:
         if len(_RECHECKED) > 4096:
             _RECHECKED.clear()
         flags = check_text(
-            source, text, stage, lang, detect, is_summary=field == "summary" or stage == "story"
+            source,
+            text,
+            stage,
+            lang,
+            detect,
+            is_summary=field == "summary" or stage == "story",
+            source_lang=source_lang,
         )
         _RECHECKED[key] = [dataclasses.asdict(f) | {"edited": True} for f in flags]
     return copy.deepcopy(_RECHECKED[key])
