@@ -19,7 +19,8 @@ from summarize.config import Settings, user_models
 from summarize.errors import ConfigError, ModelLoadError
 from summarize.files import atomic_write
 
-Task = Literal["summarization", "translation"]
+Task = Literal["summarization", "translation", "entailment"]
+TASKS = ("summarization", "translation", "entailment")
 Origin = Literal["catalog", "hub", "local"]
 RECORD_FILE = ".summarize.json"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -98,8 +99,10 @@ def _entry(name: str, raw: Mapping[str, Any], where: str) -> ModelEntry:
             f"{where}: model {name!r} has unknown field(s) {', '.join(sorted(unknown))}"
         )
     task = raw.get("task")
-    if task not in ("summarization", "translation"):
-        raise ConfigError(f'{where}: model {name!r} needs task = "summarization" or "translation"')
+    if task not in TASKS:
+        raise ConfigError(
+            f"{where}: model {name!r} needs task = " + " or ".join(f'"{t}"' for t in TASKS)
+        )
     revision = raw.get("revision") or None
     if revision is not None and not _SHA.match(str(revision)):
         raise ConfigError(

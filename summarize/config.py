@@ -98,6 +98,11 @@ class Settings:
     story_threshold: float = 0.37
     # Only stories with a member published within this many days of an article are its candidates.
     story_window_days: float = 7.0
+    # The optional entailment check (summarize.checks.entailment): its catalogue model (or a
+    # folder), used only when downloaded ("" turns it off), and the support under which a
+    # summary sentence is flagged.
+    entailment_model: str = "nli-minilm-l6-xnli"
+    entailment_threshold: float = 0.0
     # The hub (HF_ENDPOINT) and the proxy in front of it (HTTPS_PROXY), read here once.
     hub_endpoint: str = "https://huggingface.co"
     https_proxy: str = ""

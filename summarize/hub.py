@@ -155,6 +155,7 @@ def download(ref: ModelRef, settings: Settings, progress: bool = True) -> Path:
                 revision=revision,
                 local_dir=str(staging),
                 allow_patterns=patterns,
+                ignore_patterns=["*/*"],  # top-level files only (an onnx/ export is not ours)
                 endpoint=settings.hub_endpoint,
                 etag_timeout=timeout,
             )
@@ -179,7 +180,7 @@ def download(ref: ModelRef, settings: Settings, progress: bool = True) -> Path:
 def _wanted(name: str, patterns: list[str]) -> bool:
     from fnmatch import fnmatch
 
-    return any(fnmatch(name, p) for p in patterns)
+    return "/" not in name and any(fnmatch(name, p) for p in patterns)
 
 
 def _weights_plan(

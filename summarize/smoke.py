@@ -121,6 +121,8 @@ def check_model(ref: ModelRef, settings: Settings) -> list[ModelCheck]:
             )
         ]
     out: list[ModelCheck] = []
+    if ref.entry.task == "entailment":
+        return [_check_entailment(ref, settings)]
     if ref.entry.task == "summarization":
         lang = (
             "en"
@@ -192,3 +194,29 @@ def check_models(
         else [catalog.ref(n) for n in catalog.entries if catalog.ref(n).present]
     )
     return [check for ref in refs for check in check_model(ref, settings)]
+
+
+def _check_entailment(ref: ModelRef, settings: Settings) -> ModelCheck:
+    """An NLI model must find a sentence supported by itself and not by its negation."""
+    from summarize.checks.entailment import EntailmentChecker
+
+    start = time.perf_counter()
+    premise = MEETING["en"]
+    negated = "The meeting is not on Monday."
+    try:
+        checker = EntailmentChecker(ref.path, settings.entailment_threshold, settings.threads)
+        [(_, same)] = checker.support(premise, premise)
+        [(_, other)] = checker.support(premise, negated)
+        problems = [] if same > other else [f"supports its negation ({other:.2f}) over itself"]
+        output = f"support of itself {same:.2f}, of a negation {other:.2f}"
+    except (SummarizeError, OSError, ValueError) as exc:
+        output, problems = "", [str(exc)]
+    return ModelCheck(
+        ref.name,
+        "entailment",
+        premise,
+        output,
+        not problems,
+        problems,
+        round(time.perf_counter() - start, 2),
+    )

@@ -179,7 +179,19 @@ class Stages:
         self.detector: Detector = get_detector(settings)
         self.router = Router(settings, self.catalog)
         self._summarizers: dict[tuple[str, tuple[str, ...]], Seq2SeqSummarizer] = {}
+        self._entailment: Any = None
+        self._entailment_looked = False
         self._check_model_options()
+
+    def entailment(self) -> Any:
+        """The optional entailment checker, loaded once when its model is present (else None:
+        the check is off, and nothing is downloaded for it)."""
+        if not self._entailment_looked:
+            from summarize.checks.entailment import load_default
+
+            self._entailment = load_default(self.settings)
+            self._entailment_looked = True
+        return self._entailment
 
     def _check_model_options(self) -> None:
         """Resolve every model named in an option now, so a typo fails before any work."""
@@ -474,6 +486,9 @@ class Stages:
             is_summary=True,
             source_lang=source_lang,
         )
+        checker = self.entailment()
+        if checker is not None and summary.text.strip():
+            flags += checker.check(source, summary.text, "summarize")
         if summary.truncated:
             flags.append(truncated_output(summary.text, "summarize", "summary_generation"))
         for target, tr in translations.items():

@@ -350,6 +350,47 @@ def build_t5(out: Path, corpus_path: Path, seed: int = 0) -> Path:
     return out
 
 
+def build_nli(out: Path, corpus_path: Path, seed: int = 0) -> Path:
+    """A tiny XLM-RoBERTa sequence classifier with NLI labels: the architecture of the
+    entailment check's catalogue model, laid out as its repository is (sentencepiece model,
+    tokenizer.json, safetensors)."""
+    import sentencepiece as spm
+    import torch
+    from transformers import (
+        XLMRobertaConfig,
+        XLMRobertaForSequenceClassification,
+        XLMRobertaTokenizer,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        # fairseq's order, as XLM-R has it: <s> 0, <pad> 1, </s> 2, <unk> 3.
+        model_file = _spm(corpus_path, Path(tmp) / "spm", 300, bos=0, pad=1, eos=2, unk=3)
+        shutil.copy(model_file, out / "sentencepiece.bpe.model")
+        proc = spm.SentencePieceProcessor(model_file=str(model_file))
+        vocab = [(proc.id_to_piece(i), proc.get_score(i)) for i in range(proc.get_piece_size())]
+    tok = XLMRobertaTokenizer(vocab=vocab, model_max_length=MAX_INPUT)
+    tok.save_pretrained(str(out))
+    labels = {0: "entailment", 1: "neutral", 2: "contradiction"}
+    config = XLMRobertaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=MAX_INPUT + 2,
+        num_labels=3,
+        id2label=labels,
+        label2id={v: k for k, v in labels.items()},
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    torch.manual_seed(seed)
+    XLMRobertaForSequenceClassification(config).save_pretrained(str(out))
+    return out
+
+
 def build_all(root: Path) -> dict[str, Path]:
     """Every tiny model the tests use, by role; built once per session."""
     from transformers.utils import logging as hf_logging
@@ -368,6 +409,7 @@ def build_all(root: Path) -> dict[str, Path]:
         "fr-en": build_marian(root / "tiny-marian-fr-en", corpus_path, seed=3),
         "ar-en": build_marian(root / "tiny-marian-ar-en", corpus_path, seed=4),
         "m2m100": build_m2m100(root / "tiny-m2m100", corpus_path, seed=5),
+        "nli": build_nli(root / "tiny-nli", corpus_path, seed=6),
     }
 
 
