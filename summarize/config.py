@@ -312,14 +312,60 @@ def _apply(layer: Mapping[str, Any], values: dict[str, Any], where: str) -> None
             raise ConfigError(f"{here}: unknown setting (see README 'Configuration')")
 
 
+# SUMMARIZE_* names that are not settings: the config file's path, and switches of the tests
+# and benchmarks.
+_ENV_NOT_SETTINGS = frozenset(
+    {"config", "slow_tests", "require_ray_tests", "real_models_dir", "bench_cluster"}
+)
+
+
+def _env_keys() -> list[str]:
+    """Every setting the environment may set (SUMMARIZE_<NAME>), aliases included."""
+    names = set(_SCALARS) | set(_LISTS) | set(_TABLES) | set(_ALIASES)
+    return sorted(names - {"config_file"})
+
+
+def _generation_from_env(value: str, where: str) -> dict[str, Any]:
+    """`num_beams=4,max_new_tokens=200`: a generation table written on one line."""
+    table: dict[str, Any] = {}
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        key, sep, item = part.partition("=")
+        if not sep:
+            raise ConfigError(f"{where}: expected KEY=VALUE,..., got {part!r}")
+        table[key.strip()] = item.strip()
+    return table
+
+
+def env_warnings(env: Mapping[str, str]) -> list[str]:
+    """One line for each SUMMARIZE_* variable that names no setting, with the nearest one."""
+    import difflib
+
+    known = _env_keys()
+    out = []
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key in known or key in _ENV_NOT_SETTINGS:
+            continue
+        near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {ENV_PREFIX}{near[0].upper()}?" if near else ""
+        out.append(f"{name} is not a setting and is ignored{hint}")
+    return out
+
+
 def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
     layer: dict[str, Any] = {}
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
             continue
         key = name[len(ENV_PREFIX) :].lower()
-        key = {"output": "output_dir"}.get(key, key)
-        if key in _SCALARS or key in _LISTS or key in ("translators", "summarizers"):
+        key = _ALIASES.get(key, key)
+        if key in ("summary_generation", "translation_generation"):
+            layer[key] = _generation_from_env(value, name)
+        elif key in _SCALARS or key in _LISTS or key in ("translators", "summarizers"):
             layer[key] = value
     # The hub's own switches mean the same thing to us.
     if env.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE and "offline" not in layer:

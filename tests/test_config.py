@@ -183,3 +183,44 @@ def test_hub_and_service_settings_come_from_the_environment_and_the_file(tmp_pat
     )
     s = load_settings(env={}, cwd=tmp_path)
     assert (s.rate_per_minute, s.max_queue, s.watch_interval) == (30, 5, 0.5)
+
+
+def test_every_setting_of_the_file_is_settable_in_the_environment(tmp_path: Path) -> None:
+    from summarize.config import _ALIASES, _LISTS, _SCALARS, _TABLES, _env_layer
+
+    file_keys = set(_SCALARS) | set(_LISTS) | set(_TABLES) | set(_ALIASES)
+    values = {k: "num_beams=2" if _ALIASES.get(k, k) in _TABLES[2:] else "x" for k in file_keys}
+    layer = _env_layer({f"SUMMARIZE_{k.upper()}": v for k, v in values.items()})
+    assert {_ALIASES.get(k, k) for k in file_keys} <= set(layer)
+    # The names the README and --help use: SUMMARIZE_TO, SUMMARIZE_FORMAT, a generation table.
+    s = load_settings(
+        env={
+            "SUMMARIZE_TO": "fr",
+            "SUMMARIZE_FORMAT": "md,json",
+            "SUMMARIZE_SUMMARY_GENERATION": "num_beams=2,max_new_tokens=99",
+        },
+        cwd=tmp_path,
+    )
+    assert s.targets == ("fr",) and s.formats == ("md", "json")
+    assert dict(s.summary_generation) == {"num_beams": 2, "max_new_tokens": 99}
+
+
+def test_a_misspelt_variable_is_one_warning_naming_the_nearest_setting(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from summarize.cli import app
+    from summarize.config import env_warnings
+
+    assert env_warnings({"SUMMARIZE_TAGRETS": "fr", "SUMMARIZE_TO": "fr"}) == [
+        "SUMMARIZE_TAGRETS is not a setting and is ignored; did you mean SUMMARIZE_TARGETS?"
+    ]
+    assert env_warnings({"SUMMARIZE_CONFIG": "x", "SUMMARIZE_SLOW_TESTS": "1"}) == []
+    result = CliRunner().invoke(
+        app, ["cache", "stats", "-o", str(tmp_path)], env={"SUMMARIZE_TAGRETS": "fr"}
+    )
+    assert result.exit_code == 0
+    lines = [line for line in result.stderr.splitlines() if "SUMMARIZE_TAGRETS" in line]
+    assert lines == [
+        "summarize: warning: SUMMARIZE_TAGRETS is not a setting and is ignored; "
+        "did you mean SUMMARIZE_TARGETS?"
+    ]

@@ -54,9 +54,17 @@ TranslatorOpt = Annotated[
 
 
 def _settings(config: Path | None, **overrides: Any) -> Settings:
-    """Settings from defaults, the configuration file, the environment, then these options."""
-    from summarize.config import load_settings
+    """Settings from defaults, the configuration file, the environment, then these options.
+    A misspelt SUMMARIZE_* variable is one warning line (an unknown key in the file is an
+    error: the file is ours to check, the environment is shared)."""
+    import os
 
+    import typer
+
+    from summarize.config import env_warnings, load_settings
+
+    for line in env_warnings(os.environ):
+        typer.echo(f"summarize: warning: {line}", err=True)
     return load_settings(
         config, overrides={k: v for k, v in overrides.items() if v is not None and v != []}
     )
