@@ -63,8 +63,15 @@ class Pipeline:
         cache: Cache | None = None,
         executor: Executor | None = None,
     ) -> None:
-        self.settings = settings
         self.catalog = catalog if catalog is not None else load_catalog(settings)
+        # The targets as the models know them, resolved once before any work: a regional code
+        # known only as its language is mapped (and said); one no model offers stops here.
+        from summarize.translate import Router
+
+        targets, self.notices = Router(settings, self.catalog).resolve_targets(settings.targets)
+        if targets != settings.targets:
+            settings = dataclasses.replace(settings, targets=targets)
+        self.settings = settings
         self.cache = (
             cache
             if cache is not None
@@ -94,6 +101,7 @@ class Pipeline:
         needed = stages.plan(items)
         ensure_present(needed, settings)
         report = BatchReport(output_dir=str(settings.output_dir))
+        report.warnings.extend(self.notices)
         report.warnings.extend(licence_warnings(needed))
         outcome_of: dict[int, SourceOutcome] = {}
         result_of: dict[int, Result] = {}

@@ -174,6 +174,22 @@ class CopyTranslator:
         return [Generation(t) for t in texts]
 
 
+def target_codes(ref: ModelRef) -> set[str] | None:
+    """The languages a multilingual model has codes for (M2M100's, NLLB's, or the entry's
+    list); None when it does not say."""
+    entry = ref.entry
+    if entry.lang_codes == "m2m100":
+        from transformers.models.m2m_100.tokenization_m2m_100 import FAIRSEQ_LANGUAGE_CODES
+
+        codes = set(FAIRSEQ_LANGUAGE_CODES["m2m100"])
+        return codes & set(entry.languages) if entry.languages else codes
+    if entry.lang_codes == "nllb":
+        from summarize.engines.tokens import NLLB_CODES
+
+        return set(entry.languages) or set(NLLB_CODES)
+    return set(entry.languages) if entry.languages else None
+
+
 class Router:
     """Chooses a translator per language pair and keeps one object per model and pair."""
 
@@ -195,16 +211,66 @@ class Router:
         return None
 
     def _fallback(self, src: str, tgt: str) -> ModelTranslator | None:
+        ref = self._fallback_ref()
+        if ref is None or not ref.entry.any_to_any or not ref.entry.covers_pair(src, tgt):
+            return None
+        codes = target_codes(ref)
+        if codes is not None and not {src, tgt} <= codes:
+            return None  # a language its tokenizer has no code for
+        return ModelTranslator(ref, self.settings, src, tgt, "fallback")
+
+    # -- which targets can be reached at all (checked once, before any work) -----------------
+
+    def _fallback_ref(self) -> ModelRef | None:
         override = self.settings.translators.get("*")
         if override:
-            ref = resolve(override, self.catalog, task="translation")
-        elif self.settings.fallback in self.catalog:
-            ref = self.catalog.ref(self.settings.fallback)
-        else:
-            return None
-        if not ref.entry.any_to_any or not ref.entry.covers_pair(src, tgt):
-            return None
-        return ModelTranslator(ref, self.settings, src, tgt, "fallback")
+            return resolve(override, self.catalog, task="translation")
+        if self.settings.fallback in self.catalog:
+            return self.catalog.ref(self.settings.fallback)
+        return None
+
+    def offered(self) -> set[str] | None:
+        """Every target language some configured model translates into (None: any)."""
+        out = {p.split("-", 1)[1] for e in self.catalog.entries.values() for p in e.pairs}
+        out |= {k.split("-", 1)[1] for k in self.settings.translators if k != "*"}
+        fallback = self._fallback_ref()
+        if fallback is not None and fallback.entry.any_to_any:
+            codes = target_codes(fallback)
+            if codes is None:
+                return None
+            out |= codes
+        return out
+
+    def resolve_targets(self, targets: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:
+        """The targets as the models know them, and a note for each one renamed: a regional
+        code the models know only as its language (`pt-br` -> `pt`) is mapped and said so. A
+        target no configured model offers is one LanguageError naming what they do offer."""
+        offered = self.offered()
+        out: list[str] = []
+        notes: list[str] = []
+        for target in targets:
+            base = target.split("-", 1)[0]
+            if offered is None or target in offered:
+                chosen = target
+            elif base != target and base in offered:
+                chosen = base
+                notes.append(
+                    f"target {target}: the translation models know it as {base}; "
+                    f"translating into {base}"
+                )
+            else:
+                shown = sorted(offered)
+                listing = ", ".join(shown[:40]) + (
+                    f", ... ({len(shown)} in all)" if len(shown) > 40 else ""
+                )
+                raise LanguageError(
+                    f"target {target!r}: no configured translation model translates into it; "
+                    f"they offer: {listing}. Choose one of those, or name a model that "
+                    "translates into it (--translator SRC-TGT=NAME|PATH, or '*=NAME|PATH')"
+                )
+            if chosen not in out:
+                out.append(chosen)
+        return tuple(out), notes
 
     def choose(self, src: str, tgt: str) -> Translator:
         key = (src, tgt)

@@ -221,3 +221,36 @@ def test_report_and_closing_line_count_skipped_files(tiny: dict[str, Path], tmp_
     skipped = {Path(s["source"]).name: s for s in doc["sources"] if s["status"] == "skipped"}
     assert set(skipped) == {"scan.pdf", "photo.jpg"}
     assert "an image" in skipped["photo.jpg"]["reason"]
+
+
+def test_a_target_no_model_serves_is_one_line_before_any_work(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    models = [
+        "--summarizer",
+        str(tiny["bart"]),
+        "--translator",
+        f"*={tiny['m2m100']}",
+    ]
+    article = str(SEEDS / "000_c73dff72cbaff43d.txt")
+    out = tmp_path / "none"
+    refused = runner.invoke(app, ["run", article, "--to", "xx-yy", "-o", str(out), *models])
+    assert refused.exit_code == 2, refused.output
+    lines = [line for line in refused.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in refused.output
+    assert "target 'xx-yy'" in lines[0] and "they offer: af, am, ar" in lines[0]
+    assert not (out / "report.json").exists()  # no work was started
+    # A regional code the model knows as its language: mapped, and said.
+    out = tmp_path / "pt"
+    mapped = runner.invoke(app, ["run", article, "--to", "pt-br", "-o", str(out), *models])
+    assert mapped.exit_code == 0, mapped.output
+    assert "target pt-br: the translation models know it as pt" in mapped.output
+    doc = json.loads((out / "000_c73dff72cbaff43d.txt.json").read_text(encoding="utf-8"))
+    assert list(doc["translations"]) == ["pt"]
+
+
+def test_review_fields_take_what_targets_take() -> None:
+    from summarize.review import valid_field
+
+    assert valid_field("translation:pt-br") and valid_field("title:zh-hant")
+    assert not valid_field("translation:pt_br")

@@ -197,3 +197,19 @@ def test_a_job_brief_lists_its_own_members_and_counts_the_rest_of_the_folder(
         # Headlines from the first line, as the CLI finds them.
         results = client.get(f"/v1/jobs/{ids[0]}/results", headers=AUTH).json()
         assert [r["title"] is not None for r in results] == [False, True, True]
+
+
+def test_job_targets_are_resolved_as_the_cli_resolves_them(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    with TestClient(make_app(tiny, tmp_path / "out", start_worker=False)) as client:
+        bad = client.post(
+            "/v1/jobs", json={"articles": [{"text": ARTICLE}], "targets": ["xx-yy"]}, headers=AUTH
+        )
+        assert bad.status_code == 422 and "target 'xx-yy'" in bad.json()["error"]["message"]
+        good = client.post(
+            "/v1/jobs", json={"articles": [{"text": ARTICLE}], "targets": ["pt-br"]}, headers=AUTH
+        )
+        assert good.status_code == 202
+        info = client.get(f"/v1/jobs/{good.json()['id']}", headers=AUTH).json()
+        assert info["targets"] == ["pt"]

@@ -21,7 +21,10 @@ from summarize.review.store import Edit, Target
 from summarize.text import sha256
 
 STORY_PREFIX = "story:"
-_FIELD = re.compile(r"^(summary|title|(translation|title|story_summary):[a-z]{2,3})$")
+# A field's language is written as targets are (`ar`, `pt`, `pt-br`, `zh-hant`).
+_FIELD = re.compile(
+    r"^(summary|title|(translation|title|story_summary):[a-z]{2,3}(-[a-z0-9]{2,8})?)$"
+)
 # An edited field longer than this is refused: no summary or headline is near it, and a huge
 # paste would make every check and published document on the desk slow.
 MAX_FIELD_CHARS = 20_000

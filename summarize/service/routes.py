@@ -74,8 +74,16 @@ router = APIRouter()
 
 
 def _targets(svc: Service, values: list[str] | None) -> tuple[str, ...]:
+    """A request's targets as the models know them (`pt-br` is `pt`); 422 for one that no
+    configured model translates into."""
+    if not values:
+        return svc.settings.targets
+    from summarize.catalog import load_catalog
+    from summarize.translate import Router
+
     try:
-        return parse_targets(values, "targets") if values else svc.settings.targets
+        targets = parse_targets(values, "targets")
+        return Router(svc.settings, load_catalog(svc.settings)).resolve_targets(targets)[0]
     except SummarizeError as exc:
         raise ApiError(422, "invalid_targets", str(exc)) from None
 
