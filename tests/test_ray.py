@@ -316,14 +316,22 @@ with TestClient(app) as client:
             executor = next(iter(app.state.worker._pipelines.values())).executor
             for actor in executor._actors:
                 ray.kill(actor, no_restart=True)
-        job = client.post("/v1/jobs", json={"articles": batch}, headers=auth).json()["id"]
+        body = {"articles": batch}
+        if number == 3:  # other targets, under the same kept pool
+            body["targets"] = ["fr"]
+        job = client.post("/v1/jobs", json=body, headers=auth).json()["id"]
         while client.get(f"/v1/jobs/{job}", headers=auth).json()["status"] != "done":
             time.sleep(0.1)
         results = client.get(f"/v1/jobs/{job}/results", headers=auth).json()
         executor = next(iter(app.state.worker._pipelines.values())).executor
         pool = ray.get([actor.loaded.remote() for actor in executor._actors])
         errors = [r["error"]["message"] for r in results if "error" in r]
-        seen.append({"ok": len(results) - len(errors), "pool": pool, "errors": errors[:2]})
+        executors = {id(p.executor) for p in app.state.worker._pipelines.values()}
+        seen.append({
+            "ok": len(results) - len(errors), "pool": pool, "errors": errors[:2],
+            "targets": sorted({t for r in results if "error" not in r for t in r["translations"]}),
+            "executors": len(executors),
+        })
 print("RESULT " + json.dumps(seen))
 """
 
@@ -353,6 +361,7 @@ def test_serve_with_ray_keeps_one_pool_across_batches_and_rebuilds_a_dead_one(
         for i in (0, 2)
     ]
     batches.append([{"id": "late", "text": seeds[4].read_text(encoding="utf-8")}])
+    batches.append([{"id": "french-only", "text": seeds[3].read_text(encoding="utf-8")}])
     result = cluster.run(
         [sys.executable, str(script), json.dumps(overrides), json.dumps(batches)],
         cwd=tmp_path,
@@ -360,8 +369,13 @@ def test_serve_with_ray_keeps_one_pool_across_batches_and_rebuilds_a_dead_one(
     )
     line = next((x for x in result.stdout.splitlines() if x.startswith("RESULT ")), None)
     assert line is not None, result.stdout[-2000:] + result.stderr[-4000:]
-    first, second, third = json.loads(line[len("RESULT ") :])
-    assert [b["ok"] for b in (first, second, third)] == [2, 2, 1], [first, second, third]
+    first, second, third, fourth = json.loads(line[len("RESULT ") :])
+    assert [b["ok"] for b in (first, second, third, fourth)] == [2, 2, 1, 1], [
+        first,
+        second,
+        third,
+        fourth,
+    ]
     pids = sorted(pid for pid, _ in first["pool"])
     assert len(pids) == 2
     # The same two processes served both batches, each with the models it loaded once.
@@ -371,3 +385,8 @@ def test_serve_with_ray_keeps_one_pool_across_batches_and_rebuilds_a_dead_one(
         assert set(before) <= set(after), (first, second)
     # After the pool was killed, the third batch ran on a new one.
     assert not set(pids) & {pid for pid, _ in third["pool"]}
+    # A job with other targets ran on that same kept pool (no second pool to place), and got
+    # its own targets.
+    assert sorted(pid for pid, _ in fourth["pool"]) == sorted(pid for pid, _ in third["pool"])
+    assert fourth["executors"] == 1 and fourth["targets"] == ["fr"]
+    assert third["targets"] == ["ar", "fr"]

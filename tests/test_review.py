@@ -111,6 +111,11 @@ def test_review_on_an_output_folder(tiny: dict[str, Path], tmp_path: Path) -> No
     assert scored.exit_code == 0, scored.output
     assert "en-ar" in scored.output and "chrF++" in scored.output and "rouge1" in scored.output
     assert "nrefs:1" in scored.output  # sacrebleu's signature
+    written = json.loads((out / "eval.json").read_text(encoding="utf-8"))
+    assert written["mode"] == "from_edits" and f"scores written to {out / 'eval.json'}" in (
+        scored.output.replace("\n", "")
+    )
+    assert {(g["kind"], g["pair"]) for g in written["groups"]} >= {("translation", "en-ar")}
     exported = invoke("edits", "export", "-o", str(out))
     pairs = [json.loads(line) for line in exported.stdout.splitlines()]
     by_field = {p["field"]: p for p in pairs}

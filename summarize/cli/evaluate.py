@@ -46,7 +46,9 @@ def eval_(
     translator: TranslatorOpt = None,
 ) -> None:
     """Run the pipeline on reference articles and score it: ROUGE-1/2/L for summaries, BLEU
-    and chrF++ for translations, each with its signature; writes <output>/eval.json.
+    and chrF++ for translations, each with its signature; writes <output>/eval.json. With
+    --from-edits, the machine text is scored against the editors' approved edits instead, per
+    model and language pair, and written to <output>/eval.json as well.
 
     Examples: summarize eval refs.jsonl --to ar,fr; summarize eval --from-edits -o outputs
     """
@@ -127,3 +129,12 @@ def _from_edits(output_dir: Path) -> None:
             )
             table.add_row(*head, name, f"{value:.2f}", sig)
     Console(width=200).print(table)
+    import json
+
+    from summarize.evaluate import EVAL_FILE
+    from summarize.files import atomic_write
+
+    path = output_dir / EVAL_FILE
+    doc = {"mode": "from_edits", **scores}
+    atomic_write(path, (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+    typer.echo(f"scores written to {path}")

@@ -94,7 +94,9 @@ def compute_items(stages: Stages, items: list[Item]) -> list[Item]:
 
 
 class ArticleWorker:
-    """One actor of the pool: its own stages over a recording cache, built once."""
+    """One actor of the pool: its stages over a recording cache, built once per set of target
+    languages (a kept pool serves every job, whatever its targets; the models themselves load
+    once per process and are shared by all of them)."""
 
     def __init__(self, settings: Settings, catalog: Catalog, version: str) -> None:
         from summarize._version import __version__
@@ -104,7 +106,15 @@ class ArticleWorker:
                 f"node {socket.gethostname()} has summarize {__version__} but the driver has "
                 f"{version}; install the same version on every node"
             )
+        self.settings, self.catalog = settings, catalog
         self.stages = Stages(settings, catalog, RecordingCache())
+        self._by_targets: dict[tuple[str, ...], Stages] = {settings.targets: self.stages}
+
+    def stages_for(self, targets: tuple[str, ...]) -> Stages:
+        if targets not in self._by_targets:
+            settings = dataclasses.replace(self.settings, targets=targets)
+            self._by_targets[targets] = Stages(settings, self.catalog, RecordingCache())
+        return self._by_targets[targets]
 
     def node(self) -> str:
         """The Ray node this worker runs on (answered once it has started)."""
@@ -119,12 +129,16 @@ class ArticleWorker:
 
         return os.getpid(), [str(p) for p in loaded_models()]
 
-    def __call__(self, number: int, wave: bytes) -> list[bytes]:
-        """One wave of articles in; each article back, saying where it ran."""
+    def __call__(
+        self, number: int, wave: bytes, targets: tuple[str, ...] | None = None
+    ) -> list[bytes]:
+        """One wave of articles in (for these target languages); each article back, saying
+        where it ran."""
         import ray
 
         started = time.perf_counter()
-        done = compute_items(self.stages, pickle.loads(wave))
+        stages = self.stages_for(tuple(targets)) if targets else self.stages
+        done = compute_items(stages, pickle.loads(wave))
         placement = Placement(
             node=ray.get_runtime_context().get_node_id(),
             host=socket.gethostname(),
@@ -206,8 +220,9 @@ class RayExecutor:
 
     def __init__(self, settings: Settings, *, keep_pool: bool = False) -> None:
         """`keep_pool`: for long-lived processes (serve, watch), one pool of actors is made on
-        the first batch and kept, models loaded, for the next; a dead pool is rebuilt. A
-        one-shot run streams its waves through Ray Data instead."""
+        the first batch and kept, models loaded, for the next, whatever each batch's target
+        languages (each wave names its own); a dead pool is rebuilt. A one-shot run makes its
+        pool for the run and drops it at the end."""
         self.settings = settings
         self.keep_pool = keep_pool
         self._actors: list[Any] = []
@@ -289,7 +304,13 @@ class RayExecutor:
         rows: list[dict[str, Any]] = []
         members: list[set[int]] = []
         for number, wave in enumerate(waves(items, self.settings.batch_size)):
-            rows.append({"number": number, "wave": pickle.dumps([shippable(it) for it in wave])})
+            rows.append(
+                {
+                    "number": number,
+                    "wave": pickle.dumps([shippable(it) for it in wave]),
+                    "targets": tuple(stages.settings.targets),
+                }
+            )
             members.append({it.index for it in wave})
         workers, cpus = self._pool()  # a request that cannot fit stops here, in one line
         if len(rows) < workers and not self._said_idle:
@@ -391,7 +412,8 @@ class RayExecutor:
             while todo and free:
                 actor = free.pop()
                 row = todo.pop()
-                running[actor.__call__.remote(row["number"], row["wave"])] = actor
+                call = actor.__call__.remote(row["number"], row["wave"], row["targets"])
+                running[call] = actor
             ready, _ = ray.wait([*running, *starting], num_returns=1, timeout=NODE_CHECK_S)
             now = time.monotonic()
             if now >= next_check:

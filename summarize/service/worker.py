@@ -33,6 +33,7 @@ class Worker:
         self.stopping = threading.Event()
         self.failure: str | None = None
         self._pipelines: dict[tuple[str, ...], Any] = {}
+        self._executor: Any = None  # shared by the pipelines of every target set
         self.thread = threading.Thread(target=self._loop, name="summarize-worker", daemon=True)
 
     def start(self) -> None:
@@ -65,9 +66,12 @@ class Worker:
         from summarize.runner import Pipeline
 
         if targets not in self._pipelines:
+            # One executor for every target set: on Ray, one kept pool sized to the cluster
+            # serves them all (a second pool could not be placed beside the first).
+            if self._executor is None:
+                self._executor = get_executor(self.settings, long_lived=True)
             settings = replace(self.settings, targets=targets)
-            executor = get_executor(settings, long_lived=True)
-            self._pipelines[targets] = Pipeline(settings, executor=executor)
+            self._pipelines[targets] = Pipeline(settings, executor=self._executor)
         return self._pipelines[targets]
 
     def _article(self, obj: dict[str, Any], idx: int, source: str) -> Any:
