@@ -213,6 +213,13 @@ def _doc() -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    opened = EditStore(tmp_path / "edits.sqlite3")
+    yield opened
+    opened.close()
+
+
 def _save(store: EditStore, doc: dict[str, Any], field: str, text: str, **kw: Any) -> Any:
     found = review.target(doc, field)
     assert found is not None
@@ -221,72 +228,60 @@ def _save(store: EditStore, doc: dict[str, Any], field: str, text: str, **kw: An
     return store.save(FOLDER, found, text, kw.pop("editor", "amal"), **kw)
 
 
-def test_only_the_source_or_the_machine_text_makes_an_edit_stale(tmp_path: Path) -> None:
+def test_only_the_source_or_the_machine_text_makes_an_edit_stale(store: EditStore) -> None:
     doc = _doc()
-    store = EditStore(tmp_path / "edits.sqlite3")
-    try:
-        _save(store, doc, "translation:fr", "T2.", approve=True)
-        assert apply(doc, store.fields(FOLDER, "a"))["translations"]["fr"]["text"] == "T2."
-        # A library upgrade, another device, engine or model that writes the same text:
-        # the approved edit still applies.
-        moved = json.loads(json.dumps(doc))
-        moved["provenance"]["translate:fr"] |= {
-            "model": "t2",
-            "versions": {"transformers": "5.9.0"},
-            "device": "cuda",
-            "compute_type": "int8_float16",
-            "engine": "ctranslate2",
-            "seconds": 9.0,
-        }
-        assert apply(moved, store.fields(FOLDER, "a"))["translations"]["fr"]["text"] == "T2."
-        # Other machine text under it: stale, the editor's text offered, not applied.
-        other = json.loads(json.dumps(doc))
-        other["translations"]["fr"]["text"] = "T autre."
-        stale = apply(other, store.fields(FOLDER, "a"))
-        assert stale["translations"]["fr"]["text"] == "T autre."
-        entry = stale["review"]["fields"]["translation:fr"]
-        assert entry["status"] == "stale" and entry["stale"]["text"] == "T2."
-        assert "machine text under the edit changed" in entry["stale"]["reason"]
-    finally:
-        store.close()
+    _save(store, doc, "translation:fr", "T2.", approve=True)
+    assert apply(doc, store.fields(FOLDER, "a"))["translations"]["fr"]["text"] == "T2."
+    # A library upgrade, another device, engine or model that writes the same text:
+    # the approved edit still applies.
+    moved = json.loads(json.dumps(doc))
+    moved["provenance"]["translate:fr"] |= {
+        "model": "t2",
+        "versions": {"transformers": "5.9.0"},
+        "device": "cuda",
+        "compute_type": "int8_float16",
+        "engine": "ctranslate2",
+        "seconds": 9.0,
+    }
+    assert apply(moved, store.fields(FOLDER, "a"))["translations"]["fr"]["text"] == "T2."
+    # Other machine text under it: stale, the editor's text offered, not applied.
+    other = json.loads(json.dumps(doc))
+    other["translations"]["fr"]["text"] = "T autre."
+    stale = apply(other, store.fields(FOLDER, "a"))
+    assert stale["translations"]["fr"]["text"] == "T autre."
+    entry = stale["review"]["fields"]["translation:fr"]
+    assert entry["status"] == "stale" and entry["stale"]["text"] == "T2."
+    assert "machine text under the edit changed" in entry["stale"]["reason"]
 
 
-def test_a_draft_never_unpublishes_and_a_stale_version_is_refused(tmp_path: Path) -> None:
+def test_a_draft_never_unpublishes_and_a_stale_version_is_refused(store: EditStore) -> None:
     doc = _doc()
-    store = EditStore(tmp_path / "edits.sqlite3")
-    try:
-        first = _save(store, doc, "summary", "Approved S.", approve=True, expected=0)
-        assert first.version == 1
-        # Two editors both loaded version 1; the second save is refused with the first's text.
-        _save(store, doc, "summary", "Amal's draft.", expected=1, editor="amal")
-        with pytest.raises(Conflict) as raised:
-            _save(store, doc, "summary", "Omar's draft.", expected=1, editor="omar")
-        assert raised.value.current.by == "amal" and raised.value.current.version == 2
-        assert raised.value.current.draft is not None
-        assert raised.value.current.draft.text == "Amal's draft."
-        assert "changed by amal" in str(raised.value)
-        # The approved text stays published while the draft is pending.
-        published = apply(doc, store.fields(FOLDER, "a"))
-        assert published["summary"]["text"] == "Approved S."
-        entry = published["review"]["fields"]["summary"]
-        assert entry["status"] == "approved" and entry["pending"]["text"] == "Amal's draft."
-    finally:
-        store.close()
+    first = _save(store, doc, "summary", "Approved S.", approve=True, expected=0)
+    assert first.version == 1
+    # Two editors both loaded version 1; the second save is refused with the first's text.
+    _save(store, doc, "summary", "Amal's draft.", expected=1, editor="amal")
+    with pytest.raises(Conflict) as raised:
+        _save(store, doc, "summary", "Omar's draft.", expected=1, editor="omar")
+    assert raised.value.current.by == "amal" and raised.value.current.version == 2
+    assert raised.value.current.draft is not None
+    assert raised.value.current.draft.text == "Amal's draft."
+    assert "changed by amal" in str(raised.value)
+    # The approved text stays published while the draft is pending.
+    published = apply(doc, store.fields(FOLDER, "a"))
+    assert published["summary"]["text"] == "Approved S."
+    entry = published["review"]["fields"]["summary"]
+    assert entry["status"] == "approved" and entry["pending"]["text"] == "Amal's draft."
 
 
-def test_edits_of_two_scopes_never_meet(tmp_path: Path) -> None:
+def test_edits_of_two_scopes_never_meet(store: EditStore) -> None:
     doc = _doc()
-    store = EditStore(tmp_path / "edits.sqlite3")
-    try:
-        found = review.target(doc, "summary")
-        assert found is not None
-        store.save("job-a", found, "Job A's text.", "amal", approve=True, expected=0)
-        store.save("job-b", found, "Job B's text.", "omar", approve=True, expected=0)
-        assert apply(doc, store.fields("job-a", "a"))["summary"]["text"] == "Job A's text."
-        assert apply(doc, store.fields("job-b", "a"))["summary"]["text"] == "Job B's text."
-        assert store.fields(FOLDER, "a") == {}
-    finally:
-        store.close()
+    found = review.target(doc, "summary")
+    assert found is not None
+    store.save("job-a", found, "Job A's text.", "amal", approve=True, expected=0)
+    store.save("job-b", found, "Job B's text.", "omar", approve=True, expected=0)
+    assert apply(doc, store.fields("job-a", "a"))["summary"]["text"] == "Job A's text."
+    assert apply(doc, store.fields("job-b", "a"))["summary"]["text"] == "Job B's text."
+    assert store.fields(FOLDER, "a") == {}
 
 
 def test_an_old_edits_file_is_migrated_with_its_edits(tmp_path: Path) -> None:

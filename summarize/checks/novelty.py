@@ -42,9 +42,11 @@ def _stemmer(lang: str) -> Any:
 
 @cache
 def _zipf(word: str, lang: str) -> float:
+    """wordfreq's small list: it holds every word down to Zipf 3 (a word rarer reads 0), all
+    the threshold needs, in 4 MB of memory where the full list takes 37."""
     from wordfreq import zipf_frequency
 
-    return float(zipf_frequency(word, lang))
+    return float(zipf_frequency(word, lang, wordlist="small"))
 
 
 def novel_words(source: str, candidate: str, lang: str) -> list[tuple[str, float]]:
