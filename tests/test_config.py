@@ -224,3 +224,23 @@ def test_a_misspelt_variable_is_one_warning_naming_the_nearest_setting(tmp_path:
         "summarize: warning: SUMMARIZE_TAGRETS is not a setting and is ignored; "
         "did you mean SUMMARIZE_TARGETS?"
     ]
+
+
+def test_threads_default_to_the_cpus_this_process_may_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """os.cpu_count() counts a container's host: 16 threads on 2 usable CPUs cost speed and,
+    with CTranslate2, memory (the benchmark's 1,146 MB peak came from such a thread count)."""
+    import os
+
+    from summarize.config import usable_cpus
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(16)))
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    quota = tmp_path / "cpu.max"
+    quota.write_text("200000 100000\n")
+    assert usable_cpus(quota) == 2  # a 2-CPU quota
+    quota.write_text("max 100000\n")
+    assert usable_cpus(quota) == 16  # no quota: the affinity
+    assert usable_cpus(tmp_path / "absent") == 16
+    assert load_settings(env={}, cwd=tmp_path, overrides={"threads": 3}).resolved_threads == 3
