@@ -179,10 +179,9 @@ def target_codes(ref: ModelRef) -> set[str] | None:
     list); None when it does not say."""
     entry = ref.entry
     if entry.lang_codes == "m2m100":
-        from transformers.models.m2m_100.tokenization_m2m_100 import FAIRSEQ_LANGUAGE_CODES
+        from summarize.engines.tokens import M2M100_CODES
 
-        codes = set(FAIRSEQ_LANGUAGE_CODES["m2m100"])
-        return codes & set(entry.languages) if entry.languages else codes
+        return set(M2M100_CODES & set(entry.languages) if entry.languages else M2M100_CODES)
     if entry.lang_codes == "nllb":
         from summarize.engines.tokens import NLLB_CODES
 

@@ -325,3 +325,11 @@ def test_nothing_but_the_safe_path_ever_unpickles() -> None:
         ("ray.py", "pickle.loads", None),
     ]
     assert "use_safetensors=True" in (root / "engines" / "hf.py").read_text(encoding="utf-8")
+
+
+def test_m2m100_codes_are_transformers_own() -> None:
+    from transformers.models.m2m_100.tokenization_m2m_100 import FAIRSEQ_LANGUAGE_CODES
+
+    from summarize.engines.tokens import M2M100_CODES
+
+    assert frozenset(FAIRSEQ_LANGUAGE_CODES["m2m100"]) == M2M100_CODES

@@ -9,6 +9,16 @@ from typing import Any
 from summarize.catalog import ModelRef, check_loadable
 from summarize.errors import ModelLoadError
 
+# M2M100's 100 languages, as its tokenizer has them (`__pt__`): fairseq's list, the same as
+# transformers' FAIRSEQ_LANGUAGE_CODES["m2m100"], copied so that checking a target needs no
+# transformers import (a CTranslate2 run imports neither torch nor transformers).
+M2M100_CODES = frozenset(
+    """af am ar ast az ba be bg bn br bs ca ceb cs cy da de el en es et fa ff fi fr fy ga gd gl gu
+    ha he hi hr ht hu hy id ig ilo is it ja jv ka kk km kn ko lb lg ln lo lt lv mg mk ml mn mr
+    ms my ne nl no ns oc or pa pl ps pt ro ru sd si sk sl so sq sr ss su sv sw ta th tl tn tr uk
+    ur uz vi wo xh yi yo zh zu""".split()  # noqa: SIM905 (a list of 100 would be 100 lines)
+)
+
 # NLLB uses FLORES-200 codes; the catalogue lists ISO 639-1 codes.
 NLLB_CODES = {
     "ar": "arb_Arab",
