@@ -184,6 +184,9 @@ class Pipeline:
             else:
                 report.outcomes.append(outcome_of[index_of[id(entry)]])
         report.seconds = time.perf_counter() - started
+        from summarize.engines.ct2 import release_memory
+
+        release_memory()  # a watch folder or service runs batch after batch in one process
         if write:
             docs = [doc_of[i] for i in sorted(result_of)]
             write_briefs(settings.output_dir, docs, settings.formats, report.stories)

@@ -333,3 +333,23 @@ def test_m2m100_codes_are_transformers_own() -> None:
     from summarize.engines.tokens import M2M100_CODES
 
     assert frozenset(FAIRSEQ_LANGUAGE_CODES["m2m100"]) == M2M100_CODES
+
+
+def test_each_batch_gives_its_freed_memory_back(
+    tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watch folder or service runs batch after batch in one process: each batch ends by
+    returning the heap's free pages (glibc malloc_trim), so the process does not keep every
+    batch's buffers resident."""
+    import sys
+
+    from summarize import load_settings, run
+    from summarize.engines import ct2
+
+    assert ct2.release_memory() is sys.platform.startswith("linux")
+    calls: list[int] = []
+    monkeypatch.setattr(ct2, "release_memory", lambda: calls.append(1) or True)
+    settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out", stories=False))
+    first = sorted(SEEDS.glob("*.txt"))
+    assert run(first[:2], settings).ok and run(first[2:3], settings).ok
+    assert len(calls) == 2

@@ -137,8 +137,11 @@ class ArticleWorker:
         import ray
 
         started = time.perf_counter()
+        from summarize.engines.ct2 import release_memory
+
         stages = self.stages_for(tuple(targets)) if targets else self.stages
         done = compute_items(stages, pickle.loads(wave))
+        release_memory()  # a kept worker serves wave after wave
         placement = Placement(
             node=ray.get_runtime_context().get_node_id(),
             host=socket.gethostname(),
