@@ -120,6 +120,14 @@ class Desk:
             )
         return docs[item]
 
+    def versions(self, item: str) -> dict[str, int]:
+        """Each field of an item with its version (0 before any edit): what an item's ETag is
+        made of."""
+        state = self.store.fields(self.scope, item)
+        return {
+            f: state[f].version if f in state else 0 for f in review.fields(self.machine_doc(item))
+        }
+
     def published(self, item: str) -> dict[str, Any]:
         return self.publish({item: self.machine_doc(item)})[item]
 
@@ -194,8 +202,10 @@ class Desk:
 
     # -- editing -----------------------------------------------------------------------------
 
-    def _target(self, item: str, field: str, text: str | None) -> tuple[dict[str, Any], Any]:
-        doc = self.machine_doc(item)
+    def _target(
+        self, item: str, field: str, text: str | None, doc: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], Any]:
+        doc = self.machine_doc(item) if doc is None else doc
         if not review.valid_field(field):
             raise ReviewError(
                 f"{item}: {field!r} is not a field; use summary, title, translation:<lang>, "
@@ -224,7 +234,9 @@ class Desk:
         """Keep `text` as the field's draft (what is approved stays published). `version`:
         the field version the editor saw (a `Conflict` if it moved on)."""
         doc, found = self._target(item, field, text)
-        return self._save(doc, found, text, editor, approve=False, version=version)
+        done = self._save(doc, found, text, editor, approve=False, version=version)
+        self.republish()
+        return done
 
     def _save(
         self,
@@ -237,7 +249,7 @@ class Desk:
         version: int | None,
         acknowledged: list[str] | None = None,
     ) -> FieldEdits:
-        done = self.store.save(
+        return self.store.save(
             self.scope,
             found,
             text.strip(),
@@ -247,8 +259,6 @@ class Desk:
             source=self.source(doc) if not review.is_story(doc) else None,
             acknowledged=acknowledged or [],
         )
-        self.republish()
-        return done
 
     def approve(
         self,
@@ -263,7 +273,21 @@ class Desk:
         """Approve what the approver saw: `text` when given, else the pending draft, else the
         published text. A stale field needs its text sent: the editor's earlier wording or the
         machine's, never chosen for them."""
-        doc, found = self._target(item, field, text)
+        done = self._approve(item, field, editor, version, text, acknowledged)
+        self.republish()
+        return done
+
+    def _approve(
+        self,
+        item: str,
+        field: str,
+        editor: str,
+        version: int | None,
+        text: str | None = None,
+        acknowledged: list[str] | None = None,
+        doc: dict[str, Any] | None = None,
+    ) -> FieldEdits:
+        doc, found = self._target(item, field, text, doc)
         state = self.store.fields(self.scope, item).get(field, FieldEdits())
         if text is None:
             published = apply(doc, {field: state}) if state.version else None
@@ -289,24 +313,27 @@ class Desk:
         """Approve every machine field of an item as it stands. Open warnings and pending
         drafts are approved only with `force` (listed in each field's review as acknowledged);
         `versions`: the field versions the approver saw."""
-        published = self.published(item)
+        doc = self.machine_doc(item)
+        published = self.publish({item: doc})[item]
         pending = open_items(published)
         if pending and not force:
             raise NeedsAcknowledgement(item, pending)
-        done = []
-        for field in review.machine_fields(published):
-            if review.status(published, field) == APPROVED and not published["review"]["fields"][
-                field
-            ].get("pending"):
-                continue
-            if review.status(published, field) == STALE:
-                raise ReviewError(
-                    f"{item} {field}: the edit is stale; approve this field on its own, with "
-                    "the text you choose"
-                )
-            mine = [p.split(": ", 1)[1] for p in pending if p.startswith(field + ": ")]
-            version = None if versions is None else versions.get(field, 0)
-            done.append(self.approve(item, field, editor, version=version, acknowledged=mine))
+        done: list[FieldEdits] = []
+        try:
+            for field in review.machine_fields(published):
+                entry = published["review"]["fields"].get(field, {})
+                if entry.get("status") == APPROVED and not entry.get("pending"):
+                    continue
+                if entry.get("status") == STALE:
+                    raise ReviewError(
+                        f"{item} {field}: the edit is stale; approve this field on its own, with "
+                        "the text you choose"
+                    )
+                mine = [p.split(": ", 1)[1] for p in pending if p.startswith(field + ": ")]
+                version = None if versions is None else versions.get(field, 0)
+                done.append(self._approve(item, field, editor, version, acknowledged=mine, doc=doc))
+        finally:
+            self.republish()  # once for the item (and for what was saved before a refusal)
         return done
 
     def republish(self) -> None:

@@ -149,9 +149,10 @@ def _version(header: str | None, body: int | None, what: str) -> int:
     )
 
 
-def item_etag(view_fields: list[dict[str, Any]]) -> str:
+def item_etag(versions: Mapping[str, int]) -> str:
+    """An item's ETag: its fields and their versions."""
     digest = hashlib.sha256(
-        ";".join(f"{f['field']}={f['version']}" for f in view_fields).encode()
+        ";".join(f"{field}={version}" for field, version in versions.items()).encode()
     ).hexdigest()[:16]
     return f'"{digest}"'
 
@@ -201,7 +202,7 @@ def item_view(desk: Desk, item: str) -> dict[str, Any]:
         )
     return {
         "item": item,
-        "etag": item_etag(out_fields),
+        "etag": item_etag({f["field"]: f["version"] for f in out_fields}),
         "line": queue_line(doc),
         "source": source,
         "document": doc,
@@ -246,19 +247,19 @@ def approve_item(
         if body.field is None:
             versions = body.versions
             if versions is None:
-                view = item_view(desk, item)
-                if if_match is None or if_match.strip() != view["etag"]:
-                    if if_match is None:
-                        raise ApiError(
-                            428,
-                            "version_required",
-                            f"{item}: send the item's ETag (If-Match) or each field's version "
-                            "(versions), so nothing changed meanwhile is approved unseen",
-                        )
+                versions = desk.versions(item)
+                etag = item_etag(versions)
+                if if_match is None:
+                    raise ApiError(
+                        428,
+                        "version_required",
+                        f"{item}: send the item's ETag (If-Match) or each field's version "
+                        "(versions), so nothing changed meanwhile is approved unseen",
+                    )
+                if if_match.strip() != etag:
                     err = ApiError(409, "version_conflict", f"{item} changed since you loaded it")
-                    err.extra = {"etag": view["etag"]}
+                    err.extra = {"etag": etag}
                     raise err
-                versions = {f["field"]: f["version"] for f in view["fields"]}
             desk.approve_all(item, key.name, versions=versions, force=body.acknowledge_warnings)
         else:
             version = _version(if_match, body.version, f"{item} {body.field}")
