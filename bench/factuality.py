@@ -25,8 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from summarize.checks import check_text
 
-CODES_OFF_BY_DEFAULT = ("unsupported_sentence",)  # the entailment check's, only with --entailment
-
 
 def _scores(rows: list[tuple[bool, bool]]) -> dict[str, Any]:
     """rows: (unfaithful by the people, warned by the checks)."""

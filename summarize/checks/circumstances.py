@@ -12,6 +12,7 @@ matter, so lower-cased text is covered; words that are also common words in lowe
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
 
 from summarize.types import Flag
@@ -58,22 +59,16 @@ _ALIASES = {
 @cache
 def _places() -> dict[str, frozenset[str]]:
     """A country's name (folded, in any of the languages) -> all its names (folded)."""
-    from babel import Locale
+    from summarize.checks.names import names_by_form, territory_names
 
-    locales = [Locale(code) for code in CALENDAR_LANGS]
-    out: dict[str, frozenset[str]] = {}
-    for code in map(str, locales[0].territories):
-        if not (len(code) == 2 and code.isalpha()) or code in _NOT_PLACES:
-            continue
-        forms = frozenset(
-            _fold(str(loc.territories[code])).strip() for loc in locales if code in loc.territories
-        ) | frozenset(_ALIASES.get(code, ()))
-        for form in forms:
-            out[form] = out.get(form, frozenset()) | forms
-    return out
+    return names_by_form(
+        forms | frozenset(_ALIASES.get(code, ()))
+        for code, forms in territory_names().items()
+        if len(code) == 2 and code.isalpha() and code not in _NOT_PLACES
+    )
 
 
-def _mentions(text: str, table: dict[str, object]) -> list[tuple[str, str]]:
+def _mentions(text: str, table: Mapping[str, object]) -> list[tuple[str, str]]:
     """(key in table, the words as written) for each run of 1-3 words of `text` in `table`;
     an ambiguous word only when capitalised."""
     words = [(m.group(0), m.start(), m.end()) for m in re.finditer(r"[^\W\d_]+", text)]
@@ -97,11 +92,11 @@ def _mentions(text: str, table: dict[str, object]) -> list[tuple[str, str]]:
 def check_circumstances(source: str, candidate: str, stage: str) -> list[Flag]:
     calendar = _calendar()
     flags = []
-    in_source = {calendar[k] for k, _ in _mentions(source, dict(calendar))}
+    in_source = {calendar[k] for k, _ in _mentions(source, calendar)}
     # An ambiguous word counts in the source in any case: the check must not over-report.
     folded_source = _fold(source)
     in_source |= {v for k, v in calendar.items() if f" {k} " in folded_source}
-    for key, written in _mentions(candidate, dict(calendar)):
+    for key, written in _mentions(candidate, calendar):
         if calendar[key] not in in_source:
             flags.append(
                 Flag(
@@ -113,7 +108,7 @@ def check_circumstances(source: str, candidate: str, stage: str) -> list[Flag]:
             )
     places = _places()
     source_words = folded_source.split()
-    for key, written in _mentions(candidate, dict(places)):
+    for key, written in _mentions(candidate, places):
         forms = places[key]
         if any(f" {form} " in folded_source for form in forms):
             continue

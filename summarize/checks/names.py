@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import cache
 
 from summarize.types import Flag
@@ -124,20 +125,34 @@ def _calendar_and_languages() -> frozenset[str]:
 
 
 @cache
-def _exonyms() -> dict[str, frozenset[str]]:
-    """A country or region's name (folded) -> its names in English, French, Spanish, German
-    and Arabic (folded), from CLDR."""
+def territory_names() -> dict[str, frozenset[str]]:
+    """Each CLDR territory code -> its names in English, French, Spanish, German and Arabic
+    (folded), from Babel."""
     from babel import Locale
 
     locales = [Locale(code) for code in ("en", "fr", "es", "de", "ar")]
-    out: dict[str, frozenset[str]] = {}
-    for code in locales[0].territories:
-        forms = frozenset(
+    return {
+        str(code): frozenset(
             _fold(str(loc.territories[code])).strip() for loc in locales if code in loc.territories
         )
+        for code in locales[0].territories
+    }
+
+
+def names_by_form(forms_of: Iterable[frozenset[str]]) -> dict[str, frozenset[str]]:
+    """Each name -> every name of what it names (a name two territories share: both's)."""
+    out: dict[str, frozenset[str]] = {}
+    for forms in forms_of:
         for form in forms:
             out[form] = out.get(form, frozenset()) | forms
     return out
+
+
+@cache
+def _exonyms() -> dict[str, frozenset[str]]:
+    """A country or region's name (folded) -> its names in English, French, Spanish, German
+    and Arabic (folded), from CLDR."""
+    return names_by_form(territory_names().values())
 
 
 def _tokens(text: str) -> list[tuple[str, int, int]]:

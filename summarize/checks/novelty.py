@@ -14,7 +14,7 @@ capitals, so lower-cased summaries are covered. Only for a summary in its source
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from summarize.types import Flag
@@ -45,7 +45,7 @@ def _stemmer(lang: str) -> Any:
     return snowballstemmer.stemmer(NOVELTY_LANGS[lang])
 
 
-@cache
+@lru_cache(maxsize=1 << 16)  # bounded: a service checks summaries for months
 def _zipf(word: str, lang: str) -> float:
     """wordfreq's small list: it holds every word down to Zipf 3 (a word rarer reads 0), all
     the thresholds need, in 4 MB of memory where the full list takes 37."""
