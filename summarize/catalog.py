@@ -135,13 +135,17 @@ class Catalog:
             if e.task == "summarization" and lang in e.languages and e.commercial
         ]
 
+    def _choosable_pairs(self) -> list[ModelEntry]:
+        """Pair models that may be chosen automatically (commercial licences)."""
+        return [e for e in self.entries.values() if e.pairs and not e.any_to_any and e.commercial]
+
     def pair_translators(self, src: str, tgt: str) -> list[ModelEntry]:
         """Pair models for src->tgt that may be chosen automatically (commercial licences)."""
-        return [
-            e
-            for e in self.entries.values()
-            if e.covers_pair(src, tgt) and not e.any_to_any and e.commercial
-        ]
+        return [e for e in self._choosable_pairs() if e.covers_pair(src, tgt)]
+
+    def pair_targets(self) -> set[str]:
+        """Every language a pair model that may be chosen automatically translates into."""
+        return {p.split("-", 1)[1] for e in self._choosable_pairs() for p in e.pairs}
 
     def ref(self, name: str) -> ModelRef:
         entry = self.entries[name]

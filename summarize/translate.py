@@ -230,7 +230,7 @@ class Router:
 
     def offered(self) -> set[str] | None:
         """Every target language some configured model translates into (None: any)."""
-        out = {p.split("-", 1)[1] for e in self.catalog.entries.values() for p in e.pairs}
+        out = self.catalog.pair_targets()  # what `_direct` may choose, and nothing more
         out |= {k.split("-", 1)[1] for k in self.settings.translators if k != "*"}
         fallback = self._fallback_ref()
         if fallback is not None and fallback.entry.any_to_any:
