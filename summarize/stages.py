@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -179,19 +179,15 @@ class Stages:
         self.detector: Detector = get_detector(settings)
         self.router = Router(settings, self.catalog)
         self._summarizers: dict[tuple[str, tuple[str, ...]], Seq2SeqSummarizer] = {}
-        self._entailment: Any = None
-        self._entailment_looked = False
         self._check_model_options()
 
+    @cached_property
     def entailment(self) -> Any:
         """The optional entailment checker, loaded once when its model is present (else None:
         the check is off, and nothing is downloaded for it)."""
-        if not self._entailment_looked:
-            from summarize.checks.entailment import load_default
+        from summarize.checks.entailment import load_default
 
-            self._entailment = load_default(self.settings)
-            self._entailment_looked = True
-        return self._entailment
+        return load_default(self.settings)
 
     def _check_model_options(self) -> None:
         """Resolve every model named in an option now, so a typo fails before any work."""
@@ -486,7 +482,7 @@ class Stages:
             is_summary=True,
             source_lang=source_lang,
         )
-        checker = self.entailment()
+        checker = self.entailment
         if checker is not None and summary.text.strip():
             flags += checker.check(source, summary.text, "summarize")
         if summary.truncated:
