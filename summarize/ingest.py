@@ -124,7 +124,10 @@ def iso_date(value: str | float) -> str | None:
 
     when: datetime | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        when = datetime.fromtimestamp(float(value), UTC)
+        try:
+            when = datetime.fromtimestamp(float(value), UTC)
+        except (ValueError, OverflowError, OSError):
+            return None  # NaN, or past the calendar's years
     elif isinstance(value, str) and value.strip():
         raw = value.strip()
         try:
@@ -138,7 +141,10 @@ def iso_date(value: str | float) -> str | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    try:
+        return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    except (ValueError, OverflowError):
+        return None  # year 1 or 9999 pushed out of range by its offset
 
 
 def file_date(path: Path) -> str | None:
@@ -311,7 +317,17 @@ class Reader:
 
     # -- files ---------------------------------------------------------------------------
 
-    def file(self, path: Path, article_id: str) -> Iterator[Article | SourceError]:
+    def file(self, path: Path, article_id: str) -> Iterator[Article | SourceError | Skipped]:
+        """A file's articles (a JSON or JSONL file may hold many), or why it has none: a file
+        is always accounted for, an empty feed file included."""
+        found = False
+        for item in self._file(path, article_id):
+            found = True
+            yield item
+        if not found:
+            yield Skipped(str(path), "no records in this file (JSONL: one {id, text} per line)")
+
+    def _file(self, path: Path, article_id: str) -> Iterator[Article | SourceError]:
         source = str(path)
         suffix = path.suffix.lower()
         try:

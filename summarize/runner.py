@@ -10,11 +10,12 @@ downloaded, an unreadable cache) raise, and they do so before any model work.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from summarize.cache import Cache, NullCache
 from summarize.catalog import Catalog, ModelRef, load_catalog
@@ -36,6 +37,9 @@ from summarize.types import (
     record_json,
 )
 from summarize.write import write_briefs, write_report, write_result, write_stories
+
+log = logging.getLogger("summarize")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,9 @@ class Pipeline:
         result_of: dict[int, Result] = {}
         doc_of: dict[int, dict[str, Any]] = {}
         done = 0
-        stories = self._group(items) if settings.stories else None
+        stories = (
+            self._stories_step(report, lambda: self._group(items)) if settings.stories else None
+        )
         story_of = stories.story_of if stories else {}
         copy_of = stories.copy_of if stories else {}
 
@@ -170,9 +176,17 @@ class Pipeline:
             finish(_copied(items[index], original))
         report.warnings.extend(self.executor.warnings())
         report.results = [result_of[i] for i in sorted(result_of)]
+        everything = None
         if stories is not None:
-            report.stories = self.publish_stories(self._story_docs(stories, items, report.results))
-            everything = self._all_stories(report.stories)
+            grouped = stories
+
+            def story_docs() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                docs = self.publish_stories(self._story_docs(grouped, items, report.results))
+                return docs, self._all_stories(docs)
+
+            made = self._stories_step(report, story_docs)
+            if made is not None:
+                report.stories, everything = made
         index_of = {id(a): i for i, a in enumerate(articles)}
         for entry in order:
             if isinstance(entry, SourceError):
@@ -191,7 +205,7 @@ class Pipeline:
             docs = [doc_of[i] for i in sorted(result_of)]
             write_briefs(settings.output_dir, docs, settings.formats, report.stories)
             write_report(settings.output_dir, report, settings_doc(settings))
-            if stories is not None:
+            if everything is not None:
                 write_stories(settings.output_dir, everything)
         return report
 
@@ -237,6 +251,21 @@ class Pipeline:
 
     # -- stories -------------------------------------------------------------------------
 
+    def _stories_step(self, report: BatchReport, step: Callable[[], _T]) -> _T | None:
+        """Run one part of the stories step inside its own error boundary: whatever goes wrong
+        there, every article keeps its result and the batch its report (the failure is one
+        line there, the traceback in the log)."""
+        try:
+            return step()
+        except Exception as exc:
+            log.exception("the stories step failed")
+            report.stories_error = f"{type(exc).__name__}: {exc}"
+            report.warnings.append(
+                f"stories: not updated this run ({report.stories_error}); every article's "
+                "result is written; run again, and report this if it repeats"
+            )
+            return None
+
     def _group(self, items: list[Item]) -> _Grouping:
         """Add this batch's articles to the output folder's stories (each new one joins the
         closest story or starts its own; nothing already grouped is regrouped)."""
@@ -264,14 +293,35 @@ class Pipeline:
         ]
         assignment = store.add(members, store.duplicates(members))
         grouping = _Grouping(store.stories(assignment.touched))
-        by_hash = {it.article.hash: it for it in items if it.plan is not None}
+        planned = [it for it in items if it.plan is not None]
+        # One item per content computes it: the one the store keeps (else the first); the
+        # same text under other ids (one wire story from two feeds) copies its outputs.
+        canonical: dict[str, Item] = {}
+        for it in planned:
+            kept, held = assignment.member_id.get(it.article.hash), canonical.get(it.article.hash)
+            if held is None or (it.article.id == kept and held.article.id != kept):
+                canonical[it.article.hash] = it
+        copy_of = {
+            it.index: canonical[it.article.hash]
+            for it in planned
+            if canonical[it.article.hash] is not it
+        }
         for story in grouping.stories:
             ref = StoryRef(story.id, story.size)
             for m in story.members:
                 grouping.story_of[m.hash] = ref
-                copy, original = by_hash.get(m.hash), by_hash.get(m.duplicate_of or "")
+                if m.duplicate_of is None or m.duplicate_of == m.hash:
+                    continue
+                copy, original = canonical.get(m.hash), canonical.get(m.duplicate_of)
                 if copy is not None and original is not None and copy is not original:
-                    grouping.copy_of[copy.index] = original
+                    copy_of[copy.index] = original
+        # A copy of a copy takes the outputs of the one that was computed.
+        for index, original in copy_of.items():
+            seen = {index}
+            while original.index in copy_of and original.index not in seen:
+                seen.add(original.index)
+                original = copy_of[original.index]
+            grouping.copy_of[index] = original
         return grouping
 
     def _story_docs(
@@ -290,7 +340,8 @@ class Pipeline:
         text_by_hash = {it.article.hash: it.article.text for it in items}
         out = []
         for story in grouping.stories:
-            id_of = {m.hash: m.id for m in story.members}
+            # An exact copy shares its original's hash: the hash names the original.
+            id_of = {m.hash: m.id for m in story.members if m.duplicate_of != m.hash}
             found: dict[str, dict[str, Any]] = {}
             for m in story.members:
                 doc_ = docs_by_hash.get(m.hash) or _read_result(
@@ -321,11 +372,7 @@ class Pipeline:
             headline = next((m for m in story.members if m.title), None)
             doc["headline"] = headline.title if headline else None
             if story.size >= 2:
-                member_docs = [
-                    (m, found[m.hash])
-                    for m in story.members
-                    if m.hash in found and m.duplicate_of not in id_of
-                ]
+                member_docs = [(m, found[m.hash]) for m in story.reports if m.hash in found]
                 if headline is not None:
                     titled = found.get(headline.hash) or {}
                     doc["headline_translations"] = titled.get("title_translations", {})
@@ -511,7 +558,13 @@ def check_files(
         items = list(reader.file(path, path.name)) if path.is_file() else []
         first = items[0] if items else None
         if not isinstance(first, Article):
-            why = first.message if isinstance(first, SourceError) else "no such file"
+            why = (
+                first.message
+                if isinstance(first, SourceError)
+                else first.reason
+                if isinstance(first, Skipped)
+                else "no such file"
+            )
             raise UsageError(f"{path}: {why}")
         texts.append(first.text)
     detector = get_detector(settings)

@@ -17,7 +17,7 @@ from typing import Any
 
 from summarize.cache import Cache, CacheEntry, cache_key, signature_hash
 from summarize.catalog import Catalog, ModelRef, resolve
-from summarize.checks import check_text, dedupe, truncated_output
+from summarize.checks import check_text, dedupe, ordered, truncated_output
 from summarize.config import Settings
 from summarize.detect import UND, Detector, get_detector
 from summarize.errors import LanguageError, ModelLoadError, SummarizeError
@@ -493,7 +493,9 @@ class Stages:
             if tr.truncated:
                 stage = f"translate:{target}"
                 flags.append(truncated_output(tr.text, stage, "translation_generation"))
-        return tuple(dedupe(flags))
+        texts = {"summarize": summary.text}
+        texts.update({f"translate:{t}": tr.text for t, tr in translations.items()})
+        return tuple(ordered(dedupe(flags), texts))
 
 
 def _pivot(it: Item) -> str | None:

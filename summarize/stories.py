@@ -131,6 +131,19 @@ MIGRATIONS = [
     CREATE INDEX bands_key ON bands (key);
     CREATE TABLE merges (at REAL NOT NULL, kept TEXT NOT NULL, merged TEXT NOT NULL, by TEXT);
     """,
+    # 3: exact copies. A member is a content hash; the same text under another id (one wire
+    # story from two feeds) is a copy of that member, listed in its story as a duplicate.
+    """
+    CREATE TABLE copies (
+        id TEXT PRIMARY KEY,
+        hash TEXT NOT NULL,
+        title TEXT,
+        outlet TEXT,
+        published REAL NOT NULL,
+        seen REAL NOT NULL
+    );
+    CREATE INDEX copies_hash ON copies (hash);
+    """,
 ]
 
 
@@ -160,7 +173,13 @@ class StoryMember:
     outlet: str | None
     published: float
     marks: dict[str, str]
-    duplicate_of: str | None  # the original's content hash
+    duplicate_of: str | None  # the original's content hash (its own for an exact copy)
+    seen: float = 0.0
+
+    @property
+    def is_copy(self) -> bool:
+        """A near or exact copy of another member (not itself a report of its own)."""
+        return self.duplicate_of is not None
 
 
 @dataclass(frozen=True)
@@ -174,6 +193,11 @@ class Story:
     def size(self) -> int:
         return len(self.members)
 
+    @property
+    def reports(self) -> list[StoryMember]:
+        """The members that are not copies of another: one each per distinct report."""
+        return [m for m in self.members if not m.is_copy]
+
 
 @dataclass
 class Assignment:
@@ -184,6 +208,8 @@ class Assignment:
     touched: list[str] = field(default_factory=list)
     duplicate_of: dict[str, str] = field(default_factory=dict)
     score_of: dict[str, float] = field(default_factory=dict)  # similarity that joined it
+    # The id the store keeps each content under; any other id with that text is its copy.
+    member_id: dict[str, str] = field(default_factory=dict)
 
 
 def outlet(url: str | None, source: str) -> str | None:
@@ -303,6 +329,19 @@ def member(
         published if published is not None else now,
         now,
     )
+
+
+def _order(m: Member) -> tuple[float, float, str, str]:
+    return (m.published, m.seen, m.hash, m.id)
+
+
+def distinct(batch: Sequence[Member]) -> list[Member]:
+    """One member per content (the earliest published of its ids), in order of publication:
+    the same text under several ids is one report and its copies."""
+    first: dict[str, Member] = {}
+    for m in sorted(batch, key=_order):
+        first.setdefault(m.hash, m)
+    return list(first.values())
 
 
 def is_duplicate(a: frozenset[int], b: frozenset[int]) -> bool:
@@ -435,7 +474,7 @@ class StoryStore:
         original being the earlier published (then the earlier seen, then the smaller hash).
         Looked up before any model runs, so a copy in the batch is summarised once."""
         out: dict[str, str] = {}
-        ordered = sorted(batch, key=lambda m: (m.published, m.seen, m.hash))
+        ordered = distinct(batch)
         local: dict[int, list[Member]] = {}
         known = set(self._known([m.hash for m in batch]))
         for m in ordered:
@@ -500,8 +539,9 @@ class StoryStore:
 
     def add(self, batch: Sequence[Member], duplicates: dict[str, str] | None = None) -> Assignment:
         """Put each new member in a story: a near-duplicate in its original's, any other in the
-        closest active story above the threshold, or a story of its own. Members already in the
-        store stay where they are; an id seen before with other content leaves its old story."""
+        closest active story above the threshold, or a story of its own; the same text under
+        another id is a copy of the member that holds it. Members already in the store stay
+        where they are; an id seen before with other content leaves what it held."""
         from summarize.db import transaction
 
         out = Assignment()
@@ -510,53 +550,97 @@ class StoryStore:
         # One write transaction from the look-up on: two runs sharing a folder take turns, and
         # the second sees what the first added.
         with transaction(self._db) as db:
-            fresh = {m.hash: m for m in batch}
-            for h in self._known(list(fresh)):
-                out.story_of[h] = self._story_of(h)
-                fresh.pop(h)
-            new = sorted(fresh.values(), key=lambda m: (m.published, m.seen, m.hash))
-            if not new:
-                out.touched = sorted(set(out.story_of.values()))
-                return out
-            content = _hash_features([m.terms for m in new])
-            named = _hash_features([{k: 1.0 for k in m.marks} for m in new])
-            # Document frequencies first: the batch's own articles inform its weights.
-            counts = Counter(
-                int(b)
-                for matrix in (content, named)
-                for i in range(matrix.shape[0])
-                for b in matrix.indices[matrix.indptr[i] : matrix.indptr[i + 1]]
-            )
-            db.executemany(
-                "INSERT INTO df VALUES (?, ?) ON CONFLICT(bucket) DO UPDATE SET n = n + excluded.n",
-                counts.items(),
-            )
-            db.execute(
-                "INSERT INTO meta VALUES ('docs', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
-                (len(new),),
-            )
-            total = self._docs()
-            for i, m in enumerate(new):
-                vec = self._weigh(_row(content, i), total)
-                mvec = self._weigh(_row(named, i), total)
+            for m in batch:
                 self._supersede(m, touched)
-                original = duplicates.get(m.hash)
-                story, score = None, 0.0
-                if original is not None:
-                    story = self._story_of(original)
-                    score = 1.0
-                    out.duplicate_of[m.hash] = original
-                if story is None:
-                    story, score = self._closest(vec, mvec, m.lang, m.published)
-                if story is None:
-                    story = self._start(m)
-                self._join(story, m, vec, mvec, out.duplicate_of.get(m.hash))
-                out.story_of[m.hash] = story
-                out.score_of[m.hash] = score
-                touched[story] = None
+            firsts = distinct(batch)
+            known = set(self._known([m.hash for m in firsts]))
+            for h in known:
+                sid = self._story_of(h)
+                if sid is not None:
+                    out.story_of[h] = sid
+            new = [m for m in firsts if m.hash not in known]
+            if new:
+                self._add_new(db, new, duplicates, out, touched)
+            for m in batch:
+                sid = out.story_of.get(m.hash)
+                if sid is None:
+                    continue
+                kept = out.member_id.get(m.hash) or self._member_id(m.hash)
+                out.member_id[m.hash] = kept
+                if m.id != kept and self._keep_copy(m):
+                    touched[sid] = None
         out.touched = list(dict.fromkeys([*touched, *sorted(set(out.story_of.values()))]))
         return out
+
+    def _add_new(
+        self,
+        db: Any,
+        new: list[Member],
+        duplicates: dict[str, str],
+        out: Assignment,
+        touched: dict[str, None],
+    ) -> None:
+        content = _hash_features([m.terms for m in new])
+        named = _hash_features([{k: 1.0 for k in m.marks} for m in new])
+        # Document frequencies first: the batch's own articles inform its weights.
+        counts = Counter(
+            int(b)
+            for matrix in (content, named)
+            for i in range(matrix.shape[0])
+            for b in matrix.indices[matrix.indptr[i] : matrix.indptr[i + 1]]
+        )
+        db.executemany(
+            "INSERT INTO df VALUES (?, ?) ON CONFLICT(bucket) DO UPDATE SET n = n + excluded.n",
+            counts.items(),
+        )
+        db.execute(
+            "INSERT INTO meta VALUES ('docs', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+            (len(new),),
+        )
+        total = self._docs()
+        index = {m.hash: i for i, m in enumerate(new)}
+        # An original of this batch goes in before its copies, whatever their dates say.
+        order = sorted(
+            range(len(new)),
+            key=lambda i: (duplicates.get(new[i].hash) in index, i),
+        )
+        for i in order:
+            m = new[i]
+            vec = self._weigh(_row(content, i), total)
+            mvec = self._weigh(_row(named, i), total)
+            original = duplicates.get(m.hash)
+            story = self._story_of(original) if original is not None else None
+            score = 0.0
+            if story is not None:
+                score = 1.0
+                out.duplicate_of[m.hash] = str(original)
+            else:
+                story, score = self._closest(vec, mvec, m.lang, m.published)
+            if story is None:
+                story = self._start(m)
+            self._join(story, m, vec, mvec, out.duplicate_of.get(m.hash))
+            out.story_of[m.hash] = story
+            out.score_of[m.hash] = score
+            out.member_id[m.hash] = m.id
+            touched[story] = None
+
+    def _member_id(self, h: str) -> str:
+        row = self._db.execute(
+            "SELECT id FROM members WHERE hash = ? AND gone = 0", (h,)
+        ).fetchone()
+        return str(row[0]) if row else ""
+
+    def _keep_copy(self, m: Member) -> bool:
+        """Record `m` as a copy of the member holding its text; True when that is news."""
+        row = self._db.execute("SELECT hash FROM copies WHERE id = ?", (m.id,)).fetchone()
+        if row is not None and row[0] == m.hash:
+            return False
+        self._db.execute(
+            "INSERT OR REPLACE INTO copies VALUES (?, ?, ?, ?, ?, ?)",
+            (m.id, m.hash, m.title, m.outlet, m.published, m.seen),
+        )
+        return True
 
     def _docs(self) -> float:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'docs'").fetchone()
@@ -621,6 +705,8 @@ class StoryStore:
         return sid
 
     def _join(self, sid: str, m: Member, vec: Vector, mvec: Vector, original: str | None) -> None:
+        # A text that was here once, left (its file was replaced), and is back.
+        self._db.execute("DELETE FROM members WHERE hash = ? AND gone = 1", (m.hash,))
         self._db.execute(
             "INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
             (
@@ -684,33 +770,61 @@ class StoryStore:
         self._db.executemany("INSERT INTO postings VALUES (?, ?)", [(b, sid) for b in posted])
 
     def _supersede(self, m: Member, touched: dict[str, None]) -> None:
-        """An id seen before with other content (a file replaced in the folder): the old
-        content leaves its story, since the id now stands for the new text."""
+        """An id seen before with other content (a file replaced in the folder): the id now
+        stands for the new text. A member it held passes to one of its exact copies, or leaves
+        its story when it has none; a copy it was is forgotten."""
         rows = self._db.execute(
             "SELECT hash, story, vector, mvector, lang FROM members "
             "WHERE id = ? AND hash != ? AND gone = 0",
             (m.id, m.hash),
         ).fetchall()
         for old_hash, sid, blob, mblob, lang in rows:
+            touched[sid] = None
+            heir = self._db.execute(
+                "SELECT id, title, outlet FROM copies WHERE hash = ? "
+                "ORDER BY published, seen, id LIMIT 1",
+                (old_hash,),
+            ).fetchone()
+            if heir is not None:
+                self._db.execute(
+                    "UPDATE members SET id = ?, title = ?, outlet = ? WHERE hash = ?",
+                    (*heir, old_hash),
+                )
+                self._db.execute("DELETE FROM copies WHERE id = ?", (heir[0],))
+                continue
             self._db.execute("UPDATE members SET gone = 1 WHERE hash = ?", (old_hash,))
             self._db.execute("DELETE FROM bands WHERE hash = ?", (old_hash,))
             self._db.execute(
                 "UPDATE members SET duplicate_of = NULL WHERE duplicate_of = ?", (old_hash,)
             )
             self._move(sid, _unpack(blob), _unpack(mblob), lang, -1)
-            touched[sid] = None
+        copy = self._db.execute(
+            "SELECT hash FROM copies WHERE id = ? AND hash != ?", (m.id, m.hash)
+        ).fetchone()
+        if copy is not None:
+            self._db.execute("DELETE FROM copies WHERE id = ?", (m.id,))
+            sid = self._story_of(copy[0])
+            if sid is not None:
+                touched[sid] = None
 
-    def _story_of(self, h: str) -> str:
-        row = self._db.execute("SELECT story FROM members WHERE hash = ?", (h,)).fetchone()
+    def _story_of(self, h: str) -> str | None:
+        """The live story holding content `h` (None when no live member has it)."""
+        row = self._db.execute(
+            "SELECT story FROM members WHERE hash = ? AND gone = 0", (h,)
+        ).fetchone()
+        if row is None:
+            return None
         sid: str = row[0]
         # A merged story answers for the story it went into.
+        seen = {sid}
         while True:
             into = self._db.execute(
                 "SELECT merged_into FROM stories WHERE id = ?", (sid,)
             ).fetchone()
-            if into is None or into[0] is None:
+            if into is None or into[0] is None or into[0] in seen:
                 return sid
             sid = into[0]
+            seen.add(sid)
 
     def similarity(self, a_hash: str, b_hash: str) -> float:
         """Two stored articles' similarity, as a decision would see it: the cosine of their
@@ -735,13 +849,26 @@ class StoryStore:
         ).fetchone()
         if row is None or row[2] is not None:
             return None
-        members = tuple(
-            StoryMember(h, i, lang, title, out, pub, json.loads(mk), dup)
-            for h, i, lang, title, out, pub, mk, dup in self._db.execute(
-                "SELECT hash, id, lang, title, outlet, published, marks, duplicate_of "
-                "FROM members WHERE story = ? AND gone = 0 ORDER BY published, seen, hash",
+        found = [
+            StoryMember(h, i, lang, title, out, pub, json.loads(mk), dup, seen)
+            for h, i, lang, title, out, pub, mk, dup, seen in self._db.execute(
+                "SELECT hash, id, lang, title, outlet, published, marks, duplicate_of, seen "
+                "FROM members WHERE story = ? AND gone = 0",
                 (sid,),
             )
+        ]
+        found += [
+            StoryMember(h, i, lang, title, out, pub, json.loads(mk), h, seen)
+            for h, i, lang, title, out, pub, mk, seen in self._db.execute(
+                "SELECT c.hash, c.id, m.lang, c.title, c.outlet, c.published, m.marks, c.seen "
+                "FROM copies c JOIN members m ON m.hash = c.hash "
+                "WHERE m.story = ? AND m.gone = 0",
+                (sid,),
+            )
+        ]
+        # In order of publication; an original before its exact copies.
+        members = tuple(
+            sorted(found, key=lambda m: (m.published, m.seen, m.hash, m.duplicate_of == m.hash))
         )
         return Story(sid, members, row[0], row[1]) if members else None
 
@@ -815,12 +942,13 @@ def only_some_report(story: Story, limit: int = 20) -> list[dict[str, Any]]:
     shown as the articles write them."""
     counts: Counter[str] = Counter()
     shown: dict[str, str] = {}
-    for m in story.members:
+    reports = story.reports  # a copy reports nothing of its own
+    for m in reports:
         for key, written in m.marks.items():
             counts[key] += 1
             shown.setdefault(key, written)
     partial = sorted(
-        (k for k, n in counts.items() if n < story.size), key=lambda k: (-counts[k], k)
+        (k for k, n in counts.items() if n < len(reports)), key=lambda k: (-counts[k], k)
     )
     return [
         {

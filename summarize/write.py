@@ -98,6 +98,7 @@ def report_json(report: BatchReport, settings_doc: dict[str, Any]) -> dict[str, 
             "seconds": round(report.seconds, 3),
         },
         "settings": settings_doc,
+        "stories": {"count": len(report.stories), "error": report.stories_error},
         "warnings": list(report.warnings),
         "sources": [outcome_json(o) for o in report.outcomes],
     }

@@ -375,16 +375,24 @@ def test_smoke_properties_tell_a_working_model_from_a_broken_one() -> None:
     assert translation_problems("fr", "")
     detect = get_detector(load_settings()).detect
     good = (
-        "Police chiefs from 196 countries opened the INTERPOL General Assembly in Marrakech. "
-        "Delegates will discuss cybercrime and fraud."
+        "Train drivers in Sweden began a three-day strike on Tuesday, halting commuter services "
+        "around Stockholm. The union said talks over working hours and pay had broken down."
     )
     assert summary_problems(ARTICLE, good, "en", detect) == []
     assert summary_problems(ARTICLE, ARTICLE + " More.", "en", detect)  # not shorter
     assert summary_problems(
-        ARTICLE, "police police police police police police police", "en", detect
+        ARTICLE, "strike strike strike strike strike strike strike", "en", detect
     )
-    french = "Les chefs de police de 196 pays ont ouvert l'assemblée générale à Marrakech lundi."
+    french = "Les conducteurs de train en Suède ont commencé une grève de trois jours mardi."
     assert any("not 'en'" in p for p in summary_problems(ARTICLE, french, "en", detect))
+    # Fluent English about something else: what random weights trained on other news write.
+    other = (
+        "Police chiefs from 196 countries opened the INTERPOL General Assembly in Marrakech. "
+        "Delegates will discuss cybercrime and fraud."
+    )
+    problems = summary_problems(ARTICLE, other, "en", detect)
+    assert any("words are the article's" in p for p in problems)
+    assert any("names 0 of what the article is about" in p for p in problems)
 
 
 def test_models_check_runs_each_downloaded_model_and_fails_random_weights(

@@ -370,3 +370,96 @@ def test_two_stories_become_one_only_by_a_recorded_merge(
     [(kept, gone, by)] = store._db.execute("SELECT kept, merged, by FROM merges").fetchall()
     store.close()
     assert (kept, gone, by) == (seeds["id"], floods["id"], "amal")
+
+
+# -- wire copies: the same text twice, and a rewrite ------------------------------------------
+
+
+def _wire_folder(folder: Path) -> str:
+    """a.txt, b.txt (a with one word changed) and feed.jsonl holding a's text under id
+    `copy`, the feed written last: the copy's date is the latest of the three."""
+    import os
+
+    folder.mkdir()
+    text = SEEDS.joinpath("000_c73dff72cbaff43d.txt").read_text(encoding="utf-8")
+    (folder / "a.txt").write_text(text, encoding="utf-8")
+    (folder / "b.txt").write_text(text.replace(" the ", " a ", 1), encoding="utf-8")
+    (folder / "feed.jsonl").write_text(json.dumps({"id": "copy", "text": text}) + "\n")
+    for age, name in ((300, "a.txt"), (200, "b.txt"), (100, "feed.jsonl")):
+        stamp = 1_750_000_000 - age
+        os.utime(folder / name, (stamp, stamp))
+    return text
+
+
+def test_a_wire_copy_beside_its_rewrite_is_grouped_and_every_article_has_its_result(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """Reproduced: `run` ended in a TypeError from StoryStore.add and wrote nothing."""
+    from typer.testing import CliRunner
+
+    from summarize.cli import app
+
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    _wire_folder(inbox)
+    from conftest import tiny_args
+
+    result = CliRunner().invoke(
+        app, ["run", str(inbox), "--to", "fr", "-o", str(out), "-q", *tiny_args(tiny)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    docs = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json") if p.stem != "report"}
+    assert {"a.txt", "b.txt", "copy"} <= set(docs)
+    assert docs["a.txt"]["duplicate_of"] is None
+    assert docs["b.txt"]["duplicate_of"] == "a.txt" and docs["copy"]["duplicate_of"] == "a.txt"
+    assert docs["copy"]["summary"] == docs["a.txt"]["summary"]
+    [story] = json.loads((out / "stories.json").read_text(encoding="utf-8"))["stories"]
+    assert {m["id"]: m["duplicate_of"] for m in story["members"]} == {
+        "a.txt": None,
+        "b.txt": "a.txt",
+        "copy": "a.txt",
+    }
+    assert story["summary"]["from"] == ["a.txt"]  # copies add no report of their own
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["summary"]["ok"] == 3 and report["stories"]["error"] is None
+    # Run again: nothing regroups, nothing fails, the copies are still copies.
+    again = CliRunner().invoke(
+        app, ["run", str(inbox), "--to", "fr", "-o", str(out), "-q", *tiny_args(tiny)]
+    )
+    assert again.exit_code == 0, again.output
+    [same] = json.loads((out / "stories.json").read_text(encoding="utf-8"))["stories"]
+    assert same["members"] == story["members"]
+
+
+def test_a_failure_in_the_stories_step_never_loses_the_batch(
+    tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    _wire_folder(inbox)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the stories step")
+
+    monkeypatch.setattr(StoryStore, "add", broken)
+    report = run([inbox], load_settings(overrides=tiny_overrides(tiny, out, targets=["fr"])))
+    assert report.ok and len(report.results) == 3
+    assert report.stories_error == "RuntimeError: a bug in the stories step"
+    assert any(w.startswith("stories: not updated this run") for w in report.warnings)
+    written = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert written["stories"]["error"] == "RuntimeError: a bug in the stories step"
+    assert all((out / f"{name}.json").exists() for name in ("a.txt", "b.txt", "copy"))
+    assert not (out / "stories.json").exists()
+
+
+def test_a_text_that_leaves_and_comes_back_rejoins_without_a_crash(tmp_path: Path) -> None:
+    """A file replaced and then restored: its first text is stored again (was an IntegrityError
+    on the members table)."""
+    seeds = [p.read_text() for p in sorted(SEEDS.glob("*.txt"))]
+    store = StoryStore(tmp_path / "s.sqlite3")
+    for text in (seeds[0], FLOODS, seeds[0]):
+        batch = [member(hashlib.sha256(text.encode()).hexdigest(), "a", "en", text)]
+        done = store.add(batch, store.duplicates(batch))
+        assert set(done.story_of) == {batch[0].hash}
+    listed = [m.id for s in store.stories() for m in s.members]
+    assert listed == ["a"]
+    store.close()

@@ -12,7 +12,7 @@ Benchmark placeholders (`UNK`, `-LRB-`) are read as what they stand for, never a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from summarize.checks.circumstances import check_circumstances
 from summarize.checks.language import check_degenerate, check_language
@@ -34,7 +34,9 @@ __all__ = [
     "dedupe",
     "names",
     "numbers",
+    "ordered",
     "truncated_output",
+    "warning_key",
 ]
 
 
@@ -102,3 +104,30 @@ def dedupe(flags: Iterable[Flag]) -> list[Flag]:
             seen.add(key)
             out.append(flag)
     return out
+
+
+# Warnings keep one order everywhere (results, the desk, briefs, after an edit): the summary's
+# first, then each translation by target code, then the headline and its translations; within
+# one text by where the span is (a span not found goes last); then by code.
+_STAGE_RANK = {"summarize": 0, "story": 0, "check": 0, "pivot": 0, "translate": 1, "title": 2}
+
+
+def warning_key(
+    stage: str, span: str, code: str, text: str | None = None
+) -> tuple[int, str, int, str, str]:
+    base, _, target = stage.partition(":")
+    rank = _STAGE_RANK.get(base, 4)
+    if target and base == "story":
+        rank = 1  # a story summary's translation
+    elif target and base == "title":
+        rank = 3
+    text = text or ""
+    pos = text.find(span) if span else -1
+    if pos < 0 and span:
+        pos = text.casefold().find(span.casefold())
+    return (rank, target, pos if pos >= 0 else len(text) + 1, code, span)
+
+
+def ordered(flags: Iterable[Flag], texts: Mapping[str, str]) -> list[Flag]:
+    """Flags in the documented order; `texts`: each stage's text (where spans are found)."""
+    return sorted(flags, key=lambda f: warning_key(f.stage, f.span, f.code, texts.get(f.stage)))

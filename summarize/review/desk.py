@@ -181,7 +181,7 @@ class Desk:
                 with path.open(encoding="utf-8") as fh:
                     found = list(reader.jsonl(fh, str(path)))
             else:
-                found = list(reader.file(path, str(doc["id"])))
+                found = [a for a in reader.file(path, str(doc["id"])) if isinstance(a, Article)]
         except (OSError, ValueError):
             return None
         for article in found:

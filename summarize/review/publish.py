@@ -19,6 +19,7 @@ from summarize.review.model import (
     APPROVED,
     DRAFT,
     STALE,
+    _get,
     _set,
     _slots,
     is_story,
@@ -104,6 +105,7 @@ def apply(
         if required and len(approved_fields) == len(required)
         else ("in review" if touched else "machine draft")
     )
+    sort_warnings(out)
     out["review"] = {
         "state": state_name,
         "approved": len(approved_fields),
@@ -174,10 +176,32 @@ def machine_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
             _set(out, path, entry["machine_text"])
             out["warnings"] = [w for w in out.get("warnings", []) if w["stage"] != stage]
             out["warnings"] += entry.get("machine_warnings", [])
-    if "warnings" in out and isinstance(out["warnings"], list):
-        order = {w["stage"]: i for i, w in enumerate(doc.get("warnings", []))}
-        out["warnings"].sort(key=lambda w: order.get(w["stage"], len(order)))
+    sort_warnings(out)
     return out
+
+
+def sort_warnings(doc: dict[str, Any]) -> None:
+    """A document's warnings in the one documented order (`checks.warning_key`), whatever
+    edits moved: by stage, then where in its text, then code."""
+    from summarize.checks import warning_key
+
+    warnings = doc.get("warnings")
+    if not isinstance(warnings, list):
+        return
+    texts: dict[str, str] = {}
+    for path, stage, _ in _slots(doc).values():
+        try:
+            texts[stage] = _get(doc, path)
+        except (KeyError, TypeError, IndexError):
+            continue
+    warnings.sort(
+        key=lambda w: warning_key(
+            str(w.get("stage", "")),
+            str(w.get("span", "")),
+            str(w.get("code", "")),
+            texts.get(str(w.get("stage", ""))),
+        )
+    )
 
 
 def approved_only(doc: Mapping[str, Any]) -> dict[str, Any] | None:
