@@ -12,6 +12,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, TypedDict
@@ -82,11 +83,21 @@ class CacheEntry(NamedTuple):
     value: Mapping[str, Any]
 
 
+def stage_family(stage: str) -> str:
+    """`translate:fr` -> `translate`: what a report counts computed outputs by."""
+    return stage.split(":", 1)[0]
+
+
 class Cache:
-    """get/put by key. Thread-safe; one connection per instance."""
+    """get/put by key. Thread-safe; one connection per instance. `computed` counts what was
+    stored, by stage family: what this process computed (a run with a warm cache stores
+    nothing)."""
+
+    computed: Counter[str]
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.computed = Counter()
         self._lock = threading.Lock()
         try:
             self._db = connect(path, MIGRATIONS)
@@ -109,6 +120,7 @@ class Cache:
         return value if isinstance(value, dict) else None
 
     def put(self, entry: CacheEntry) -> None:
+        self.computed[stage_family(entry.stage)] += 1
         with self._lock, transaction(self._db) as db:
             db.execute(
                 "INSERT OR IGNORE INTO signatures(hash, stage, body) VALUES (?, ?, ?)",
@@ -170,12 +182,13 @@ class NullCache(Cache):
 
     def __init__(self) -> None:  # no file at all
         self.path = Path("/dev/null")
+        self.computed = Counter()
 
     def get(self, key: str) -> dict[str, Any] | None:
         return None
 
     def put(self, entry: CacheEntry) -> None:
-        return None
+        self.computed[stage_family(entry.stage)] += 1
 
     def stats(self) -> CacheStats:
         return {"path": "", "bytes": 0, "entries": 0, "signatures": 0, "stages": {}}

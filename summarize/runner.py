@@ -97,6 +97,7 @@ class Pipeline:
         """Run ingested articles (and carry ingest's errors) through every stage. Each result
         is written as soon as it is complete; the report keeps the input order."""
         started = time.perf_counter()
+        computed_before = dict(self.cache.computed)
         settings = self.settings
         stages = self.stages
         articles = [a for a in order if isinstance(a, Article)]
@@ -198,6 +199,11 @@ class Pipeline:
             else:
                 report.outcomes.append(outcome_of[index_of[id(entry)]])
         report.seconds = time.perf_counter() - started
+        report.computed = {
+            k: n - computed_before.get(k, 0)
+            for k, n in self.cache.computed.items()
+            if n > computed_before.get(k, 0)
+        }
         from summarize.engines.ct2 import release_memory
 
         release_memory()  # a watch folder or service runs batch after batch in one process
@@ -231,6 +237,7 @@ class Pipeline:
             edits,
             source=result.article.text,
             detect=self.stages.detector.detect,
+            check=self._check_edit,
         )
 
     def publish_stories(self, stories: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -247,6 +254,21 @@ class Pipeline:
             edits,
             lambda story: self._story_sources.get(story["id"]),
             detect=self.stages.detector.detect,
+            check=self._check_edit,
+        )
+
+    def _check_edit(
+        self,
+        source: str,
+        text: str,
+        stage: str,
+        lang: str,
+        is_summary: bool,
+        source_lang: str | None,
+    ) -> list[Flag]:
+        """An approved edit's checks, cached like the machine text's."""
+        return self.stages.check(
+            source, text, stage, lang, is_summary=is_summary, source_lang=source_lang
         )
 
     # -- stories -------------------------------------------------------------------------
@@ -278,6 +300,8 @@ class Pipeline:
                 self.settings.story_window_days,
             )
         store = self._story_store
+        grouped = [it for it in items if it.error is None and it.detection is not None]
+        known = store.known([it.article.hash for it in grouped])
         members = [
             member(
                 it.article.hash,
@@ -287,9 +311,9 @@ class Pipeline:
                 title=it.article.title,
                 outlet=outlet(it.article.url, it.article.source),
                 published=_epoch(it.article.published),
+                known=it.article.hash in known,
             )
-            for it in items
-            if it.error is None and it.detection is not None
+            for it in grouped
         ]
         assignment = store.add(members, store.duplicates(members))
         grouping = _Grouping(store.stories(assignment.touched))

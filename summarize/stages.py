@@ -8,6 +8,7 @@ driver find what is cached before anything is sent out.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -464,6 +465,63 @@ class Stages:
             ),
         )
 
+    @cached_property
+    def checks_info(self) -> dict[str, Any]:
+        """The checks as a stage: their code and data (`checks.signature`), the detector and
+        the entailment model they use. Warnings are cached under it with their texts."""
+        from summarize.checks import signature
+        from summarize.checks.entailment import identity
+
+        sig = signature()
+        return {
+            "model": "checks",
+            "revision": sig["checks"],
+            "engine": "checks",
+            "engine_version": sig["libraries"],
+            "settings": {
+                "detector": self.detector.signature(),
+                "entailment": identity(self.settings),
+            },
+        }
+
+    def check(
+        self,
+        source: str,
+        candidate: str,
+        stage: str,
+        lang: str | None,
+        *,
+        is_summary: bool = False,
+        source_lang: str | None = None,
+        entail: bool = False,
+    ) -> list[Flag]:
+        """The checks on one text against its source, from the cache when this text, source,
+        language and version of the checks were checked before (a re-run checks nothing)."""
+        from summarize.cache import canonical
+
+        key = canonical([source, candidate, stage, lang, is_summary, source_lang, entail])
+
+        def compute(_: list[str]) -> list[dict[str, Any]]:
+            flags = check_text(
+                source,
+                candidate,
+                stage,
+                lang,
+                self.detector.detect,
+                is_summary=is_summary,
+                source_lang=source_lang,
+            )
+            checker = self.entailment if entail else None
+            if checker is not None and candidate.strip():
+                flags += checker.check(source, candidate, stage)
+            return [{"flags": [dataclasses.asdict(f) for f in flags]}]
+
+        [res] = Stage("check", self.checks_info, self.cache).run([key], compute)
+        if isinstance(res, BaseException):
+            raise res
+        assert res is not None
+        return [Flag(**f) for f in res[0]["flags"]]
+
     def review(
         self,
         source: str,
@@ -472,24 +530,20 @@ class Stages:
         source_lang: str | None = None,
     ) -> tuple[Flag, ...]:
         """Warnings for one result: what an editor must check before publishing."""
-        detect = self.detector.detect
-        flags = check_text(
+        flags = self.check(
             source,
             summary.text,
             "summarize",
             summary.lang,
-            detect,
             is_summary=True,
             source_lang=source_lang,
+            entail=True,
         )
-        checker = self.entailment
-        if checker is not None and summary.text.strip():
-            flags += checker.check(source, summary.text, "summarize")
         if summary.truncated:
             flags.append(truncated_output(summary.text, "summarize", "summary_generation"))
         for target, tr in translations.items():
             if tr.route != "copy":
-                flags += check_text(source, tr.text, f"translate:{target}", target, detect)
+                flags += self.check(source, tr.text, f"translate:{target}", target)
             if tr.truncated:
                 stage = f"translate:{target}"
                 flags.append(truncated_output(tr.text, stage, "translation_generation"))

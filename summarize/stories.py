@@ -314,8 +314,11 @@ def member(
     outlet: str | None = None,
     published: float | None = None,
     pivot: str | None = None,
+    known: bool = False,
 ) -> Member:
-    weights, found = terms(text, lang, title, pivot)
+    """An article as the grouping sees it. `known`: its text is in the store already, which
+    needs only its id and dates (its features were kept when it was added)."""
+    weights, found = ({}, {}) if known else terms(text, lang, title, pivot)
     now = time.time()
     return Member(
         article_hash,
@@ -325,7 +328,7 @@ def member(
         outlet,
         weights,
         found,
-        shingles(text),
+        frozenset() if known else shingles(text),
         published if published is not None else now,
         now,
     )
@@ -513,6 +516,10 @@ class StoryStore:
             for key in keys:
                 local.setdefault(key, []).append(m)
         return out
+
+    def known(self, hashes: Sequence[str]) -> set[str]:
+        """The contents the store holds already (a re-run computes no features for them)."""
+        return set(self._known(hashes))
 
     def _known(self, hashes: Sequence[str]) -> list[str]:
         found: list[str] = []

@@ -185,6 +185,9 @@ class BatchReport:
     stories: list[dict[str, Any]] = field(default_factory=list)
     # Why the stories step failed this batch (its results are kept all the same).
     stories_error: str | None = None
+    # What this batch computed, by stage family (detect, pivot, summarize, translate, title,
+    # story, check): nothing at all when every output came from the cache.
+    computed: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

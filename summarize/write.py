@@ -53,6 +53,7 @@ def write_result(output_dir: Path, result: Result, doc: dict[str, Any] | None = 
     return path
 
 
+COMPUTED_STAGES = ("detect", "pivot", "summarize", "translate", "title", "story", "check")
 BRIEF_FILES = {"md": "brief.md", "html": "brief.html", "jsonl": "results.jsonl"}
 
 
@@ -96,6 +97,8 @@ def report_json(report: BatchReport, settings_doc: dict[str, Any]) -> dict[str, 
             "skipped": len(report.skipped),
             "fully_cached": sum(1 for o in report.outcomes if o.cached),
             "seconds": round(report.seconds, 3),
+            # Outputs computed this run, by stage: all zero when nothing had changed.
+            "computed": {k: report.computed.get(k, 0) for k in COMPUTED_STAGES},
         },
         "settings": settings_doc,
         "stories": {"count": len(report.stories), "error": report.stories_error},

@@ -345,3 +345,18 @@ def test_warning_figures_on_the_development_half() -> None:
     assert overall["recall"] >= 0.30
     assert overall["balanced_accuracy"] >= 0.62
     assert out["by_code"]["number_not_in_source"]["precision"] >= 0.95
+
+
+def test_the_checks_are_safe_under_concurrency() -> None:
+    """Reproduced: one Snowball stemmer shared by the service's threads raised IndexError
+    (a desk request answered 500 after its write had been committed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from summarize.checks.novelty import novel_words
+
+    seeds = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    jobs = [(seeds[i % 5], seeds[(i + 1) % 5]) for i in range(160)]
+    expected = [novel_words(src, cand, "en") for src, cand in jobs[:5]]
+    with ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(lambda job: novel_words(job[0], job[1], "en"), jobs))
+    assert all(got[i] == expected[i % 5] for i in range(len(jobs)))

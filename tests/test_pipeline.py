@@ -63,6 +63,45 @@ def test_seeds_end_to_end_then_everything_cached(tiny: dict[str, Path], tmp_path
     assert json.loads((out / "report.json").read_text())["summary"]["fully_cached"] == 5
 
 
+def test_a_run_where_nothing_changed_checks_nothing_and_generates_nothing(
+    tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reproduced: a cached re-run spent most of its time rerunning the checks. Warnings are
+    kept with the cached result, keyed by the texts, the languages and the checks' version."""
+    import summarize.stages as stages_module
+    from summarize.summarise import Seq2SeqSummarizer
+    from summarize.translate import ModelTranslator
+
+    out = tmp_path / "out"
+    first = run([SEEDS], settings_for(tiny, out))
+    assert first.computed["check"] > 0 and first.computed["summarize"] == 5
+    warnings = {r.article.id: r.warnings for r in first.results}
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("computed on a run where nothing changed")
+
+    monkeypatch.setattr(stages_module, "check_text", never)
+    monkeypatch.setattr(Seq2SeqSummarizer, "summarize", never)
+    monkeypatch.setattr(ModelTranslator, "translate", never)
+    again = run([SEEDS], settings_for(tiny, out))
+    assert again.ok and again.computed == {}
+    assert {r.article.id: r.warnings for r in again.results} == warnings
+    assert again.stories and "summary" in again.stories[0]
+    computed = json.loads((out / "report.json").read_text())["summary"]["computed"]
+    assert set(computed.values()) == {0}
+
+    # A new version of the checks (their signature) recomputes the warnings, nothing else.
+    monkeypatch.undo()
+    monkeypatch.setattr(
+        "summarize.checks._signature", lambda: (("checks", "next"), ("libraries", "same"))
+    )
+    monkeypatch.setattr(Seq2SeqSummarizer, "summarize", never)
+    monkeypatch.setattr(ModelTranslator, "translate", never)
+    rechecked = run([SEEDS], settings_for(tiny, out))
+    assert set(rechecked.computed) == {"check"}
+    assert {r.article.id: r.warnings for r in rechecked.results} == warnings
+
+
 def test_changing_the_translation_model_reruns_only_translation(
     tiny: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from pathlib import Path
 
 from summarize.checks.circumstances import check_circumstances
 from summarize.checks.language import check_degenerate, check_language
@@ -35,6 +37,7 @@ __all__ = [
     "names",
     "numbers",
     "ordered",
+    "signature",
     "truncated_output",
     "warning_key",
 ]
@@ -82,6 +85,30 @@ def check_text(
     if lang and detect is not None:
         flags += check_language(candidate, lang, stage, detect)
     return flags
+
+
+def signature() -> dict[str, str]:
+    """What the checks' verdicts depend on besides their inputs: the checks' own code and the
+    data libraries they read. Part of the key under which a result's warnings are cached, so a
+    new version of either recomputes them and nothing else does."""
+    return dict(_signature())
+
+
+@cache
+def _signature() -> tuple[tuple[str, str], ...]:
+    import hashlib
+    import importlib.metadata
+
+    code = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        code.update(path.name.encode() + b"\0" + path.read_bytes())
+    versions = []
+    for package in ("wordfreq", "babel", "text2num", "snowballstemmer", "langdetect"):
+        try:
+            versions.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{package} none")
+    return (("checks", code.hexdigest()[:16]), ("libraries", ", ".join(versions)))
 
 
 def truncated_output(text: str, stage: str, table: str) -> Flag:

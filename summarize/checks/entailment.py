@@ -93,22 +93,41 @@ class EntailmentChecker:
         ]
 
 
-def load_default(settings: Any = None) -> EntailmentChecker | None:
-    """The checker for the settings' `entailment_model`, or None when it is off ("") or its
-    model is not downloaded (the check is optional: nothing is fetched for it)."""
+def model_path(settings: Any) -> Path | None:
+    """Where the settings' `entailment_model` is, or None when it is off ("") or not
+    downloaded (the check is optional: nothing is fetched for it). Loads nothing."""
     from summarize.catalog import load_catalog
-    from summarize.config import load_settings
 
-    settings = settings or load_settings()
     name = settings.entailment_model
     if not name:
         return None
     catalog = load_catalog(settings)
     if name in catalog:
         ref = catalog.ref(name)
-        path = ref.path if ref.present else None
-    else:
-        path = Path(name) if Path(name, "config.json").is_file() else None
+        return ref.path if ref.present else None
+    return Path(name) if Path(name, "config.json").is_file() else None
+
+
+def identity(settings: Any) -> dict[str, Any] | None:
+    """What the check's verdicts depend on (for the cache key), without loading the model:
+    its folder, the weights' size and time, and the threshold; None when the check is off."""
+    path = model_path(settings)
+    if path is None:
+        return None
+    weights = [p for p in sorted(path.glob("*.safetensors"))]
+    return {
+        "path": str(path.resolve()),
+        "weights": [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in weights],
+        "threshold": settings.entailment_threshold,
+    }
+
+
+def load_default(settings: Any = None) -> EntailmentChecker | None:
+    """The checker for the settings' `entailment_model`, or None when it is off or absent."""
+    from summarize.config import load_settings
+
+    settings = settings or load_settings()
+    path = model_path(settings)
     if path is None:
         return None
     return EntailmentChecker(path, settings.entailment_threshold, settings.threads)

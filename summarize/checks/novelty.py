@@ -14,7 +14,8 @@ capitals, so lower-cased summaries are covered. Only for a summary in its source
 from __future__ import annotations
 
 import re
-from functools import cache, lru_cache
+import threading
+from functools import lru_cache
 from typing import Any
 
 from summarize.types import Flag
@@ -38,11 +39,18 @@ def _words(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(0).casefold(), m.start(), m.end()) for m in _WORD.finditer(text)]
 
 
-@cache
+_LOCAL = threading.local()
+
+
 def _stemmer(lang: str) -> Any:
+    """This thread's Snowball stemmer for `lang`: a stemmer keeps its word in its own state
+    while it works, so one shared by the service's threads gave IndexErrors (and 500s)."""
     import snowballstemmer
 
-    return snowballstemmer.stemmer(NOVELTY_LANGS[lang])
+    stemmers: dict[str, Any] = _LOCAL.__dict__.setdefault("stemmers", {})
+    if lang not in stemmers:
+        stemmers[lang] = snowballstemmer.stemmer(NOVELTY_LANGS[lang])
+    return stemmers[lang]
 
 
 @lru_cache(maxsize=1 << 16)  # bounded: a service checks summaries for months

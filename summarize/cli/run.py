@@ -223,7 +223,12 @@ def _print_report(report: Any) -> None:
     typer.echo(
         f"{ok + failed} sources: {ok} ok ({cached} entirely from cache), {failed} failed"
         + (f", {skipped} files skipped" if skipped else "")
-        + f", {report.seconds:.1f} s; results in {report.output_dir}/, report in "
-        f"{report.output_dir}/report.json",
+        + f", {report.seconds:.1f} s"
+        + (
+            "; computed: " + ", ".join(f"{n} {k}" for k, n in sorted(report.computed.items()))
+            if report.computed
+            else "; nothing computed"
+        )
+        + f"; results in {report.output_dir}/, report in {report.output_dir}/report.json",
         err=True,
     )

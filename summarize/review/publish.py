@@ -30,8 +30,11 @@ from summarize.review.model import (
     when,
 )
 from summarize.review.store import Edit, FieldEdits
+from summarize.types import Flag
 
 Detect = Callable[[str], tuple[str, float]]
+# (source, text, stage, lang, is_summary, source_lang) -> warnings: the runner's cached checks.
+Check = Callable[[str, str, str, str, bool, str | None], list[Flag]]
 
 
 def apply(
@@ -40,9 +43,11 @@ def apply(
     *,
     source: str | None = None,
     detect: Detect | None = None,
+    check: Check | None = None,
 ) -> dict[str, Any]:
     """The published document: approved texts in place (checked again against `source` when
-    they differ from the machine's), a `review` block for every edited field."""
+    they differ from the machine's, with `check` when given), a `review` block for every
+    edited field."""
     machine = machine_doc(doc)
     out = copy.deepcopy(machine)
     slots = _slots(machine)
@@ -75,7 +80,7 @@ def apply(
                 ]
                 out["warnings"] = [w for w in out.get("warnings", []) if w["stage"] != stage]
                 out["warnings"] += _recheck(
-                    source, approved.text, field, stage, lang, detect, _source_lang(machine)
+                    source, approved.text, field, stage, lang, detect, _source_lang(machine), check
                 )
                 if source is None:
                     entry["checks"] = "not rerun: the source text is not available"
@@ -138,6 +143,7 @@ def _recheck(
     lang: str,
     detect: Detect | None,
     source_lang: str | None = None,
+    check: Check | None = None,
 ) -> list[dict[str, Any]]:
     """The checks on an approved text, computed once per (source, text): every read of the
     desk or a brief publishes again, and the checks would otherwise rerun each time."""
@@ -146,6 +152,10 @@ def _recheck(
 
     if source is None:
         return []
+    is_summary = field == "summary" or stage == "story"
+    if check is not None:
+        flags = check(source, text, stage, lang, is_summary, source_lang)
+        return [dataclasses.asdict(f) | {"edited": True} for f in flags]
     key = (sha256(source), sha256(text), field, stage, lang, source_lang or "")
     if key not in _RECHECKED:
         if len(_RECHECKED) > 4096:
@@ -156,7 +166,7 @@ def _recheck(
             stage,
             lang,
             detect,
-            is_summary=field == "summary" or stage == "story",
+            is_summary=is_summary,
             source_lang=source_lang,
         )
         _RECHECKED[key] = [dataclasses.asdict(f) | {"edited": True} for f in flags]
@@ -234,6 +244,7 @@ def publish(
     edits: Mapping[str, Mapping[str, FieldEdits]],
     source: Callable[[Mapping[str, Any]], str | None],
     detect: Detect | None = None,
+    check: Check | None = None,
 ) -> list[dict[str, Any]]:
     """`apply` over many documents (by item id); documents with no edit get a review block too.
     `source` is asked only for a document whose approved text differs from the machine's."""
@@ -241,7 +252,7 @@ def publish(
     for doc in docs:
         mine = edits.get(item_id(doc), {})
         text = source(doc) if rechecks(mine) else None
-        out.append(apply(doc, mine, source=text, detect=detect))
+        out.append(apply(doc, mine, source=text, detect=detect, check=check))
     return out
 
 
