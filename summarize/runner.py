@@ -107,6 +107,7 @@ class Pipeline:
         ensure_present(needed, settings)
         report = BatchReport(output_dir=str(settings.output_dir))
         report.warnings.extend(self.notices)
+        report.warnings.extend(stages.notices)
         report.warnings.extend(licence_warnings(needed))
         outcome_of: dict[int, SourceOutcome] = {}
         result_of: dict[int, Result] = {}

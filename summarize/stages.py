@@ -13,18 +13,17 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
-from pathlib import Path
 from typing import Any
 
 from summarize.cache import Cache, CacheEntry, cache_key, signature_hash
-from summarize.catalog import Catalog, ModelRef, resolve
+from summarize.catalog import Catalog, ModelRef
 from summarize.checks import check_text, dedupe, ordered, truncated_output
 from summarize.config import Settings
 from summarize.detect import UND, Detector, get_detector
-from summarize.errors import LanguageError, ModelLoadError, SummarizeError
-from summarize.summarise import Seq2SeqSummarizer, SummaryPlan, choose_summarizer
+from summarize.errors import LanguageError, ModelLoadError, ModelNotAvailable, SummarizeError
+from summarize.summarise import Seq2SeqSummarizer, SummaryPlan
 from summarize.text import text_hash
-from summarize.translate import Router, Translator
+from summarize.translate import Translator
 from summarize.types import (
     Article,
     Detection,
@@ -174,13 +173,16 @@ class Stages:
     """The stages wired together for one set of settings; reusable across batches."""
 
     def __init__(self, settings: Settings, catalog: Catalog, cache: Cache) -> None:
+        from summarize.plan import Plan
+
         self.settings = settings
         self.catalog = catalog
         self.cache = cache
         self.detector: Detector = get_detector(settings)
-        self.router = Router(settings, self.catalog)
-        self._summarizers: dict[tuple[str, tuple[str, ...]], Seq2SeqSummarizer] = {}
-        self._check_model_options()
+        # Every route, resolved once (and every model named in an option, now): the stages
+        # read it and never choose a model themselves.
+        self.routes = Plan(settings, catalog)
+        self.notices: list[str] = []  # what the last plan's routes gave way to
 
     @cached_property
     def entailment(self) -> Any:
@@ -189,17 +191,6 @@ class Stages:
         from summarize.checks.entailment import load_default
 
         return load_default(self.settings)
-
-    def _check_model_options(self) -> None:
-        """Resolve every model named in an option now, so a typo fails before any work."""
-        choose_summarizer(self.settings.pivot_lang, self.settings, self.catalog, self._summarizers)
-        for lang in self.settings.summarizers:
-            choose_summarizer(lang, self.settings, self.catalog, self._summarizers)
-        for pair, value in self.settings.translators.items():
-            src, _, tgt = pair.partition("-")
-            resolve(
-                value, self.catalog, task="translation", pair=(src, tgt) if pair != "*" else None
-            )
 
     # -- planning ----------------------------------------------------------------
 
@@ -242,8 +233,11 @@ class Stages:
             it.detection = Detection(value["code"], value["confidence"], "langdetect", rec)
 
     def plan(self, items: list[Item]) -> list[ModelRef]:
-        """Choose every article's summariser and translators; return the models they need."""
-        needed: dict[Path, ModelRef] = {}
+        """Give every article its routes (from the plan); return the models they need. An
+        article no route serves fails with the reason; the others go on."""
+        langs: list[str] = []
+        pairs: list[tuple[str, str]] = []
+        unavailable: list[ModelNotAvailable] = []
         for it in items:
             if it.error or it.detection is None:
                 continue
@@ -258,22 +252,26 @@ class Stages:
                 )
                 continue
             try:
-                it.plan = choose_summarizer(lang, self.settings, self.catalog, self._summarizers)
-                refs = [it.plan.summarizer.ref]
-                summary_lang = it.plan.pivot or lang
-                if it.plan.pivot:
-                    refs += self.router.models(self.router.choose(lang, it.plan.pivot))
-                for target in self.settings.targets:
-                    refs += self.router.models(self.router.choose(summary_lang, target))
-                    if it.article.title:  # the headline goes from the article's language
-                        refs += self.router.models(self.router.choose(lang, target))
+                it.plan = self.routes.summary(lang)
+                mine = self.routes.pairs(lang, titled=bool(it.article.title))
+                for pair in mine:
+                    self.routes.translator(*pair)
             except SummarizeError as exc:
                 it.plan = None
                 it.fail("route", exc)
+                if isinstance(exc, ModelNotAvailable):
+                    unavailable.append(exc)
                 continue
-            for ref in refs:
-                needed.setdefault(ref.path, ref)
-        return list(needed.values())
+            langs.append(lang)
+            pairs += mine
+        self.notices = [
+            self.routes.notices[p] for p in dict.fromkeys(pairs) if p in self.routes.notices
+        ]
+        if unavailable and not langs:
+            # A model every article needs is missing and cannot be had: one line, before
+            # any work, rather than the same error on every article.
+            raise unavailable[0]
+        return self.routes.models(langs, pairs)
 
     # -- computing -----------------------------------------------------------------
 
@@ -326,7 +324,7 @@ class Stages:
         for (src, pivot), group in _group(need_pivot, lambda it: (it.lang, _pivot(it))):
             self._translate(
                 "pivot",
-                self.router.choose(src, pivot),
+                self.routes.translator(src, pivot),
                 group,
                 [it.article.text for it in group],
                 pivoted,
@@ -393,7 +391,7 @@ class Stages:
         kept in the item's `into` dict under its target (stage `<stage>:<target>`)."""
         for src, group in _group(items, lang_of):
             for target in self.settings.targets:
-                translator = self.router.choose(src, target)
+                translator = self.routes.translator(src, target)
 
                 def done(
                     it: Item,
@@ -422,7 +420,7 @@ class Stages:
         """A story's own summary: its members' summaries summarised together (chunked as any
         long text is), translated into every target, and checked against the members'
         articles. Each step is a cached stage (`story`, `story:<target>`)."""
-        plan = choose_summarizer(lang, self.settings, self.catalog, self._summarizers)
+        plan = self.routes.summary(lang)
         joined = "\n\n".join(summaries)
         info = {**plan.summarizer.info(), "story": "members-joined.v1"}
 
@@ -441,7 +439,7 @@ class Stages:
         )
         translations: dict[str, Translation] = {}
         for target in self.settings.targets:
-            translator = self.router.choose(lang, target)
+            translator = self.routes.translator(lang, target)
             tv, trec = first(
                 Stage(f"story:{target}", translator.info(), self.cache),
                 summary.text,

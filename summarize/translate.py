@@ -197,17 +197,23 @@ class Router:
         self.catalog = catalog
         self._chosen: dict[tuple[str, str], Translator] = {}
 
-    def _direct(self, src: str, tgt: str) -> ModelTranslator | None:
+    def _directs(self, src: str, tgt: str) -> list[ModelTranslator]:
+        """Pair models for src -> tgt: the one named in an option alone, else every choosable
+        catalogue model, its default first."""
         override = self.settings.translators.get(f"{src}-{tgt}")
         if override:
             ref = resolve(override, self.catalog, task="translation", pair=(src, tgt))
-            return ModelTranslator(ref, self.settings, src, tgt, "direct")
+            return [ModelTranslator(ref, self.settings, src, tgt, "direct")]
         entries = sorted(self.catalog.pair_translators(src, tgt), key=lambda e: not e.default)
-        if entries:
-            return ModelTranslator(
-                self.catalog.ref(entries[0].name), self.settings, src, tgt, "direct"
-            )
-        return None
+        return [
+            ModelTranslator(self.catalog.ref(e.name), self.settings, src, tgt, "direct")
+            for e in entries
+        ]
+
+    def _direct(self, src: str, tgt: str) -> ModelTranslator | None:
+        """The pair model for src -> tgt: the first that is downloaded, else the first."""
+        found = self._directs(src, tgt)
+        return next((t for t in found if t.ref.present), found[0] if found else None)
 
     def _fallback(self, src: str, tgt: str) -> ModelTranslator | None:
         ref = self._fallback_ref()
@@ -277,20 +283,27 @@ class Router:
             self._chosen[key] = self._choose(src, tgt)
         return self._chosen[key]
 
-    def _choose(self, src: str, tgt: str) -> Translator:
+    def candidates(self, src: str, tgt: str) -> list[Translator]:
+        """Every route from src to tgt, best first: pair models, a pivot through English
+        composed of two, the any-to-any fallback (a copy when the languages are the same)."""
         if src == tgt:
-            return CopyTranslator(src)
-        direct = self._direct(src, tgt)
-        if direct is not None:
-            return direct
+            return [CopyTranslator(src)]
+        out: list[Translator] = list(self._directs(src, tgt))
         pivot = self.settings.pivot_lang
         if pivot not in (src, tgt):
             first, second = self._direct(src, pivot), self._direct(pivot, tgt)
             if first is not None and second is not None:
-                return PivotTranslator(first, second)
+                out.append(PivotTranslator(first, second))
         fallback = self._fallback(src, tgt)
         if fallback is not None:
-            return fallback
+            out.append(fallback)
+        return out
+
+    def _choose(self, src: str, tgt: str) -> Translator:
+        found = self.candidates(src, tgt)
+        if found:
+            return found[0]
+        pivot = self.settings.pivot_lang
         raise LanguageError(
             f"no translation route from {src!r} to {tgt!r}: no pair model, no pivot through "
             f"{pivot!r}, and the fallback does not cover it; pass --translator {src}-{tgt}=NAME|PATH"

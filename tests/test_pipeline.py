@@ -205,6 +205,33 @@ def test_missing_model_offline_stops_before_any_work(tmp_path: Path) -> None:
     assert not list(out.glob("*.json"))
 
 
+def test_offline_a_missing_pair_model_gives_way_to_the_fallback_that_is_here(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """Reproduced (service): a Spanish article while opus-mt-es-en is not downloaded, even with
+    '*=<folder>' given, failed the whole batch. The plan takes the route whose models are here
+    and says so; an article no route serves fails alone, named."""
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "es.txt").write_text((DATA / "corpus_es.txt").read_text(encoding="utf-8"))
+    (inbox / "en.txt").write_text(SEEDS.joinpath("002_368337d6acc914b1.txt").read_text())
+    report = run([inbox], settings_for(tiny, out))
+    assert report.ok, [o.error for o in report.failed]
+    spanish = next(r for r in report.results if r.article.id == "es.txt")
+    assert spanish.pivot is not None and spanish.pivot.model == "tiny-m2m100"
+    [notice] = [w for w in report.warnings if w.startswith("translation es->en")]
+    assert "opus-mt-es-en is not downloaded" in notice and "offline" in notice
+
+    # No fallback configured: the Spanish article fails with the reason, the English one is done.
+    overrides = tiny_overrides(tiny, tmp_path / "out2")
+    overrides["translators"] = [t for t in overrides["translators"] if not t.startswith("*=")]
+    alone = run([inbox], load_settings(overrides=overrides))
+    [failed] = alone.failed
+    assert failed.id == "es.txt" and failed.error is not None
+    assert "summarize models download opus-mt-es-en" in failed.error.message
+    assert [r.article.id for r in alone.results] == ["en.txt"]
+
+
 def test_missing_model_without_network_fails_fast(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
