@@ -113,6 +113,11 @@ class Settings:
     max_body_bytes: int = 2_000_000
     rate_per_minute: int = 120
     max_queue: int = 64
+    # Failed authentications a client address may make a minute before it is refused (429).
+    failed_auth_per_minute: int = 10
+    # Articles in one job, and articles waiting in all unfinished jobs together.
+    max_job_articles: int = 1000
+    max_queued_articles: int = 10_000
     # summarize watch: seconds between two scans of the inbox.
     watch_interval: float = 1.0
     # The summarize.toml these settings were read from (its [models] table is the user's
@@ -490,8 +495,17 @@ def validate(settings: Settings) -> None:
         raise ConfigError("threads must be 0 (all cores) or a positive number")
     if settings.min_chars < 1 or settings.max_chars < settings.min_chars:
         raise ConfigError("min_chars must be at least 1 and max_chars at least min_chars")
-    if min(settings.max_body_bytes, settings.rate_per_minute, settings.max_queue) < 1:
-        raise ConfigError("max_body_bytes, rate_per_minute and max_queue must be at least 1")
+    limits = (
+        "max_body_bytes",
+        "rate_per_minute",
+        "max_queue",
+        "failed_auth_per_minute",
+        "max_job_articles",
+        "max_queued_articles",
+    )
+    for name in limits:
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{name} must be at least 1")
     if not 0.0 < settings.story_threshold <= 1.0:
         raise ConfigError("story_threshold must be above 0 and at most 1")
     if not settings.story_window_days > 0:

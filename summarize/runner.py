@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -93,9 +93,14 @@ class Pipeline:
         *,
         progress: ProgressFn | None = None,
         write: bool = True,
+        known_docs: Mapping[str, dict[str, Any]] | None = None,
+        known_texts: Mapping[str, str] | None = None,
     ) -> BatchReport:
         """Run ingested articles (and carry ingest's errors) through every stage. Each result
-        is written as soon as it is complete; the report keeps the input order."""
+        is written as soon as it is complete; the report keeps the input order.
+
+        `known_docs` / `known_texts`: results and texts of articles done earlier, by content
+        hash (a service job's earlier waves), for the stories this batch's articles are in."""
         started = time.perf_counter()
         computed_before = dict(self.cache.computed)
         settings = self.settings
@@ -183,7 +188,9 @@ class Pipeline:
             grouped = stories
 
             def story_docs() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-                docs = self.publish_stories(self._story_docs(grouped, items, report.results))
+                docs = self.publish_stories(
+                    self._story_docs(grouped, items, report.results, known_docs, known_texts)
+                )
                 return docs, self._all_stories(docs)
 
             made = self._stories_step(report, story_docs)
@@ -350,7 +357,12 @@ class Pipeline:
         return grouping
 
     def _story_docs(
-        self, grouping: _Grouping, items: list[Item], results: list[Result]
+        self,
+        grouping: _Grouping,
+        items: list[Item],
+        results: list[Result],
+        known_docs: Mapping[str, dict[str, Any]] | None = None,
+        known_texts: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         """The documents of the stories this batch's articles are in: members (with their own
         summaries, so each stays reachable under its story), languages, outlets, dates; a story
@@ -361,8 +373,11 @@ class Pipeline:
         from summarize.text import safe_name
         from summarize.types import result_json
 
-        docs_by_hash = {r.article.hash: result_json(r) for r in results}
-        text_by_hash = {it.article.hash: it.article.text for it in items}
+        docs_by_hash = {**(known_docs or {}), **{r.article.hash: result_json(r) for r in results}}
+        text_by_hash = {
+            **(known_texts or {}),
+            **{it.article.hash: it.article.text for it in items},
+        }
         out = []
         for story in grouping.stories:
             # An exact copy shares its original's hash: the hash names the original.

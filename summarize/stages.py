@@ -145,9 +145,9 @@ class Stage:
             values = compute(texts)
         except ModelLoadError:
             raise
-        except Exception:
+        except Exception as exc:
             if len(texts) == 1:
-                raise
+                return [exc]  # this article's error (a batch of one raised it)
             # Find the article that failed: the others still get their results.
             return [self._one(t, compute) for t in texts]
         elapsed = time.perf_counter() - start

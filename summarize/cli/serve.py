@@ -45,6 +45,19 @@ def serve(
     max_body: Annotated[
         int | None, typer.Option(help="Largest request body, in bytes [default: 2000000].")
     ] = None,
+    failed_auth: Annotated[
+        int | None,
+        typer.Option(
+            help="Failed authentications per minute per client address before 429 [default: 10]."
+        ),
+    ] = None,
+    max_job_articles: Annotated[
+        int | None, typer.Option(help="Articles in one job [default: 1000].")
+    ] = None,
+    max_queued_articles: Annotated[
+        int | None,
+        typer.Option(help="Articles of all unfinished jobs together before 503 [default: 10000]."),
+    ] = None,
 ) -> None:
     """Serve the pipeline over HTTP (FastAPI): /v1/summarize, /v1/jobs, the editors' page at /.
 
@@ -52,7 +65,8 @@ def serve(
     briefs), editor (also edits and approves on the desk), admin (also submits and cancels
     jobs; the default when no role is given). An unknown role or word is refused at start.
     Keys and limits may also be set in summarize.toml (api_key_file, rate_per_minute,
-    max_queue, max_body_bytes) or the environment (SUMMARIZE_API_KEYS=key1,key2).
+    max_queue, max_body_bytes, failed_auth_per_minute, max_job_articles, max_queued_articles)
+    or the environment (SUMMARIZE_API_KEYS=key1,key2, SUMMARIZE_MAX_QUEUE=...).
 
     Example: SUMMARIZE_API_KEYS="s3cret name=amal role=editor,t0p name=sam" summarize serve
     """
@@ -67,6 +81,9 @@ def serve(
         rate_per_minute=rate,
         max_queue=max_queue,
         max_body_bytes=max_body,
+        failed_auth_per_minute=failed_auth,
+        max_job_articles=max_job_articles,
+        max_queued_articles=max_queued_articles,
     )
     try:
         import uvicorn
@@ -83,6 +100,14 @@ def serve(
             f"refusing to serve on {host} without API keys: set SUMMARIZE_API_KEYS "
             "or --api-key-file, or bind to 127.0.0.1"
         )
-    limits = Limits(settings.max_body_bytes, settings.rate_per_minute, settings.max_queue)
+    limits = Limits(
+        max_body_bytes=settings.max_body_bytes,
+        rate_per_minute=settings.rate_per_minute,
+        failed_auth_per_minute=settings.failed_auth_per_minute,
+        max_queue=settings.max_queue,
+        max_job_articles=settings.max_job_articles,
+        max_queued_articles=settings.max_queued_articles,
+    )
     app_ = create_app(settings, keys, limits)
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    # SIGTERM ends within seconds: requests in flight get a few seconds, then the worker's.
+    uvicorn.run(app_, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,8 @@ from summarize.service.auth import ApiError, ApiKey, Limits, RateLimiter, load_k
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+log = logging.getLogger("summarize.service")
 
 
 def create_app(
@@ -28,6 +31,7 @@ def create_app(
     from summarize._version import __version__
     from summarize.review import EDITS_FILE, EditStore
     from summarize.service import desk, page, routes
+    from summarize.service.body import BodyGate
     from summarize.service.jobs import JobStore
     from summarize.service.worker import Worker
 
@@ -82,6 +86,10 @@ def create_app(
     app.state.service = svc
     app.state.worker = worker
     app.state.store = store
+    # Added first, so it runs inside the security headers' middleware: its refusals get them.
+    app.add_middleware(
+        BodyGate, keys=svc.keys, max_bytes=limits.max_body_bytes, failures=svc.failures
+    )
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -97,8 +105,13 @@ def create_app(
         where = ".".join(str(p) for p in first.get("loc", ()))
         return error(422, "validation_error", f"{where}: {first.get('msg', 'invalid request')}")
 
+    @app.exception_handler(RecursionError)
+    async def _too_deep(_: Request, exc: RecursionError) -> JSONResponse:
+        return error(400, "invalid_request", "the request nests too deeply to be read")
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("request failed", exc_info=exc)
         return error(500, "internal_error", "the server failed on this request; see its log")
 
     @app.middleware("http")
@@ -118,17 +131,6 @@ def create_app(
         if request.url.path.startswith("/v1/") or request.url.path == "/":
             response.headers["Cache-Control"] = "no-store"
         return response
-
-    @app.middleware("http")
-    async def _body_limit(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limits.max_body_bytes:
-            return error(
-                413,
-                "payload_too_large",
-                f"request body is {length} bytes; the limit is {limits.max_body_bytes}",
-            )
-        return await call_next(request)
 
     app.include_router(routes.router)
     app.include_router(desk.router)

@@ -64,10 +64,14 @@ def parse_key(spec: str, where: str = "key") -> ApiKey:
 
 @dataclass(frozen=True)
 class Limits:
-    max_body_bytes: int = 2_000_000
-    rate_per_minute: int = 120
+    """What one client and the whole queue may send. Pass by name (they are all ints)."""
+
+    max_body_bytes: int = 2_000_000  # bytes of one request body, counted as they arrive
+    rate_per_minute: int = 120  # requests per key
     failed_auth_per_minute: int = 10  # per client address, before 429s
-    max_queue: int = 64
+    max_queue: int = 64  # single requests and jobs waiting for the worker
+    max_job_articles: int = 1000  # articles in one job
+    max_queued_articles: int = 10_000  # articles of all unfinished jobs together
 
 
 def load_keys(keys_given: Sequence[str | ApiKey], key_file: Path | None = None) -> list[ApiKey]:
@@ -140,18 +144,13 @@ def _too_many(wait: float, what: str) -> ApiError:
     )
 
 
-def authorise(
-    request: Any,
-    keys: Sequence[ApiKey],
-    limiter: RateLimiter,
-    failures: RateLimiter | None = None,
+def authenticate(
+    request: Any, keys: Sequence[ApiKey], failures: RateLimiter | None = None
 ) -> ApiKey:
-    """The caller's key (checked in constant time) after its rate, or, when no keys are set
-    (loopback only), an admin named after its address; raises ApiError (401, 429). A client
-    that fails authentication too often is refused for a while (429) before keys are tried."""
+    """The caller's key, checked in constant time against every key; raises ApiError (401, or
+    429 for an address that failed too often, counted per address). Reads headers only, so it
+    runs before any body is read."""
     client = str(request.client.host) if request.client else "local"
-    if not keys:
-        return ApiKey("", client)
     if failures is not None and failures.blocked(client):
         raise _too_many(failures.wait(client), "too many failed attempts to authenticate")
     header = request.headers.get("authorization", "")
@@ -166,6 +165,21 @@ def authorise(
         raise ApiError(
             401, "unauthorized", "send Authorization: Bearer <key>", {"WWW-Authenticate": "Bearer"}
         )
+    return found
+
+
+def authorise(
+    request: Any,
+    keys: Sequence[ApiKey],
+    limiter: RateLimiter,
+    failures: RateLimiter | None = None,
+) -> ApiKey:
+    """The caller's key after its rate, or, when no keys are set (loopback only), an admin
+    named after its address; raises ApiError (401, 429)."""
+    if not keys:
+        client = str(request.client.host) if request.client else "local"
+        return ApiKey("", client)
+    found = authenticate(request, keys, failures)
     wait = limiter.take(found.name)
     if wait > 0:
         raise _too_many(wait, "too many requests")

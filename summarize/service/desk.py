@@ -16,6 +16,7 @@ watch` wrote there), so the watch folder's articles are reviewed on the same des
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -30,6 +31,7 @@ from summarize.service.auth import ApiError, require_editor
 from summarize.service.routes import KeyDep, Service, ServiceDep
 
 router = APIRouter()
+log = logging.getLogger("summarize.service")
 
 
 class JobDesk(Desk):
@@ -266,7 +268,7 @@ def approve_item(
             desk.approve(item, body.field, key.name, version=version, text=body.text)
     except ReviewError as exc:
         raise _review_error(exc, item) from None
-    return _view_response(item_view(desk, item))
+    return _after_write(desk, item)
 
 
 @router.get("/v1/jobs/{job_id}/items/{item:path}")
@@ -284,7 +286,26 @@ def edit_item(
         desk.edit(item, body.field, key.name, body.text, version=version)
     except ReviewError as exc:
         raise _review_error(exc, item) from None
-    return _view_response(item_view(desk, item))
+    return _after_write(desk, item)
+
+
+def _after_write(desk: Desk, item: str) -> JSONResponse:
+    """The item after a committed write. The write is saved whatever happens next: should the
+    view fail to build, the answer still says it was saved (never a 500 for a saved change)."""
+    try:
+        return _view_response(item_view(desk, item))
+    except Exception:
+        log.exception("the view of %s after a saved write failed", item)
+        versions = desk.versions(item) if desk.store_exists() else {}
+        return JSONResponse(
+            {
+                "item": item,
+                "saved": True,
+                "versions": versions,
+                "note": "saved; the item view could not be built, reload it",
+            },
+            headers={"ETag": item_etag(versions)},
+        )
 
 
 def published(desk: Desk, approved_only: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -97,9 +97,31 @@ def _check_length(svc: Service, text: str) -> None:
         )
 
 
-def _check_capacity(svc: Service) -> None:
+def _check_capacity(svc: Service, articles: int = 0) -> None:
+    """Room in the queue: requests and jobs waiting (max_queue), and for a job, its articles
+    beside those of every unfinished job (max_queued_articles)."""
     if svc.worker.depth() >= svc.limits.max_queue:
         raise ApiError(503, "busy", "the queue is full; retry shortly", {"Retry-After": "5"})
+    if articles:
+        waiting = svc.store.queued_articles()
+        if waiting + articles > svc.limits.max_queued_articles:
+            raise ApiError(
+                503,
+                "busy",
+                f"{waiting} articles are waiting and this job adds {articles}; the queue takes "
+                f"{svc.limits.max_queued_articles}: retry later or send a smaller job",
+                {"Retry-After": "30"},
+            )
+
+
+def _check_job_size(svc: Service, count: int) -> None:
+    if count > svc.limits.max_job_articles:
+        raise ApiError(
+            413,
+            "too_many_articles",
+            f"the job has {count} articles; a job may have {svc.limits.max_job_articles}: "
+            "split it into several jobs",
+        )
 
 
 def _job(svc: Service, job_id: str) -> dict[str, Any]:
@@ -161,12 +183,16 @@ async def create_job(request: Request, svc: ServiceDep, key: KeyDep) -> JSONResp
     kind = request.headers.get("content-type", "")
     try:
         if "jsonl" in kind or "ndjson" in kind:
-            items = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
-            job = JobIn(articles=items)
+            lines = [line for line in raw.decode().splitlines() if line.strip()]
+            _check_job_size(svc, len(lines))
+            job = JobIn(articles=[_json_body(line.encode(), b"", "a JSONL line") for line in lines])
         else:
-            data = json.loads(raw or b"null")
+            data = _json_body(raw, b"null", "the body")
+            listed = data if isinstance(data, list) else (data or {}).get("articles")
+            if isinstance(listed, list):
+                _check_job_size(svc, len(listed))
             job = JobIn(articles=data) if isinstance(data, list) else JobIn.model_validate(data)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError) as exc:
         raise ApiError(
             422,
             "invalid_job",
@@ -175,7 +201,7 @@ async def create_job(request: Request, svc: ServiceDep, key: KeyDep) -> JSONResp
     for article in job.articles:
         _check_length(svc, article.text)
     _unique_ids(job)
-    _check_capacity(svc)
+    _check_capacity(svc, len(job.articles))
     targets = _targets(svc, job.targets)
     job_id = svc.store.create(
         [a.model_dump() for a in job.articles], list(targets), key.name, job.label
@@ -245,8 +271,30 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(svc: ServiceDep) -> JSONResponse:
-    if svc.worker.failure:
-        raise ApiError(503, "not_ready", svc.worker.failure)
-    if not svc.worker.ready.is_set():
+    """Ready when the models are loaded and the worker thread is alive; a thread found gone is
+    reported (503) and a new one started."""
+    worker = svc.worker
+    if worker.failure:
+        raise ApiError(503, "not_ready", worker.failure)
+    if not worker.ready.is_set():
         raise ApiError(503, "not_ready", "models are loading", {"Retry-After": "5"})
-    return JSONResponse({"status": "ready"})
+    if not worker.alive():
+        why = worker.last_error or "it ended"
+        worker.ensure_alive()
+        raise ApiError(
+            503,
+            "worker_stopped",
+            f"the worker thread had stopped ({why}); a new one was started",
+            {"Retry-After": "1"},
+        )
+    return JSONResponse(
+        {
+            "status": "ready",
+            "worker": {
+                "alive": True,
+                "queued": worker.depth(),
+                "errors_caught": worker.errors,
+                "restarts": worker.restarts,
+            },
+        }
+    )
