@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -452,17 +452,39 @@ def collect(
     if not sources:
         raise UsageError("no sources given: pass files, folders, JSONL files or - for stdin")
     out = Ingested()
-    seen: dict[str, str] = {}
-    for item in Reader(settings).sources(sources, stdin):
+    for item in unique_ids(Reader(settings).sources(sources, stdin), {}):
+        out.add(item)
+    return out
+
+
+def _file_of(source: str) -> str:
+    """The file a source is in (`feed.jsonl:3` and `batch.json[2]` are in their files)."""
+    import re
+
+    return re.sub(r"(:\d+|\[\d+\])$", "", source)
+
+
+def unique_ids(
+    items: Iterable[Article | SourceError | Skipped], owners: dict[str, str]
+) -> Iterator[Article | SourceError | Skipped]:
+    """Articles with an id seen before become an error for the later source: within these
+    items always, and against `owners` (id -> the file that holds it, from earlier batches:
+    the watch folder's) when another file holds it. `owners` is updated."""
+    here: dict[str, str] = {}
+    for item in items:
         if isinstance(item, Article):
-            if item.id in seen:
+            first = here.get(item.id)
+            owner = owners.get(item.id)
+            if first is None and owner is not None and owner != _file_of(item.source):
+                first = owner
+            if first is not None:
                 item = SourceError(
                     source=item.source,
                     type="InputError",
                     id=item.id,
-                    message=f"duplicate id {item.id!r} (first seen in {seen[item.id]})",
+                    message=f"duplicate id {item.id!r} (first seen in {first})",
                 )
             else:
-                seen[item.id] = item.source
-        out.add(item)
-    return out
+                here[item.id] = item.source
+                owners[item.id] = _file_of(item.source)
+        yield item

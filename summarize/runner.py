@@ -95,12 +95,14 @@ class Pipeline:
         write: bool = True,
         known_docs: Mapping[str, dict[str, Any]] | None = None,
         known_texts: Mapping[str, str] | None = None,
+        group: bool = True,
     ) -> BatchReport:
         """Run ingested articles (and carry ingest's errors) through every stage. Each result
         is written as soon as it is complete; the report keeps the input order.
 
         `known_docs` / `known_texts`: results and texts of articles done earlier, by content
-        hash (a service job's earlier waves), for the stories this batch's articles are in."""
+        hash (a service job's earlier waves), for the stories this batch's articles are in.
+        `group=False` leaves the stories alone (a warm-up article is no news)."""
         started = time.perf_counter()
         computed_before = dict(self.cache.computed)
         settings = self.settings
@@ -119,7 +121,9 @@ class Pipeline:
         doc_of: dict[int, dict[str, Any]] = {}
         done = 0
         stories = (
-            self._stories_step(report, lambda: self._group(items)) if settings.stories else None
+            self._stories_step(report, lambda: self._group(items))
+            if settings.stories and group
+            else None
         )
         story_of = stories.story_of if stories else {}
         copy_of = stories.copy_of if stories else {}
@@ -196,6 +200,7 @@ class Pipeline:
             made = self._stories_step(report, story_docs)
             if made is not None:
                 report.stories, everything = made
+                report.all_stories = everything
         index_of = {id(a): i for i, a in enumerate(articles)}
         for entry in order:
             if isinstance(entry, SourceError):

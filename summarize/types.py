@@ -183,6 +183,8 @@ class BatchReport:
     warnings: list[str] = field(default_factory=list)
     # Every story the output folder holds after this batch (the stories.json documents).
     stories: list[dict[str, Any]] = field(default_factory=list)
+    # Every live story of the output folder after this batch (what stories.json holds).
+    all_stories: list[dict[str, Any]] = field(default_factory=list)
     # Why the stories step failed this batch (its results are kept all the same).
     stories_error: str | None = None
     # What this batch computed, by stage family (detect, pivot, summarize, translate, title,

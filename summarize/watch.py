@@ -9,6 +9,7 @@ A restart processes only what changed: the cache already holds everything else.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from summarize.config import Settings
-from summarize.types import BatchReport, Skipped
+from summarize.errors import ModelNotAvailable
+from summarize.types import BatchReport, Skipped, SourceError, SourceOutcome
+
+log = logging.getLogger("summarize")
 
 # Names that editors' tools and downloads use while a file is still being written.
 PARTIAL = (".part", ".partial", ".tmp", ".crdownload", ".download", "~")
@@ -28,6 +32,9 @@ class WatchState:
     done: dict[Path, tuple[int, int]] = field(default_factory=dict)
     docs: dict[str, dict[str, Any]] = field(default_factory=dict)  # results as published
     skipped: set[str] = field(default_factory=set)  # already reported
+    # The latest outcome of every source seen (file, JSONL line): report.json lists them all.
+    outcomes: dict[tuple[str, str | None], SourceOutcome] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)  # article id -> the file holding it
 
 
 def scan(inbox: Path, settings: Settings, state: WatchState) -> tuple[list[Path], list[Skipped]]:
@@ -66,7 +73,7 @@ def watch(
     on_batch: Callable[[BatchReport], None] | None = None,
 ) -> WatchState:
     """Run until `stop` is set. Raises only for problems that stop all work (a missing model)."""
-    from summarize.ingest import Reader
+    from summarize.ingest import Reader, unique_ids
     from summarize.runner import Pipeline, settings_doc
     from summarize.write import write_briefs, write_report, write_result, write_stories
 
@@ -80,12 +87,15 @@ def watch(
             ready, skipped = scan(inbox, settings, state)
             if ready or skipped:
                 order: list[Any] = [*skipped]
-                order += [
-                    item
-                    for path in ready
-                    for item in reader.file(path, path.relative_to(inbox).as_posix())
-                ]
-                report = pipeline.run_batch(order, write=False)
+                order += unique_ids(
+                    (
+                        item
+                        for path in ready
+                        for item in reader.file(path, path.relative_to(inbox).as_posix())
+                    ),
+                    state.owners,
+                )
+                report = _run_safely(pipeline, order)
                 for result in report.results:
                     doc = pipeline.document(result)
                     if "json" in settings.formats:
@@ -93,18 +103,68 @@ def watch(
                     state.docs[result.article.id] = doc
                 for path in ready:
                     state.done[path] = state.seen[path]
+                for outcome in report.outcomes:
+                    state.outcomes[(outcome.source, outcome.id)] = outcome
+                if report.stories_error is None and settings.stories:
+                    write_stories(settings.output_dir, report.all_stories)
                 write_briefs(
                     settings.output_dir,
                     list(state.docs.values()),
                     settings.formats,
-                    report.stories or None,
+                    report.all_stories or None,
                 )
-                if settings.stories:
-                    write_stories(settings.output_dir, report.stories)
-                write_report(settings.output_dir, report, settings_doc(settings))
+                everything = BatchReport(
+                    outcomes=sorted(state.outcomes.values(), key=lambda o: (o.source, o.id or "")),
+                    seconds=report.seconds,
+                    output_dir=report.output_dir,
+                    warnings=report.warnings,
+                    stories=report.all_stories,
+                    stories_error=report.stories_error,
+                    computed=report.computed,
+                )
+                write_report(settings.output_dir, everything, settings_doc(settings))
                 if on_batch is not None:
                     on_batch(report)
             stop.wait(interval)
     finally:
         pipeline.close()
     return state
+
+
+def _run_safely(pipeline: Any, order: list[Any]) -> BatchReport:
+    """One scan's batch inside the watch loop's error boundary: when it fails as a whole, each
+    file is run on its own, and a file that still fails is one error naming it; watching goes
+    on. Only a model every article needs, missing, stops the watch (one line)."""
+    try:
+        report: BatchReport = pipeline.run_batch(order, write=False)
+        return report
+    except ModelNotAvailable:
+        raise
+    except Exception as exc:
+        log.warning("a batch failed as a whole (%s); its files one at a time", exc, exc_info=True)
+    by_file: dict[str, list[Any]] = {}
+    for item in order:
+        by_file.setdefault(str(item.source).split(":")[0].split("[")[0], []).append(item)
+    merged = BatchReport(output_dir=str(pipeline.settings.output_dir))
+    for items in by_file.values():
+        try:
+            part: BatchReport = pipeline.run_batch(items, write=False)
+        except ModelNotAvailable:
+            raise
+        except Exception as exc:
+            log.error("%s failed", items[0].source, exc_info=True)
+            for item in items:
+                error = SourceError(
+                    getattr(item, "source", "?"),
+                    type(exc).__name__,
+                    f"{type(exc).__name__}: {exc}",
+                    getattr(item, "id", None),
+                )
+                merged.outcomes.append(SourceOutcome(error.id, error.source, "error", error=error))
+            continue
+        merged.outcomes += part.outcomes
+        merged.results += part.results
+        merged.warnings += [w for w in part.warnings if w not in merged.warnings]
+        merged.stories, merged.all_stories = part.stories, part.all_stories
+        merged.seconds += part.seconds
+    return merged

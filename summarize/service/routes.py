@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
@@ -59,6 +60,8 @@ class ArticleIn(BaseModel):
     title: str | None = None
     lang: str | None = None
     url: str | None = None
+    # When it was published (ISO 8601, RFC 2822 or epoch seconds): stories and briefs use it.
+    published: str | float | None = None
     targets: list[str] | None = None
 
 
@@ -203,9 +206,11 @@ async def create_job(request: Request, svc: ServiceDep, key: KeyDep) -> JSONResp
     _unique_ids(job)
     _check_capacity(svc, len(job.articles))
     targets = _targets(svc, job.targets)
-    job_id = svc.store.create(
-        [a.model_dump() for a in job.articles], list(targets), key.name, job.label
-    )
+    # An article that gives no date was published, for the desk, when it was submitted (not
+    # when a worker, perhaps after a restart, reached it).
+    submitted = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    articles = [a.model_dump() | {"published": a.published or submitted} for a in job.articles]
+    job_id = svc.store.create(articles, list(targets), key.name, job.label)
     svc.worker.submit_job(job_id)
     return JSONResponse(
         {"id": job_id, "status": "queued", "total": len(job.articles)},

@@ -138,18 +138,18 @@ class Worker:
         return self._pipelines[targets]
 
     def _article(self, obj: dict[str, Any], idx: int, source: str) -> Any:
-        from summarize.ingest import headline, iso_date
+        """A request's article, read as the CLI reads a JSON record (a date that is not one is
+        an error naming it); a headline from the first line, as in a plain-text file."""
+        from summarize.ingest import headline, record_date
 
-        published = obj.get("published")
         return self.reader.article(
             article_id(obj, idx),
             obj["text"],
             source,
-            # A headline from the first line, as the CLI finds it in a plain-text file.
             title=obj.get("title") or headline(obj["text"]),
             url=obj.get("url"),
             lang=obj.get("lang"),
-            published=iso_date(published) if isinstance(published, (str, int, float)) else None,
+            published=record_date(obj, source),
         )
 
     def _supervised(self) -> None:
@@ -206,7 +206,7 @@ class Worker:
             "warm-up",
             lang=self.settings.pivot_lang,
         )
-        pipeline.run_batch([article], write=False)
+        pipeline.run_batch([article], write=False, group=False)
 
     def _serve_singles(self) -> None:
         batch: dict[tuple[str, ...], list[tuple[Any, Future[Any]]]] = {}

@@ -1,0 +1,525 @@
+"""A newsroom day through every face: what guards the core in CI.
+
+A day's inbox is built from real news no one here wrote (`../shared/data/stories-dev`, seven
+languages; skipped cleanly when absent): articles as .txt, .md, .html, a JSON array and a JSONL
+feed; the same wire story from a second feed under other ids (exact copies); rewrites (near
+copies); and the junk an inbox collects (empty, binary, too short, numbers only, a PDF, a
+hidden file, a page with no article, bad JSONL lines, a repeated id, a Latin-1 file).
+
+It goes through `run`, then `run` again, then `watch` on the same folder, then one `serve` job
+of the same articles, each a real process, and must hold:
+- no traceback anywhere; every source accounted for in the report;
+- the same result documents and the same stories from all three faces;
+- a second run computes nothing (the report says so);
+- kill -9 in the middle of a run and of a job, then a restart: nothing lost, nothing finished
+  redone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT, tiny_args
+
+DATA = ROOT.parent / "shared" / "data" / "stories-dev"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (DATA / "articles.jsonl").is_file(), reason="needs ../shared/data/stories-dev"
+    ),
+]
+pytest.importorskip("fastapi")
+httpx = pytest.importorskip("httpx")
+
+ARTICLES = 110  # real ones; copies, rewrites and junk come on top
+KEY = "day-key-1"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+DAY = 1_577_000_000  # the articles' day (a date of the data's own time), epoch seconds
+FORMATS = ("txt", "md", "html", "jsonl", "json")
+
+
+@dataclass
+class Day:
+    inbox: Path
+    ok_ids: set[str] = field(default_factory=set)  # sources that must give a result
+    bad: dict[str, str] = field(default_factory=dict)  # source -> what its error must say
+    skipped: set[str] = field(default_factory=set)
+    exact: dict[str, str] = field(default_factory=dict)  # copy id -> original id
+    near: dict[str, str] = field(default_factory=dict)  # rewrite id -> original id
+    lines: int = 0  # non-blank JSONL lines, each its own source
+
+
+def _pick(n: int) -> list[dict[str, Any]]:
+    """Real articles: both sides of same-story pairs (so stories form, German with English
+    among them), then others, every language there."""
+    arts = {
+        a["id"]: a
+        for a in map(json.loads, (DATA / "articles.jsonl").read_text().splitlines())
+        if a.get("quality", "ok") == "ok" and len(a["text"]) > 300
+    }
+    pairs = [json.loads(p) for p in (DATA / "pairs.jsonl").read_text().splitlines()]
+    chosen: dict[str, dict[str, Any]] = {}
+    for p in pairs:
+        if p["same_story"] and p["id1"] in arts and p["id2"] in arts and len(chosen) < n // 2:
+            chosen[p["id1"]], chosen[p["id2"]] = arts[p["id1"]], arts[p["id2"]]
+    rng = random.Random(7)
+    rest = [a for a in arts.values() if a["id"] not in chosen]
+    rng.shuffle(rest)
+    for lang in ("fr", "ar", "tr", "pl", "es", "de", "en"):  # every language at least twice
+        for a in [a for a in rest if a["lang"] == lang][:2]:
+            chosen.setdefault(a["id"], a)
+    for a in rest:
+        if len(chosen) >= n:
+            break
+        chosen.setdefault(a["id"], a)
+    return list(chosen.values())
+
+
+def build_day(inbox: Path, n: int = ARTICLES) -> Day:
+    from html import escape
+
+    inbox.mkdir(parents=True)
+    day = Day(inbox)
+    feed: list[str] = []
+    batch: list[dict[str, Any]] = []
+    arts = _pick(n)
+    for i, a in enumerate(arts):
+        stamp = DAY + 60 * i
+        published = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+        title = a["title"] or None
+        kind = FORMATS[i % len(FORMATS)]
+        name = f"{a['lang']}-{a['id']}.{kind}"
+        if kind == "txt":
+            body = (f"{title}\n\n" if title else "") + a["text"]
+            (inbox / name).write_text(body, encoding="utf-8")
+        elif kind == "md":
+            (inbox / name).write_text(f"# {title or 'Report'}\n\n{a['text']}\n", encoding="utf-8")
+        elif kind == "html":
+            page = (
+                f"<html><head><title>{escape(title or 'News')}</title></head><body>"
+                "<nav>Home | World | Sport</nav><article><h1>"
+                f"{escape(title or 'News')}</h1><p>{escape(a['text'])}</p></article>"
+                "<footer>Cookie settings</footer></body></html>"
+            )
+            (inbox / name).write_text(page, encoding="utf-8")
+        if kind in ("txt", "md", "html"):
+            os.utime(inbox / name, (stamp, stamp))
+            day.ok_ids.add(name)
+        record = {"id": a["id"], "text": a["text"], "published": published}
+        if title:
+            record["title"] = title
+        if kind == "jsonl":
+            feed.append(json.dumps(record, ensure_ascii=False))
+            day.ok_ids.add(a["id"])
+        elif kind == "json":
+            batch.append(record)
+            day.ok_ids.add(a["id"])
+    # The same wire stories from a second feed, under its own ids; and rewrites of some.
+    wire: list[str] = []
+    originals = sorted(i for i in day.ok_ids if i.endswith(".txt"))
+    for orig in originals[:6]:
+        text = (inbox / orig).read_text(encoding="utf-8")
+        copy_id = f"wire-b-{orig}"
+        published = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(DAY + 86_000))
+        wire.append(json.dumps({"id": copy_id, "text": text, "published": published}))
+        day.exact[copy_id] = orig
+        day.ok_ids.add(copy_id)
+    for orig in originals[6:10]:
+        text = (inbox / orig).read_text(encoding="utf-8")
+        words = text.split(" ")
+        words[len(words) // 2] = words[len(words) // 2].upper() + "S"
+        name = f"rewrite-{orig}"
+        (inbox / name).write_text(" ".join(words), encoding="utf-8")
+        stamp = DAY + 86_000
+        os.utime(inbox / name, (stamp, stamp))
+        day.near[name] = orig
+        day.ok_ids.add(name)
+    # What an inbox collects besides articles.
+    feed += [
+        "{not json at all",
+        json.dumps({"id": "no-text"}),
+        json.dumps({"id": "number-text", "text": 5}),
+        json.dumps({"id": arts[3]["id"], "text": "A second record under an id already used. " * 5}),
+    ]
+    day.bad.update(
+        {
+            f"feed.jsonl:{len(feed) - 3}": "not valid JSON",
+            f"feed.jsonl:{len(feed) - 2}": "missing the 'text' field",
+            f"feed.jsonl:{len(feed) - 1}": "'text' must be a string",
+            f"feed.jsonl:{len(feed)}": "duplicate id",
+        }
+    )
+    (inbox / "feed.jsonl").write_text("\n".join(feed) + "\n\n", encoding="utf-8")
+    (inbox / "wire-b.jsonl").write_text("\n".join(wire) + "\n", encoding="utf-8")
+    (inbox / "batch.json").write_text(json.dumps(batch, ensure_ascii=False), encoding="utf-8")
+    day.lines = len(feed) + len(wire)
+    (inbox / "empty.txt").write_bytes(b"")
+    (inbox / "junk.txt").write_bytes(random.Random(3).randbytes(3000))
+    (inbox / "numbers.txt").write_text("12 345 678\n2026 1999 42\n", encoding="utf-8")
+    (inbox / "short.txt").write_text("Too short.", encoding="utf-8")
+    (inbox / "empty-page.html").write_text("<html><head><script>var a = 1;</script></head><body></body></html>")
+    (inbox / "notes.pdf").write_bytes(b"%PDF-1.4 not an article")
+    (inbox / ".hidden.txt").write_text("A hidden draft no one meant to publish.")
+    day.bad.update(
+        {
+            "empty.txt": "empty",
+            "numbers.txt": "no letters",
+            "short.txt": "too short",
+            "empty-page.html": "no article text",
+        }
+    )
+    day.skipped |= {"notes.pdf", ".hidden.txt"}
+    # A French article saved by an old editor in Latin-1: read right, not an error.
+    french = next(a for a in arts if a["lang"] == "fr")
+    (inbox / "latin1-fr.txt").write_bytes(french["text"].encode("latin-1", "replace"))
+    day.ok_ids.add("latin1-fr.txt")
+    return day
+
+
+def env_for(cache: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARIZE_")}
+    env.update({"SUMMARIZE_CACHE_PATH": str(cache), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+    env.update(extra)
+    return env
+
+
+def cli(tiny: dict[str, Path], *args: str) -> list[str]:
+    return [sys.executable, "-m", "summarize", *args, *tiny_args(tiny)]
+
+
+def no_traceback(text: str) -> None:
+    assert "Traceback" not in text, text[-3000:]
+
+
+def results(out: Path) -> dict[str, dict[str, Any]]:
+    skip = {"report.json", "stories.json"}
+    docs = (
+        json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*.json") if p.name not in skip
+    )
+    return {str(d["id"]): d for d in docs}
+
+
+def essence(doc: dict[str, Any]) -> dict[str, Any]:
+    """What a face must agree on: language, summary, translations, warnings, copies."""
+    return {
+        "lang": doc["language"]["code"],
+        "summary": doc["summary"]["text"],
+        "translations": {t: tr["text"] for t, tr in doc["translations"].items()},
+        "warnings": [(w["code"], w["stage"], w["span"]) for w in doc["warnings"]],
+        "duplicate_of": doc["duplicate_of"],
+    }
+
+
+def partition(stories: list[dict[str, Any]], ids: set[str] | None = None) -> set[frozenset[str]]:
+    """Stories as sets of member ids (of two or more), whatever their ids."""
+    out = set()
+    for s in stories:
+        members = frozenset(m["id"] for m in s["members"] if ids is None or m["id"] in ids)
+        if len(members) >= 2:
+            out.add(members)
+    return out
+
+
+def accounted(day: Day, report: dict[str, Any]) -> None:
+    """Every file and every JSONL line has its outcome, and the outcome it must have."""
+    sources = report["sources"]
+    by_source = {s["source"]: s for s in sources}
+    names = {Path(re.split(r"[:\[]", s["source"])[0]).name for s in sources}
+    files = {p.name for p in day.inbox.iterdir()}
+    assert files <= names, files - names
+    lines = [s for s in sources if ".jsonl:" in s["source"]]
+    assert len(lines) == day.lines
+    ok = {s["id"] for s in sources if s["status"] == "ok"}
+    assert ok == day.ok_ids, ok ^ day.ok_ids
+    for where, why in day.bad.items():
+        [found] = [s for s in sources if s["source"].endswith(where)]
+        assert found["status"] == "error" and why in found["error"]["message"], found
+    for name in day.skipped:
+        [found] = [s for s in sources if s["source"].endswith(name)]
+        assert found["status"] == "skipped"
+    assert not any(
+        s["status"] == "error" and "duplicate id" not in s["error"]["message"]
+        for s in sources
+        if s["id"] in day.ok_ids
+    )
+    assert len(by_source) == len(sources)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`summarize serve` as a real process."""
+
+    def __init__(self, tiny: dict[str, Path], out: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = out.parent / f"serve-{self.port}.log"
+        out.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            cli(tiny, "serve", "--port", str(self.port), "-o", str(out)),
+            env={**env, "SUMMARIZE_API_KEYS": f"{KEY} name=desk"},
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, self.log.read_text()
+            time.sleep(0.2)
+
+    def get(self, path: str) -> Any:
+        return httpx.get(self.base + path, headers=AUTH, timeout=60).json()
+
+    def submit(self, articles: list[dict[str, Any]]) -> str:
+        answer = httpx.post(
+            f"{self.base}/v1/jobs", json={"articles": articles}, headers=AUTH, timeout=60
+        )
+        assert answer.status_code == 202, answer.text
+        return str(answer.json()["id"])
+
+    def wait(self, job: str, until: float = 600) -> dict[str, Any]:
+        deadline = time.monotonic() + until
+        while True:
+            info = self.get(f"/v1/jobs/{job}")
+            if info["status"] in ("done", "failed", "cancelled"):
+                return info  # type: ignore[no-any-return]
+            assert time.monotonic() < deadline, info
+            time.sleep(0.3)
+
+    def stop(self, sig: int = signal.SIGTERM) -> float:
+        started = time.monotonic()
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=30)
+        return time.monotonic() - started
+
+
+def job_articles(day: Day) -> list[dict[str, Any]]:
+    """The day's articles as ingest reads them, as a job sends them."""
+    from summarize import load_settings
+    from summarize.ingest import collect
+    from summarize.types import Article
+
+    got = collect([day.inbox], load_settings())
+    return [
+        {
+            "id": a.id,
+            "text": a.text,
+            "title": a.title,
+            "url": a.url,
+            "lang": a.lang,
+            "published": a.published,
+        }
+        for a in got.order
+        if isinstance(a, Article)
+    ]
+
+
+def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_path: Path) -> None:
+    day = build_day(tmp_path / "inbox")
+    cache = tmp_path / "cache.sqlite3"  # one cache for the three faces
+    env = env_for(cache)
+
+    # run
+    out1 = tmp_path / "run"
+    first = subprocess.run(
+        cli(tiny, "run", str(day.inbox), "-o", str(out1), "--to", "ar,fr"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    no_traceback(first.stderr)
+    assert first.returncode == 1, first.stderr[-3000:]  # the junk failed; nothing else did
+    report = json.loads((out1 / "report.json").read_text(encoding="utf-8"))
+    accounted(day, report)
+    assert report["stories"]["error"] is None
+    docs = results(out1)
+    assert set(docs) == day.ok_ids
+    assert Counter(d["language"]["code"] for d in docs.values()).keys() >= {
+        "en",
+        "de",
+        "es",
+        "tr",
+        "pl",
+        "ar",
+        "fr",
+    }
+    for copy_id, orig in {**day.exact, **day.near}.items():
+        assert docs[copy_id]["duplicate_of"] == orig, (copy_id, docs[copy_id]["duplicate_of"])
+        assert docs[copy_id]["story"]["id"] == docs[orig]["story"]["id"]
+    stories = json.loads((out1 / "stories.json").read_text(encoding="utf-8"))["stories"]
+    listed = [m["id"] for s in stories for m in s["members"]]
+    assert sorted(listed) == sorted(day.ok_ids)  # a partition of the articles
+    assert any(len(s["languages"]) > 1 for s in stories) or len(partition(stories)) >= 5
+
+    # run again: nothing computed, nothing failed that did not fail before
+    again = subprocess.run(
+        cli(tiny, "run", str(day.inbox), "-o", str(out1), "--to", "ar,fr"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    no_traceback(again.stderr)
+    assert "nothing computed" in again.stderr
+    report2 = json.loads((out1 / "report.json").read_text(encoding="utf-8"))
+    assert set(report2["summary"]["computed"].values()) == {0}
+    assert report2["summary"]["fully_cached"] == len(day.ok_ids)
+    assert {k: essence(v) for k, v in results(out1).items()} == {
+        k: essence(v) for k, v in docs.items()
+    }
+
+    # watch the same folder
+    out2 = tmp_path / "watch"
+    watcher = subprocess.Popen(
+        cli(tiny, "watch", str(day.inbox), "-o", str(out2), "--to", "ar,fr", "--interval", "0.3"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            watched = json.loads((out2 / "report.json").read_text(encoding="utf-8"))
+            if len(watched["sources"]) >= len(report["sources"]):
+                break
+        except (OSError, ValueError):
+            pass
+        assert watcher.poll() is None and time.monotonic() < deadline
+        time.sleep(0.3)
+    watcher.send_signal(signal.SIGINT)
+    _, watch_err = watcher.communicate(timeout=60)
+    no_traceback(watch_err)
+    accounted(day, watched)
+    assert {k: essence(v) for k, v in results(out2).items()} == {
+        k: essence(v) for k, v in docs.items()
+    }
+    watch_stories = json.loads((out2 / "stories.json").read_text(encoding="utf-8"))["stories"]
+    assert partition(watch_stories) == partition(stories)
+
+    # one serve job of the same articles, in one wave (the batch the other faces had)
+    out3 = tmp_path / "serve"
+    server = Server(
+        tiny, out3, env_for(cache, SUMMARIZE_BATCH_SIZE="1000", SUMMARIZE_TARGETS="ar,fr")
+    )
+    try:
+        arts = job_articles(day)
+        assert {a["id"] for a in arts} == day.ok_ids  # the repeated id refused, as by run
+        job = server.submit(arts)
+        info = server.wait(job)
+        assert info["status"] == "done" and info["failed"] == 0, info
+        served = {str(d["id"]): d for d in server.get(f"/v1/jobs/{job}/results")}
+        assert {k: essence(v) for k, v in served.items()} == {
+            k: essence(v) for k, v in docs.items()
+        }
+        items = server.get(f"/v1/jobs/{job}/items")["items"]
+        job_stories = [
+            server.get(f"/v1/jobs/{job}/items/{i['item']}")["document"]
+            for i in items
+            if i["kind"] == "story"
+        ]
+        assert partition(job_stories) == {p for p in partition(stories) if len(p) >= 2}
+        assert server.stop() < 15  # SIGTERM ends within seconds
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+    no_traceback(server.log.read_text())
+
+
+def test_kill_9_in_the_middle_of_a_run_and_of_a_job_loses_nothing(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    day = build_day(tmp_path / "inbox", n=30)
+
+    # A run killed mid-batch, then run again.
+    out = tmp_path / "run"
+    env = env_for(tmp_path / "run-cache.sqlite3", SUMMARIZE_BATCH_SIZE="4")
+    proc = subprocess.Popen(
+        cli(tiny, "run", str(day.inbox), "-o", str(out), "--to", "fr", "-q"),
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while len(results(out)) < 8 if out.exists() else True:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {k: essence(v) for k, v in results(out).items()}
+    assert 8 <= len(before) < len(day.ok_ids)
+    again = subprocess.run(
+        cli(tiny, "run", str(day.inbox), "-o", str(out), "--to", "fr"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    no_traceback(again.stderr)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    accounted(day, report)
+    after = {k: essence(v) for k, v in results(out).items()}
+    assert {k: after[k] for k in before} == before  # what was finished is kept as it was
+    # Only what had not finished was summarised again (copies are summarised once, as
+    # their originals).
+    fresh = {d for d in day.ok_ids - set(before) if d not in day.exact and d not in day.near}
+    assert report["summary"]["computed"]["summarize"] <= len(fresh)
+
+    # A job killed mid-way, then the service started again.
+    out3 = tmp_path / "serve"
+    senv = env_for(
+        tmp_path / "serve-cache.sqlite3", SUMMARIZE_BATCH_SIZE="4", SUMMARIZE_TARGETS="fr"
+    )
+    server = Server(tiny, out3, senv)
+    arts = [a for a in job_articles(day) if a["id"] in day.ok_ids]
+    try:
+        job = server.submit(arts)
+        deadline = time.monotonic() + 300
+        while server.get(f"/v1/jobs/{job}")["done"] < 8:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait()
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+    import sqlite3
+
+    with sqlite3.connect(out3 / "jobs.sqlite3") as db:
+        kept = dict(db.execute("SELECT idx, body FROM job_results WHERE job_id = ?", (job,)))
+    assert 8 <= len(kept) < len(arts)
+    server = Server(tiny, out3, senv)
+    try:
+        info = server.wait(job)
+        assert info["status"] == "done" and info["failed"] == 0 and info["total"] == len(arts)
+        assert info["worker_restarts"] <= 1
+    finally:
+        server.stop()
+    with sqlite3.connect(out3 / "jobs.sqlite3") as db:
+        final = dict(db.execute("SELECT idx, body FROM job_results WHERE job_id = ?", (job,)))
+    assert {i: final[i] for i in kept} == kept  # finished articles were not redone
+    assert len(final) == len(arts)
+    no_traceback(server.log.read_text())
