@@ -26,6 +26,7 @@ from summarize.hub import ensure_present
 from summarize.ingest import collect
 from summarize.stages import Item, Stages
 from summarize.types import (
+    STORY,
     Article,
     BatchReport,
     Flag,
@@ -35,6 +36,7 @@ from summarize.types import (
     SourceOutcome,
     StoryRef,
     record_json,
+    stage_key,
 )
 from summarize.write import write_briefs, write_report, write_result, write_stories
 
@@ -470,8 +472,8 @@ class Pipeline:
             },
             "warnings": [dataclasses.asdict(f) for f in flags],
             "provenance": {
-                "story": record_json(summary.record),
-                **{f"story:{t}": record_json(tr.record) for t, tr in translations.items()},
+                STORY: record_json(summary.record),
+                **{stage_key(STORY, t): record_json(tr.record) for t, tr in translations.items()},
             },
         }
 

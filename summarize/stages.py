@@ -25,6 +25,12 @@ from summarize.summarise import Seq2SeqSummarizer, SummaryPlan
 from summarize.text import text_hash
 from summarize.translate import Translator
 from summarize.types import (
+    CHECK,
+    PIVOT,
+    STORY,
+    SUMMARIZE,
+    TITLE,
+    TRANSLATE,
     Article,
     Detection,
     Flag,
@@ -34,6 +40,7 @@ from summarize.types import (
     StageRecord,
     Summary,
     Translation,
+    stage_key,
 )
 
 Compute = Callable[[list[str]], list[dict[str, Any]]]
@@ -78,11 +85,11 @@ class Item:
 
     def stage_inputs(self) -> dict[str, str]:
         """Each stage this article has reached, with the text that was its input."""
-        out = {"pivot": self.article.text, "summarize": self.pivot_text or self.article.text}
+        out = {PIVOT: self.article.text, SUMMARIZE: self.pivot_text or self.article.text}
         if self.summary is not None:
-            out.update({f"translate:{t}": self.summary.text for t in self.translations})
+            out.update({stage_key(TRANSLATE, t): self.summary.text for t in self.translations})
         if self.article.title:
-            out.update({f"title:{t}": self.article.title for t in self.titles})
+            out.update({stage_key(TITLE, t): self.article.title for t in self.titles})
         return out
 
 
@@ -323,7 +330,7 @@ class Stages:
         need_pivot = [it for it in planned if _pivot(it) and it.pivot_text is None]
         for (src, pivot), group in _group(need_pivot, lambda it: (it.lang, _pivot(it))):
             self._translate(
-                "pivot",
+                PIVOT,
                 self.routes.translator(src, pivot),
                 group,
                 [it.article.text for it in group],
@@ -350,7 +357,7 @@ class Stages:
         ]
         for summarizer, group in _group(ready, lambda it: it.plan.summarizer if it.plan else None):
             self._stage(
-                "summarize",
+                SUMMARIZE,
                 summarizer.info(),
                 group,
                 [it.pivot_text or it.article.text for it in group],
@@ -361,7 +368,7 @@ class Stages:
         # Translations: one batch per language pair.
         summarised_items = [it for it in planned if it.error is None and it.summary is not None]
         self._translate_all(
-            "translate",
+            TRANSLATE,
             summarised_items,
             lambda it: it.summary.lang if it.summary else None,
             lambda it: it.summary.text if it.summary else "",
@@ -370,7 +377,7 @@ class Stages:
         )
         # Each headline into every target, from the article's language (`title:<target>`).
         self._translate_all(
-            "title",
+            TITLE,
             [it for it in planned if it.error is None and it.article.title],
             lambda it: it.lang,
             lambda it: it.article.title or "",
@@ -406,7 +413,7 @@ class Stages:
 
                 todo = [it for it in group if it.error is None and target not in into(it)]
                 self._translate(
-                    f"{stage}:{target}",
+                    stage_key(stage, target),
                     translator,
                     todo,
                     [text_of(it) for it in todo],
@@ -441,7 +448,7 @@ class Stages:
         for target in self.settings.targets:
             translator = self.routes.translator(lang, target)
             tv, trec = first(
-                Stage(f"story:{target}", translator.info(), self.cache),
+                Stage(stage_key(STORY, target), translator.info(), self.cache),
                 summary.text,
                 partial(_translations, translator),
             )
@@ -455,7 +462,7 @@ class Stages:
             tuple(
                 Flag(
                     f.code,
-                    f.stage.replace("summarize", "story").replace("translate:", "story:"),
+                    _story_stage(f.stage),
                     f.message,
                     f.span,
                 )
@@ -514,7 +521,7 @@ class Stages:
                 flags += checker.check(source, candidate, stage)
             return [{"flags": [dataclasses.asdict(f) for f in flags]}]
 
-        [res] = Stage("check", self.checks_info, self.cache).run([key], compute)
+        [res] = Stage(CHECK, self.checks_info, self.cache).run([key], compute)
         if isinstance(res, BaseException):
             raise res
         assert res is not None
@@ -531,23 +538,29 @@ class Stages:
         flags = self.check(
             source,
             summary.text,
-            "summarize",
+            SUMMARIZE,
             summary.lang,
             is_summary=True,
             source_lang=source_lang,
             entail=True,
         )
         if summary.truncated:
-            flags.append(truncated_output(summary.text, "summarize", "summary_generation"))
+            flags.append(truncated_output(summary.text, SUMMARIZE, "summary_generation"))
         for target, tr in translations.items():
+            stage = stage_key(TRANSLATE, target)
             if tr.route != "copy":
-                flags += self.check(source, tr.text, f"translate:{target}", target)
+                flags += self.check(source, tr.text, stage, target)
             if tr.truncated:
-                stage = f"translate:{target}"
                 flags.append(truncated_output(tr.text, stage, "translation_generation"))
-        texts = {"summarize": summary.text}
-        texts.update({f"translate:{t}": tr.text for t, tr in translations.items()})
+        texts = {SUMMARIZE: summary.text}
+        texts.update({stage_key(TRANSLATE, t): tr.text for t, tr in translations.items()})
         return tuple(ordered(dedupe(flags), texts))
+
+
+def _story_stage(stage: str) -> str:
+    """A result's stage as the story's: `summarize` -> `story`, `translate:fr` -> `story:fr`."""
+    family, _, target = stage.partition(":")
+    return stage_key(STORY, target or None) if family in (SUMMARIZE, TRANSLATE) else stage
 
 
 def _pivot(it: Item) -> str | None:

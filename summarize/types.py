@@ -13,6 +13,22 @@ from typing import Any, Literal
 Route = Literal["direct", "pivot", "fallback", "copy"]
 Status = Literal["ok", "error", "skipped"]
 
+# Stage names, named once: the keys of a result's provenance and the `stage` of its warnings.
+# A per-target stage is `<family>:<target>` (`translate:fr`, `title:ar`, `story:fr`).
+DETECT = "detect"
+PIVOT = "pivot"
+SUMMARIZE = "summarize"
+TRANSLATE = "translate"  # the summary into a target
+TITLE = "title"  # the source headline (alone), or into a target
+STORY = "story"  # a story's own summary (alone), or into a target
+CHECK = "check"  # the warnings on a result's texts
+STAGES = (DETECT, PIVOT, SUMMARIZE, TRANSLATE, TITLE, STORY, CHECK)
+
+
+def stage_key(family: str, target: str | None = None) -> str:
+    """`translate` + `fr` -> `translate:fr`; a family alone names itself."""
+    return f"{family}:{target}" if target else family
+
 
 @dataclass(frozen=True)
 class Article:
@@ -135,14 +151,14 @@ class Result:
 
     def records(self) -> dict[str, StageRecord]:
         """Provenance keyed by stage name, in pipeline order."""
-        out: dict[str, StageRecord] = {"detect": self.detection.record}
+        out: dict[str, StageRecord] = {DETECT: self.detection.record}
         if self.pivot is not None:
-            out["pivot"] = self.pivot
-        out["summarize"] = self.summary.record
+            out[PIVOT] = self.pivot
+        out[SUMMARIZE] = self.summary.record
         for target, tr in self.translations.items():
-            out[f"translate:{target}"] = tr.record
+            out[stage_key(TRANSLATE, target)] = tr.record
         for target, tr in self.titles.items():
-            out[f"title:{target}"] = tr.record
+            out[stage_key(TITLE, target)] = tr.record
         return out
 
 

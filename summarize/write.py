@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from summarize.files import atomic_write, write_if_changed
-from summarize.types import BatchReport, Result, outcome_json, result_json
+from summarize.types import STAGES, BatchReport, Result, outcome_json, result_json
 
 # Fields that describe this run rather than the result; a change in them alone is no change.
 _VOLATILE = ("seconds", "cached")
@@ -53,7 +53,6 @@ def write_result(output_dir: Path, result: Result, doc: dict[str, Any] | None = 
     return path
 
 
-COMPUTED_STAGES = ("detect", "pivot", "summarize", "translate", "title", "story", "check")
 BRIEF_FILES = {"md": "brief.md", "html": "brief.html", "jsonl": "results.jsonl"}
 
 
@@ -98,7 +97,7 @@ def report_json(report: BatchReport, settings_doc: dict[str, Any]) -> dict[str, 
             "fully_cached": sum(1 for o in report.outcomes if o.cached),
             "seconds": round(report.seconds, 3),
             # Outputs computed this run, by stage: all zero when nothing had changed.
-            "computed": {k: report.computed.get(k, 0) for k in COMPUTED_STAGES},
+            "computed": {k: report.computed.get(k, 0) for k in STAGES},
         },
         "settings": settings_doc,
         "stories": {"count": len(report.stories), "error": report.stories_error},

@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,47 @@ def big_batch(folder: Path, copies: int) -> int:
             )
             n += 1
     return n
+
+
+# Unrelated news, for batches that must hold more than one event.
+OTHER_NEWS = [
+    "Floods swept through the lower Rhine valley on Tuesday after three days of rain, forcing "
+    "4,000 residents from their homes near Cologne. Rescue teams used boats to reach villages "
+    "cut off by the water, and the regional government declared a state of emergency.",
+    "The finance ministry presented a budget that cuts spending on roads by 12 per cent and "
+    "raises the tax on tobacco, in a bid to bring the deficit under three per cent of output "
+    "by 2027, the minister told parliament in Lisbon on Thursday.",
+    "Sri Lanka beat Bangladesh by six wickets in the second one-day international in Colombo, "
+    "chasing down 247 with eleven balls to spare after a century from their opening batsman.",
+]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def real_server(app: Any) -> Iterator[int]:
+    """An ASGI app on a real uvicorn server on loopback, in a thread; yields its port."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

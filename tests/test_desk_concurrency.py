@@ -8,8 +8,6 @@ shared across threads), and the writes among them had been committed.
 from __future__ import annotations
 
 import random
-import socket
-import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -17,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEEDS, tiny_overrides
+from conftest import SEEDS, real_server, tiny_overrides
 
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
 CLIENTS = 16
-SECONDS = 20.0  # each client stops starting requests after this
+SECONDS = 12.0  # each client stops starting requests after this
 EDITORS = [f"ed{i}-secret name=ed{i} role=editor" for i in range(CLIENTS)]
 ADMIN = "admin-secret name=boss role=admin"
 FIELDS = ("summary", "translation:fr", "translation:ar")
@@ -31,28 +29,15 @@ FIELDS = ("summary", "translation:fr", "translation:ar")
 
 @pytest.mark.slow
 def test_sixteen_editors_at_once(tiny: dict[str, Path], tmp_path: Path) -> None:
-    import uvicorn
-
     from summarize import load_settings
     from summarize.service import Limits, create_app
 
     settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out", targets=["ar", "fr"]))
     app = create_app(settings, [ADMIN, *EDITORS], Limits(rate_per_minute=100_000))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with real_server(app) as port:
+        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+        while httpx.get(f"{base}/readyz").status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.1)
         boss = {"Authorization": "Bearer admin-secret"}
@@ -121,6 +106,3 @@ def test_sixteen_editors_at_once(tiny: dict[str, Path], tmp_path: Path) -> None:
                 s["text"] == text and s["action"].startswith(kind[:4])
                 for s in history[(item, field)]
             ), (kind, item, field, text)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

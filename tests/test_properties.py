@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from conftest import SEEDS
+from conftest import OTHER_NEWS, SEEDS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,14 +18,7 @@ from summarize.ingest import collect
 from summarize.stories import StoryStore, member
 from summarize.types import Article, Skipped, SourceError
 
-_BASES = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))] + [
-    "Floods swept through the lower Rhine valley on Tuesday after three days of rain, forcing "
-    "4,000 residents from their homes near Cologne. Rescue teams used boats to reach villages "
-    "cut off by the water, and the regional government declared a state of emergency.",
-    "The finance ministry presented a budget that cuts spending on roads by 12 per cent and "
-    "raises the tax on tobacco, in a bid to bring the deficit under three per cent of output "
-    "by 2027, the minister told parliament in Lisbon on Thursday.",
-]
+_BASES = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))] + OTHER_NEWS[:2]
 
 
 def _variant(base: int, kind: int) -> str:

@@ -3,14 +3,12 @@ articles mixed; only 2xx, 429 and 503 may come back, and memory stays bounded.""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import SEEDS, tiny_overrides
+from conftest import SEEDS, real_server, tiny_overrides
 
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
@@ -25,21 +23,13 @@ def _rss_mb() -> float:
 
 @pytest.mark.slow
 def test_bounded_load(tiny: dict[str, Path], tmp_path: Path) -> None:
-    import uvicorn
-
     from summarize import load_settings
     from summarize.service import Limits, create_app
 
     settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out"))
     app = create_app(settings, ["k1", "k2"], Limits(rate_per_minute=600, max_queue=16))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     seeds = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
-    try:
+    with real_server(app) as port:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -67,9 +57,6 @@ def test_bounded_load(tiny: dict[str, Path], tmp_path: Path) -> None:
             statuses = list(pool.map(one, range(200)))
         seconds = time.monotonic() - started
         rss_after = _rss_mb()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
     counts = {code: statuses.count(code) for code in set(statuses)}
     print(
         f"\nload: 200 requests, 8 clients, {seconds:.1f} s, statuses {counts}, "

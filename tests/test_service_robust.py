@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEEDS, tiny_overrides
+from conftest import OTHER_NEWS, SEEDS, real_server, tiny_overrides
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
@@ -27,16 +26,7 @@ KEY = "robust-key-1"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SEED_TEXTS = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
 SPANISH = (Path(__file__).parent / "data" / "corpus_es.txt").read_text(encoding="utf-8")
-OTHER = [
-    "Floods swept through the lower Rhine valley on Tuesday after three days of rain, forcing "
-    "4,000 residents from their homes near Cologne. Rescue teams used boats to reach villages "
-    "cut off by the water, and the regional government declared a state of emergency.",
-    "The finance ministry presented a budget that cuts spending on roads by 12 per cent and "
-    "raises the tax on tobacco, in a bid to bring the deficit under three per cent of output "
-    "by 2027, the minister told parliament in Lisbon on Thursday.",
-    "Sri Lanka beat Bangladesh by six wickets in the second one-day international in Colombo, "
-    "chasing down 247 with eleven balls to spare after a century from their opening batsman.",
-]
+OTHER = OTHER_NEWS
 
 
 def settings_for(tiny: dict[str, Path], out: Path, fallback: bool = True, **extra: Any) -> Any:
@@ -298,27 +288,6 @@ def test_each_serve_limit_is_the_one_its_option_names(
 
 
 # -- 7 and 8: bodies are judged after the key, as they arrive, and never nest too deep ------------
-
-
-@contextmanager
-def real_server(app: Any) -> Iterator[int]:
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _chunked(

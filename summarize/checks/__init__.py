@@ -21,7 +21,7 @@ from summarize.checks.language import check_degenerate, check_language
 from summarize.checks.names import NAME_LANGS, check_names, names
 from summarize.checks.novelty import NOVELTY_LANGS, check_novelty
 from summarize.checks.numbers import check_numbers, numbers
-from summarize.types import Flag
+from summarize.types import CHECK, PIVOT, STORY, SUMMARIZE, TITLE, TRANSLATE, Flag
 
 __all__ = [
     "NAME_LANGS",
@@ -136,7 +136,7 @@ def dedupe(flags: Iterable[Flag]) -> list[Flag]:
 # Warnings keep one order everywhere (results, the desk, briefs, after an edit): the summary's
 # first, then each translation by target code, then the headline and its translations; within
 # one text by where the span is (a span not found goes last); then by code.
-_STAGE_RANK = {"summarize": 0, "story": 0, "check": 0, "pivot": 0, "translate": 1, "title": 2}
+_STAGE_RANK = {SUMMARIZE: 0, STORY: 0, CHECK: 0, PIVOT: 0, TRANSLATE: 1, TITLE: 2}
 
 
 def warning_key(
@@ -144,9 +144,9 @@ def warning_key(
 ) -> tuple[int, str, int, str, str]:
     base, _, target = stage.partition(":")
     rank = _STAGE_RANK.get(base, 4)
-    if target and base == "story":
+    if target and base == STORY:
         rank = 1  # a story summary's translation
-    elif target and base == "title":
+    elif target and base == TITLE:
         rank = 3
     text = text or ""
     pos = text.find(span) if span else -1

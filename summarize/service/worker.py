@@ -91,6 +91,11 @@ class Worker:
             self.thread.join(timeout=STOP_WAIT_S)
         if self.thread.is_alive():
             log.warning("the worker is still busy with a model; exiting without waiting for it")
+            if self.jobs:  # a stop asked for is no crash: the wave is simply done again
+                try:
+                    self.store.end_wave(self.jobs[0])
+                except Exception:
+                    log.exception("could not clear the wave in flight")
             return  # a daemon thread: it ends with the process; closing under it would crash
         for pipeline in self._pipelines.values():
             pipeline.close()
