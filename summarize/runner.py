@@ -219,9 +219,10 @@ class Pipeline:
             for k, n in self.cache.computed.items()
             if n > computed_before.get(k, 0)
         }
-        from summarize.engines.ct2 import release_memory
+        if report.computed:  # a batch that ran models: a watch folder or service runs
+            from summarize.engines.ct2 import release_memory  # batch after batch in one process
 
-        release_memory()  # a watch folder or service runs batch after batch in one process
+            release_memory()
         if write:
             docs = [doc_of[i] for i in sorted(result_of)]
             write_briefs(settings.output_dir, docs, settings.formats, report.stories)

@@ -8,6 +8,7 @@ never loads a model.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import threading
@@ -147,8 +148,10 @@ def clear_pool() -> None:
         _POOL.clear()
 
 
+@functools.cache
 def engine_version(engine: str) -> str:
-    """Versions that change outputs, for the stage signature; read without importing torch."""
+    """Versions that change outputs, for the stage signature; read without importing torch
+    (once per process: reading package metadata costs milliseconds per call)."""
     names: tuple[str, ...] = {
         "transformers.v1": ("transformers", "torch"),
         # Tokenizing for CTranslate2: tokenizers or sentencepiece (see engines/plain.py).
