@@ -194,11 +194,13 @@ def _md_story(story: dict[str, Any], reviewed: Sequence[dict[str, Any]] | None =
             "",
             *_md_note(story, f"story_summary:{summary['lang']}"),
         ]
+        if _md_warnings(story, "story"):
+            lines += [*_md_warnings(story, "story"), ""]
     for target, tr in story.get("translations", {}).items():
         lines += [f"### {language_name(target)}", "", _md_rtl(target, _md_escape(tr["text"])), ""]
         lines += _md_note(story, f"story_summary:{target}")
-    for w in story.get("warnings", []):
-        lines.append(f"> ⚠ **{w['code']}** ({w['stage']}): {_md_escape(w['message'])}")
+        if _md_warnings(story, f"story:{target}"):
+            lines += [*_md_warnings(story, f"story:{target}"), ""]
     if story.get("only_some_report"):
         some = ", ".join(
             f"{_md_escape(x['value'])} ({x['members']} of {story['size']})"
@@ -323,13 +325,28 @@ def _block(lang: str, text: str) -> str:
     return f'<p class="text" dir="auto" lang="{html.escape(lang)}">{html.escape(text)}</p>'
 
 
+def stage_label(stage: str) -> str:
+    """A stage as people name the text it made: `translate:fr` -> `French translation`."""
+    family, _, target = stage.partition(":")
+    name = {"summarize": "summary", "translate": "translation", "title": "headline"}.get(
+        family, "story summary" if family == "story" else family
+    )
+    if family == "translate" or (family == "story" and target) or (family == "title" and target):
+        return f"{language_name(target)} {name}"
+    return name.capitalize() if family != "story" else "Story summary"
+
+
 def _html_warnings(doc: dict[str, Any], stage: str) -> list[str]:
     items = [
         f"<li><code>{html.escape(w['code'])}</code> {html.escape(w['message'])}</li>"
         for w in _warnings(doc, stage)
     ]
+    label = html.escape(f"Warnings on the {stage_label(stage)}".replace("the Story", "the story"))
     return (
-        [f'<ul class="warnings" data-stage="{html.escape(stage)}">{"".join(items)}</ul>']
+        [
+            f'<ul class="warnings" data-stage="{html.escape(stage)}" aria-label="{label}">'
+            f"{''.join(items)}</ul>"
+        ]
         if items
         else []
     )
@@ -374,18 +391,14 @@ def _html_story(
             f"<h3>Story summary · {html.escape(language_name(summary['lang']))}</h3>",
             _block(summary["lang"], summary["text"]),
             *_html_note(story, f"story_summary:{summary['lang']}"),
+            *_html_warnings(story, "story"),
         ]
     for target, tr in story.get("translations", {}).items():
         native = NATIVE_NAMES.get(target)
         heading = language_name(target) + (f" · {native}" if native else "")
         parts += [f"<h3>{html.escape(heading)}</h3>", _block(target, tr["text"])]
         parts += _html_note(story, f"story_summary:{target}")
-    items = [
-        f"<li><code>{html.escape(w['code'])}</code> {html.escape(w['message'])}</li>"
-        for w in story.get("warnings", [])
-    ]
-    if items:
-        parts.append(f'<ul class="warnings" data-stage="story">{"".join(items)}</ul>')
+        parts += _html_warnings(story, f"story:{target}")
     if story.get("only_some_report"):
         some = ", ".join(
             f"{x['value']} ({x['members']} of {story['size']})" for x in story["only_some_report"]

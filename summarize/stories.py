@@ -957,11 +957,20 @@ def only_some_report(story: Story, limit: int = 20) -> list[dict[str, Any]]:
     partial = sorted(
         (k for k, n in counts.items() if n < len(reports)), key=lambda k: (-counts[k], k)
     )
-    return [
-        {
-            "kind": "number" if k.startswith("n:") else "name",
-            "value": shown[k],
-            "members": counts[k],
-        }
-        for k in partial[:limit]
-    ]
+    out: list[dict[str, Any]] = []
+    said: set[str] = set()
+    for k in partial:
+        value = shown[k]
+        if value.casefold() in said:  # two keys written alike (15.000 and 15000) are one entry
+            continue
+        said.add(value.casefold())
+        out.append(
+            {
+                "kind": "number" if k.startswith("n:") else "name",
+                "value": value,
+                "members": counts[k],
+            }
+        )
+        if len(out) == limit:
+            break
+    return out

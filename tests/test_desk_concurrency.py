@@ -97,7 +97,8 @@ def test_sixteen_editors_at_once(tiny: dict[str, Path], tmp_path: Path) -> None:
         for item in items[:2]:
             view = httpx.get(f"{base}/v1/jobs/{job}/items/{item}", headers=boss).json()
             for step in view["history"]:
-                history[(item, step["field"])].append(step)
+                if step["action"] in ("edit", "approve"):  # a superseded draft is a note
+                    history[(item, step["field"])].append(step)
         for (item, field), steps in history.items():
             versions = [s["version"] for s in steps]
             assert versions == list(range(1, len(steps) + 1)), (item, field, versions)

@@ -18,7 +18,7 @@ from summarize.config import Settings
 from summarize.errors import ReviewError, ReviewNotFound
 from summarize.review import model as review
 from summarize.review.model import APPROVED, MAX_FIELD_CHARS, STALE
-from summarize.review.publish import apply, machine_doc, open_items, publish
+from summarize.review.publish import apply, machine_doc, open_details, open_items, publish
 from summarize.review.store import EDITS_FILE, FOLDER, EditStore, FieldEdits
 
 
@@ -26,8 +26,10 @@ class NeedsAcknowledgement(ReviewError):
     """Approving a whole item would approve open warnings or drafts the approver has not
     confirmed; `items` lists them (`field: code`)."""
 
-    def __init__(self, item: str, items: list[str]) -> None:
-        self.item, self.items = item, items
+    def __init__(
+        self, item: str, items: list[str], details: list[dict[str, Any]] | None = None
+    ) -> None:
+        self.item, self.items, self.details = item, items, details or []
         super().__init__(
             f"{item}: approving every field would also approve {', '.join(items)}; "
             "look at them, or confirm (--force, or acknowledge_warnings: true)"
@@ -310,17 +312,17 @@ class Desk:
     def approve_all(
         self, item: str, editor: str, *, versions: Mapping[str, int] | None, force: bool = False
     ) -> list[FieldEdits]:
-        """Approve every machine field of an item as it stands. Open warnings and pending
+        """Approve every field of an item (its headline too) as it stands. Open warnings and pending
         drafts are approved only with `force` (listed in each field's review as acknowledged);
         `versions`: the field versions the approver saw."""
         doc = self.machine_doc(item)
         published = self.publish({item: doc})[item]
         pending = open_items(published)
         if pending and not force:
-            raise NeedsAcknowledgement(item, pending)
+            raise NeedsAcknowledgement(item, pending, open_details(published))
         done: list[FieldEdits] = []
         try:
-            for field in review.machine_fields(published):
+            for field in review.item_fields(published):
                 entry = published["review"]["fields"].get(field, {})
                 if entry.get("status") == APPROVED and not entry.get("pending"):
                     continue

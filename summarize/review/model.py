@@ -125,6 +125,12 @@ def machine_fields(doc: Mapping[str, Any]) -> list[str]:
     return [f for f in _slots(doc) if f != "title"]
 
 
+def item_fields(doc: Mapping[str, Any]) -> list[str]:
+    """What approving an item approves: every field, the headline it is published under too
+    (an item is not approved while its headline is unchecked)."""
+    return list(_slots(doc))
+
+
 def target(doc: Mapping[str, Any], field: str) -> Target | None:
     """What an edit of `field` is made against, from the machine document."""
     slot = _slots(doc).get(field)

@@ -23,6 +23,7 @@ from summarize.review.model import (
     _set,
     _slots,
     is_story,
+    item_fields,
     item_id,
     machine_fields,
     staleness,
@@ -102,7 +103,7 @@ def apply(
         if entry["status"] is None:
             entry["status"] = "machine"
         review[field] = entry
-    required = machine_fields(machine)
+    required = item_fields(machine)
     approved_fields = [f for f in required if review.get(f, {}).get("status") == APPROVED]
     touched = any(e["status"] != "machine" for e in review.values())
     state_name = (
@@ -236,6 +237,9 @@ def approved_only(doc: Mapping[str, Any]) -> dict[str, Any] | None:
             for t, text in (doc.get("title_translations") or {}).items()
             if status(doc, f"title:{t}") == APPROVED
         }
+    # Only the warnings of the texts shown: a hidden, unapproved text's are not this brief's.
+    shown = {stage for f, (_, stage, _) in _slots(doc).items() if status(doc, f) == APPROVED}
+    out["warnings"] = [w for w in doc.get("warnings", []) if w.get("stage") in shown]
     return out
 
 
@@ -262,7 +266,7 @@ def open_items(doc: Mapping[str, Any]) -> list[str]:
     stage_of = {f: stage for f, (_, stage, _) in _slots(doc).items()}
     fields_review = doc.get("review", {}).get("fields", {})
     out = []
-    for field in machine_fields(doc):
+    for field in item_fields(doc):
         entry = fields_review.get(field, {})
         if entry.get("status") == APPROVED and not entry.get("pending"):
             continue  # already approved: nothing new is let through
@@ -274,11 +278,47 @@ def open_items(doc: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def open_details(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What `open_items` lists, in full, for the approver to see before confirming: each
+    draft's text, author and time, and each warning's message and the text it is about."""
+    stage_of = {f: stage for f, (_, stage, _) in _slots(doc).items()}
+    fields_review = doc.get("review", {}).get("fields", {})
+    out: list[dict[str, Any]] = []
+    for field in item_fields(doc):
+        entry = fields_review.get(field, {})
+        if entry.get("status") == APPROVED and not entry.get("pending"):
+            continue
+        for w in doc.get("warnings", []):
+            if w["stage"] == stage_of[field]:
+                out.append(
+                    {
+                        "field": field,
+                        "kind": "warning",
+                        "code": w["code"],
+                        "message": w["message"],
+                        "span": w.get("span", ""),
+                    }
+                )
+        pending = entry.get("pending")
+        if pending:
+            out.append(
+                {
+                    "field": field,
+                    "kind": "draft",
+                    "text": pending["text"],
+                    "by": pending["by"],
+                    "at": pending["at"],
+                }
+            )
+    return out
+
+
 __all__ = [
     "Edit",
     "apply",
     "approved_only",
     "machine_doc",
+    "open_details",
     "open_items",
     "publish",
     "rechecks",

@@ -325,6 +325,27 @@ class EditStore:
                 ),
             )
             if approve:
+                # A draft this approval does not take is superseded: said in the history.
+                for by, draft_text in db.execute(
+                    "SELECT editor, text FROM edits WHERE scope = ? AND item = ? AND field = ? "
+                    "AND status = ?",
+                    (scope, target.item, target.field, DRAFT),
+                ).fetchall():
+                    if draft_text != text:
+                        db.execute(
+                            "INSERT INTO edit_log (item, field, action, text, editor, at, scope, "
+                            "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            (
+                                target.item,
+                                target.field,
+                                f"superseded a draft by {by}",
+                                draft_text,
+                                editor,
+                                now,
+                                scope,
+                                version,
+                            ),
+                        )
                 db.execute(
                     "DELETE FROM edits WHERE scope = ? AND item = ? AND field = ? AND status = ?",
                     (scope, target.item, target.field, DRAFT),

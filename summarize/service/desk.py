@@ -115,7 +115,7 @@ def _review_error(exc: ReviewError, item: str | None = None) -> ApiError:
         return ConflictError(exc)
     if isinstance(exc, NeedsAcknowledgement):
         err = ApiError(409, "acknowledgement_required", str(exc))
-        err.extra = {"acknowledge": exc.items}
+        err.extra = {"acknowledge": exc.items, "details": exc.details}
         return err
     return ApiError(422, "invalid_edit", str(exc))
 
