@@ -11,37 +11,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-RTL_LANGS = frozenset({"ar", "fa", "he", "ur", "ps", "sd", "yi", "ug", "dv", "ckb"})
-LANG_NAMES = {
-    "ar": "Arabic",
-    "de": "German",
-    "en": "English",
-    "es": "Spanish",
-    "fa": "Persian",
-    "fr": "French",
-    "he": "Hebrew",
-    "it": "Italian",
-    "nl": "Dutch",
-    "pt": "Portuguese",
-    "ru": "Russian",
-    "tr": "Turkish",
-    "ur": "Urdu",
-    "zh": "Chinese",
-    "und": "undetermined",
-}
-NATIVE_NAMES = {
-    "ar": "العربية",
-    "fr": "Français",
-    "es": "Español",
-    "de": "Deutsch",
-    "fa": "فارسی",
-    "he": "עברית",
-    "ur": "اردو",
-}
-
-
-def language_name(code: str) -> str:
-    return LANG_NAMES.get(code, code)
+from summarize.languages import (  # noqa: F401  (names briefs have always offered)
+    LANG_NAMES,
+    NATIVE_NAMES,
+    RTL_LANGS,
+    language_name,
+)
 
 
 def provenance_line(doc: dict[str, Any]) -> str:

@@ -235,6 +235,17 @@ _RESERVED = frozenset(
 MAX_NAME = 100
 
 
+def lede(text: str, limit: int = 160) -> str:
+    """An article's first line or sentence, what a desk shows when it has no headline: at most
+    `limit` characters, cut at a word with an ellipsis."""
+    first = next((line.strip() for line in text.strip().splitlines() if line.strip()), "")
+    sentences = split_sentences(first)
+    out = sentences[0] if sentences else first
+    if len(out) > limit:
+        out = out[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return out
+
+
 def safe_name(article_id: str) -> str:
     """A file name that cannot leave the output folder nor collide with another id.
 

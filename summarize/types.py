@@ -233,10 +233,13 @@ def result_json(result: Result) -> dict[str, Any]:
     """The per-article JSON document (`<output>/<id>.json`)."""
     art = result.article
     from summarize._version import __version__
+    from summarize.text import lede
 
     doc: dict[str, Any] = {
         "id": art.id,
         "title": art.title,
+        # The first line or sentence: what a queue shows for an article with no headline.
+        "lede": lede(art.text),
         "url": art.url,
         "source": art.source,
         "hash": art.hash,

@@ -37,6 +37,7 @@ __all__ = [
     "names",
     "numbers",
     "ordered",
+    "severity",
     "signature",
     "truncated_output",
     "warning_key",
@@ -158,3 +159,22 @@ def warning_key(
 def ordered(flags: Iterable[Flag], texts: Mapping[str, str]) -> list[Flag]:
     """Flags in the documented order; `texts`: each stage's text (where spans are found)."""
     return sorted(flags, key=lambda f: warning_key(f.stage, f.span, f.code, texts.get(f.stage)))
+
+
+# How much an editor must look: a fact the article does not give (high), a text that may be
+# broken (medium), a rare word the article does not use (low).
+SEVERITY = {
+    "number_not_in_source": "high",
+    "name_not_in_source": "high",
+    "date_not_in_source": "high",
+    "place_not_in_source": "high",
+    "unsupported_sentence": "high",
+    "wrong_language": "medium",
+    "degenerate": "medium",
+    "truncated_output": "medium",
+    "content_not_in_source": "low",
+}
+
+
+def severity(code: str) -> str:
+    return SEVERITY.get(code, "medium")

@@ -15,7 +15,9 @@ from summarize.review.model import (
     MAX_FIELD_CHARS,
     STALE,
     STORY_PREFIX,
+    field_label,
     fields,
+    for_editor,
     input_hash,
     is_story,
     item_fields,
@@ -30,7 +32,14 @@ from summarize.review.model import (
     when,
     word_diff,
 )
-from summarize.review.publish import apply, approved_only, machine_doc, open_items, publish
+from summarize.review.publish import (
+    apply,
+    approved_only,
+    machine_doc,
+    open_details,
+    open_items,
+    publish,
+)
 from summarize.review.store import EDITS_FILE, FOLDER, Conflict, Edit, EditStore, FieldEdits
 
 __all__ = [
@@ -47,13 +56,16 @@ __all__ = [
     "FieldEdits",
     "apply",
     "approved_only",
+    "field_label",
     "fields",
+    "for_editor",
     "input_hash",
     "is_story",
     "item_fields",
     "item_id",
     "machine_doc",
     "machine_fields",
+    "open_details",
     "open_items",
     "publish",
     "signature",

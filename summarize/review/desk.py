@@ -309,6 +309,14 @@ class Desk:
             doc, found, text, editor, approve=True, version=version, acknowledged=acknowledged
         )
 
+    def withdraw(self, item: str, field: str, editor: str, *, version: int) -> None:
+        """Withdraw a field's approval (back to a draft, recorded); the folder republished."""
+        self.machine_doc(item)  # an unknown item is one clear error
+        if not review.valid_field(field):
+            raise ReviewError(f"{item}: no field {field!r}")
+        self.store.withdraw(self.scope, item, field, editor, version)
+        self.republish()
+
     def approve_all(
         self, item: str, editor: str, *, versions: Mapping[str, int] | None, force: bool = False
     ) -> list[FieldEdits]:
@@ -371,21 +379,63 @@ class Desk:
         return out
 
 
+def headline_of(doc: Mapping[str, Any]) -> str:
+    """What a desk names an item by: its headline, else its first line or sentence (never
+    its id, but as a last resort)."""
+    from summarize.text import lede
+
+    if review.is_story(doc):
+        for m in doc.get("members", []):
+            if m.get("title"):
+                return str(m["title"])
+        summary = doc.get("summary") or {}
+        return lede(str(summary.get("text") or "")) or f"Story {doc['id']}"
+    return str(doc.get("title") or doc.get("lede") or doc["id"])
+
+
 def queue_line(doc: dict[str, Any]) -> dict[str, Any]:
-    """What a queue shows of a published document: id, kind, title, state, fields, warnings."""
+    """What a queue shows of a published document: its headline, language, outlet, date,
+    kind and state, each field's state, and the warnings still open (on fields not yet
+    approved) by severity."""
+    from summarize.checks import severity
+    from summarize.stories import outlet
+
     rev = doc.get("review", {})
     story = review.is_story(doc)
-    return {
+    statuses = {f: review.status(doc, f) for f in review.fields(doc)}
+    open_stages = {stage for f, (stage, _) in review.stages(doc).items() if statuses[f] != APPROVED}
+    open_warnings = [w for w in doc.get("warnings", []) if w.get("stage") in open_stages]
+    by_severity = {"high": 0, "medium": 0, "low": 0}
+    for w in open_warnings:
+        by_severity[severity(str(w.get("code")))] += 1
+    line = {
         "item": review.item_id(doc),
         "kind": "story" if story else "article",
-        "title": (doc.get("headline") if story else doc.get("title")) or str(doc["id"]),
+        "title": headline_of(doc),
         "lang": (doc.get("summary") or {}).get("lang") if story else doc["language"]["code"],
         "state": rev.get("state", "machine draft"),
         "approved": rev.get("approved", 0),
         "of": rev.get("of", 0),
-        "fields": {f: review.status(doc, f) for f in review.fields(doc)},
-        "warnings": len(doc.get("warnings", [])),
+        "fields": statuses,
+        "warnings": len(open_warnings),
+        "severity": by_severity,
     }
+    if story:
+        line |= {
+            "published": doc.get("first"),
+            "outlet": ", ".join(doc.get("outlets", [])[:3]) or None,
+            "members": len(doc.get("members", [])),
+            "languages": doc.get("languages", []),
+            "story": doc["id"],
+        }
+    else:
+        line |= {
+            "published": doc.get("published"),
+            "outlet": outlet(doc.get("url"), str(doc.get("source") or "")),
+            "url": doc.get("url"),
+            "story": (doc.get("story") or {}).get("id"),
+        }
+    return line
 
 
 def _read(path: Path) -> dict[str, Any] | None:

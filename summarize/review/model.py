@@ -218,3 +218,53 @@ def word_diff(old: str, new: str) -> list[list[str]]:
         if j2 > j1:
             out.append(["+", " ".join(b[j1:j2])])
     return out
+
+
+# -- what an editor reads ---------------------------------------------------------------------
+
+
+def field_label(field: str) -> str:
+    """A field as people name it: `translation:ar` -> `Arabic translation`, `title:fr` ->
+    `French headline`, `story_summary:en` -> `Story summary (English)`."""
+    from summarize.languages import language_name
+
+    kind, _, lang = field.partition(":")
+    if kind == "summary":
+        return "Summary"
+    if kind == "title":
+        return f"{language_name(lang)} headline" if lang else "Headline"
+    if kind == "translation":
+        return f"{language_name(lang)} translation"
+    if kind == "story_summary":
+        return f"Story summary ({language_name(lang)})"
+    return field
+
+
+_FOR_EDITOR = {
+    "number_not_in_source": "the {what} gives {span}; the article does not",
+    "name_not_in_source": "the {what} names {span}; the article does not",
+    "date_not_in_source": "the {what} dates it {span}; the article does not",
+    "place_not_in_source": "the {what} places it in {span}; the article does not",
+    "content_not_in_source": "the {what} says \u201c{span}\u201d, a word the article never uses",
+    "unsupported_sentence": "the article does not support this sentence of the {what}: {span}",
+    "wrong_language": "the {what} does not read as {lang}",
+    "degenerate": "the {what} repeats itself or is empty: {span}",
+    "truncated_output": "the {what} may be cut off at the end",
+}
+
+
+def for_editor(warning: Mapping[str, Any], field: str, lang: str) -> str:
+    """A warning as an editor reads it ("the summary gives 7,777 delegates; the article does
+    not"); the operational advice (raise max_new_tokens) stays in the message, for the report
+    and the logs."""
+    from summarize.languages import language_name
+
+    template = _FOR_EDITOR.get(str(warning.get("code")))
+    what = field_label(field)
+    if field == "summary" or field == "title" or field.startswith("story_summary:"):
+        what = what[0].lower() + what[1:]  # a common noun; a language's name keeps its capital
+    if template is None:
+        return str(warning.get("message", ""))
+    span = str(warning.get("span") or "").strip()
+    out = template.format(what=what, span=span or "(empty)", lang=language_name(lang))
+    return out[0].upper() + out[1:]

@@ -374,6 +374,51 @@ class EditStore:
                 )
             return self._read(scope, [target.item])[target.item][target.field]
 
+    def withdraw(self, scope: str, item: str, field: str, editor: str, expected: int) -> None:
+        """Withdraw a field's approval: its text goes back to being a draft (unless a newer
+        draft is already there), recorded in the log; the field's version rises."""
+        from summarize.db import transaction
+
+        now = time.time()
+        with self._lock, transaction(self._db) as db:
+            row = db.execute(
+                "SELECT version FROM versions WHERE scope = ? AND item = ? AND field = ?",
+                (scope, item, field),
+            ).fetchone()
+            current = int(row[0]) if row else 0
+            if expected != current:
+                state = self._read(scope, [item]).get(item, {})
+                raise Conflict(item, field, expected, state.get(field, FieldEdits()))
+            approved = db.execute(
+                f"SELECT {_COLUMNS} FROM edits WHERE scope = ? AND item = ? AND field = ? "
+                "AND status = ?",
+                (scope, item, field, APPROVED),
+            ).fetchone()
+            if approved is None:
+                raise ReviewError(f"{item} {field}: nothing approved to withdraw")
+            edit = _edit(approved)
+            version = current + 1
+            db.execute(
+                "DELETE FROM edits WHERE scope = ? AND item = ? AND field = ? AND status = ?",
+                (scope, item, field, APPROVED),
+            )
+            draft = dataclasses.replace(
+                edit, status=DRAFT, editor=editor, at=now, version=version, acknowledged=()
+            )
+            db.execute(
+                f"INSERT OR IGNORE INTO edits ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                (*(getattr(draft, k) for k in _NAMES[:-1]), "[]"),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?, ?, ?)",
+                (scope, item, field, version, editor, now),
+            )
+            db.execute(
+                "INSERT INTO edit_log (item, field, action, text, editor, at, scope, version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (item, field, "withdraw", edit.text, editor, now, scope, version),
+            )
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -24,7 +24,9 @@ from fastapi import APIRouter, Depends, Header
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from summarize.checks import severity
 from summarize.errors import ReviewError, ReviewNotFound
+from summarize.languages import is_rtl
 from summarize.review import FOLDER, MAX_FIELD_CHARS, Conflict
 from summarize.review.desk import Desk, NeedsAcknowledgement, queue_line
 from summarize.service.auth import ApiError, require_editor
@@ -199,7 +201,17 @@ def item_view(desk: Desk, item: str) -> dict[str, Any]:
                 "pending": entry.get("pending"),
                 "stale": stale,
                 "acknowledged": entry.get("acknowledged", []),
-                "warnings": [w for w in doc.get("warnings", []) if w["stage"] == stage],
+                "label": review.field_label(name),
+                "rtl": is_rtl(lang),
+                "warnings": [
+                    w
+                    | {
+                        "for_editor": review.for_editor(w, name, lang),
+                        "severity": severity(str(w.get("code"))),
+                    }
+                    for w in doc.get("warnings", [])
+                    if w["stage"] == stage
+                ],
             }
         )
     return {
@@ -210,8 +222,36 @@ def item_view(desk: Desk, item: str) -> dict[str, Any]:
         "document": doc,
         "fields": out_fields,
         "open": review.open_items(doc),
-        "history": desk.store.log(desk.scope, item) if desk.store_exists() else [],
+        "open_details": review.open_details(doc),
+        "history": history_with_diffs(
+            desk.store.log(desk.scope, item) if desk.store_exists() else [], machine
+        ),
     }
+
+
+def history_with_diffs(
+    log_rows: list[dict[str, Any]], machine: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Each step of an item's history with a word diff against the field's text before it
+    (the machine text before the first edit), and the field's name for people."""
+    from summarize import review
+
+    before: dict[str, str] = {}
+    out = []
+    for row in log_rows:
+        field = str(row["field"])
+        if field not in before:
+            try:
+                before[field] = review.text_of(machine, field)
+            except (KeyError, TypeError):
+                before[field] = ""
+        text = str(row["text"])
+        step = dict(row) | {"label": review.field_label(field)}
+        if row["action"] in ("edit", "approve", "withdraw"):
+            step["diff"] = review.word_diff(before[field], text)
+            before[field] = text
+        out.append(step)
+    return out
 
 
 def _view_response(view: dict[str, Any]) -> JSONResponse:
@@ -266,6 +306,42 @@ def approve_item(
         else:
             version = _version(if_match, body.version, f"{item} {body.field}")
             desk.approve(item, body.field, key.name, version=version, text=body.text)
+    except ReviewError as exc:
+        raise _review_error(exc, item) from None
+    return _after_write(desk, item)
+
+
+class PresenceIn(BaseModel):
+    field: str | None = None  # the field being edited, if any
+    leaving: bool = False
+
+
+@router.post("/v1/jobs/{job_id}/items/{item:path}/presence")
+def presence(
+    job_id: str, item: str, body: PresenceIn, svc: ServiceDep, key: KeyDep
+) -> dict[str, Any]:
+    """A desk page's heartbeat while it has `item` open: who else is there, and what they are
+    editing (a page beats every 10 s; one silent for 25 s has left)."""
+    if body.leaving:
+        svc.presence.leave(job_id, item, key.name)
+        return {"here": []}
+    return {"here": svc.presence.beat(job_id, item, key.name, body.field)}
+
+
+class WithdrawIn(BaseModel):
+    field: str = Field(min_length=1)
+    version: int | None = None  # or If-Match
+
+
+@router.post("/v1/jobs/{job_id}/items/{item:path}/withdraw")
+def withdraw_approval(
+    item: str, body: WithdrawIn, desk: DeskDep, key: KeyDep, if_match: IfMatch = None
+) -> JSONResponse:
+    """Withdraw a field's approval: back to a draft, recorded in the history."""
+    require_editor(key)
+    version = _version(if_match, body.version, f"{item} {body.field}")
+    try:
+        desk.withdraw(item, body.field, key.name, version=version)
     except ReviewError as exc:
         raise _review_error(exc, item) from None
     return _after_write(desk, item)

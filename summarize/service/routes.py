@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -26,6 +26,7 @@ from summarize.service.auth import (
     require_editor,
 )
 from summarize.service.jobs import JobStore
+from summarize.service.presence import Presence
 from summarize.service.worker import Worker
 
 
@@ -42,6 +43,7 @@ class Service:
     worker: Worker
     edits: EditStore
     failures: RateLimiter | None = None  # failed authentication, per client address
+    presence: Presence = field(default_factory=Presence)  # who has which item open
 
 
 def service(request: Request) -> Service:
