@@ -59,7 +59,9 @@ def review_note(doc: dict[str, Any], field: str) -> tuple[str, str] | None:
 
 
 def _title(doc: dict[str, Any]) -> str:
-    return str(doc.get("title") or doc["id"])
+    """An article's headline, else its first line or sentence, never its id but as a last
+    resort."""
+    return str(doc.get("title") or doc.get("lede") or doc["id"])
 
 
 def _split(
@@ -105,7 +107,13 @@ def _field_name(field: str) -> str:
 
 
 def _story_heading(story: dict[str, Any]) -> str:
-    return str(story.get("headline") or f"Story {story['id']}")
+    """A story by its headline (a member's, else a member's first line), never its id but as
+    a last resort."""
+    members = story.get("members", [])
+    found = story.get("headline") or next(
+        (m.get(k) for k in ("title", "lede") for m in members if m.get(k)), None
+    )
+    return str(found or f"Story {story['id']}")
 
 
 def _more(story: dict[str, Any]) -> str:
@@ -114,10 +122,11 @@ def _more(story: dict[str, Any]) -> str:
 
 
 def _member_line(member: dict[str, Any]) -> str:
-    parts = [str(member.get("title") or member["id"])]
+    named = member.get("title") or member.get("lede")
+    parts = [str(named or member["id"])]
     if member.get("outlet"):
         parts.append(str(member["outlet"]))
-    parts.append(f"{member['lang']}, {member['id']}" if member.get("title") else member["lang"])
+    parts.append(f"{member['lang']}, {member['id']}" if named else member["lang"])
     if member.get("duplicate_of"):
         parts.append(f"copy of {member['duplicate_of']}")
     return " · ".join(parts)
@@ -261,19 +270,19 @@ article { border-bottom: 1px solid #ccc; padding: 1rem 0 1.5rem; break-inside: a
 h2 { font-size: 1.25rem; margin: 0 0 .3rem; }
 h3 { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: #555;
      margin: 1rem 0 .2rem; }
-.meta, .provenance { font-size: .8rem; color: #555; }
+.meta, .provenance { font-size: .8rem; color: #4a4a4a; }
 .warnings { margin: .3rem 0 0; padding: .3rem .6rem; list-style: none; background: #fff4e5;
             border-left: 3px solid #b35c00; font-size: .85rem; }
 .warnings code { font-weight: 600; }
 .text { margin: 0; white-space: pre-wrap; }
-.id { font-size: .75rem; color: #777; }
+.id { font-size: .75rem; color: #4a4a4a; }
 section.story { border: 2px solid #1b1b1b; padding: .5rem 1rem 1rem; margin: 1rem 0 2rem; }
 section.story ul.members { font-size: .85rem; padding-left: 1.2rem; }
 .only-some { font-size: .85rem; color: #555; }
 .review { font-size: .8rem; margin: .2rem 0 0; }
 .review.approved { color: #0a6b2d; }
 .review.approved::before { content: "✓ "; }
-.review.machine, .review.draft, .review.stale { color: #8a5a00; font-style: italic; }
+.review.machine, .review.draft, .review.stale { color: #6b4500; font-style: italic; }
 .rtl { direction: rtl; text-align: right; unicode-bidi: isolate;
        font-family: "Noto Naskh Arabic", "Noto Sans Arabic", "Amiri", "Scheherazade New",
        "Geeza Pro", "Arabic Typesetting", "Traditional Arabic", "Segoe UI", Tahoma, Arial,

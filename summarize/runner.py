@@ -408,6 +408,7 @@ class Pipeline:
                     {
                         "id": m.id,
                         "title": m.title,
+                        "lede": (found.get(m.hash) or {}).get("lede"),
                         "lang": m.lang,
                         "outlet": m.outlet,
                         "published": iso(m.published),

@@ -385,9 +385,11 @@ def headline_of(doc: Mapping[str, Any]) -> str:
     from summarize.text import lede
 
     if review.is_story(doc):
-        for m in doc.get("members", []):
-            if m.get("title"):
-                return str(m["title"])
+        members = doc.get("members", [])
+        for key in ("title", "lede"):  # a member's headline, else its first line
+            for m in members:
+                if m.get(key):
+                    return str(m[key])
         summary = doc.get("summary") or {}
         return lede(str(summary.get("text") or "")) or f"Story {doc['id']}"
     return str(doc.get("title") or doc.get("lede") or doc["id"])
