@@ -10,15 +10,22 @@ the briefs."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_FLAGS, OTHER_NEWS, ROOT, SEEDS, real_server, tiny_overrides
+from conftest import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    OTHER_NEWS,
+    ROOT,
+    SEEDS,
+    call,
+    real_server,
+    tiny_overrides,
+)
 
 pytest.importorskip("fastapi")
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -43,17 +50,6 @@ LEAVE = (
     "window.dispatchEvent(e); return e.defaultPrevented; }"
 )
 AR_EDIT = "افتتح الإنتربول دورته الثالثة والتسعين في مراكش يوم الاثنين."
-
-
-def call(port: int, method: str, path: str, key: str, body: Any = None) -> Any:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
 
 
 def articles() -> list[dict[str, Any]]:

@@ -3,18 +3,11 @@ service on a loopback port with tiny models."""
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_FLAGS, SEEDS, tiny_overrides
+from conftest import CHROMIUM, CHROMIUM_FLAGS, SEEDS, call, real_server, tiny_overrides
 
 pytest.importorskip("fastapi")
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -22,41 +15,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 AR_EDIT = "افتتح الإنتربول دورته الثالثة والتسعين في مراكش يوم الاثنين."
 ARTICLE = "000_c73dff72cbaff43d.txt"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[int]:
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
-def call(port: int, method: str, path: str, key: str, body: Any = None) -> Any:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
 
 
 @pytest.mark.slow
@@ -73,7 +31,7 @@ def test_the_page_summarises_and_shows_arabic_right_to_left(
 
     settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out"))
     app = create_app(settings, ["page-key"])
-    with serving(app) as port:
+    with real_server(app) as port:
         article = (SEEDS / "003_e4bd439a4009ed1f.txt").read_text(encoding="utf-8")
         with playwright_api.sync_playwright() as p:
             browser = p.chromium.launch(
@@ -126,7 +84,7 @@ def test_the_review_desk_for_a_team(tiny: dict[str, Path], tmp_path: Path) -> No
     articles = [
         {"id": p.name, "text": p.read_text(encoding="utf-8")} for p in sorted(SEEDS.glob("*.txt"))
     ]
-    with serving(app) as port:
+    with real_server(app) as port:
         body = {"articles": articles, "label": "Morning wires"}
         job = call(port, "POST", "/v1/jobs", "ad-key", body)["id"]
         deadline = time.monotonic() + 120
