@@ -5,10 +5,13 @@ files, so every format says the same thing.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from summarize.languages import (  # noqa: F401  (names briefs have always offered)
@@ -121,15 +124,45 @@ def _more(story: dict[str, Any]) -> str:
     return f"{n} more article{'s' if n != 1 else ''} in the folder are in this story"
 
 
-def _member_line(member: dict[str, Any]) -> str:
+def _member_line(member: dict[str, Any], when: bool = True) -> str:
     named = member.get("title") or member.get("lede")
     parts = [str(named or member["id"])]
     if member.get("outlet"):
         parts.append(str(member["outlet"]))
     parts.append(f"{member['lang']}, {member['id']}" if named else member["lang"])
+    if when and utc_time(member.get("published")):
+        parts.append(utc_time(member.get("published")))
     if member.get("duplicate_of"):
         parts.append(f"copy of {member['duplicate_of']}")
     return " · ".join(parts)
+
+
+def _instant(published: str | float | None) -> datetime | None:
+    if published is None or published == "":
+        return None
+    try:
+        if isinstance(published, int | float):
+            return datetime.fromtimestamp(float(published), tz=UTC)
+        found = datetime.fromisoformat(str(published).replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+def utc_time(published: str | float | None) -> str:
+    """A time as a reader outside any one zone reads it ("2 Dec 2026, 07:14 UTC"); the HTML
+    brief shows it again in the reader's own zone."""
+    found = _instant(published)
+    return f"{found.astimezone(UTC):%-d %b %Y, %H:%M} UTC" if found else ""
+
+
+def _html_time(published: str | float | None) -> str:
+    """A <time> the brief's script rewrites in the reader's zone (the UTC text without it)."""
+    found = _instant(published)
+    if found is None:
+        return ""
+    stamp = found.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return f'<time datetime="{stamp}">{html.escape(utc_time(published))}</time>'
 
 
 # -- Markdown --------------------------------------------------------------------------
@@ -228,7 +261,9 @@ def markdown_brief(
             f"## {_md_escape(_title(doc))}",
             "",
             f"*{_md_escape(doc['id'])} · Source language: {language_name(lang)} ({lang}, "
-            f"confidence {doc['language']['confidence']:.2f})*",
+            f"confidence {doc['language']['confidence']:.2f})"
+            + (f" · {utc_time(doc.get('published'))}" if utc_time(doc.get("published")) else "")
+            + "*",
             "",
         ]
         if doc.get("summary") is not None:
@@ -259,6 +294,20 @@ def markdown_brief(
 _LATIN_RUN = re.compile(
     r"[A-Za-z0-9\u00c0-\u024f][A-Za-z0-9\u00c0-\u024f.,%:/'’\- ]*"
     r"[A-Za-z0-9\u00c0-\u024f%]|[A-Za-z0-9]"
+)
+
+# Times are written in UTC; in a browser this script shows them in the reader's own zone (the
+# UTC text stays as the tooltip). The page's CSP allows this one script by its hash.
+LOCAL_TIMES = (
+    "document.addEventListener('DOMContentLoaded',()=>{"
+    "const f=new Intl.DateTimeFormat(undefined,{day:'numeric',month:'short',year:'numeric',"
+    "hour:'2-digit',minute:'2-digit',timeZoneName:'short'});"
+    "for(const t of document.querySelectorAll('time[datetime]')){"
+    "const d=new Date(t.getAttribute('datetime'));"
+    "if(!isNaN(d)){t.title=t.textContent;t.textContent=f.format(d);}}});"
+)
+_LOCAL_TIMES_HASH = (
+    "sha256-" + base64.b64encode(hashlib.sha256(LOCAL_TIMES.encode()).digest()).decode()
 )
 
 CSS = """
@@ -389,7 +438,9 @@ def _html_story(
         )
         parts.append(f'<p class="only-some">Reported by only some: {html.escape(some)}</p>')
     members = "".join(
-        f'<li dir="auto">{html.escape(_member_line(m))}{_html_own_summary(m)}</li>'
+        f'<li dir="auto">{html.escape(_member_line(m, when=False))}'
+        + (f" · {_html_time(m.get('published'))}" if _html_time(m.get("published")) else "")
+        + f"{_html_own_summary(m)}</li>"
         for m in story["members"]
     )
     if story.get("more_in_folder"):
@@ -429,9 +480,10 @@ def html_brief(
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'\">",
+        f"style-src 'unsafe-inline'; script-src '{_LOCAL_TIMES_HASH}'\">",
         "<title>Brief</title>",
         f"<style>{CSS}</style>",
+        f"<script>{LOCAL_TIMES}</script>",
         "</head>",
         "<body>",
         "<h1>Brief</h1>",
@@ -447,6 +499,7 @@ def html_brief(
             f'<p class="meta"><span class="id">{html.escape(doc["id"])}</span> · '
             f"Source language: {html.escape(language_name(lang))} "
             f"({html.escape(lang)}, confidence {doc['language']['confidence']:.2f})"
+            + (f" · {_html_time(doc.get('published'))}" if _html_time(doc.get("published")) else "")
             + (f' · <a href="{html.escape(doc["url"])}">source</a>' if doc.get("url") else "")
             + "</p>",
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -25,7 +26,7 @@ DEFAULT_SUMMARIZER = "distilbart-cnn-12-6"
 DEFAULT_FALLBACK = "m2m100-418m"
 ENGINES = ("transformers", "ctranslate2", "auto")
 COMPUTE_TYPES = ("auto", "int8", "int8_float32", "float32", "int8_float16", "float16")
-FORMATS = ("json", "jsonl", "md", "html")
+FORMATS = ("json", "jsonl", "md", "html", "ninjs")
 STDIN_FORMATS = ("text", "jsonl")
 EXECUTORS = ("local", "ray")
 # Generation settings a user may override; anything else in a table is a typo.
@@ -118,6 +119,11 @@ class Settings:
     # Articles in one job, and articles waiting in all unfinished jobs together.
     max_job_articles: int = 1000
     max_queued_articles: int = 10_000
+    # --format ninjs (IPTC News in JSON, for a CMS): its version (3.1 or 2.2), whether machine
+    # text no editor approved is usable (else pubStatus withheld), each item's URI prefix.
+    ninjs_version: str = "3.1"
+    ninjs_drafts: bool = False
+    ninjs_uri_prefix: str = "urn:summarize:"
     # summarize watch: seconds between two scans of the inbox.
     watch_interval: float = 1.0
     # The summarize.toml these settings were read from (its [models] table is the user's
@@ -485,6 +491,13 @@ def validate(settings: Settings) -> None:
         )
     if settings.stdin_format not in STDIN_FORMATS:
         raise ConfigError(f"stdin format {settings.stdin_format!r}: choose text or jsonl")
+    if settings.ninjs_version not in ("3.1", "2.2"):
+        raise ConfigError(f"ninjs_version {settings.ninjs_version!r}: choose 3.1 or 2.2")
+    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", settings.ninjs_uri_prefix):
+        raise ConfigError(
+            f"ninjs_uri_prefix {settings.ninjs_uri_prefix!r} must start a URI (a scheme and "
+            "a colon, e.g. urn:newsroom: or https://cms.example/items/)"
+        )
     if settings.batch_size < 1:
         raise ConfigError("batch_size must be at least 1")
     if settings.max_batch_tokens < 64:

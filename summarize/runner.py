@@ -38,7 +38,13 @@ from summarize.types import (
     record_json,
     stage_key,
 )
-from summarize.write import write_briefs, write_report, write_result, write_stories
+from summarize.write import (
+    ninjs_options,
+    write_briefs,
+    write_report,
+    write_result,
+    write_stories,
+)
 
 log = logging.getLogger("summarize")
 _T = TypeVar("_T")
@@ -225,7 +231,13 @@ class Pipeline:
             release_memory()
         if write:
             docs = [doc_of[i] for i in sorted(result_of)]
-            write_briefs(settings.output_dir, docs, settings.formats, report.stories)
+            write_briefs(
+                settings.output_dir,
+                docs,
+                settings.formats,
+                report.stories,
+                ninjs_options(settings),
+            )
             write_report(settings.output_dir, report, settings_doc(settings))
             if everything is not None:
                 write_stories(settings.output_dir, everything)

@@ -36,6 +36,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -256,22 +257,85 @@ def first_sentence(text: str) -> str:
 
 
 def marks(text: str, lang: str) -> dict[str, str]:
-    """Names (folded across languages) and numbers (by value, years included) with the form
-    the text writes them in: `w:marrakech` -> `Marrakech`, `n:2021` -> `2021`."""
+    """Names (folded across languages) and numbers (by value, years included), each with what
+    an editor is shown for it: `w:marrakech` -> `Marrakech`, `w:york` -> `Nueva York` (the whole
+    name), `n:2021` -> `2021`. A name made only of ordinary words (`Bei`, `Centro Social`) keeps
+    its key, which groups stories, and is shown as "" (not a fact to reconcile)."""
     from summarize.checks.names import GENERIC_WORDS, canonical_word, names
     from summarize.checks.numbers import numbers
 
     out: dict[str, str] = {}
+    lowered = frozenset(w for w in re.findall(r"[^\W\d_]+", text) if w.islower())
     for name, _, _ in names(text, lang):
+        shown = fact_name(name, lang, lowered)
         for word in re.findall(r"\w+", name):
             folded = canonical_word(word)
-            if len(folded) > 2 and folded not in GENERIC_WORDS:
-                out.setdefault("w:" + folded, word)
+            if len(folded) > 2 and folded not in GENERIC_WORDS and not out.get("w:" + folded):
+                out["w:" + folded] = shown
     for mention in numbers(text):
         for value in mention.values:
             if value >= 10 and value == int(value):
                 out.setdefault(f"n:{int(value)}", mention.text.strip())
     return out
+
+
+# In German, which capitalises every noun, a word this much more frequent (Zipf) in German than
+# in any other language is a German word (`Forschung`, `Ähnliche`), not a name: names travel
+# (`Merkel`, `Paris`). Elsewhere the same test would drop local names (`Morawiecki`, `Erdoğan`),
+# so there a capitalised word is ordinary only by the text's own lower case or its frequency.
+NOUNS_CAPITALISED = frozenset({"de", "lb"})
+ORDINARY_MARGIN = 1.5
+ORDINARY_ZIPF = 6.0  # a word this frequent is a function word wherever it stands (`Para`, `Bei`)
+ORDINARY_MIN_ZIPF = 4.0  # below this a word may be a local name only its language knows (Söder)
+_OTHER_LANGS = ("en", "de", "es", "fr", "it", "pt", "nl", "pl", "tr")
+
+
+@lru_cache(maxsize=1 << 16)
+def _zipf(word: str, lang: str) -> float:
+    from wordfreq import zipf_frequency
+
+    try:
+        return float(zipf_frequency(word, lang, wordlist="small"))
+    except LookupError:  # a language wordfreq has no list for
+        return 0.0
+
+
+def ordinary_word(word: str, lang: str, lowered: frozenset[str] = frozenset()) -> bool:
+    """Whether a capitalised word is an ordinary word of the text's language (capitalised by
+    its place or by German spelling) rather than part of a name: the text also writes it in
+    lower case, or it is a title or leading word, a day or month, or (wordfreq) a word far
+    more common in German than in any other language."""
+    from summarize.checks.names import GENERIC_WORDS, canonical_word, is_territory
+
+    folded = word.casefold()
+    if word.isupper() and len(word) > 1:  # an acronym: EPA, NRW
+        return False
+    if folded in lowered or canonical_word(word) in GENERIC_WORDS:
+        return True
+    if is_territory(word):
+        return False
+    own = _zipf(folded, lang)
+    if own >= ORDINARY_ZIPF:
+        return True
+    if lang not in NOUNS_CAPITALISED:
+        return False
+    other = max(_zipf(folded, x) for x in _OTHER_LANGS if x != lang)
+    return own >= ORDINARY_MIN_ZIPF and own - other >= ORDINARY_MARGIN
+
+
+def fact_name(name: str, lang: str, lowered: frozenset[str] = frozenset()) -> str:
+    """A name as an editor should see it among the facts: "" when every word is ordinary
+    (`Ähnliche Projekte`), else the whole name (`Nueva York`) less the function words it
+    opens or ends with (`Bei Söder` -> `Söder`)."""
+    tokens = re.findall(r"\S+", name)
+    bare = [t.strip(".,;:!?'’\"()") for t in tokens]
+    if all(ordinary_word(w, lang, lowered) for w in bare):
+        return ""
+    keep = [_zipf(w.casefold(), lang) < ORDINARY_ZIPF for w in bare]
+    if not any(keep):
+        return ""
+    first, last = keep.index(True), len(keep) - 1 - keep[::-1].index(True)
+    return " ".join(tokens[first : last + 1]).strip(".,;:!?'’\"()")
 
 
 def terms(
@@ -961,7 +1025,9 @@ def only_some_report(story: Story, limit: int = 20) -> list[dict[str, Any]]:
     said: set[str] = set()
     for k in partial:
         value = shown[k]
-        if value.casefold() in said:  # two keys written alike (15.000 and 15000) are one entry
+        if (
+            not value or value.casefold() in said
+        ):  # "": ordinary words, not a fact  # two keys written alike (15.000 and 15000) are one entry
             continue
         said.add(value.casefold())
         out.append(

@@ -75,7 +75,13 @@ def watch(
     """Run until `stop` is set. Raises only for problems that stop all work (a missing model)."""
     from summarize.ingest import Reader, unique_ids
     from summarize.runner import Pipeline, settings_doc
-    from summarize.write import write_briefs, write_report, write_result, write_stories
+    from summarize.write import (
+        ninjs_options,
+        write_briefs,
+        write_report,
+        write_result,
+        write_stories,
+    )
 
     state = WatchState()
     from summarize.executors import get_executor
@@ -112,6 +118,7 @@ def watch(
                     list(state.docs.values()),
                     settings.formats,
                     report.all_stories or None,
+                    ninjs_options(settings),
                 )
                 everything = BatchReport(
                     outcomes=sorted(state.outcomes.values(), key=lambda o: (o.source, o.id or "")),

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from summarize.files import atomic_write, write_if_changed
 from summarize.types import STAGES, BatchReport, Result, outcome_json, result_json
+
+if TYPE_CHECKING:
+    from summarize.config import Settings
+    from summarize.ninjs import NinjsOptions
 
 # Fields that describe this run rather than the result; a change in them alone is no change.
 _VOLATILE = ("seconds", "cached")
@@ -53,7 +57,30 @@ def write_result(output_dir: Path, result: Result, doc: dict[str, Any] | None = 
     return path
 
 
-BRIEF_FILES = {"md": "brief.md", "html": "brief.html", "jsonl": "results.jsonl"}
+BRIEF_FILES = {"md": "brief.md", "html": "brief.html", "jsonl": "results.jsonl", "ninjs": "ninjs"}
+
+
+def ninjs_options(settings: Settings) -> NinjsOptions:
+    from summarize.ninjs import NinjsOptions
+
+    return NinjsOptions(settings.ninjs_version, settings.ninjs_drafts, settings.ninjs_uri_prefix)
+
+
+def write_ninjs(
+    output_dir: Path,
+    docs: list[dict[str, Any]],
+    stories: list[dict[str, Any]] | None,
+    options: NinjsOptions | None = None,
+) -> Path:
+    """`<output>/ninjs/`: one IPTC ninjs item per file (each text in each language), for a
+    CMS's drop folder; an item is rewritten only when it changed."""
+    from summarize import ninjs
+
+    folder = output_dir / BRIEF_FILES["ninjs"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for item in ninjs.items(docs, stories, options):
+        write_if_changed(folder / ninjs.file_name(item), dumps(item))
+    return folder
 
 
 def write_briefs(
@@ -61,19 +88,23 @@ def write_briefs(
     docs: list[dict[str, Any]],
     formats: tuple[str, ...],
     stories: list[dict[str, Any]] | None = None,
+    ninjs: NinjsOptions | None = None,
 ) -> list[Path]:
     """The batch-wide outputs asked for: brief.md, brief.html (stories first), results.jsonl,
-    from the result documents as published."""
+    ninjs items, from the result documents as published."""
     from summarize import briefs
+
+    written = []
+    if "ninjs" in formats:
+        written.append(write_ninjs(output_dir, docs, stories, ninjs))
 
     render = {
         "md": lambda d: briefs.markdown_brief(d, stories),
         "html": lambda d: briefs.html_brief(d, stories=stories),
         "jsonl": briefs.jsonl_results,
     }
-    written = []
     for fmt in formats:
-        if fmt in BRIEF_FILES:
+        if fmt in render:
             path = output_dir / BRIEF_FILES[fmt]
             write_if_changed(path, render[fmt](docs).encode("utf-8"))
             written.append(path)

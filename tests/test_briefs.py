@@ -50,7 +50,9 @@ def test_markdown_brief_has_every_part_and_escapes_markup() -> None:
 def test_html_brief_is_self_contained_escaped_and_marks_arabic() -> None:
     page = html_brief([doc()])
     assert page.startswith("<!DOCTYPE html>") and '<html lang="en">' in page
-    assert "<script" not in page and "&lt;script&gt;" in page and "&lt;b&gt;" in page
+    # One script, the brief's own (local times); the article's markup is text.
+    assert page.count("<script") == 1 and "alert(" not in page.split("</head>")[0]
+    assert "&lt;script&gt;" in page and "&lt;b&gt;" in page
     assert not re.search(r"(src|href)=\"https?:", page)  # nothing fetched
     arabic = re.findall(r'<p class="text rtl" dir="rtl" lang="ar">(.*?)</p>', page)
     assert len(arabic) == 1
@@ -146,3 +148,20 @@ def test_run_writes_the_briefs_and_leaves_them_untouched_on_rerun(
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("brief.*")}
     run([SEEDS], settings)
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("brief.*")} == stamps
+
+
+def test_brief_times_are_utc_text_that_the_page_shows_in_the_readers_zone() -> None:
+    """Briefs give each article's time; the HTML one's script (allowed by its hash alone)
+    rewrites it in the reader's zone."""
+    import base64
+    import hashlib
+
+    one = doc(published="2026-12-02T07:14:00+00:00")
+    page = html_brief([one])
+    assert '<time datetime="2026-12-02T07:14:00Z">2 Dec 2026, 07:14 UTC</time>' in page
+    script = re.search(r"<script>(.*?)</script>", page, re.S)
+    assert script is not None
+    digest = base64.b64encode(hashlib.sha256(script.group(1).encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in page  # nothing else may run
+    assert "2 Dec 2026, 07:14 UTC" in markdown_brief([one])
+    assert "<time" not in html_brief([doc(published="not a date")])

@@ -326,9 +326,13 @@ def test_two_editors_and_a_reader_on_deadline(tiny: dict[str, Path], tmp_path: P
             ).read_text(encoding="utf-8")
             with amal.expect_download() as download:
                 amal.click("#download-all")
-            # The brief forbids every script (its CSP): the accessibility check alone may run.
-            brief = browser.new_context(bypass_csp=True).new_page()
+            # The brief allows its own script only (by hash); axe-core is let in for the check.
+            # Its times read in the reader's zone (a reader in Dubai), the UTC text as tooltip.
+            brief = browser.new_context(bypass_csp=True, timezone_id="Asia/Dubai").new_page()
             brief.set_content(Path(download.value.path()).read_text(encoding="utf-8"))
+            first_time = brief.locator("time[datetime]").first
+            assert "GMT+4" in first_time.inner_text()
+            assert first_time.get_attribute("title", timeout=1000).endswith("UTC")
             violations = axe_violations(brief)
             assert not violations, violations
 

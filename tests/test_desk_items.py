@@ -158,3 +158,35 @@ def test_reported_by_only_some_lists_each_figure_once() -> None:
     three = StoryMember("h3", "c", "de", None, None, 2.0, {"w:berlin": "Berlin"}, None)
     report = only_some_report(Story("s", (one, two, three), 0.0, 2.0))
     assert [x["value"] for x in report] == ["15.000"]
+
+
+def test_reported_by_only_some_lists_names_not_ordinary_capitalised_words() -> None:
+    """Reproduced: Bei, Ähnliche, Centro, Nueva and Social listed as facts; a name's words
+    listed one by one."""
+    from summarize.stories import Story, StoryMember, marks, only_some_report
+
+    de = marks(
+        "Bei der Wahl in Thüringen sprach Ministerpräsident Volker Bouffier. Ähnliche Projekte "
+        "gibt es in Hessen. Die EPA prüft den Antrag.",
+        "de",
+    )
+    es = marks(
+        "El alcalde de Nueva York visitó el Centro de Salud. Para el Partido Social Demócrata "
+        "la decisión llega tarde, dijo en el centro de la ciudad.",
+        "es",
+    )
+    # Keys (which group stories) stay per word; what an editor is shown is the whole name.
+    assert de["w:volker"] == de["w:bouffier"] == "Ministerpräsident Volker Bouffier"
+    assert es["w:york"] == es["w:nueva"] == "Nueva York"
+    assert de["w:epa"] == "EPA"
+    assert de["w:ahnliche"] == "" and de["w:bei"] == ""  # ordinary words, not facts
+    assert es["w:centro"] == "Centro de Salud"  # an institution, as one name
+    assert es["w:social"] == "Partido Social Demócrata"  # the leading "Para el" cut
+    members = [
+        StoryMember("h1", "a", "de", None, None, 0.0, de, None),
+        StoryMember("h2", "b", "es", None, None, 1.0, es, None),
+    ]
+    shown = [x["value"] for x in only_some_report(Story("s", tuple(members), 0.0, 1.0))]
+    assert "Nueva York" in shown and "Ministerpräsident Volker Bouffier" in shown
+    assert not {"Bei", "Ähnliche", "Centro", "Nueva", "Social", "Para", ""} & set(shown)
+    assert len(shown) == len(set(shown))  # a name once, not once per word

@@ -46,6 +46,8 @@ httpx = pytest.importorskip("httpx")
 ARTICLES = 80  # real ones; copies, rewrites and junk come on top
 KEY = "day-key-1"
 AUTH = {"Authorization": f"Bearer {KEY}"}
+AMAL, LINA = "day-amal-1", "day-lina-1"  # an editor and a reader beside the desk's admin key
+KEYS = f"{KEY} name=desk role=admin,{AMAL} name=amal role=editor,{LINA} name=lina role=reader"
 DAY = 1_577_000_000  # the articles' day (a date of the data's own time), epoch seconds
 FORMATS = ("txt", "md", "html", "jsonl", "json")
 
@@ -269,7 +271,7 @@ class Server:
         out.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             cli(tiny, "serve", "--port", str(self.port), "-o", str(out)),
-            env={**env, "SUMMARIZE_API_KEYS": f"{KEY} name=desk"},
+            env={**env, "SUMMARIZE_API_KEYS": KEYS},
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
         )
@@ -286,6 +288,15 @@ class Server:
 
     def get(self, path: str) -> Any:
         return httpx.get(self.base + path, headers=AUTH, timeout=60).json()
+
+    def call(self, method: str, path: str, key: str = KEY, body: Any = None) -> httpx.Response:
+        return httpx.request(
+            method,
+            self.base + path,
+            json=body,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+        )
 
     def submit(self, articles: list[dict[str, Any]]) -> str:
         answer = httpx.post(
@@ -308,6 +319,62 @@ class Server:
         self.proc.send_signal(sig)
         self.proc.wait(timeout=30)
         return time.monotonic() - started
+
+
+def a_shift_on_the_desk(server: Server, job: str, items: list[dict[str, Any]]) -> None:
+    """The desk on the day's job: a queue that reads like a newsroom's, two editors on one
+    story (a draft, a stale approval refused, an approval over the draft kept on the record),
+    presence, a reader who may not edit, the approved-only brief, times, a withdrawal."""
+
+    def field(view: dict[str, Any], name: str) -> dict[str, Any]:
+        return next(f for f in view["fields"] if f["field"] == name)
+
+    # Every queue line a headline (never the id), with its language and date.
+    assert all(i["title"] and i["title"] != i["item"] for i in items), items
+    assert all(i["lang"] and i["published"] for i in items if i["kind"] == "article")
+    story = next(i for i in items if i["kind"] == "story" and i["members"] >= 2)
+    url = f"/v1/jobs/{job}/items/{story['item']}"
+    view = server.call("GET", url).json()
+    doc = view["document"]
+    # What only some report: each value a name or figure, once, never an empty word.
+    shown = [x["value"] for x in doc.get("only_some_report", [])]
+    assert all(v.strip() for v in shown) and len(shown) == len({v.casefold() for v in shown})
+    version = field(view, "summary")["version"]
+    drafted = server.call(
+        "PATCH", url, KEY, {"field": "summary", "text": "The desk's draft.", "version": version}
+    )
+    assert drafted.status_code == 200, drafted.text
+    server.call("POST", f"{url}/presence", KEY, {"field": "summary"})
+    here = server.call("POST", f"{url}/presence", AMAL, {"field": None}).json()["here"]
+    assert {"name": "desk", "field": "summary"}.items() <= here[0].items(), here
+    stale = server.call(
+        "POST", f"{url}/approve", AMAL, {"field": "summary", "version": version, "text": "Mine."}
+    )
+    assert stale.status_code == 409, stale.text  # a colleague's draft is never replaced unseen
+    now = field(server.call("GET", url, AMAL).json(), "summary")
+    assert now["pending"]["text"] == "The desk's draft." and now["pending"]["by"] == "desk"
+    approved = server.call(
+        "POST",
+        f"{url}/approve",
+        AMAL,
+        {"field": "summary", "version": now["version"], "text": "Amal's story summary."},
+    )
+    assert approved.status_code == 200, approved.text
+    history = approved.json()["history"]
+    assert any(h["action"] == "superseded a draft by desk" for h in history), history
+    refused = server.call("PATCH", url, LINA, {"field": "summary", "text": "x", "version": 0})
+    assert refused.status_code == 403
+    brief = server.call("GET", f"/v1/jobs/{job}/brief.md?approved=only", LINA).text
+    assert "Amal's story summary." in brief and "The desk's draft." not in brief
+    page = server.call("GET", f"/v1/jobs/{job}/brief.html", LINA).text
+    assert "<time datetime=" in page  # times the reader's browser shows in its own zone
+    after = field(approved.json(), "summary")
+    withdrawn = server.call(
+        "POST", f"{url}/withdraw", AMAL, {"field": "summary", "version": after["version"]}
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    brief = server.call("GET", f"/v1/jobs/{job}/brief.md?approved=only", LINA).text
+    assert "Amal's story summary." not in brief
 
 
 def job_articles(day: Day) -> list[dict[str, Any]]:
@@ -437,6 +504,7 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
             if i["kind"] == "story"
         ]
         assert partition(job_stories) == {p for p in partition(stories) if len(p) >= 2}
+        a_shift_on_the_desk(server, job, items)
         assert server.stop() < 15  # SIGTERM ends within seconds
     finally:
         if server.proc.poll() is None:

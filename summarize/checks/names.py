@@ -302,6 +302,11 @@ def canonical_word(word: str) -> str:
     return min(english or forms)
 
 
+def is_territory(word: str) -> bool:
+    """Whether a word is a country's name in one of the languages CLDR gives (`Russland`)."""
+    return _fold(word).strip() in _exonyms()
+
+
 @cache
 def _english_territories() -> frozenset[str]:
     from babel import Locale

@@ -349,7 +349,7 @@ class Desk:
     def republish(self) -> None:
         """Rewrite the folder's published files from machine text and the current edits."""
         from summarize.files import write_if_changed
-        from summarize.write import BRIEF_FILES, dumps, write_briefs, write_stories
+        from summarize.write import BRIEF_FILES, dumps, ninjs_options, write_briefs, write_stories
 
         results = self._results()
         all_stories = self._stories_file()
@@ -363,7 +363,13 @@ class Desk:
         formats = tuple(f for f in BRIEF_FILES if (self.output_dir / BRIEF_FILES[f]).exists())
         if batch and formats:
             stories = [s for s in all_stories if review.item_id(s) in published]
-            write_briefs(self.output_dir, [published[i] for i in batch], formats, stories)
+            write_briefs(
+                self.output_dir,
+                [published[i] for i in batch],
+                formats,
+                stories,
+                ninjs_options(self.settings),
+            )
 
     def _last_batch(self, files: dict[str, Path]) -> list[str]:
         """The article ids of the last batch's briefs (report.json), in their order."""

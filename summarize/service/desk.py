@@ -348,8 +348,45 @@ def withdraw_approval(
 
 
 @router.get("/v1/jobs/{job_id}/items/{item:path}")
-def get_item(item: str, desk: DeskDep, _: KeyDep) -> JSONResponse:
+def get_item(
+    item: str,
+    desk: DeskDep,
+    _: KeyDep,
+    format: str = "view",
+    ninjs_version: str | None = None,
+    drafts: bool | None = None,
+) -> JSONResponse:
+    """The desk's view of an item; `format=ninjs`: its texts as IPTC ninjs items."""
+    if format == "ninjs":
+        from summarize import review
+
+        doc = _published_item(desk, item)
+        story = review.is_story(doc)
+        stories = [doc] if story else _stories_of(desk, doc)
+        return _ninjs(desk, [] if story else [doc], stories, ninjs_version, drafts)
+    if format != "view":
+        raise ApiError(422, "invalid_query", "format is view (the default) or ninjs")
     return _view_response(item_view(desk, item))
+
+
+def _published_item(desk: Desk, item: str) -> dict[str, Any]:
+    try:
+        return desk.published(item)
+    except ReviewError as exc:
+        raise _review_error(exc, item) from None
+
+
+def _stories_of(desk: Desk, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The story an article is in, as published (its item links to the story's)."""
+    sid = (doc.get("story") or {}).get("id")
+    if not sid:
+        return []
+    from summarize.review.model import STORY_PREFIX
+
+    try:
+        return [desk.published(f"{STORY_PREFIX}{sid}")]
+    except ReviewError:
+        return []
 
 
 @router.patch("/v1/jobs/{job_id}/items/{item:path}")
@@ -417,14 +454,48 @@ def job_brief(fmt: str, desk: DeskDep, _: KeyDep, approved: str | None = None) -
     raise ApiError(404, "not_found", "briefs are html or md")
 
 
+def _ninjs(
+    desk: Desk,
+    docs: list[dict[str, Any]],
+    stories: list[dict[str, Any]],
+    version: str | None,
+    drafts: bool | None,
+) -> JSONResponse:
+    """ninjs items as the server's settings write them, the version and drafts overridable."""
+    from dataclasses import replace
+
+    from summarize import ninjs
+    from summarize.write import ninjs_options
+
+    options = ninjs_options(desk.settings)
+    if version is not None:
+        if version not in ninjs.VERSIONS:
+            raise ApiError(422, "invalid_query", "ninjs_version is 3.1 or 2.2")
+        options = replace(options, version=version)
+    if drafts is not None:
+        options = replace(options, drafts=drafts)
+    return JSONResponse(ninjs.items(docs, stories, options))
+
+
 @router.get("/v1/jobs/{job_id}/results")
 def job_results(
-    job_id: str, desk: DeskDep, svc: ServiceDep, _: KeyDep, format: str = "json"
+    job_id: str,
+    desk: DeskDep,
+    svc: ServiceDep,
+    _: KeyDep,
+    format: str = "json",
+    ninjs_version: str | None = None,
+    drafts: bool | None = None,
 ) -> Response:
-    """A job's results as published (approved edits in place, each marked), its failures too."""
+    """A job's results as published (approved edits in place, each marked), its failures too;
+    `format=ninjs`: IPTC ninjs items (`ninjs_version`, `drafts`: machine text usable)."""
     from summarize.briefs import jsonl_results
 
-    docs, _stories = published(desk, False)
+    if format not in ("json", "jsonl", "ninjs"):
+        raise ApiError(422, "invalid_query", "format is json, jsonl or ninjs")
+    docs, stories = published(desk, False)
+    if format == "ninjs":
+        return _ninjs(desk, docs, stories, ninjs_version, drafts)
     if job_id != FOLDER:  # in the job's order, its failures in their places
         by_id = {str(d["id"]): d for d in docs}
         docs = [r if "error" in r else by_id[str(r["id"])] for r in svc.store.results(job_id)]
