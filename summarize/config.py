@@ -124,6 +124,14 @@ class Settings:
     ninjs_version: str = "3.1"
     ninjs_drafts: bool = False
     ninjs_uri_prefix: str = "urn:summarize:"
+    # Feeds (run FEED, watch --feed, serve --feed): each request's timeout, body cap and
+    # redirects, requests at a time per host, robots.txt honoured, seconds between polls.
+    feed_timeout: float = 10.0
+    feed_max_bytes: int = 5_000_000
+    feed_max_redirects: int = 5
+    feed_per_host: int = 2
+    feed_robots: bool = True
+    feed_every: float = 300.0
     # summarize watch: seconds between two scans of the inbox.
     watch_interval: float = 1.0
     # The summarize.toml these settings were read from (its [models] table is the user's
@@ -491,6 +499,12 @@ def validate(settings: Settings) -> None:
         )
     if settings.stdin_format not in STDIN_FORMATS:
         raise ConfigError(f"stdin format {settings.stdin_format!r}: choose text or jsonl")
+    if settings.feed_timeout <= 0 or settings.feed_max_bytes < 1024 or settings.feed_per_host < 1:
+        raise ConfigError(
+            "feed_timeout must be positive, feed_max_bytes at least 1024, feed_per_host at least 1"
+        )
+    if settings.feed_max_redirects < 0 or settings.feed_every < 1:
+        raise ConfigError("feed_max_redirects must be 0 or more, feed_every at least 1 second")
     if settings.ninjs_version not in ("3.1", "2.2"):
         raise ConfigError(f"ninjs_version {settings.ninjs_version!r}: choose 3.1 or 2.2")
     if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", settings.ninjs_uri_prefix):

@@ -11,22 +11,35 @@ import fnmatch
 import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from summarize.config import Settings
 from summarize.errors import InputError, UsageError
+from summarize.feeds import is_address, is_feed_file
 from summarize.formats import Decoded, decode, html_text, markdown_text
 from summarize.text import normalize, safe_name, text_hash
 from summarize.types import Article, Skipped, SourceError
+
+if TYPE_CHECKING:
+    from summarize.feeds import FeedReader
 
 TEXT_SUFFIXES = (".txt",)
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 JSON_SUFFIXES = (".json",)
-SUFFIXES = TEXT_SUFFIXES + MARKDOWN_SUFFIXES + HTML_SUFFIXES + JSONL_SUFFIXES + JSON_SUFFIXES
+# A feed file dropped in a folder is read as a feed (.xml only when named: sitemaps are XML).
+FEED_SUFFIXES = (".rss", ".atom")
+SUFFIXES = (
+    TEXT_SUFFIXES
+    + MARKDOWN_SUFFIXES
+    + HTML_SUFFIXES
+    + JSONL_SUFFIXES
+    + JSON_SUFFIXES
+    + FEED_SUFFIXES
+)
 _READS = "summarize reads .txt, .md, .html, .json and .jsonl files"
 # What a newsroom inbox collects that is not (yet) an article, and what to do about it.
 _NOT_READ = {
@@ -187,6 +200,60 @@ class Reader:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._feeds: FeedReader | None = None
+
+    def feeds_done(self, sources: Sequence[str]) -> None:
+        """Feed entries whose batch went through (see `FeedReader.done`)."""
+        if self._feeds is not None:
+            self._feeds.done(sources)
+
+    def close(self) -> None:
+        if self._feeds is not None:
+            self._feeds.close()
+            self._feeds = None
+
+    # -- feeds ---------------------------------------------------------------------------
+
+    def feeds(
+        self, sources: Sequence[str], *, only_new: bool = False
+    ) -> Iterator[Article | SourceError | Skipped]:
+        """Each entry of these feeds (addresses, files, lists) as an article, or why not;
+        `only_new`: only entries not handed on before, or whose text changed (watch)."""
+        from summarize.feeds import FeedProblem, FeedReader, FetchPolicy
+
+        if self._feeds is None:
+            s = self.settings
+            policy = FetchPolicy(
+                timeout=s.feed_timeout,
+                max_bytes=s.feed_max_bytes,
+                max_redirects=s.feed_max_redirects,
+                per_host=s.feed_per_host,
+                robots=s.feed_robots,
+            )
+            self._feeds = FeedReader(s.output_dir / "feeds.sqlite3", policy)
+        for item in self._feeds.read(sources, only_new=only_new):
+            if isinstance(item, FeedProblem):
+                if item.skipped:
+                    yield Skipped(item.source, item.message)
+                else:
+                    yield SourceError(item.source, "InputError", item.message)
+                continue
+            try:
+                yield replace(
+                    self.article(
+                        item.id,
+                        item.text,
+                        item.source,
+                        title=item.title,
+                        url=item.url,
+                        lang=item.lang,
+                        published=item.published,
+                    ),
+                    outlet=item.outlet,
+                    author=item.author,
+                )
+            except InputError as exc:
+                yield _error(item.source, exc, item.id)
 
     # -- articles ------------------------------------------------------------------
 
@@ -320,6 +387,9 @@ class Reader:
     def file(self, path: Path, article_id: str) -> Iterator[Article | SourceError | Skipped]:
         """A file's articles (a JSON or JSONL file may hold many), or why it has none: a file
         is always accounted for, an empty feed file included."""
+        if is_feed_file(path):
+            yield from self.feeds([str(path)])
+            return
         found = False
         for item in self._file(path, article_id):
             found = True
@@ -414,6 +484,9 @@ class Reader:
                         yield _error("stdin", exc, "stdin")
                 continue
             path = Path(raw)
+            if is_address(str(raw)) or (path.is_file() and is_feed_file(path)):
+                yield from self.feeds([str(raw)])
+                continue
             if path.is_dir():
                 scan = self.walk(path)
                 if not scan.files:
@@ -452,8 +525,12 @@ def collect(
     if not sources:
         raise UsageError("no sources given: pass files, folders, JSONL files or - for stdin")
     out = Ingested()
-    for item in unique_ids(Reader(settings).sources(sources, stdin), {}):
-        out.add(item)
+    reader = Reader(settings)
+    try:
+        for item in unique_ids(reader.sources(sources, stdin), {}):
+            out.add(item)
+    finally:
+        reader.close()
     return out
 
 

@@ -265,7 +265,7 @@ def article_items(
 def _outlet(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     from summarize.stories import outlet
 
-    name = outlet(doc.get("url"), str(doc.get("source") or ""))
+    name = doc.get("outlet") or outlet(doc.get("url"), str(doc.get("source") or ""))
     if not name:
         return None
     found: dict[str, Any] = {"name": name, "role": "originator"}

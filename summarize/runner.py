@@ -337,7 +337,7 @@ class Pipeline:
                 it.lang,
                 it.article.text,
                 title=it.article.title,
-                outlet=outlet(it.article.url, it.article.source),
+                outlet=it.article.outlet or outlet(it.article.url, it.article.source),
                 published=_epoch(it.article.published),
                 known=it.article.hash in known,
             )

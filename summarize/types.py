@@ -48,6 +48,9 @@ class Article:
     encoding_confidence: float = 1.0
     # When it was published (ISO 8601): the record's or the page's date, else the file's time.
     published: str | None = None
+    # Who published it and who wrote it, when the source says (a feed's title, its author).
+    outlet: str | None = None
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,8 @@ def result_json(result: Result) -> dict[str, Any]:
         "source": art.source,
         "hash": art.hash,
         "published": art.published,
+        **({"outlet": art.outlet} if art.outlet else {}),
+        **({"author": art.author} if art.author else {}),
         "source_encoding": {
             "name": art.encoding,
             "method": art.encoding_method,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,14 +66,18 @@ def scan(inbox: Path, settings: Settings, state: WatchState) -> tuple[list[Path]
 
 
 def watch(
-    inbox: Path,
+    inbox: Path | None,
     settings: Settings,
     stop: threading.Event,
     *,
     interval: float = 1.0,
     on_batch: Callable[[BatchReport], None] | None = None,
+    feeds: Sequence[str] = (),
+    every: float | None = None,
 ) -> WatchState:
-    """Run until `stop` is set. Raises only for problems that stop all work (a missing model)."""
+    """Run until `stop` is set: the inbox scanned every `interval` seconds, the feeds polled
+    every `every` (feed_every) for entries new or changed. Raises only for problems that stop
+    all work (a missing model)."""
     from summarize.ingest import Reader, unique_ids
     from summarize.runner import Pipeline, settings_doc
     from summarize.write import (
@@ -88,16 +93,25 @@ def watch(
 
     pipeline = Pipeline(settings, executor=get_executor(settings, long_lived=True))
     reader = Reader(settings)
+    every = settings.feed_every if every is None else every
+    polled = float("-inf")
     try:
         while not stop.is_set():
-            ready, skipped = scan(inbox, settings, state)
-            if ready or skipped:
+            ready, skipped = scan(inbox, settings, state) if inbox is not None else ([], [])
+            entries: list[Any] = []
+            if feeds and time.monotonic() - polled >= every:
+                polled = time.monotonic()
+                entries = _poll(reader, feeds)
+            if ready or skipped or entries:
                 order: list[Any] = [*skipped]
                 order += unique_ids(
                     (
-                        item
-                        for path in ready
-                        for item in reader.file(path, path.relative_to(inbox).as_posix())
+                        *(
+                            item
+                            for path in ready
+                            for item in reader.file(path, _relative(path, inbox))
+                        ),
+                        *entries,
                     ),
                     state.owners,
                 )
@@ -109,6 +123,7 @@ def watch(
                     state.docs[result.article.id] = doc
                 for path in ready:
                     state.done[path] = state.seen[path]
+                reader.feeds_done([str(e.source) for e in entries])
                 for outcome in report.outcomes:
                     state.outcomes[(outcome.source, outcome.id)] = outcome
                 if report.stories_error is None and settings.stories:
@@ -134,8 +149,23 @@ def watch(
                     on_batch(report)
             stop.wait(interval)
     finally:
+        reader.close()
         pipeline.close()
     return state
+
+
+def _poll(reader: Any, feeds: Sequence[str]) -> list[Any]:
+    """One poll of the feeds inside the watch's error boundary: whatever goes wrong is one
+    error per feed, and the next poll tries again."""
+    try:
+        return list(reader.feeds(feeds, only_new=True))
+    except Exception as exc:
+        log.error("polling the feeds failed", exc_info=True)
+        return [SourceError(feed, type(exc).__name__, f"polling failed: {exc}") for feed in feeds]
+
+
+def _relative(path: Path, inbox: Path | None) -> str:
+    return path.relative_to(inbox).as_posix() if inbox is not None else path.name
 
 
 def _run_safely(pipeline: Any, order: list[Any]) -> BatchReport:
@@ -151,7 +181,9 @@ def _run_safely(pipeline: Any, order: list[Any]) -> BatchReport:
         log.warning("a batch failed as a whole (%s); its files one at a time", exc, exc_info=True)
     by_file: dict[str, list[Any]] = {}
     for item in order:
-        by_file.setdefault(str(item.source).split(":")[0].split("[")[0], []).append(item)
+        source = str(item.source)
+        whole = source.split("#")[0] if "#" in source else source.split(":")[0].split("[")[0]
+        by_file.setdefault(whole, []).append(item)
     merged = BatchReport(output_dir=str(pipeline.settings.output_dir))
     for items in by_file.values():
         try:

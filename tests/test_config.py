@@ -110,6 +110,10 @@ def test_every_setting_can_be_set_from_the_file_and_the_environment(tmp_path: Pa
         "detect_min_confidence": 0.5,
         "max_chars": 100_000,
         "story_threshold": 0.5,
+        "ninjs_version": "2.2",
+        "ninjs_uri_prefix": "urn:newsroom:",
+        "feed_max_bytes": 4096,
+        "feed_every": 60.0,
     }
     hints = typing.get_type_hints(Settings)
     scalars = 0

@@ -28,7 +28,11 @@ from summarize.errors import UsageError
 @app.command()
 def run(
     sources: Annotated[
-        list[str], typer.Argument(help="Files, folders, .jsonl files, or - for stdin.")
+        list[str],
+        typer.Argument(
+            help="Files, folders, .jsonl files, feeds (an RSS/Atom URL or file, an .opml or "
+            ".feeds list), or - for stdin."
+        ),
     ],
     to: ToOpt = None,
     output: OutputOpt = None,

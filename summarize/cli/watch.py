@@ -19,9 +19,34 @@ from summarize.cli._options import (
 from summarize.errors import UsageError
 
 
+def duration(value: str) -> float:
+    """`300`, `30s`, `5m`, `1h` -> seconds."""
+    import re
+
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", value)
+    if not found:
+        raise UsageError(f"--every {value!r}: give seconds, or a number with s, m or h (5m)")
+    return float(found.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[found.group(2)]
+
+
 @app.command()
 def watch(
-    inbox: Annotated[Path, typer.Argument(help="The folder feeds drop files into.")],
+    inbox: Annotated[
+        Path | None,
+        typer.Argument(help="The folder files are dropped into (optional with --feed)."),
+    ] = None,
+    feed: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--feed",
+            help="An RSS/Atom feed (URL or file) or a list of them (.opml, .feeds) to poll; "
+            "repeat for more.",
+        ),
+    ] = None,
+    every: Annotated[
+        str | None,
+        typer.Option(help="Time between two polls of the feeds: 300, 30s, 5m, 1h [default: 5m]."),
+    ] = None,
     to: ToOpt = None,
     output: OutputOpt = None,
     fmt: Annotated[
@@ -34,16 +59,27 @@ def watch(
     summarizer: SummarizerOpt = None,
     translator: TranslatorOpt = None,
 ) -> None:
-    """Process each new or changed file in INBOX once it is completely written; keep going.
+    """Process each new or changed file in INBOX once it is completely written, and each new or
+    changed entry of the feeds; keep going.
 
-    Example: summarize watch inbox/ --to ar,fr -o briefs/
+    Examples: summarize watch inbox/ --to ar,fr -o briefs/
+              summarize watch --feed https://example.org/world.rss --every 5m -f json,ninjs
     """
     import threading
 
-    if not inbox.is_dir():
+    if inbox is None and not feed:
+        raise UsageError("give an inbox folder, a --feed, or both")
+    if inbox is not None and not inbox.is_dir():
         raise UsageError(f"{inbox} is not a folder")
     settings = _run_settings(
-        config, to, output, summarizer, translator, formats=fmt, watch_interval=interval
+        config,
+        to,
+        output,
+        summarizer,
+        translator,
+        formats=fmt,
+        watch_interval=interval,
+        feed_every=duration(every) if every is not None else None,
     )
     from summarize.watch import watch as watch_folder
 
@@ -58,10 +94,17 @@ def watch(
             err=True,
         )
 
-    typer.echo(f"watching {inbox} (Ctrl-C to stop)", err=True)
+    what = [str(inbox)] if inbox is not None else []
+    what += [f"{len(feed)} feed(s) every {settings.feed_every:g} s"] if feed else []
+    typer.echo(f"watching {' and '.join(what)} (Ctrl-C to stop)", err=True)
     try:
         watch_folder(
-            inbox, settings, threading.Event(), interval=settings.watch_interval, on_batch=report
+            inbox,
+            settings,
+            threading.Event(),
+            interval=settings.watch_interval,
+            on_batch=report,
+            feeds=feed or (),
         )
     except KeyboardInterrupt:
         typer.echo("stopped; finished results are kept", err=True)

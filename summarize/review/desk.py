@@ -439,7 +439,7 @@ def queue_line(doc: dict[str, Any]) -> dict[str, Any]:
     else:
         line |= {
             "published": doc.get("published"),
-            "outlet": outlet(doc.get("url"), str(doc.get("source") or "")),
+            "outlet": doc.get("outlet") or outlet(doc.get("url"), str(doc.get("source") or "")),
             "url": doc.get("url"),
             "story": (doc.get("story") or {}).get("id"),
         }
