@@ -132,6 +132,11 @@ class Settings:
     feed_per_host: int = 2
     feed_robots: bool = True
     feed_every: float = 300.0
+    # summarize serve: feeds it polls itself (from configuration only, never from a client),
+    # and the receivers it notifies (signed webhooks) with the secret they verify with.
+    feeds: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()
+    notify_secret: str = ""
     # summarize watch: seconds between two scans of the inbox.
     watch_interval: float = 1.0
     # The summarize.toml these settings were read from (its [models] table is the user's
@@ -187,7 +192,7 @@ _SCALARS: dict[str, type] = {
     if (kind := _scalar_kind(hint)) is not None and name != "config_file"
 }
 _TABLES = ("summarizers", "translators", "summary_generation", "translation_generation")
-_LISTS = ("targets", "formats", "api_keys")
+_LISTS = ("targets", "formats", "api_keys", "feeds", "notify")
 # Friendlier names accepted in summarize.toml and the environment.
 _ALIASES = {
     "output": "output_dir",
@@ -334,10 +339,10 @@ def _apply(layer: Mapping[str, Any], values: dict[str, Any], where: str) -> None
             values[key] = parse_targets(value, here)
         elif key == "formats":
             values[key] = parse_formats(value, here)
-        elif key == "api_keys":
+        elif key in ("api_keys", "feeds", "notify"):
             items = value.split(",") if isinstance(value, str) else value
             if not isinstance(items, (list, tuple)):
-                raise ConfigError(f"{here}: expected a list of keys, got {value!r}")
+                raise ConfigError(f"{here}: expected a list, got {value!r}")
             values[key] = tuple(str(k).strip() for k in items if str(k).strip())
         elif key in ("translators", "summarizers"):
             merged = dict(values[key])
@@ -505,6 +510,14 @@ def validate(settings: Settings) -> None:
         )
     if settings.feed_max_redirects < 0 or settings.feed_every < 1:
         raise ConfigError("feed_max_redirects must be 0 or more, feed_every at least 1 second")
+    for url in settings.notify:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ConfigError(f"notify: {url!r} is not an http(s) address")
+    if settings.notify and not settings.notify_secret:
+        raise ConfigError(
+            "notify needs notify_secret (SUMMARIZE_NOTIFY_SECRET): receivers verify each "
+            "event's signature with it"
+        )
     if settings.ninjs_version not in ("3.1", "2.2"):
         raise ConfigError(f"ninjs_version {settings.ninjs_version!r}: choose 3.1 or 2.2")
     if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", settings.ninjs_uri_prefix):

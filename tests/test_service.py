@@ -141,7 +141,8 @@ def test_jobs_survive_a_restart_and_produce_briefs(tiny: dict[str, Path], tmp_pa
         assert 'dir="rtl" lang="ar"' in html
         # Members by headline or first line (never the id alone), own summary below.
         assert '<li dir="auto">j0 · en<details' not in html
-        assert all(f'en, j{i}<details class="own">' in html for i in (0, 1, 2))
+        assert all(f"en, j{i} · <time datetime=" in html for i in (0, 1, 2))
+        assert html.count('</time><details class="own">') == 3  # the date, then own summary
         md = client.get(f"/v1/jobs/{job_id}/brief.md", headers=AUTH).text
         assert md.count("### Story summary") == 1 and "### Arabic" in md
         assert "Machine draft, not reviewed" in md

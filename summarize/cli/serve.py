@@ -58,6 +58,24 @@ def serve(
         int | None,
         typer.Option(help="Articles of all unfinished jobs together before 503 [default: 10000]."),
     ] = None,
+    feed: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--feed",
+            help="An RSS/Atom feed to poll (repeat for more); each poll's new entries are a job.",
+        ),
+    ] = None,
+    every: Annotated[
+        str | None, typer.Option(help="Time between polls of the feeds: 30s, 5m [default: 5m].")
+    ] = None,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notify",
+            help="A URL to post signed events to (job finished, item approved, story changed); "
+            "repeat for more. Needs SUMMARIZE_NOTIFY_SECRET.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the pipeline over HTTP (FastAPI): /v1/summarize, /v1/jobs, the editors' page at /.
 
@@ -68,8 +86,13 @@ def serve(
     max_queue, max_body_bytes, failed_auth_per_minute, max_job_articles, max_queued_articles)
     or the environment (SUMMARIZE_API_KEYS=key1,key2, SUMMARIZE_MAX_QUEUE=...).
 
+    Feeds (--feed) and webhook receivers (--notify) come from the configuration only, never
+    from a client.
+
     Example: SUMMARIZE_API_KEYS="s3cret name=amal role=editor,t0p name=sam" summarize serve
     """
+    from summarize.cli.watch import duration
+
     settings = _run_settings(
         config,
         to,
@@ -84,6 +107,9 @@ def serve(
         failed_auth_per_minute=failed_auth,
         max_job_articles=max_job_articles,
         max_queued_articles=max_queued_articles,
+        feeds=feed or None,
+        notify=notify or None,
+        feed_every=duration(every) if every is not None else None,
     )
     try:
         import uvicorn

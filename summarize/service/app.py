@@ -62,15 +62,35 @@ def create_app(
             headers=headers,
         )
 
+    if settings.notify:
+        from summarize.service.notify import Notifier
+
+        svc.notifier = Notifier(
+            settings.output_dir / "outbox.sqlite3", settings.notify, settings.notify_secret
+        )
+        worker.on_event = svc.notifier.emit
+    if settings.feeds:
+        from summarize.service.feeds import FeedPoller
+
+        svc.poller = FeedPoller(settings, store, worker)
+
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
+        if svc.notifier is not None:
+            svc.notifier.start()
         if start_worker:
             worker.start()
+            if svc.poller is not None:
+                svc.poller.start()
         try:
             yield
         finally:
             if start_worker:
+                if svc.poller is not None:
+                    svc.poller.stop()
                 worker.stop()
+            if svc.notifier is not None:
+                svc.notifier.stop()
             store.close()
             svc.edits.close()
 

@@ -282,7 +282,13 @@ def job_items(job_id: str, desk: DeskDep, svc: ServiceDep, _: KeyDep) -> dict[st
 
 @router.post("/v1/jobs/{job_id}/items/{item:path}/approve")
 def approve_item(
-    item: str, body: ApproveIn, desk: DeskDep, key: KeyDep, if_match: IfMatch = None
+    job_id: str,
+    item: str,
+    body: ApproveIn,
+    desk: DeskDep,
+    svc: ServiceDep,
+    key: KeyDep,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
     require_editor(key)
     try:
@@ -308,6 +314,21 @@ def approve_item(
             desk.approve(item, body.field, key.name, version=version, text=body.text)
     except ReviewError as exc:
         raise _review_error(exc, item) from None
+    if svc.notifier is not None:
+        svc.notifier.emit(
+            "item.approved",
+            {
+                "job": job_id,
+                "item": item,
+                "field": body.field,  # None: the whole item
+                "by": key.name,
+                "links": {
+                    "item": f"/v1/jobs/{job_id}/items/{item}",
+                    "ninjs": f"/v1/jobs/{job_id}/items/{item}?format=ninjs",
+                },
+            },
+            job_id,
+        )
     return _after_write(desk, item)
 
 

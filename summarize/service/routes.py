@@ -25,7 +25,9 @@ from summarize.service.auth import (
     require_admin,
     require_editor,
 )
+from summarize.service.feeds import FeedPoller
 from summarize.service.jobs import JobStore
+from summarize.service.notify import Notifier
 from summarize.service.presence import Presence
 from summarize.service.worker import Worker
 
@@ -44,6 +46,8 @@ class Service:
     edits: EditStore
     failures: RateLimiter | None = None  # failed authentication, per client address
     presence: Presence = field(default_factory=Presence)  # who has which item open
+    notifier: Notifier | None = None  # signed webhooks (serve --notify)
+    poller: FeedPoller | None = None  # the configuration's feeds (serve --feed)
 
 
 def service(request: Request) -> Service:
@@ -64,6 +68,8 @@ class ArticleIn(BaseModel):
     url: str | None = None
     # When it was published (ISO 8601, RFC 2822 or epoch seconds): stories and briefs use it.
     published: str | float | None = None
+    outlet: str | None = None
+    author: str | None = None
     targets: list[str] | None = None
 
 
@@ -269,6 +275,27 @@ async def models(svc: ServiceDep, _: KeyDep) -> list[dict[str, Any]]:
 
     rows = model_rows(load_catalog(svc.settings), loaded=loaded_models())
     return [asdict(row) for row in rows]
+
+
+@router.get("/v1/deliveries")
+def deliveries(svc: ServiceDep, key: KeyDep, limit: int = 200) -> dict[str, Any]:
+    """Every webhook delivery's outcome, newest first (admin): delivered, pending with its
+    next attempt and last error, or failed after the last retry."""
+    require_admin(key)
+    if svc.notifier is None:
+        return {"receivers": [], "deliveries": []}
+    return {
+        "receivers": list(svc.notifier.urls),
+        "deliveries": svc.notifier.deliveries(max(1, min(limit, 1000))),
+    }
+
+
+@router.get("/v1/feeds")
+def feeds(svc: ServiceDep, key: KeyDep) -> dict[str, Any]:
+    """The feeds this service polls (from its configuration) and the last poll (admin)."""
+    require_admin(key)
+    last = svc.poller.last if svc.poller is not None else None
+    return {"feeds": list(svc.settings.feeds), "every": svc.settings.feed_every, "last": last}
 
 
 @router.get("/healthz")

@@ -17,6 +17,7 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
@@ -59,6 +60,8 @@ class Worker:
         self._pipelines: dict[tuple[str, ...], Any] = {}
         self._executor: Any = None  # shared by the pipelines of every target set
         self._lock = threading.Lock()
+        # Told of each job that ends and each story a job grows (the service's webhooks).
+        self.on_event: Callable[[str, dict[str, Any], str | None], Any] | None = None
         self.thread = self._new_thread()
 
     def _new_thread(self) -> threading.Thread:
@@ -147,7 +150,7 @@ class Worker:
         an error naming it); a headline from the first line, as in a plain-text file."""
         from summarize.ingest import headline, record_date
 
-        return self.reader.article(
+        article = self.reader.article(
             article_id(obj, idx),
             obj["text"],
             source,
@@ -156,6 +159,7 @@ class Worker:
             lang=obj.get("lang"),
             published=record_date(obj, source),
         )
+        return replace(article, outlet=obj.get("outlet"), author=obj.get("author"))
 
     def _supervised(self) -> None:
         """The thread: warm up once, then steps; an error that escapes a step is logged and
@@ -197,6 +201,7 @@ class Worker:
             info = self.store.get(job_id)
             if info is not None and info["status"] not in FINAL:
                 self.store.fail(job_id, f"the worker failed on this job: {reason}")
+                self._finished(job_id)
         except Exception:
             log.exception("could not mark job %s failed", job_id)
         if self.jobs and self.jobs[0] == job_id:
@@ -296,6 +301,7 @@ class Worker:
                 f"the service stopped {crashes} times while working on this job; "
                 "it is not tried again (see the service's log)",
             )
+            self._finished(job_id)
             self.jobs.popleft()
             return
         if left is not None and len(left) == 1:
@@ -320,6 +326,7 @@ class Worker:
         todo = [i for i in range(len(articles)) if i not in finished][:size]
         if not todo:
             self.store.set_status(job_id, "done")
+            self._finished(job_id)
             self.jobs.popleft()
             return
         self.store.begin_wave(job_id, todo)
@@ -401,6 +408,45 @@ class Worker:
                 mine.append(doc)
         if mine:
             self.store.merge_stories(job_id, mine)
+            for doc in mine:
+                self._emit(
+                    "story.changed",
+                    {
+                        "job": job_id,
+                        "story": doc["id"],
+                        "headline": doc.get("headline"),
+                        "members": [m["id"] for m in doc["members"]],
+                        "links": {"item": f"/v1/jobs/{job_id}/items/story:{doc['id']}"},
+                    },
+                    job_id,
+                )
+
+    def _finished(self, job_id: str) -> None:
+        info = self.store.get(job_id) or {}
+        self._emit(
+            "job.finished",
+            {
+                "job": job_id,
+                "status": info.get("status"),
+                "done": info.get("done"),
+                "failed": info.get("failed"),
+                "total": info.get("total"),
+                "links": {
+                    "job": f"/v1/jobs/{job_id}",
+                    "results": f"/v1/jobs/{job_id}/results",
+                    "ninjs": f"/v1/jobs/{job_id}/results?format=ninjs",
+                    "brief": f"/v1/jobs/{job_id}/brief.html",
+                },
+            },
+            job_id,
+        )
+
+    def _emit(self, kind: str, data: dict[str, Any], job: str | None) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(kind, data, job)
+            except Exception:  # telling others never stops the work
+                log.error("could not record the %s event", kind, exc_info=True)
 
 
 def article_id(obj: dict[str, Any], idx: int) -> str:

@@ -1,0 +1,97 @@
+"""A loopback web site that serves feeds and article pages, with faults on given paths, for
+the feed tests (no test touches any address but 127.0.0.1)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from conftest import SEEDS
+
+SEED = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+
+
+def rss(items: list[str], title: str = "Wire World", lang: str = "en") -> str:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        f"<channel><title>{title}</title><link>http://127.0.0.1/</link>"
+        f"<language>{lang}</language><description>d</description>{''.join(items)}"
+        "</channel></rss>"
+    )
+
+
+def item(guid: str, title: str, *, content: str = "", teaser: str = "", link: str = "") -> str:
+    def cdata(text: str) -> str:
+        return f"<![CDATA[{text}]]>"
+
+    return (
+        f"<item><guid>{guid}</guid><title>{title}</title>"
+        + (f"<link>{link}</link>" if link else "")
+        + "<author>desk@example.org (Amal Haddad)</author>"
+        + "<pubDate>Tue, 01 Dec 2026 08:30:00 GMT</pubDate>"
+        + (f"<description>{cdata(teaser)}</description>" if teaser else "")
+        + (f"<content:encoded>{cdata(content)}</content:encoded>" if content else "")
+        + "</item>"
+    )
+
+
+def page(text: str, title: str) -> str:
+    paragraphs = "".join(f"<p>{p}</p>" for p in text.split("\n") if p.strip())
+    return (
+        f"<html><head><title>{title}</title></head><body><nav>Home | World</nav>"
+        f"<article><h1>{title}</h1>{paragraphs}</article><footer>(c) Wire</footer></body></html>"
+    )
+
+
+class Site:
+    """A loopback web site whose pages the test sets, with faults on given paths."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, tuple[int, str, bytes, dict[str, str]]] = {}
+        self.hits: list[tuple[str, dict[str, str]]] = []
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                site.hits.append((self.path, dict(self.headers)))
+                if self.path == "/slow.rss":
+                    time.sleep(3)
+                if self.path == "/loop":
+                    self.send_response(302)
+                    self.send_header("Location", "/loop")
+                    self.end_headers()
+                    return
+                status, kind, body, headers = site.pages.get(
+                    self.path, (404, "text/plain", b"not here", {})
+                )
+                etag = headers.get("ETag")
+                if etag and self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.end_headers()
+                    return
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def put(
+        self, path: str, body: str | bytes, kind: str = "application/rss+xml", **hdr: str
+    ) -> None:
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        self.pages[path] = (200, kind, data, dict(hdr))
+
+    def close(self) -> None:
+        self.server.shutdown()

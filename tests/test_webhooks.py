@@ -1,0 +1,251 @@
+"""Signed webhooks and the service's own feeds: events kept in an outbox and delivered in
+order to a receiver that is down, slow, answers 500, then recovers (each arrives, verified),
+across a restart; a job, an approval and a story each tell the receivers; the feeds of the
+configuration become jobs."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SEEDS, free_port, tiny_overrides
+
+from summarize.service import notify
+from summarize.service.notify import Notifier, sign, verify
+
+SECRET = "whsec_" + "c2VjcmV0LWZvci10aGUtdGVzdHMtMzItYnl0ZXMhIQ=="
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 whose behaviour the test scripts: `plan` holds what the
+    next requests get ("slow", "500", "ok"); once it is empty, every request is "ok"."""
+
+    def __init__(self, port: int, plan: list[str] | None = None) -> None:
+        self.plan = list(plan or [])
+        self.requests = 0
+        self.verified: list[dict[str, Any]] = []  # first arrivals, in order, deduplicated
+        self.seen: set[str] = set()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests += 1
+                step = receiver.plan.pop(0) if receiver.plan else "ok"
+                if step == "slow":
+                    time.sleep(1.0)
+                if step == "500":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                ok = verify(SECRET, dict(self.headers), body)
+                event = json.loads(body)
+                if ok and event["id"] not in receiver.seen:  # receivers dedupe by webhook-id
+                    receiver.seen.add(event["id"])
+                    receiver.verified.append(event)
+                self.send_response(204 if ok else 401)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_for(check: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_signature_is_the_standard_webhooks_one_and_verifies_only_as_sent() -> None:
+    body = b'{"type":"job.finished"}'
+    now = int(time.time())
+    headers = {
+        "webhook-id": "evt_1",
+        "webhook-timestamp": str(now),
+        "webhook-signature": sign(SECRET, "evt_1", now, body),
+    }
+    assert headers["webhook-signature"].startswith("v1,")
+    assert verify(SECRET, headers, body)
+    assert not verify(SECRET, headers, body + b" ")  # a changed body
+    assert not verify("whsec_b3RoZXI=", headers, body)  # another secret
+    old = {**headers, "webhook-timestamp": str(now - 3600)}
+    old["webhook-signature"] = sign(SECRET, "evt_1", now - 3600, body)
+    assert not verify(SECRET, old, body)  # a replay an hour later
+
+
+@pytest.fixture
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(notify, "FIRST_DELAY_S", 0.05)
+    monkeypatch.setattr(notify, "MAX_DELAY_S", 0.2)
+
+
+def test_every_event_arrives_once_in_order_through_outage_slowness_errors_and_a_restart(
+    tmp_path: Path, quick: None
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    outbox = tmp_path / "outbox.sqlite3"
+    first = Notifier(outbox, [url], SECRET, timeout=0.5)
+    sent = [
+        first.emit("job.finished" if i % 2 else "story.changed", {"n": i}, f"job-{i % 2}")
+        for i in range(6)
+    ]
+    first.start()
+    # The receiver is down: attempts fail and are recorded, nothing is lost.
+    wait_for(lambda: first.deliveries()[-1]["attempts"] >= 2)
+    head = next(d for d in first.deliveries() if d["event"] == sent[0])
+    assert head["status"] == "pending" and "ConnectError" in head["last_error"]
+    assert all(d["attempts"] == 0 for d in first.deliveries() if d["event"] != sent[0])  # in order
+    first.stop()  # the service restarts
+    receiver = Receiver(port, ["slow", "500", "500"])
+    second = Notifier(outbox, [url], SECRET, timeout=0.5)
+    second.start()
+    try:
+        wait_for(lambda: all(d["status"] == "delivered" for d in second.deliveries()))
+        assert [e["id"] for e in receiver.verified] == sent  # each once, in order
+        assert receiver.requests >= len(sent) + 3
+        by_id = {d["event"]: d for d in second.deliveries()}
+        assert by_id[sent[0]]["attempts"] >= 4 and by_id[sent[0]]["last_status"] == 204
+        late = second.emit("item.approved", {"n": 6}, "job-0")
+        wait_for(lambda: [e["id"] for e in receiver.verified][-1:] == [late])
+    finally:
+        second.stop()
+        receiver.close()
+
+
+def test_a_job_an_approval_and_a_story_tell_the_receivers(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from summarize import load_settings
+    from summarize.service import create_app
+
+    port = free_port()
+    receiver = Receiver(port)
+    settings = load_settings(
+        overrides=tiny_overrides(
+            tiny,
+            tmp_path / "out",
+            notify=[f"http://127.0.0.1:{port}/hook"],
+            notify_secret=SECRET,
+        )
+    )
+    keys = [
+        "ad-1 name=chief role=admin",
+        "ed-1 name=amal role=editor",
+        "rd-1 name=lina role=reader",
+    ]
+    admin, editor = {"Authorization": "Bearer ad-1"}, {"Authorization": "Bearer ed-1"}
+    articles = [
+        {"id": p.name, "text": p.read_text(encoding="utf-8")} for p in sorted(SEEDS.glob("*.txt"))
+    ]
+    try:
+        with TestClient(create_app(settings, keys)) as client:
+            job = client.post("/v1/jobs", json={"articles": articles}, headers=admin).json()["id"]
+            wait_for(lambda: any(e["type"] == "job.finished" for e in receiver.verified), 120)
+            done = next(e for e in receiver.verified if e["type"] == "job.finished")
+            assert done["data"]["job"] == job and done["data"]["status"] == "done"
+            assert done["data"]["links"]["ninjs"] == f"/v1/jobs/{job}/results?format=ninjs"
+            story = next(e for e in receiver.verified if e["type"] == "story.changed")
+            assert story["data"]["job"] == job and len(story["data"]["members"]) >= 2
+            item = articles[0]["id"]
+            answer = client.post(
+                f"/v1/jobs/{job}/items/{item}/approve",
+                json={"field": "summary", "version": 0},
+                headers=editor,
+            )
+            assert answer.status_code == 200, answer.text
+            wait_for(lambda: receiver.verified[-1]["type"] == "item.approved")
+            approved = receiver.verified[-1]["data"]
+            assert (approved["item"], approved["field"], approved["by"]) == (
+                item,
+                "summary",
+                "amal",
+            )
+            listed = client.get("/v1/deliveries", headers=admin).json()
+            assert {d["status"] for d in listed["deliveries"]} == {"delivered"}
+            assert {d["type"] for d in listed["deliveries"]} >= {
+                "job.finished",
+                "story.changed",
+                "item.approved",
+            }
+            reader = {"Authorization": "Bearer rd-1"}
+            assert client.get("/v1/deliveries", headers=reader).status_code == 403
+    finally:
+        receiver.close()
+
+
+def test_notify_needs_a_secret_and_an_http_address(tmp_path: Path) -> None:
+    from summarize import load_settings
+    from summarize.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="notify_secret"):
+        load_settings(overrides={"notify": ["http://127.0.0.1:9/h"], "output_dir": str(tmp_path)})
+    with pytest.raises(ConfigError, match="not an http"):
+        load_settings(
+            overrides={"notify": ["file:///etc"], "notify_secret": "x", "output_dir": str(tmp_path)}
+        )
+
+
+@pytest.fixture
+def site() -> Iterator[Any]:
+    from feedsite import Site
+
+    s = Site()
+    yield s
+    s.close()
+
+
+def test_the_service_polls_its_own_feeds_into_jobs(
+    tiny: dict[str, Path], tmp_path: Path, site: Any
+) -> None:
+    """Feeds come from the configuration; a poll's new entries are one job, owned by feeds;
+    a poll with nothing new makes no job; there is no way for a client to add a feed."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+    from feedsite import SEED, item, rss
+
+    from summarize import load_settings
+    from summarize.service import create_app
+
+    site.put(
+        "/w.rss", rss([item("w-1", "One", content=SEED[0]), item("w-2", "Two", content=SEED[1])])
+    )
+    settings = load_settings(
+        overrides=tiny_overrides(
+            tiny, tmp_path / "out", feeds=[f"{site.base}/w.rss"], feed_every=1.0
+        )
+    )
+    admin = {"Authorization": "Bearer ad-1"}
+    with TestClient(create_app(settings, ["ad-1 name=chief role=admin"])) as client:
+        wait_for(lambda: client.get("/v1/feeds", headers=admin).json()["last"]["job"], 60)
+        status = client.get("/v1/feeds", headers=admin).json()
+        job = status["last"]["job"]
+        assert status["feeds"] == [f"{site.base}/w.rss"] and status["last"]["entries"] == 2
+        wait_for(lambda: client.get(f"/v1/jobs/{job}", headers=admin).json()["status"] == "done")
+        results = client.get(f"/v1/jobs/{job}/results", headers=admin).json()
+        assert {r["id"] for r in results} == {"w-1", "w-2"}
+        assert {r["outlet"] for r in results} == {"Wire World"}
+        # The next poll finds nothing new: no second job.
+        polls = [p for p, _ in site.hits].count("/w.rss")
+        wait_for(lambda: [p for p, _ in site.hits].count("/w.rss") > polls, 30)
+        assert client.get("/v1/feeds", headers=admin).json()["last"]["job"] is None
+        # A client cannot name a feed: the jobs API takes articles, never an address to fetch.
+        refused = client.post("/v1/jobs", json={"feed": f"{site.base}/w.rss"}, headers=admin)
+        assert refused.status_code == 422
