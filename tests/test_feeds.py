@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import tiny_overrides
-from feedsite import SEED, Site, item, page, rss
+from loopback import SEED, Site, item, page, rss
 
 from summarize import load_settings, run
 from summarize.feeds import FeedReader, FetchPolicy

@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, free_port, tiny_args
+from loopback import SECRET, Receiver
 
 DATA = ROOT.parent / "shared" / "data" / "stories-dev"
 pytestmark = [
@@ -167,6 +168,7 @@ def build_day(inbox: Path, n: int = ARTICLES) -> Day:
     (inbox / "wire-b.jsonl").write_text("\n".join(wire) + "\n", encoding="utf-8")
     (inbox / "batch.json").write_text(json.dumps(batch, ensure_ascii=False), encoding="utf-8")
     day.lines = len(feed) + len(wire)
+    wire_feed(day, inbox, n)
     (inbox / "empty.txt").write_bytes(b"")
     (inbox / "junk.txt").write_bytes(random.Random(3).randbytes(3000))
     (inbox / "numbers.txt").write_text("12 345 678\n2026 1999 42\n", encoding="utf-8")
@@ -190,6 +192,52 @@ def build_day(inbox: Path, n: int = ARTICLES) -> Day:
     (inbox / "latin1-fr.txt").write_bytes(french["text"].encode("latin-1", "replace"))
     day.ok_ids.add("latin1-fr.txt")
     return day
+
+
+def wire_feed(day: Day, inbox: Path, n: int) -> None:
+    """An RSS wire dropped in the inbox: new stories with their full text, a copy of one of
+    the day's files under the wire's own id, and an entry that gives only a teaser (no link)."""
+    from html import escape
+
+    extra = _pick(n + 3)[n:]
+    items = [(f"wire-c-{a['id']}", a["title"] or "Wire", a["text"]) for a in extra]
+    orig = sorted(i for i in day.ok_ids if i.endswith(".txt"))[0]
+    copy_id = f"wire-c-copy-{orig}"
+    items.append((copy_id, "Copy", (inbox / orig).read_text(encoding="utf-8")))
+    day.exact[copy_id] = orig
+    entries = "".join(
+        f"<item><guid>{escape(guid)}</guid><title>{escape(title)}</title>"
+        "<pubDate>Mon, 23 Dec 2019 08:00:00 GMT</pubDate>"
+        f"<content:encoded><![CDATA[{text}]]></content:encoded></item>"
+        for guid, title, text in items
+    )
+    entries += "<item><guid>wire-c-teaser</guid><title>Teaser</title><description>More soon."
+    entries += "</description></item>"
+    (inbox / "wire-c.rss").write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>Wire C'
+        f"</title><link>http://wire.invalid/</link><description>d</description>{entries}"
+        "</channel></rss>",
+        encoding="utf-8",
+    )
+    day.ok_ids |= {guid for guid, _, _ in items}
+    day.bad["wire-c.rss#wire-c-teaser"] = "only a teaser"
+
+
+def ninjs_for_a_cms(out: Path, docs: dict[str, dict[str, Any]]) -> None:
+    """Every text of the day is an IPTC ninjs item, valid against IPTC's schema, and read back
+    by the independent reader gives the result's text."""
+    from summarize import ninjs
+
+    items = [json.loads(p.read_text(encoding="utf-8")) for p in (out / "ninjs").glob("*.json")]
+    read = {r.uri: r for r in map(ninjs.read, items)}
+    for doc in docs.values():
+        uri = ninjs.item_uri("article", doc["id"], doc["summary"]["lang"])
+        assert read[uri].body == doc["summary"]["text"] and not read[uri].usable
+    schema = ROOT.parent / "shared" / "schemas" / "ninjs" / "ninjs-schema_3.1.json"
+    if schema.is_file():
+        loaded = json.loads(schema.read_text(encoding="utf-8"))
+        assert all(ninjs.validate(i, loaded) == [] for i in items)
 
 
 def env_for(cache: Path, **extra: str) -> dict[str, str]:
@@ -240,7 +288,7 @@ def accounted(day: Day, report: dict[str, Any]) -> None:
     """Every file and every JSONL line has its outcome, and the outcome it must have."""
     sources = report["sources"]
     by_source = {s["source"]: s for s in sources}
-    names = {Path(re.split(r"[:\[]", s["source"])[0]).name for s in sources}
+    names = {Path(re.split(r"[:\[#]", s["source"])[0]).name for s in sources}
     files = {p.name for p in day.inbox.iterdir()}
     assert files <= names, files - names
     lines = [s for s in sources if ".jsonl:" in s["source"]]
@@ -339,51 +387,52 @@ def a_shift_on_the_desk(server: Server, job: str, items: list[dict[str, Any]]) -
     # What only some report: each value a name or figure, once, never an empty word.
     shown = [x["value"] for x in doc.get("only_some_report", [])]
     assert all(v.strip() for v in shown) and len(shown) == len({v.casefold() for v in shown})
-    version = field(view, "summary")["version"]
+    name = f"story_summary:{doc['summary']['lang']}"  # the story summary, in its language
+    version = field(view, name)["version"]
     drafted = server.call(
-        "PATCH", url, KEY, {"field": "summary", "text": "The desk's draft.", "version": version}
+        "PATCH", url, KEY, {"field": name, "text": "The desk's draft.", "version": version}
     )
     assert drafted.status_code == 200, drafted.text
-    server.call("POST", f"{url}/presence", KEY, {"field": "summary"})
+    server.call("POST", f"{url}/presence", KEY, {"field": name})
     here = server.call("POST", f"{url}/presence", AMAL, {"field": None}).json()["here"]
-    assert {"name": "desk", "field": "summary"}.items() <= here[0].items(), here
+    assert {"name": "desk", "field": name}.items() <= here[0].items(), here
     stale = server.call(
-        "POST", f"{url}/approve", AMAL, {"field": "summary", "version": version, "text": "Mine."}
+        "POST", f"{url}/approve", AMAL, {"field": name, "version": version, "text": "Mine."}
     )
     assert stale.status_code == 409, stale.text  # a colleague's draft is never replaced unseen
-    now = field(server.call("GET", url, AMAL).json(), "summary")
+    now = field(server.call("GET", url, AMAL).json(), name)
     assert now["pending"]["text"] == "The desk's draft." and now["pending"]["by"] == "desk"
     approved = server.call(
         "POST",
         f"{url}/approve",
         AMAL,
-        {"field": "summary", "version": now["version"], "text": "Amal's story summary."},
+        {"field": name, "version": now["version"], "text": "Amal's story summary."},
     )
     assert approved.status_code == 200, approved.text
     history = approved.json()["history"]
     assert any(h["action"] == "superseded a draft by desk" for h in history), history
-    refused = server.call("PATCH", url, LINA, {"field": "summary", "text": "x", "version": 0})
+    refused = server.call("PATCH", url, LINA, {"field": name, "text": "x", "version": 0})
     assert refused.status_code == 403
     brief = server.call("GET", f"/v1/jobs/{job}/brief.md?approved=only", LINA).text
     assert "Amal's story summary." in brief and "The desk's draft." not in brief
     page = server.call("GET", f"/v1/jobs/{job}/brief.html", LINA).text
     assert "<time datetime=" in page  # times the reader's browser shows in its own zone
-    after = field(approved.json(), "summary")
+    after = field(approved.json(), name)
     withdrawn = server.call(
-        "POST", f"{url}/withdraw", AMAL, {"field": "summary", "version": after["version"]}
+        "POST", f"{url}/withdraw", AMAL, {"field": name, "version": after["version"]}
     )
     assert withdrawn.status_code == 200, withdrawn.text
     brief = server.call("GET", f"/v1/jobs/{job}/brief.md?approved=only", LINA).text
     assert "Amal's story summary." not in brief
 
 
-def job_articles(day: Day) -> list[dict[str, Any]]:
+def job_articles(day: Day, out: Path) -> list[dict[str, Any]]:
     """The day's articles as ingest reads them, as a job sends them."""
     from summarize import load_settings
     from summarize.ingest import collect
     from summarize.types import Article
 
-    got = collect([day.inbox], load_settings())
+    got = collect([day.inbox], load_settings(overrides={"output_dir": str(out)}))
     return [
         {
             "id": a.id,
@@ -392,6 +441,8 @@ def job_articles(day: Day) -> list[dict[str, Any]]:
             "url": a.url,
             "lang": a.lang,
             "published": a.published,
+            "outlet": a.outlet,
+            "author": a.author,
         }
         for a in got.order
         if isinstance(a, Article)
@@ -406,7 +457,7 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
     # run
     out1 = tmp_path / "run"
     first = subprocess.run(
-        cli(tiny, "run", str(day.inbox), "-o", str(out1), "--to", "ar,fr"),
+        cli(tiny, "run", str(day.inbox), "-o", str(out1), "--to", "ar,fr", "-f", "json,ninjs"),
         env=env,
         capture_output=True,
         text=True,
@@ -418,6 +469,9 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
     accounted(day, report)
     assert report["stories"]["error"] is None
     docs = results(out1)
+    wire_copy = next(k for k in day.exact if k.startswith("wire-c-copy-"))
+    assert docs[wire_copy]["outlet"] == "Wire C"  # the feed's title
+    ninjs_for_a_cms(out1, docs)
     assert set(docs) == day.ok_ids
     assert Counter(d["language"]["code"] for d in docs.values()).keys() >= {
         "en",
@@ -438,7 +492,7 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
 
     # run again: nothing computed, nothing failed that did not fail before
     again = subprocess.run(
-        cli(tiny, "run", str(day.inbox), "-o", str(out1), "--to", "ar,fr"),
+        cli(tiny, "run", str(day.inbox), "-o", str(out1), "--to", "ar,fr", "-f", "json,ninjs"),
         env=env,
         capture_output=True,
         text=True,
@@ -484,11 +538,21 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
 
     # one serve job of the same articles, in one wave (the batch the other faces had)
     out3 = tmp_path / "serve"
+    hook = free_port()
+    receiver = Receiver(hook, ["500", "500"])  # a receiver that fails twice, then recovers
     server = Server(
-        tiny, out3, env_for(cache, SUMMARIZE_BATCH_SIZE="1000", SUMMARIZE_TARGETS="ar,fr")
+        tiny,
+        out3,
+        env_for(
+            cache,
+            SUMMARIZE_BATCH_SIZE="1000",
+            SUMMARIZE_TARGETS="ar,fr",
+            SUMMARIZE_NOTIFY=f"http://127.0.0.1:{hook}/hook",
+            SUMMARIZE_NOTIFY_SECRET=SECRET,
+        ),
     )
     try:
-        arts = job_articles(day)
+        arts = job_articles(day, tmp_path / "read")
         assert {a["id"] for a in arts} == day.ok_ids  # the repeated id refused, as by run
         job = server.submit(arts)
         info = server.wait(job)
@@ -505,8 +569,18 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
         ]
         assert partition(job_stories) == {p for p in partition(stories) if len(p) >= 2}
         a_shift_on_the_desk(server, job, items)
+        # The receiver heard of the job, its stories and the approval, each verified, once.
+        deadline = time.monotonic() + 60
+        while not {"job.finished", "story.changed", "item.approved"} <= {
+            e["type"] for e in receiver.verified
+        }:
+            assert time.monotonic() < deadline, server.get("/v1/deliveries")
+            time.sleep(0.2)
+        assert receiver.verified[0]["data"]["job"] == job
+        assert len({e["id"] for e in receiver.verified}) == len(receiver.verified)
         assert server.stop() < 15  # SIGTERM ends within seconds
     finally:
+        receiver.close()
         if server.proc.poll() is None:
             server.proc.kill()
     no_traceback(server.log.read_text())
@@ -557,7 +631,7 @@ def test_kill_9_in_the_middle_of_a_run_and_of_a_job_loses_nothing(
         tmp_path / "serve-cache.sqlite3", SUMMARIZE_BATCH_SIZE="4", SUMMARIZE_TARGETS="fr"
     )
     server = Server(tiny, out3, senv)
-    arts = [a for a in job_articles(day) if a["id"] in day.ok_ids]
+    arts = [a for a in job_articles(day, tmp_path / "read") if a["id"] in day.ok_ids]
     try:
         job = server.submit(arts)
         deadline = time.monotonic() + 300

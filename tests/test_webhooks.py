@@ -5,62 +5,17 @@ configuration become jobs."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import SEEDS, free_port, tiny_overrides
+from loopback import SECRET, Receiver
 
 from summarize.service import notify
 from summarize.service.notify import Notifier, sign, verify
-
-SECRET = "whsec_" + "c2VjcmV0LWZvci10aGUtdGVzdHMtMzItYnl0ZXMhIQ=="
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 whose behaviour the test scripts: `plan` holds what the
-    next requests get ("slow", "500", "ok"); once it is empty, every request is "ok"."""
-
-    def __init__(self, port: int, plan: list[str] | None = None) -> None:
-        self.plan = list(plan or [])
-        self.requests = 0
-        self.verified: list[dict[str, Any]] = []  # first arrivals, in order, deduplicated
-        self.seen: set[str] = set()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests += 1
-                step = receiver.plan.pop(0) if receiver.plan else "ok"
-                if step == "slow":
-                    time.sleep(1.0)
-                if step == "500":
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                ok = verify(SECRET, dict(self.headers), body)
-                event = json.loads(body)
-                if ok and event["id"] not in receiver.seen:  # receivers dedupe by webhook-id
-                    receiver.seen.add(event["id"])
-                    receiver.verified.append(event)
-                self.send_response(204 if ok else 401)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def wait_for(check: Any, timeout: float = 60) -> None:
@@ -205,7 +160,7 @@ def test_notify_needs_a_secret_and_an_http_address(tmp_path: Path) -> None:
 
 @pytest.fixture
 def site() -> Iterator[Any]:
-    from feedsite import Site
+    from loopback import Site
 
     s = Site()
     yield s
@@ -219,7 +174,7 @@ def test_the_service_polls_its_own_feeds_into_jobs(
     a poll with nothing new makes no job; there is no way for a client to add a feed."""
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
-    from feedsite import SEED, item, rss
+    from loopback import SEED, item, rss
 
     from summarize import load_settings
     from summarize.service import create_app

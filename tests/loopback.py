@@ -1,8 +1,10 @@
-"""A loopback web site that serves feeds and article pages, with faults on given paths, for
-the feed tests (no test touches any address but 127.0.0.1)."""
+"""Loopback servers for the tests (no test touches any address but 127.0.0.1): a web site that
+serves feeds and article pages with faults on given paths, and a webhook receiver whose
+answers a test scripts."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,7 +12,10 @@ from typing import Any
 
 from conftest import SEEDS
 
+from summarize.service.notify import verify
+
 SEED = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+SECRET = "whsec_" + "c2VjcmV0LWZvci10aGUtdGVzdHMtMzItYnl0ZXMhIQ=="
 
 
 def rss(items: list[str], title: str = "Wire World", lang: str = "en") -> str:
@@ -95,3 +100,44 @@ class Site:
 
     def close(self) -> None:
         self.server.shutdown()
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 whose behaviour the test scripts: `plan` holds what the
+    next requests get ("slow", "500", "ok"); once it is empty, every request is "ok"."""
+
+    def __init__(self, port: int, plan: list[str] | None = None) -> None:
+        self.plan = list(plan or [])
+        self.requests = 0
+        self.verified: list[dict[str, Any]] = []  # first arrivals, in order, deduplicated
+        self.seen: set[str] = set()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests += 1
+                step = receiver.plan.pop(0) if receiver.plan else "ok"
+                if step == "slow":
+                    time.sleep(1.0)
+                if step == "500":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                ok = verify(SECRET, dict(self.headers), body)
+                event = json.loads(body)
+                if ok and event["id"] not in receiver.seen:  # receivers dedupe by webhook-id
+                    receiver.seen.add(event["id"])
+                    receiver.verified.append(event)
+                self.send_response(204 if ok else 401)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
