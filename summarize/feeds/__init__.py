@@ -31,8 +31,8 @@ from summarize.feeds.store import FeedStore
 
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
 LIST_SUFFIXES = (".opml", ".feeds")
-# An entry whose own content is shorter than this (in characters of text) is a teaser: its
-# linked page holds the article.
+# A description or summary this long (in characters of text) is the article itself when its
+# linked page cannot give it; shorter, it is a teaser.
 FULL_TEXT_CHARS = 600
 
 
@@ -239,15 +239,16 @@ class FeedReader:
         # dict.get: feedparser's own get maps a missing updated_parsed to published (deprecated)
         updated = _iso(dict.get(entry, "updated_parsed"))
         published = _iso(dict.get(entry, "published_parsed")) or updated
-        if len(text) < FULL_TEXT_CHARS:
-            page, why = self._page(link, feed) if link else (None, "the entry has no link")
+        # Content (content:encoded, Atom content) is the article; a teaser alone (description,
+        # summary) is completed from the linked page.
+        if not text:
+            page, why = self._page(link) if link else (None, "the entry has no link")
             if page:
                 text = page
-            elif len(max(text, teaser, key=len)) >= FULL_TEXT_CHARS:
-                text = max(text, teaser, key=len)
+            elif len(teaser) >= FULL_TEXT_CHARS:  # a feed that carries the article whole
+                text = teaser
             else:
-                found = max(text, teaser, key=len)
-                reason = f"only a teaser ({len(found)} characters)" if found else "no text"
+                reason = f"only a teaser ({len(teaser)} characters)" if teaser else "no text"
                 yield FeedProblem(where, f"{reason}, and its page gave no article: {why}")
                 return
         key = _sha(text)
@@ -273,7 +274,7 @@ class FeedReader:
             version=max(version, 1),
         )
 
-    def _page(self, url: str, feed: str) -> tuple[str | None, str]:
+    def _page(self, url: str) -> tuple[str | None, str]:
         """The article on a linked page (fetched once, then asked conditionally)."""
         from summarize.formats import decode, html_text
 
