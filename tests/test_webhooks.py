@@ -204,3 +204,25 @@ def test_the_service_polls_its_own_feeds_into_jobs(
         # A client cannot name a feed: the jobs API takes articles, never an address to fetch.
         refused = client.post("/v1/jobs", json={"feed": f"{site.base}/w.rss"}, headers=admin)
         assert refused.status_code == 422
+
+
+def test_the_readmes_receiver_verifies_what_the_service_signs() -> None:
+    """The few lines of Python the README gives a receiver accept a signed event and refuse a
+    changed one."""
+    import re
+
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(import base64, hashlib, hmac, time\n.*?)```", readme, re.S)
+    assert code is not None
+    space: dict[str, Any] = {}
+    exec(code.group(1), space)
+    body, now = b'{"type": "job.finished"}', int(time.time())
+    headers = {
+        "webhook-id": "evt_2",
+        "webhook-timestamp": str(now),
+        "webhook-signature": sign(SECRET, "evt_2", now, body),
+    }
+    assert space["verify"](SECRET, headers, body)
+    assert not space["verify"](SECRET, headers, body.replace(b"finished", b"failed"))
