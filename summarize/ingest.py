@@ -11,7 +11,7 @@ import fnmatch
 import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -239,16 +239,14 @@ class Reader:
                     yield SourceError(item.source, "InputError", item.message)
                 continue
             try:
-                yield replace(
-                    self.article(
-                        item.id,
-                        item.text,
-                        item.source,
-                        title=item.title,
-                        url=item.url,
-                        lang=item.lang,
-                        published=item.published,
-                    ),
+                yield self.article(
+                    item.id,
+                    item.text,
+                    item.source,
+                    title=item.title,
+                    url=item.url,
+                    lang=item.lang,
+                    published=item.published,
                     outlet=item.outlet,
                     author=item.author,
                 )
@@ -269,6 +267,8 @@ class Reader:
         line: int | None = None,
         decoded: Decoded | None = None,
         published: str | None = None,
+        outlet: str | None = None,
+        author: str | None = None,
     ) -> Article:
         """An article, or an InputError saying why this text cannot be one."""
         flat = normalize(text)
@@ -302,6 +302,8 @@ class Reader:
             encoding_method=decoded.method if decoded else "text",
             encoding_confidence=decoded.confidence if decoded else 1.0,
             published=published,
+            outlet=outlet or None,
+            author=author or None,
         )
 
     # -- JSON and JSONL ------------------------------------------------------------------

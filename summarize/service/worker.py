@@ -150,7 +150,7 @@ class Worker:
         an error naming it); a headline from the first line, as in a plain-text file."""
         from summarize.ingest import headline, record_date
 
-        article = self.reader.article(
+        return self.reader.article(
             article_id(obj, idx),
             obj["text"],
             source,
@@ -158,8 +158,9 @@ class Worker:
             url=obj.get("url"),
             lang=obj.get("lang"),
             published=record_date(obj, source),
+            outlet=obj.get("outlet"),
+            author=obj.get("author"),
         )
-        return replace(article, outlet=obj.get("outlet"), author=obj.get("author"))
 
     def _supervised(self) -> None:
         """The thread: warm up once, then steps; an error that escapes a step is logged and
