@@ -253,3 +253,20 @@ def test_settings_for_feeds_are_checked(tmp_path: Path) -> None:
     assert duration("5m") == 300 and duration("30s") == 30 and duration("90") == 90
     with pytest.raises(UsageError, match="--every"):
         duration("soon")
+
+
+def test_an_entry_cannot_send_the_reader_to_a_private_address_of_another_host(
+    site: Site, tmp_path: Path
+) -> None:
+    """A feed on one host whose entry links to a loopback address of another host name: the
+    page is not fetched (a wire's entries never make the service probe its own network)."""
+    site.put(
+        "/probe.rss",
+        rss([item("p-1", "Probe", teaser="Short.", link="http://localhost:9/admin")]),
+    )
+    reader = FeedReader(tmp_path / "feeds.sqlite3", FetchPolicy(timeout=1.0))
+    try:
+        [problem] = list(reader.read([f"{site.base}/probe.rss"]))
+    finally:
+        reader.close()
+    assert "private address" in problem.message and "/admin" not in str(site.hits)

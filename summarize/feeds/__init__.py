@@ -242,7 +242,7 @@ class FeedReader:
         # Content (content:encoded, Atom content) is the article; a teaser alone (description,
         # summary) is completed from the linked page.
         if not text:
-            page, why = self._page(link) if link else (None, "the entry has no link")
+            page, why = self._page(link, feed) if link else (None, "the entry has no link")
             if page:
                 text = page
             elif len(teaser) >= FULL_TEXT_CHARS:  # a feed that carries the article whole
@@ -274,12 +274,14 @@ class FeedReader:
             version=max(version, 1),
         )
 
-    def _page(self, url: str) -> tuple[str | None, str]:
+    def _page(self, url: str, feed: str) -> tuple[str | None, str]:
         """The article on a linked page (fetched once, then asked conditionally)."""
         from summarize.formats import decode, html_text
 
         if not is_address(url):
             return None, f"its link is not a web address ({url})"
+        if _private(url) and urlsplit(url).hostname != urlsplit(feed).hostname:
+            return None, "its link is on a private address, and not the feed's own host"
         etag, modified, kept, _, _ = self.store.page(url)
         try:
             got = self.fetcher.get(
@@ -300,6 +302,24 @@ class FeedReader:
             return None, "no article text found on its page"
         self.store.keep_page(url, got.etag, got.last_modified, text, title, date)
         return text, ""
+
+
+def _private(url: str) -> bool:
+    """Whether a link resolves to a loopback, private or link-local address: a feed may point
+    there only at its own host (a wire's entries never make the service probe its network)."""
+    import ipaddress
+    import socket
+
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False  # it will fail to fetch, with its own reason
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if address.is_private or address.is_loopback or address.is_link_local:
+            return True
+    return False
 
 
 def _bozo(parsed: Any) -> str:
