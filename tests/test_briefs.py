@@ -119,7 +119,8 @@ def test_arabic_is_right_to_left_in_chromium(tmp_path: Path) -> None:
     # The story summary's Arabic first, then each article's.
     assert seen["ar"] == [["rtl", "right"], ["rtl", "right"], ["rtl", "right"]]
     assert seen["fr"] == ["ltr", "ltr", "ltr"]
-    assert seen["scripts"] == 1  # only the probe: the article's <script> stayed text
+    # The brief's own (local times) and the probe: the article's <script> stayed text.
+    assert seen["scripts"] == 2
     assert seen["titles"][0] == "INTERPOL in Marrakech"
     assert seen["titles"][1].startswith("<script>alert")
 
