@@ -901,6 +901,12 @@ class StoryStore:
         """Two stored articles' similarity, as a decision would see it: the cosine of their
         content vectors, and for two languages the better of that and their names' and
         numbers' (the vectors as weighted when each was added)."""
+        content, named, cross = self.cosines(a_hash, b_hash)
+        return max(content, named) if cross else content
+
+    def cosines(self, a_hash: str, b_hash: str) -> tuple[float, float, bool]:
+        """Two stored articles' content cosine, names-and-numbers cosine, and whether their
+        languages differ (what a join decision can weigh)."""
         rows = {
             h: (_unpack(v), _unpack(mv), lang)
             for h, v, mv, lang in self._db.execute(
@@ -909,8 +915,7 @@ class StoryStore:
             )
         }
         (va, ma, la), (vb, mb, lb) = rows[a_hash], rows[b_hash]
-        score = _dot(va, vb)
-        return max(score, _dot(ma, mb)) if la != lb else score
+        return _dot(va, vb), _dot(ma, mb), la != lb
 
     # -- reading and merging -------------------------------------------------------------------
 

@@ -117,6 +117,8 @@ def field(page: Any, name: str) -> Any:
 def open_item(page: Any, item: str) -> None:
     page.click(f'#queue li[data-item="{item}"] button')
     page.wait_for_selector(f'#queue li[data-item="{item}"][aria-current=true]')
+    # The pane shows the item once its load is in (the last item's fields are up till then).
+    page.locator("#item-head").and_(page.locator(f'[data-item="{item}"]')).wait_for()
     page.wait_for_selector(".field")
 
 
@@ -218,7 +220,8 @@ def test_two_editors_and_a_reader_on_deadline(tiny: dict[str, Path], tmp_path: P
                 {"field": "translation:ar", "text": "نص كريم.", "version": 0},
             )
             amal.click("#reload")
-            field(amal, "translation:fr").wait_for()
+            # The reload is in when karim's draft shows (not before: the old view is still up).
+            field(amal, "translation:ar").locator(".pending-text", has_text="نص كريم.").wait_for()
             kept_open = field(amal, "translation:fr").locator("textarea")
             assert kept_open.input_value() == "Mon texte pas encore enregistré."
             open_item(amal, TITLED)
