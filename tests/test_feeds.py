@@ -181,6 +181,8 @@ def test_polling_hands_on_only_new_or_changed_entries(site: Site, tmp_path: Path
         assert [e.id for e in again] == ["wire-1", "wire-2"]
         reader.done([e.source for e in again])
         assert [e for e in reader.read([feed], only_new=True) if hasattr(e, "text")] == []
+        # The entries that gave no article were said on the first poll, not on every one.
+        assert [p.source for p in reader.read([feed], only_new=True)] == []
         # wire-1 rewritten under the same id, and a new entry.
         site.put(
             "/world.rss",

@@ -249,7 +249,14 @@ class FeedReader:
                 text = teaser
             else:
                 reason = f"only a teaser ({len(teaser)} characters)" if teaser else "no text"
-                yield FeedProblem(where, f"{reason}, and its page gave no article: {why}")
+                message = f"{reason}, and its page gave no article: {why}"
+                # Said once while it stays so: a watch does not repeat it every poll.
+                said = _sha("problem\n" + message)
+                if only_new and not self.store.is_new(feed, entry_id, said):
+                    return
+                if only_new:
+                    self.store.handed_on(feed, entry_id, said)
+                yield FeedProblem(where, message)
                 return
         key = _sha(text)
         changed = self.store.is_new(feed, entry_id, key)
