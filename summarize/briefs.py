@@ -130,8 +130,9 @@ def _member_line(member: dict[str, Any], when: bool = True) -> str:
     if member.get("outlet"):
         parts.append(str(member["outlet"]))
     parts.append(f"{member['lang']}, {member['id']}" if named else member["lang"])
-    if when and utc_time(member.get("published")):
-        parts.append(utc_time(member.get("published")))
+    stamp = utc_time(member.get("published")) if when else ""
+    if stamp:
+        parts.append(stamp)
     if member.get("duplicate_of"):
         parts.append(f"copy of {member['duplicate_of']}")
     return " · ".join(parts)
@@ -154,6 +155,11 @@ def utc_time(published: str | float | None) -> str:
     brief shows it again in the reader's own zone."""
     found = _instant(published)
     return f"{found.astimezone(UTC):%-d %b %Y, %H:%M} UTC" if found else ""
+
+
+def _after_dot(part: str) -> str:
+    """` · part` to follow a meta line, or nothing when there is no part."""
+    return f" · {part}" if part else ""
 
 
 def _html_time(published: str | float | None) -> str:
@@ -262,7 +268,7 @@ def markdown_brief(
             "",
             f"*{_md_escape(doc['id'])} · Source language: {language_name(lang)} ({lang}, "
             f"confidence {doc['language']['confidence']:.2f})"
-            + (f" · {utc_time(doc.get('published'))}" if utc_time(doc.get("published")) else "")
+            + _after_dot(utc_time(doc.get("published")))
             + "*",
             "",
         ]
@@ -439,7 +445,7 @@ def _html_story(
         parts.append(f'<p class="only-some">Reported by only some: {html.escape(some)}</p>')
     members = "".join(
         f'<li dir="auto">{html.escape(_member_line(m, when=False))}'
-        + (f" · {_html_time(m.get('published'))}" if _html_time(m.get("published")) else "")
+        + _after_dot(_html_time(m.get("published")))
         + f"{_html_own_summary(m)}</li>"
         for m in story["members"]
     )
@@ -499,7 +505,7 @@ def html_brief(
             f'<p class="meta"><span class="id">{html.escape(doc["id"])}</span> · '
             f"Source language: {html.escape(language_name(lang))} "
             f"({html.escape(lang)}, confidence {doc['language']['confidence']:.2f})"
-            + (f" · {_html_time(doc.get('published'))}" if _html_time(doc.get("published")) else "")
+            + _after_dot(_html_time(doc.get("published")))
             + (f' · <a href="{html.escape(doc["url"])}">source</a>' if doc.get("url") else "")
             + "</p>",
         ]

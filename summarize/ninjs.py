@@ -208,14 +208,7 @@ def article_items(
     events: list[dict[str, Any]] = []
     if story and int(story.get("size") or 0) >= 2:
         sid = str(story["id"])
-        events = [
-            {
-                "id": sid,
-                "name": str(story.get("headline") or sid),
-                "rel": "about",
-                "uri": item_uri("event", sid, "und", options.uri_prefix),
-            }
-        ]
+        events = [_event(story, options)]
         story_links = [_assoc("story", "story", item_uri("story", sid, src, options.uri_prefix))]
     base: dict[str, Any] = {"doc": doc, "published": doc.get("published"), "options": options}
     items = []
@@ -262,6 +255,17 @@ def article_items(
     return items
 
 
+def _event(story: Mapping[str, Any], options: NinjsOptions) -> dict[str, Any]:
+    """The event a story's items are about (ninjs `events`), named by its headline."""
+    sid = str(story["id"])
+    return {
+        "id": sid,
+        "name": str(story.get("headline") or sid),
+        "rel": "about",
+        "uri": item_uri("event", sid, "und", options.uri_prefix),
+    }
+
+
 def _outlet(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     from summarize.stories import outlet
 
@@ -297,12 +301,7 @@ def story_items(story: Mapping[str, Any], options: NinjsOptions) -> list[dict[st
         for i, m in enumerate(story.get("members") or [], 1)
         if not m.get("duplicate_of")
     ]
-    event = {
-        "id": sid,
-        "name": str(story.get("headline") or sid),
-        "rel": "about",
-        "uri": item_uri("event", sid, "und", options.uri_prefix),
-    }
+    event = _event(story, options)
     items = []
     provenance = story.get("provenance") or {}
     for lang, (text, headline) in texts.items():

@@ -289,7 +289,7 @@ class FeedReader:
             return None, f"its link is not a web address ({url})"
         if _private(url) and urlsplit(url).hostname != urlsplit(feed).hostname:
             return None, "its link is on a private address, and not the feed's own host"
-        etag, modified, kept, _, _ = self.store.page(url)
+        etag, modified, kept = self.store.page(url)
         try:
             got = self.fetcher.get(
                 url,
@@ -302,12 +302,12 @@ class FeedReader:
         if got.not_modified and kept:
             return kept, ""
         try:
-            text, title, date = html_text(decode(got.body, url).text)
+            text, _, _ = html_text(decode(got.body, url).text)
         except Exception as exc:  # a page trafilatura cannot read is that entry's problem only
             return None, f"its page could not be read ({type(exc).__name__})"
         if not text.strip():
             return None, "no article text found on its page"
-        self.store.keep_page(url, got.etag, got.last_modified, text, title, date)
+        self.store.keep_page(url, got.etag, got.last_modified, text)
         return text, ""
 
 

@@ -19,8 +19,7 @@ MIGRATIONS = [
         versions INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (feed, id)
     );
     CREATE TABLE pages (
-        url TEXT PRIMARY KEY, etag TEXT, modified TEXT, text TEXT, title TEXT, published TEXT,
-        fetched REAL
+        url TEXT PRIMARY KEY, etag TEXT, modified TEXT, text TEXT, fetched REAL
     )
     """
 ]
@@ -84,24 +83,16 @@ class FeedStore:
 
     # -- pages ---------------------------------------------------------------------------
 
-    def page(self, url: str) -> tuple[str | None, str | None, str | None, str | None, str | None]:
-        """(etag, modified, text, title, published) of a page fetched before."""
+    def page(self, url: str) -> tuple[str | None, str | None, str | None]:
+        """(etag, modified, article text) of a page fetched before."""
         row = self._db.execute(
-            "SELECT etag, modified, text, title, published FROM pages WHERE url = ?", (url,)
+            "SELECT etag, modified, text FROM pages WHERE url = ?", (url,)
         ).fetchone()
-        return (row[0], row[1], row[2], row[3], row[4]) if row else (None, None, None, None, None)
+        return (row[0], row[1], row[2]) if row else (None, None, None)
 
-    def keep_page(
-        self,
-        url: str,
-        etag: str | None,
-        modified: str | None,
-        text: str,
-        title: str | None,
-        published: str | None,
-    ) -> None:
+    def keep_page(self, url: str, etag: str | None, modified: str | None, text: str) -> None:
         with transaction(self._db) as db:
             db.execute(
-                "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (url, etag, modified, text, title, published, time.time()),
+                "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)",
+                (url, etag, modified, text, time.time()),
             )
