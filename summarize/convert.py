@@ -1,8 +1,10 @@
 """Convert a downloaded model to CTranslate2 (`models/<name>-ct2-<quantization>/`).
 
-CTranslate2's own converter (4.x) predates transformers 5. Three small adaptations make it
+CTranslate2's own converter (4.x) predates transformers 5. Four small adaptations make it
 read transformers 5 models correctly; each is applied only while converting:
 - BART: transformers 5 dropped `BartConfig.normalize_before`; BART is post-norm (False).
+- BERT (the stories' sentence encoder): transformers 5 dropped `position_embedding_type`;
+  its BERT has absolute positions only.
 - M2M100: transformers 5 no longer lists the language tokens in `special_tokens_map`, which
   the converter reads to build the vocabulary; they are taken from the tokenizer itself.
 - The source model's tokenizer files are copied beside the converted weights, so the folder
@@ -59,8 +61,10 @@ def _transformers5_compat() -> Iterator[Any]:
 
     bart = ct2_hf.BartLoader
     m2m = ct2_hf.M2M100Loader
+    bert = ct2_hf.BertLoader
     original_spec = bart.get_model_spec
     original_vocab = m2m.get_vocabulary
+    original_bert_spec = bert.get_model_spec
 
     def get_model_spec(self: Any, model: Any) -> Any:
         if not hasattr(model.config, "normalize_before"):
@@ -84,13 +88,20 @@ def _transformers5_compat() -> Iterator[Any]:
         tokens += [f"madeupword{i}" for i in range(max(0, madeup))]
         return tokens
 
+    def bert_spec(self: Any, model: Any) -> Any:
+        if not hasattr(model.config, "position_embedding_type"):
+            model.config.position_embedding_type = "absolute"  # the only kind BERT has in 5.x
+        return original_bert_spec(self, model)
+
     bart.get_model_spec = get_model_spec
     m2m.get_vocabulary = m2m_vocabulary
+    bert.get_model_spec = bert_spec
     try:
         yield ct2_hf
     finally:
         bart.get_model_spec = original_spec
         m2m.get_vocabulary = original_vocab
+        bert.get_model_spec = original_bert_spec
 
 
 def convert(

@@ -92,6 +92,8 @@ class Pipeline:
         self.stages = Stages(settings, self.catalog, self.cache)
         self.executor = executor if executor is not None else get_executor(settings)
         self._story_store: Any = None
+        self._embedder: Any = None  # loaded at the first article that needs one
+        self._embedder_note: str | None = None  # why there is none, when one was configured
         self._edit_store: Any = None
         self._story_sources: dict[str, str] = {}  # what a story's edits are checked against
 
@@ -134,6 +136,8 @@ class Pipeline:
             else None
         )
         story_of = stories.story_of if stories else {}
+        if stories is not None:
+            report.story_embedder = self.embedder
         copy_of = stories.copy_of if stories else {}
 
         def finish(it: Item) -> None:
@@ -330,6 +334,7 @@ class Pipeline:
         store = self._story_store
         grouped = [it for it in items if it.error is None and it.detection is not None]
         known = store.known([it.article.hash for it in grouped])
+        vectors = self._embed([it for it in grouped if it.article.hash not in known])
         members = [
             member(
                 it.article.hash,
@@ -340,10 +345,12 @@ class Pipeline:
                 outlet=it.article.outlet or outlet(it.article.url, it.article.source),
                 published=_epoch(it.article.published),
                 known=it.article.hash in known,
+                embedding=vectors.get(it.article.hash),
             )
             for it in grouped
         ]
-        assignment = store.add(members, store.duplicates(members))
+        signature = self._embedder.signature if self._embedder is not None else None
+        assignment = store.add(members, store.duplicates(members), embedder=signature)
         grouping = _Grouping(store.stories(assignment.touched))
         planned = [it for it in items if it.plan is not None]
         # One item per content computes it: the one the store keeps (else the first); the
@@ -375,6 +382,53 @@ class Pipeline:
                 original = copy_of[original.index]
             grouping.copy_of[index] = original
         return grouping
+
+    def _embed(self, items: list[Item]) -> dict[str, Any]:
+        """Embeddings of the new articles' headlines and ledes (content hash -> unit vector).
+        The embedder loads at the first article that needs one; one that cannot be had (not
+        downloaded offline, not installed) is said once, and stories are joined on words,
+        names and numbers alone, as with `story_embedder = "none"`."""
+        from summarize.engines.encoder import EmbedderAbsent, choice, lede, load
+        from summarize.errors import ModelLoadError
+
+        texts = {it.article.hash: lede(it.article.title, it.article.text) for it in items}
+        if not texts or (self._embedder is None and self._embedder_note is not None):
+            return {}
+        if self._embedder is None:
+            try:
+                self._embedder = load(self.settings)
+            except EmbedderAbsent as exc:
+                self._embedder_note = str(exc)
+                log.debug("stories: no embedder (%s)", exc)
+                return {}
+            except ModelLoadError as exc:
+                self._embedder_note = str(exc)
+                log.warning(
+                    "stories: no embedder (%s); joining on words, names and numbers alone",
+                    exc,
+                )
+                return {}
+            if self._embedder is None:
+                self._embedder_note = f"story_embedder = {choice(self.settings)!r}"
+                return {}
+        hashes = list(texts)
+        try:
+            rows = self._embedder.embed([texts[h] for h in hashes])
+        except ModelLoadError as exc:
+            self._embedder, self._embedder_note = None, str(exc)
+            log.warning("stories: no embedder (%s); joining on words alone", exc)
+            return {}
+        from summarize.types import EMBED
+
+        self.cache.computed[EMBED] += len(hashes)
+        return dict(zip(hashes, rows, strict=True))
+
+    @property
+    def embedder(self) -> str:
+        """What embeds for the stories: the embedder's signature, or why there is none."""
+        if self._embedder is not None:
+            return str(self._embedder.signature)
+        return f"none ({self._embedder_note})" if self._embedder_note else "not loaded"
 
     def _story_docs(
         self,

@@ -145,6 +145,13 @@ MIGRATIONS = [
     );
     CREATE INDEX copies_hash ON copies (hash);
     """,
+    # 4: embeddings of headline and lede (float16, unit length) and each story's sum of its
+    # members' (float16), with the embedder that made them: vectors of two are never compared.
+    """
+    ALTER TABLE members ADD COLUMN embedding BLOB;
+    ALTER TABLE stories ADD COLUMN ecentroid BLOB;
+    CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
 ]
 
 
@@ -163,6 +170,8 @@ class Member:
     shingles: frozenset[int]
     published: float
     seen: float = 0.0
+    # The headline and lede's embedding (unit, float32), when an embedder is configured.
+    embedding: Any = None
 
 
 @dataclass(frozen=True)
@@ -379,6 +388,7 @@ def member(
     published: float | None = None,
     pivot: str | None = None,
     known: bool = False,
+    embedding: Any = None,
 ) -> Member:
     """An article as the grouping sees it. `known`: its text is in the store already, which
     needs only its id and dates (its features were kept when it was added)."""
@@ -395,6 +405,7 @@ def member(
         frozenset() if known else shingles(text),
         published if published is not None else now,
         now,
+        None if known else embedding,
     )
 
 
@@ -514,6 +525,123 @@ def story_id(first_hash: str) -> str:
     return "s-" + sha256(first_hash)[:12]
 
 
+# -- the join decision with embeddings ---------------------------------------------------------
+
+JOIN_FILE = Path(__file__).with_name("story_join.json")
+EMBED_CANDIDATES = 10  # stories nearest by embedding, added to the word index's candidates
+JOIN_FEATURES = ("content", "named", "embedding", "cross", "cross_named", "cross_embedding")
+
+
+def join_features(content: float, named: float, embedding: float, cross: bool) -> list[float]:
+    """What the join decision weighs, for an article and a story (or two articles): the cosine
+    of their words, of their names and numbers, of their embeddings, and whether the article's
+    language is new to the story, with its own slope for names and embeddings (a report in
+    another language shares no words, and its embedding sits lower: calibrated apart)."""
+    x = 1.0 if cross else 0.0
+    return [content, named, embedding, x, x * named, x * embedding]
+
+
+@dataclass(frozen=True)
+class JoinModel:
+    """A logistic decision over `join_features`, fitted by `bench/story_join.py --fit` on the
+    development pairs (cross-validated by connected component) and kept in story_join.json:
+    an article joins the story with the highest logit when it reaches `cut`."""
+
+    weights: tuple[float, ...]
+    bias: float
+    cut: float
+    about: dict[str, Any] = field(default_factory=dict)
+
+    def logit(self, features: Sequence[float]) -> float:
+        return self.bias + sum(w * f for w, f in zip(self.weights, features, strict=True))
+
+    @staticmethod
+    def load(path: Path = JOIN_FILE) -> JoinModel | None:
+        """The fitted model, or None when there is none (words alone decide)."""
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if tuple(raw.get("features", ())) != JOIN_FEATURES:
+            return None  # fitted for other features: refit with bench/story_join.py --fit
+        return JoinModel(
+            tuple(float(w) for w in raw["weights"]),
+            float(raw["bias"]),
+            float(raw["cut"]),
+            {k: v for k, v in raw.items() if k not in ("weights", "bias", "cut")},
+        )
+
+
+def _pack_embedding(vec: Any) -> bytes:
+    import numpy as np
+
+    return np.asarray(vec, dtype=np.float16).tobytes()
+
+
+def _unpack_embedding(blob: bytes | None) -> Any:
+    import numpy as np
+
+    return None if blob is None else np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+
+
+class _Nearest:
+    """Active stories' embedding centroids (unit), held for one batch: the stories nearest an
+    article's embedding are its candidates too, so a report in another language, which shares
+    no indexed word with its story, still meets it. Read once per batch (with room for the
+    batch's own new stories), kept current as its members join."""
+
+    def __init__(self, rows: list[tuple[str, bytes, float, float]], dim: int, room: int) -> None:
+        import numpy as np
+
+        self.dim = dim
+        self.ids: list[str] = []
+        self.at: dict[str, int] = {}
+        self.matrix = np.zeros((len(rows) + room, dim), dtype=np.float32)
+        self.first = np.zeros(len(rows) + room, dtype=np.float64)
+        self.last = np.zeros(len(rows) + room, dtype=np.float64)
+        for sid, blob, first, last in rows:
+            self.put(sid, _unpack_embedding(blob), first, last)
+
+    def put(self, sid: str, ecentroid: Any, first: float, last: float) -> None:
+        import numpy as np
+
+        if ecentroid is None or len(ecentroid) != self.dim:
+            return
+        i = self.at.get(sid)
+        if i is None:
+            i = self.at[sid] = len(self.ids)
+            self.ids.append(sid)
+            if i >= len(self.matrix):  # more new stories than planned for
+                grow = max(16, len(self.matrix))
+                self.matrix = np.vstack([self.matrix, np.zeros((grow, self.dim), np.float32)])
+                self.first = np.append(self.first, np.zeros(grow))
+                self.last = np.append(self.last, np.zeros(grow))
+        self.matrix[i], self.first[i], self.last[i] = _normed(ecentroid), first, last
+
+    def drop(self, sid: str) -> None:
+        if sid in self.at:
+            self.matrix[self.at[sid]] = 0.0
+
+    def nearest(self, vec: Any, published: float, window: float, k: int) -> list[str]:
+        import numpy as np
+
+        n = len(self.ids)
+        if not n or len(vec) != self.dim:
+            return []
+        sims = self.matrix[:n] @ vec
+        live = (self.last[:n] >= published - window) & (self.first[:n] <= published + window)
+        sims = np.where(live, sims, -2.0)
+        top = np.argpartition(-sims, min(k, n) - 1)[:k] if n > k else np.arange(n)
+        return [self.ids[i] for i in sorted(top, key=lambda i: -sims[i]) if sims[i] > -1.0]
+
+
+def _normed(vec: Any) -> Any:
+    import numpy as np
+
+    norm = float(np.linalg.norm(vec))
+    return (vec / norm).astype(np.float32) if norm else np.zeros_like(vec, dtype=np.float32)
+
+
 # -- the store ---------------------------------------------------------------------------------
 
 
@@ -526,13 +654,18 @@ class StoryStore:
         path: Path,
         threshold: float = DEFAULT_THRESHOLD,
         window_days: float = DEFAULT_WINDOW_DAYS,
+        join: JoinModel | bool | None = True,
     ) -> None:
+        """`threshold`: the words-alone decision (no embedding on one side); `join`: the
+        decision where both sides have embeddings (True: the fitted story_join.json)."""
         from summarize.db import connect
 
         self.path = path
         self.threshold = threshold
         self.window = window_days * _DAY
+        self.join = JoinModel.load() if join is True else (join or None)
         self._db = connect(path, MIGRATIONS)
+        self._nearest: _Nearest | None = None
 
     # -- near-duplicates -----------------------------------------------------------------------
 
@@ -608,19 +741,29 @@ class StoryStore:
 
     # -- grouping ------------------------------------------------------------------------------
 
-    def add(self, batch: Sequence[Member], duplicates: dict[str, str] | None = None) -> Assignment:
+    def add(
+        self,
+        batch: Sequence[Member],
+        duplicates: dict[str, str] | None = None,
+        embedder: str | None = None,
+    ) -> Assignment:
         """Put each new member in a story: a near-duplicate in its original's, any other in the
-        closest active story above the threshold, or a story of its own; the same text under
+        closest active story the decision accepts, or a story of its own; the same text under
         another id is a copy of the member that holds it. Members already in the store stay
-        where they are; an id seen before with other content leaves what it held."""
+        where they are; an id seen before with other content leaves what it held. `embedder`
+        names what made the members' embeddings (required when they have any)."""
         from summarize.db import transaction
 
         out = Assignment()
         duplicates = dict(duplicates or {})
         touched: dict[str, None] = {}
+        if any(m.embedding is not None for m in batch) and not embedder:
+            raise ValueError("members with embeddings need the embedder's name")
         # One write transaction from the look-up on: two runs sharing a folder take turns, and
         # the second sees what the first added.
         with transaction(self._db) as db:
+            if embedder:
+                self._use_embedder(embedder)
             for m in batch:
                 self._supersede(m, touched)
             firsts = distinct(batch)
@@ -643,7 +786,53 @@ class StoryStore:
         out.touched = list(dict.fromkeys([*touched, *sorted(set(out.story_of.values()))]))
         return out
 
+    def _use_embedder(self, name: str) -> None:
+        """Record the embedder; another one than before makes the stored embeddings
+        incomparable, so they are dropped (stories meet again by words, and by embedding as
+        their members arrive)."""
+        row = self._db.execute("SELECT value FROM info WHERE key = 'embedder'").fetchone()
+        if row is not None and row[0] == name:
+            return
+        if row is not None:
+            import logging
+
+            logging.getLogger("summarize").warning(
+                "stories: the embedder changed (%s -> %s); earlier embeddings are dropped",
+                row[0],
+                name,
+            )
+            self._db.execute("UPDATE members SET embedding = NULL")
+            self._db.execute("UPDATE stories SET ecentroid = NULL")
+        self._db.execute("INSERT OR REPLACE INTO info VALUES ('embedder', ?)", (name,))
+
+    def _load_nearest(self, new: list[Member]) -> _Nearest | None:
+        """Embedding centroids of the stories active around this batch's dates."""
+        dims = {len(m.embedding) for m in new if m.embedding is not None}
+        if not dims or self.join is None:
+            return None
+        published = [m.published for m in new]
+        rows = self._db.execute(
+            "SELECT id, ecentroid, first, last FROM stories WHERE ecentroid IS NOT NULL "
+            "AND size > 0 AND merged_into IS NULL AND last >= ? AND first <= ?",
+            (min(published) - self.window, max(published) + self.window),
+        ).fetchall()
+        return _Nearest(rows, max(dims), len(new))
+
     def _add_new(
+        self,
+        db: Any,
+        new: list[Member],
+        duplicates: dict[str, str],
+        out: Assignment,
+        touched: dict[str, None],
+    ) -> None:
+        self._nearest = self._load_nearest(new)
+        try:
+            self._place(db, new, duplicates, out, touched)
+        finally:
+            self._nearest = None
+
+    def _place(
         self,
         db: Any,
         new: list[Member],
@@ -687,7 +876,7 @@ class StoryStore:
                 score = 1.0
                 out.duplicate_of[m.hash] = str(original)
             else:
-                story, score = self._closest(vec, mvec, m.lang, m.published)
+                story, score = self._closest(vec, mvec, m.lang, m.published, m.embedding)
             if story is None:
                 story = self._start(m)
             self._join(story, m, vec, mvec, out.duplicate_of.get(m.hash))
@@ -736,31 +925,61 @@ class StoryStore:
         return idx, (weights / norm).astype(np.float32)
 
     def _closest(
-        self, vec: Vector, mvec: Vector, lang: str, published: float
+        self, vec: Vector, mvec: Vector, lang: str, published: float, emb: Any = None
     ) -> tuple[str | None, float]:
         """The best active story for an article: candidates from the inverted index (stories
-        sharing its strongest features, within the time window), then the exact cosine with
-        each candidate's centroid. For a story in none of the article's language, whose words
-        it cannot share, the names and numbers are compared too."""
+        sharing its strongest features, within the time window) and, with an embedding, the
+        stories nearest it; then each candidate is scored against its centroids. With
+        embeddings on both sides the fitted join model decides (its logit against its cut);
+        otherwise the words' cosine against the threshold, where for a story in none of the
+        article's language, whose words it cannot share, the names and numbers count too.
+        The score returned is the decision's probability (model) or cosine (words)."""
         query = [*_top(vec, QUERY_TERMS), *_top(mvec, QUERY_TERMS // 2)]
-        if not query:
+        near = (
+            self._nearest.nearest(emb, published, self.window, EMBED_CANDIDATES)
+            if self._nearest is not None and emb is not None
+            else []
+        )
+        if not query and not near:
             return None, 0.0
-        marks_ = ",".join("?" * len(query))
-        rows = self._db.execute(
-            f"""SELECT s.id, s.centroid, s.mcentroid, s.langs FROM stories s JOIN (
-                    SELECT story, COUNT(*) AS hits FROM postings WHERE bucket IN ({marks_})
-                    GROUP BY story ORDER BY hits DESC LIMIT {CANDIDATES * 4}
-                ) p ON p.story = s.id
-                WHERE s.size > 0 AND s.merged_into IS NULL AND s.last >= ? AND s.first <= ?
-                ORDER BY p.hits DESC, s.id LIMIT {CANDIDATES}""",
-            [*query, published - self.window, published + self.window],
-        ).fetchall()
+        rows: list[Any] = []
+        if query:
+            marks_ = ",".join("?" * len(query))
+            rows = self._db.execute(
+                f"""SELECT s.id, s.centroid, s.mcentroid, s.langs, s.ecentroid FROM stories s
+                    JOIN (
+                        SELECT story, COUNT(*) AS hits FROM postings WHERE bucket IN ({marks_})
+                        GROUP BY story ORDER BY hits DESC LIMIT {CANDIDATES * 4}
+                    ) p ON p.story = s.id
+                    WHERE s.size > 0 AND s.merged_into IS NULL AND s.last >= ? AND s.first <= ?
+                    ORDER BY p.hits DESC, s.id LIMIT {CANDIDATES}""",
+                [*query, published - self.window, published + self.window],
+            ).fetchall()
+        seen = {r[0] for r in rows}
+        extra = [sid for sid in near if sid not in seen]
+        if extra:
+            marks_ = ",".join("?" * len(extra))
+            rows += self._db.execute(
+                "SELECT id, centroid, mcentroid, langs, ecentroid FROM stories "
+                f"WHERE id IN ({marks_}) AND size > 0 AND merged_into IS NULL",
+                extra,
+            ).fetchall()
         best: tuple[str | None, float] = (None, 0.0)
-        for sid, blob, mblob, langs in rows:
-            score = _cosine(vec, _unpack(blob))
-            if lang not in json.loads(langs):
-                score = max(score, _cosine(mvec, _unpack(mblob)))
-            if score >= self.threshold and score > best[1]:
+        for sid, blob, mblob, langs, eblob in rows:
+            content = _cosine(vec, _unpack(blob))
+            cross = lang not in json.loads(langs)
+            named = _cosine(mvec, _unpack(mblob)) if cross or self.join else 0.0
+            ecentroid = _unpack_embedding(eblob)
+            if self.join is not None and emb is not None and ecentroid is not None:
+                logit = self.join.logit(
+                    join_features(content, named, float(_normed(ecentroid) @ emb), cross)
+                )
+                score = 1.0 / (1.0 + math.exp(-logit))
+                accepted = logit >= self.join.cut
+            else:
+                score = max(content, named) if cross else content
+                accepted = score >= self.threshold
+            if accepted and score > best[1]:
                 best = (sid, score)
         return best
 
@@ -770,7 +989,9 @@ class StoryStore:
         sid = story_id(m.hash)
         empty = _pack((np.zeros(0, np.int32), np.zeros(0, np.float32)))
         self._db.execute(
-            "INSERT OR IGNORE INTO stories VALUES (?, ?, ?, ?, 0, ?, ?, '{}', NULL)",
+            "INSERT OR IGNORE INTO stories "
+            "(id, created, first, last, size, centroid, mcentroid, langs, merged_into) "
+            "VALUES (?, ?, ?, ?, 0, ?, ?, '{}', NULL)",
             (sid, time.time(), m.published, m.published, empty, empty),
         )
         return sid
@@ -779,7 +1000,7 @@ class StoryStore:
         # A text that was here once, left (its file was replaced), and is back.
         self._db.execute("DELETE FROM members WHERE hash = ? AND gone = 1", (m.hash,))
         self._db.execute(
-            "INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            "INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
             (
                 m.hash,
                 m.id,
@@ -794,13 +1015,14 @@ class StoryStore:
                 json.dumps(dict(list(m.marks.items())[:MARK_LIMIT]), ensure_ascii=False),
                 _pack_shingles(m.shingles),
                 original,
+                None if m.embedding is None else _pack_embedding(m.embedding),
             ),
         )
         if m.shingles:
             self._db.executemany(
                 "INSERT INTO bands VALUES (?, ?)", [(k, m.hash) for k in _bands(m.shingles)]
             )
-        self._move(sid, vec, mvec, m.lang, +1, m.published)
+        self._move(sid, vec, mvec, m.lang, +1, m.published, m.embedding)
 
     def _move(
         self,
@@ -810,13 +1032,26 @@ class StoryStore:
         lang: str,
         sign: int,
         published: float | None = None,
+        emb: Any = None,
     ) -> None:
         """Add a member's vectors to a story's centroids (or take them away) and re-post the
         story's strongest features in the index."""
-        first, last, size, blob, mblob, langs = self._db.execute(
-            "SELECT first, last, size, centroid, mcentroid, langs FROM stories WHERE id = ?",
+        first, last, size, blob, mblob, langs, eblob = self._db.execute(
+            "SELECT first, last, size, centroid, mcentroid, langs, ecentroid FROM stories "
+            "WHERE id = ?",
             (sid,),
         ).fetchone()
+        ecentroid = _unpack_embedding(eblob)
+        if emb is not None and not (sign < 0 and ecentroid is None):
+            if ecentroid is None or len(ecentroid) != len(emb):
+                ecentroid = 0.0 * emb
+            ecentroid = ecentroid + sign * emb
+            if size + sign <= 0 or float(abs(ecentroid).max()) < 1e-3:
+                ecentroid = None
+            self._db.execute(
+                "UPDATE stories SET ecentroid = ? WHERE id = ?",
+                (None if ecentroid is None else _pack_embedding(ecentroid), sid),
+            )
         centroid = _add(_unpack(blob), vec, float(sign))
         mcentroid = _add(_unpack(mblob), mvec, float(sign))
         count = Counter(json.loads(langs))
@@ -836,6 +1071,11 @@ class StoryStore:
                 sid,
             ),
         )
+        if self._nearest is not None:
+            if ecentroid is None or size + sign <= 0:
+                self._nearest.drop(sid)
+            else:
+                self._nearest.put(sid, ecentroid, first, last)
         self._db.execute("DELETE FROM postings WHERE story = ?", (sid,))
         posted = dict.fromkeys([*_top(centroid, POSTED_TERMS), *_top(mcentroid, POSTED_TERMS // 2)])
         self._db.executemany("INSERT INTO postings VALUES (?, ?)", [(b, sid) for b in posted])
@@ -845,11 +1085,11 @@ class StoryStore:
         stands for the new text. A member it held passes to one of its exact copies, or leaves
         its story when it has none; a copy it was is forgotten."""
         rows = self._db.execute(
-            "SELECT hash, story, vector, mvector, lang FROM members "
+            "SELECT hash, story, vector, mvector, lang, embedding FROM members "
             "WHERE id = ? AND hash != ? AND gone = 0",
             (m.id, m.hash),
         ).fetchall()
-        for old_hash, sid, blob, mblob, lang in rows:
+        for old_hash, sid, blob, mblob, lang, eblob in rows:
             touched[sid] = None
             heir = self._db.execute(
                 "SELECT id, title, outlet FROM copies WHERE hash = ? "
@@ -868,7 +1108,7 @@ class StoryStore:
             self._db.execute(
                 "UPDATE members SET duplicate_of = NULL WHERE duplicate_of = ?", (old_hash,)
             )
-            self._move(sid, _unpack(blob), _unpack(mblob), lang, -1)
+            self._move(sid, _unpack(blob), _unpack(mblob), lang, -1, None, _unpack_embedding(eblob))
         copy = self._db.execute(
             "SELECT hash FROM copies WHERE id = ? AND hash != ?", (m.id, m.hash)
         ).fetchone()
@@ -898,24 +1138,30 @@ class StoryStore:
             seen.add(sid)
 
     def similarity(self, a_hash: str, b_hash: str) -> float:
-        """Two stored articles' similarity, as a decision would see it: the cosine of their
-        content vectors, and for two languages the better of that and their names' and
-        numbers' (the vectors as weighted when each was added)."""
-        content, named, cross = self.cosines(a_hash, b_hash)
+        """Two stored articles' similarity, as a decision would see it: with both embeddings,
+        the join model's probability; else the cosine of their content vectors, and for two
+        languages the better of that and their names' and numbers' (the vectors as weighted
+        when each was added)."""
+        content, named, emb, cross = self.cosines(a_hash, b_hash)
+        if self.join is not None and emb is not None:
+            logit = self.join.logit(join_features(content, named, emb, cross))
+            return 1.0 / (1.0 + math.exp(-logit))
         return max(content, named) if cross else content
 
-    def cosines(self, a_hash: str, b_hash: str) -> tuple[float, float, bool]:
-        """Two stored articles' content cosine, names-and-numbers cosine, and whether their
-        languages differ (what a join decision can weigh)."""
+    def cosines(self, a_hash: str, b_hash: str) -> tuple[float, float, float | None, bool]:
+        """Two stored articles' content cosine, names-and-numbers cosine, embedding cosine
+        (None without both embeddings) and whether their languages differ: what the join
+        decision weighs (`join_features`)."""
         rows = {
-            h: (_unpack(v), _unpack(mv), lang)
-            for h, v, mv, lang in self._db.execute(
-                "SELECT hash, vector, mvector, lang FROM members WHERE hash IN (?, ?)",
+            h: (_unpack(v), _unpack(mv), _unpack_embedding(e), lang)
+            for h, v, mv, e, lang in self._db.execute(
+                "SELECT hash, vector, mvector, embedding, lang FROM members WHERE hash IN (?, ?)",
                 (a_hash, b_hash),
             )
         }
-        (va, ma, la), (vb, mb, lb) = rows[a_hash], rows[b_hash]
-        return _dot(va, vb), _dot(ma, mb), la != lb
+        (va, ma, ea, la), (vb, mb, eb, lb) = rows[a_hash], rows[b_hash]
+        emb = None if ea is None or eb is None else float(_normed(ea) @ _normed(eb))
+        return _dot(va, vb), _dot(ma, mb), emb, la != lb
 
     # -- reading and merging -------------------------------------------------------------------
 
@@ -982,11 +1228,14 @@ class StoryStore:
                 row = db.execute("SELECT merged_into FROM stories WHERE id = ?", (sid,)).fetchone()
                 if row is None or row[0] is not None:
                     raise UsageError(f"no story {sid} to merge (see stories.json)")
-            for blob, mblob, lang, pub in db.execute(
-                "SELECT vector, mvector, lang, published FROM members WHERE story = ? AND gone = 0",
+            for blob, mblob, lang, pub, eblob in db.execute(
+                "SELECT vector, mvector, lang, published, embedding FROM members "
+                "WHERE story = ? AND gone = 0",
                 (merged,),
             ).fetchall():
-                self._move(kept, _unpack(blob), _unpack(mblob), lang, +1, pub)
+                self._move(
+                    kept, _unpack(blob), _unpack(mblob), lang, +1, pub, _unpack_embedding(eblob)
+                )
             db.execute("UPDATE members SET story = ? WHERE story = ?", (kept, merged))
             db.execute("DELETE FROM postings WHERE story = ?", (merged,))
             db.execute("UPDATE stories SET merged_into = ?, size = 0 WHERE id = ?", (kept, merged))

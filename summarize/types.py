@@ -22,7 +22,8 @@ TRANSLATE = "translate"  # the summary into a target
 TITLE = "title"  # the source headline (alone), or into a target
 STORY = "story"  # a story's own summary (alone), or into a target
 CHECK = "check"  # the warnings on a result's texts
-STAGES = (DETECT, PIVOT, SUMMARIZE, TRANSLATE, TITLE, STORY, CHECK)
+EMBED = "embed"  # a new article's headline and lede, for the stories (kept in their store)
+STAGES = (DETECT, PIVOT, SUMMARIZE, TRANSLATE, TITLE, STORY, CHECK, EMBED)
 
 
 def stage_key(family: str, target: str | None = None) -> str:
@@ -206,6 +207,8 @@ class BatchReport:
     all_stories: list[dict[str, Any]] = field(default_factory=list)
     # Why the stories step failed this batch (its results are kept all the same).
     stories_error: str | None = None
+    # What embedded the new articles for the stories (its signature), or why nothing did.
+    story_embedder: str | None = None
     # What this batch computed, by stage family (detect, pivot, summarize, translate, title,
     # story, check): nothing at all when every output came from the cache.
     computed: dict[str, int] = field(default_factory=dict)

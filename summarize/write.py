@@ -131,7 +131,11 @@ def report_json(report: BatchReport, settings_doc: dict[str, Any]) -> dict[str, 
             "computed": {k: report.computed.get(k, 0) for k in STAGES},
         },
         "settings": settings_doc,
-        "stories": {"count": len(report.stories), "error": report.stories_error},
+        "stories": {
+            "count": len(report.stories),
+            "error": report.stories_error,
+            "embedder": report.story_embedder,
+        },
         "warnings": list(report.warnings),
         "sources": [outcome_json(o) for o in report.outcomes],
     }

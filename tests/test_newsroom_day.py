@@ -452,7 +452,8 @@ def job_articles(day: Day, out: Path) -> list[dict[str, Any]]:
 def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_path: Path) -> None:
     day = build_day(tmp_path / "inbox")
     cache = tmp_path / "cache.sqlite3"  # one cache for the three faces
-    env = env_for(cache)
+    # The stories' embedder: the catalogue model's architecture (tiny, random), on CTranslate2.
+    env = env_for(cache, SUMMARIZE_STORY_EMBEDDER=str(tiny["encoder"]))
 
     # run
     out1 = tmp_path / "run"
@@ -468,6 +469,9 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
     report = json.loads((out1 / "report.json").read_text(encoding="utf-8"))
     accounted(day, report)
     assert report["stories"]["error"] is None
+    assert report["stories"]["embedder"].startswith("tiny-encoder@")
+    # Each text embedded once: an exact copy (another id, the same text) is not embedded again.
+    assert 0 < report["summary"]["computed"]["embed"] <= len(day.ok_ids) - len(day.exact)
     docs = results(out1)
     wire_copy = next(k for k in day.exact if k.startswith("wire-c-copy-"))
     assert docs[wire_copy]["outlet"] == "Wire C"  # the feed's title
@@ -545,6 +549,7 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
         out3,
         env_for(
             cache,
+            SUMMARIZE_STORY_EMBEDDER=str(tiny["encoder"]),
             SUMMARIZE_BATCH_SIZE="1000",
             SUMMARIZE_TARGETS="ar,fr",
             SUMMARIZE_NOTIFY=f"http://127.0.0.1:{hook}/hook",

