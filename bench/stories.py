@@ -228,7 +228,10 @@ def scale(
                 batch = synthetic(step, have, rng)
                 if embed:
                     vecs = _random_unit(step, rng)
-                    batch = [dataclasses.replace(m, embedding=v) for m, v in zip(batch, vecs)]
+                    batch = [
+                        dataclasses.replace(m, embedding=v)
+                        for m, v in zip(batch, vecs, strict=True)
+                    ]
                 store.add(batch, store.duplicates(batch), embedder=signature)
                 have += step
             batch = synthetic(add, have, rng)
@@ -237,7 +240,9 @@ def scale(
             if embedder is not None:
                 vecs = embedder.embed(_ledes(data, add, have))
                 embed_seconds = time.perf_counter() - started
-                batch = [dataclasses.replace(m, embedding=v) for m, v in zip(batch, vecs)]
+                batch = [
+                    dataclasses.replace(m, embedding=v) for m, v in zip(batch, vecs, strict=True)
+                ]
             done = store.add(batch, store.duplicates(batch), embedder=signature)
             seconds = time.perf_counter() - started
             have += add
