@@ -234,6 +234,7 @@ def scale(
                     ]
                 store.add(batch, store.duplicates(batch), embedder=signature)
                 have += step
+                print(f"  filled {have}", file=sys.stderr, flush=True)
             batch = synthetic(add, have, rng)
             started = time.perf_counter()
             embed_seconds = 0.0

@@ -167,6 +167,8 @@ def check_model(ref: ModelRef, settings: Settings) -> list[ModelCheck]:
     out: list[ModelCheck] = []
     if ref.entry.task == "entailment":
         return [_check_entailment(ref, settings)]
+    if ref.entry.task == "embedding":
+        return [_check_embedding(ref, settings)]
     if ref.entry.task == "summarization":
         lang = (
             "en"
@@ -238,6 +240,38 @@ def check_models(
         else [catalog.ref(n) for n in catalog.entries if catalog.ref(n).present]
     )
     return [check for ref in refs for check in check_model(ref, settings)]
+
+
+def _check_embedding(ref: ModelRef, settings: Settings) -> ModelCheck:
+    """A multilingual encoder must put a sentence and its French translation closer together
+    than the sentence and an unrelated one (what stories across languages rely on)."""
+    from summarize.engines.encoder import CTranslate2Encoder
+
+    start = time.perf_counter()
+    texts = [MEETING["en"], MEETING["fr"], "Floods swept through the valley overnight."]
+    try:
+        rows = CTranslate2Encoder(ref, settings).embed(texts)
+        same, other = float(rows[0] @ rows[1]), float(rows[0] @ rows[2])
+        problems = (
+            []
+            if same > other
+            else [
+                f"its translation ({same:.2f}) is no closer than "
+                f"an unrelated sentence ({other:.2f})"
+            ]
+        )
+        output = f"cosine with its translation {same:.2f}, with another sentence {other:.2f}"
+    except (SummarizeError, OSError, ValueError) as exc:
+        output, problems = "", [str(exc)]
+    return ModelCheck(
+        ref.name,
+        "embedding",
+        texts[0],
+        output,
+        not problems,
+        problems,
+        round(time.perf_counter() - start, 2),
+    )
 
 
 def _check_entailment(ref: ModelRef, settings: Settings) -> ModelCheck:

