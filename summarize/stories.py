@@ -562,6 +562,12 @@ class JoinModel:
     def logit(self, features: Sequence[float]) -> float:
         return self.bias + sum(w * f for w, f in zip(self.weights, features, strict=True))
 
+    def most(self, content: float, embedding: float, cross: bool) -> float:
+        """The highest logit any names' cosine (0 to 1) could give: the logit is linear in it."""
+        return max(
+            self.logit(join_features(content, named, embedding, cross)) for named in (0.0, 1.0)
+        )
+
     @staticmethod
     def load(path: Path = JOIN_FILE) -> JoinModel | None:
         """The fitted model, or None when there is none (words alone decide)."""
@@ -675,8 +681,9 @@ class _Nearest:
             live = (self.fresh_last[:n] >= m.published - self.window) & (
                 self.fresh_first[:n] <= m.published + self.window
             )
-            for i in np.flatnonzero(live):
-                found[self.fresh_ids[i]] = float(sims[i])
+            sims = np.where(live, sims, -2.0)
+            top = np.argpartition(-sims, self.k - 1)[: self.k] if n > self.k else range(n)
+            found.update((self.fresh_ids[i], float(sims[i])) for i in top if sims[i] > -1.0)
         return sorted(found, key=lambda sid: -found[sid])[: self.k]
 
 
@@ -966,6 +973,8 @@ class StoryStore:
         otherwise the words' cosine against the threshold, where for a story in none of the
         article's language, whose words it cannot share, the names and numbers count too.
         The score returned is the decision's probability (model) or cosine (words)."""
+        import numpy as np
+
         lang, published, emb = m.lang, m.published, m.embedding
         query = [*_top(vec, QUERY_TERMS), *_top(mvec, QUERY_TERMS // 2)]
         near = self._nearest.nearest(m) if self._nearest is not None else []
@@ -997,15 +1006,19 @@ class StoryStore:
         for sid, blob, mblob, langs, eblob in rows:
             content = _cosine(vec, _unpack(blob))
             cross = lang not in json.loads(langs)
-            named = _cosine(mvec, _unpack(mblob)) if cross or self.join else 0.0
-            ecentroid = _unpack_embedding(eblob)
+            ecentroid = _unpack_embedding(eblob) if emb is not None else None
             if self.join is not None and emb is not None and ecentroid is not None:
-                logit = self.join.logit(
-                    join_features(content, named, float(_normed(ecentroid) @ emb), cross)
-                )
+                norm = float(np.sqrt(ecentroid @ ecentroid)) or 1.0
+                embedded = float(ecentroid @ emb) / norm
+                # The names' cosine (the costly one) only where it could tip the decision.
+                if self.join.most(content, embedded, cross) < self.join.cut:
+                    continue
+                named = _cosine(mvec, _unpack(mblob))
+                logit = self.join.logit(join_features(content, named, embedded, cross))
                 score = 1.0 / (1.0 + math.exp(-logit))
                 accepted = logit >= self.join.cut
             else:
+                named = _cosine(mvec, _unpack(mblob)) if cross else 0.0
                 score = max(content, named) if cross else content
                 accepted = score >= self.threshold
             if accepted and score > best[1]:
@@ -1077,10 +1090,7 @@ class StoryStore:
             ecentroid = ecentroid + sign * emb
             if size + sign <= 0 or float(abs(ecentroid).max()) < 1e-3:
                 ecentroid = None
-            self._db.execute(
-                "UPDATE stories SET ecentroid = ? WHERE id = ?",
-                (None if ecentroid is None else _pack_embedding(ecentroid), sid),
-            )
+            eblob = None if ecentroid is None else _pack_embedding(ecentroid)
         centroid = _add(_unpack(blob), vec, float(sign))
         mcentroid = _add(_unpack(mblob), mvec, float(sign))
         count = Counter(json.loads(langs))
@@ -1089,7 +1099,7 @@ class StoryStore:
             first, last = min(first, published), max(last, published)
         self._db.execute(
             "UPDATE stories SET first = ?, last = ?, size = ?, centroid = ?, mcentroid = ?, "
-            "langs = ? WHERE id = ?",
+            "langs = ?, ecentroid = ? WHERE id = ?",
             (
                 first,
                 last,
@@ -1097,6 +1107,7 @@ class StoryStore:
                 _pack(centroid),
                 _pack(mcentroid),
                 json.dumps({k: n for k, n in sorted(count.items()) if n > 0}),
+                eblob,
                 sid,
             ),
         )
