@@ -76,6 +76,9 @@ class Pipeline:
         executor: Executor | None = None,
     ) -> None:
         self.catalog = catalog if catalog is not None else load_catalog(settings)
+        from summarize.engines.encoder import check_choice
+
+        check_choice(settings, self.catalog)
         # The targets as the models know them, resolved once before any work: a regional code
         # known only as its language is mapped (and said); one no model offers stops here.
         from summarize.translate import Router

