@@ -157,7 +157,49 @@ REPLICAS = [
             }
         ),
     ),
+    # The stories' embedder. The tree at this commit (stored huggingface.co page) lists these
+    # top-level files (1_Pooling/ and onnx/ are folders, never fetched); the sizes of the three
+    # tokenizer files are from the tree page of 7cf867c, where the same files ("upload model
+    # weights") are listed whole.
+    Replica(
+        "multilingual-e5-small",
+        "intfloat/multilingual-e5-small",
+        "62ff60abe92eb88c1b297fabaad28f7ac77b5875",
+        "encoder",
+        {
+            ".gitattributes": "1.57 kB",
+            "README.md": "498 kB",
+            "config.json": "655 B",
+            "model.safetensors": "471 MB",
+            "modules.json": "387 B",
+            "pytorch_model.bin": "471 MB",
+            "sentence_bert_config.json": "57 B",
+            "sentencepiece.bpe.model": "5.07 MB",
+            "special_tokens_map.json": "167 B",
+            "tokenizer.json": "17.1 MB",
+            "tokenizer_config.json": "471 B",
+        },
+        frozenset(
+            {
+                "config.json",
+                "model.safetensors",
+                "modules.json",
+                "sentence_bert_config.json",
+                "sentencepiece.bpe.model",
+                "special_tokens_map.json",
+                "tokenizer.json",
+                "tokenizer_config.json",
+            }
+        ),
+    ),
 ]
+# sentence-transformers' own files in a revision, written as stand-ins where the tiny model has
+# none (the product fetches them with the other *.json and reads neither).
+_SENTENCE_TRANSFORMERS = {
+    "modules.json": '[{"idx": 0, "name": "0", "path": "", '
+    '"type": "sentence_transformers.models.Transformer"}]',
+    "sentence_bert_config.json": '{"max_seq_length": 512, "do_lower_case": false}',
+}
 
 
 def _as_pickle_only(folder: Path) -> None:
@@ -203,6 +245,9 @@ def build_replica(replica: Replica, tiny: Path, root: Path) -> HubRepo:
         (folder / "special_tokens_map.json").write_text(
             '{"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}', encoding="utf-8"
         )
+    for name, text in _SENTENCE_TRANSFORMERS.items():
+        if name in replica.fetched and not (folder / name).is_file():
+            (folder / name).write_text(text, encoding="utf-8")
     present = {p.name for p in folder.iterdir() if p.is_file()}
     for extra in present - replica.fetched:
         (folder / extra).unlink()  # e.g. tokenizer.json: the real revision has none
