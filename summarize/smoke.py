@@ -242,31 +242,27 @@ def check_models(
     return [check for ref in refs for check in check_model(ref, settings)]
 
 
-def _check_embedding(ref: ModelRef, settings: Settings) -> ModelCheck:
-    """A multilingual encoder must put a sentence and its French translation closer together
-    than the sentence and an unrelated one (what stories across languages rely on)."""
-    from summarize.engines.encoder import CTranslate2Encoder
-
+def _contrast(
+    ref: ModelRef,
+    task: str,
+    probe: str,
+    measure: Callable[[], tuple[float, float]],
+    said: str,
+    wrong: str,
+) -> ModelCheck:
+    """A check that a model scores the matching pair above the mismatched one: `measure`
+    gives (matching, mismatched); `said` and `wrong` are formatted with them."""
     start = time.perf_counter()
-    texts = [MEETING["en"], MEETING["fr"], "Floods swept through the valley overnight."]
     try:
-        rows = CTranslate2Encoder(ref, settings).embed(texts)
-        same, other = float(rows[0] @ rows[1]), float(rows[0] @ rows[2])
-        problems = (
-            []
-            if same > other
-            else [
-                f"its translation ({same:.2f}) is no closer than "
-                f"an unrelated sentence ({other:.2f})"
-            ]
-        )
-        output = f"cosine with its translation {same:.2f}, with another sentence {other:.2f}"
+        same, other = measure()
+        output = said.format(same=same, other=other)
+        problems = [] if same > other else [wrong.format(same=same, other=other)]
     except (SummarizeError, OSError, ValueError) as exc:
         output, problems = "", [str(exc)]
     return ModelCheck(
         ref.name,
-        "embedding",
-        texts[0],
+        task,
+        probe,
         output,
         not problems,
         problems,
@@ -274,27 +270,44 @@ def _check_embedding(ref: ModelRef, settings: Settings) -> ModelCheck:
     )
 
 
+def _check_embedding(ref: ModelRef, settings: Settings) -> ModelCheck:
+    """A multilingual encoder must put a sentence and its French translation closer together
+    than the sentence and an unrelated one (what stories across languages rely on)."""
+    from summarize.engines.encoder import CTranslate2Encoder
+
+    texts = [MEETING["en"], MEETING["fr"], "Floods swept through the valley overnight."]
+
+    def measure() -> tuple[float, float]:
+        rows = CTranslate2Encoder(ref, settings).embed(texts)
+        return float(rows[0] @ rows[1]), float(rows[0] @ rows[2])
+
+    return _contrast(
+        ref,
+        "embedding",
+        texts[0],
+        measure,
+        "cosine with its translation {same:.2f}, with another sentence {other:.2f}",
+        "its translation ({same:.2f}) is no closer than an unrelated sentence ({other:.2f})",
+    )
+
+
 def _check_entailment(ref: ModelRef, settings: Settings) -> ModelCheck:
     """An NLI model must find a sentence supported by itself and not by its negation."""
     from summarize.checks.entailment import EntailmentChecker
 
-    start = time.perf_counter()
     premise = MEETING["en"]
-    negated = "The meeting is not on Monday."
-    try:
+
+    def measure() -> tuple[float, float]:
         checker = EntailmentChecker(ref.path, settings.entailment_threshold, settings.threads)
         [(_, same)] = checker.support(premise, premise)
-        [(_, other)] = checker.support(premise, negated)
-        problems = [] if same > other else [f"supports its negation ({other:.2f}) over itself"]
-        output = f"support of itself {same:.2f}, of a negation {other:.2f}"
-    except (SummarizeError, OSError, ValueError) as exc:
-        output, problems = "", [str(exc)]
-    return ModelCheck(
-        ref.name,
+        [(_, other)] = checker.support(premise, "The meeting is not on Monday.")
+        return same, other
+
+    return _contrast(
+        ref,
         "entailment",
         premise,
-        output,
-        not problems,
-        problems,
-        round(time.perf_counter() - start, 2),
+        measure,
+        "support of itself {same:.2f}, of a negation {other:.2f}",
+        "supports its negation ({other:.2f}) over itself",
     )

