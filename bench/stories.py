@@ -14,7 +14,9 @@ largest story.
 
 `--scale`: synthetic articles (five per event, words from the event's own pool and a shared
 one) fill stores of each size, then `--add` more are added in one batch: the seconds for that
-batch and the process's peak memory, which must stay flat as the store grows.
+batch and the process's peak memory, which must stay flat as the store grows. `--embed` does
+it again with embeddings (the added batch embedded by e5-small's shape on CTranslate2, in the
+seconds) and compares each size with words alone, measured in the same run.
 """
 
 from __future__ import annotations
@@ -221,8 +223,27 @@ def _vectors(members: list[Member], data: Path | None, rng: random.Random) -> An
 def scale(
     sizes: list[int], add: int, embed: bool = False, data: Path | None = None
 ) -> list[dict[str, Any]]:
-    """Add `add` articles to stores of each size. With `embed`, every member has an embedding
-    (the filling ones random unit vectors, so the store's cost is real), and the added batch's
+    """Add `add` articles to stores of each size, words alone (the baseline); with `embed`,
+    the same again with embeddings, each row then compared with the baseline's."""
+    rows = _scale(sizes, add, False, data)
+    if not embed:
+        return rows
+    words = {r["store"]: r for r in rows}
+    embedded = _scale(sizes, add, True, data)
+    for r in embedded:
+        base = words[r["store"]]
+        r["vs_words"] = {
+            "seconds": round(r["seconds"] / base["seconds"], 2),
+            "store_seconds": round((r["seconds"] - r["embed_seconds"]) / base["seconds"], 2),
+            "extra_bytes_per_article": r["store_bytes_per_article"]
+            - base["store_bytes_per_article"],
+        }
+    return rows + embedded
+
+
+def _scale(sizes: list[int], add: int, embed: bool, data: Path | None) -> list[dict[str, Any]]:
+    """With `embed`, every member has an embedding
+    (the filling ones e5-like vectors, so the store's cost is real), and the added batch's
     ledes are embedded by the e5-shaped encoder: its seconds are counted in the total; the
     store is given e5-like vectors for them (random weights embed noise)."""
     import dataclasses
@@ -347,6 +368,13 @@ def main() -> None:
             f"{row['store_bytes_per_article']} bytes an article, peak RSS {row['peak_rss_mb']} "
             f"MB, events split {row['events_split']}"
         )
+        if "vs_words" in row:
+            v = row["vs_words"]
+            print(
+                f"    with embeddings against words alone: {v['seconds']}x the seconds "
+                f"({v['store_seconds']}x without embedding), "
+                f"+{v['extra_bytes_per_article']} bytes an article"
+            )
 
 
 if __name__ == "__main__":

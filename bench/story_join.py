@@ -8,7 +8,8 @@ Every article of the development half goes into a stories store as the product a
 words, names and numbers and, with an embedder, its headline and lede's embedding: see
 bench/embeddings.py, which keeps them on disk); each labelled pair then gets the features the
 decision weighs (`summarize.stories.join_features`: the cosine of their words, of their names
-and numbers, of their embeddings, and whether the languages differ, with its own slopes). A
+and numbers, of their embeddings, whether the languages differ, with its own slopes, and the
+overlap of their ledes' names and of their numbers). A
 logistic model is fitted and scored only on held-out folds: folds are the connected components
 of the pair graph (as the halves were cut), so no article is both trained and tested on. The
 cut is chosen inside each training fold (the lowest logit that keeps precision >= --target
@@ -38,7 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.embeddings import embeddings, load_embedder
-from summarize.stories import JOIN_FEATURES, JOIN_FILE, JoinModel, StoryStore, join_features, member
+from summarize.stories import JOIN_FEATURES, JOIN_FILE, JoinModel, StoryStore, member
 
 EPOCH = 1_600_000_000.0
 TARGET_PRECISION = 0.88
@@ -105,8 +106,7 @@ def pair_features(
         store.add(members, store.duplicates(members), embedder=signature)
         rows = []
         for p in pairs:
-            content, named, emb, cross = store.cosines(p["id1"], p["id2"])
-            rows.append(join_features(content, named, emb or 0.0, cross))
+            rows.append(store.cosines(p["id1"], p["id2"]).features())
         store.close()
     return rows
 

@@ -46,7 +46,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlparse
 
 from summarize.text import sha256
@@ -75,6 +75,10 @@ TF_POWER = 0.75
 # the rest is background and, in scraped text, the site's banners and footers. Words past the
 # lede count half (on the development pairs: precision 0.816 -> 0.857 at the same recall).
 LEDE_WORDS = 60
+# The names and numbers whose overlap the join model weighs are the lede's: the development
+# articles it was fitted on are at most about 1,330 characters, and a long report's later
+# names would lower its overlap with every story alike.
+LEDE_CHARS = 1500
 LATER_WEIGHT = 0.5
 PIVOT_WEIGHT = 0.5  # a machine translation's words count half: they are the model's, not the text's
 QUERY_TERMS = 24  # an article's strongest features looked up in the index
@@ -160,6 +164,20 @@ MIGRATIONS = [
     ALTER TABLE stories ADD COLUMN ecentroid BLOB;
     CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 5: the names and numbers of each member's lede (a JSON list of mark keys) and, per story,
+    # how many of its members have each (a JSON object): the join model's overlap features.
+    # Existing members take the marks they kept.
+    """
+    ALTER TABLE members ADD COLUMN keys TEXT;
+    ALTER TABLE stories ADD COLUMN keys TEXT;
+    UPDATE members SET keys = (SELECT json_group_array(j.key) FROM json_each(members.marks) j);
+    UPDATE stories SET keys = (
+        SELECT json_group_object(k, n) FROM (
+            SELECT j.key AS k, COUNT(*) AS n FROM members m, json_each(m.marks) j
+            WHERE m.story = stories.id AND m.gone = 0 GROUP BY j.key
+        )
+    );
+    """,
 ]
 
 
@@ -180,6 +198,8 @@ class Member:
     seen: float = 0.0
     # The headline and lede's embedding (unit, float32), when an embedder is configured.
     embedding: Any = None
+    # The names and numbers of the lede (mark keys: `w:merkel`, `n:2021`), for their overlap.
+    keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -401,6 +421,7 @@ def member(
     """An article as the grouping sees it. `known`: its text is in the store already, which
     needs only its id and dates (its features were kept when it was added)."""
     weights, found = ({}, {}) if known else terms(text, lang, title, pivot)
+    keys = frozenset(found if len(text) <= LEDE_CHARS else marks(text[:LEDE_CHARS], lang))
     now = time.time()
     return Member(
         article_hash,
@@ -414,6 +435,7 @@ def member(
         published if published is not None else now,
         now,
         None if known else embedding,
+        frozenset() if known else keys,
     )
 
 
@@ -546,16 +568,68 @@ def story_id(first_hash: str) -> str:
 JOIN_FILE = Path(__file__).with_name("story_join.json")
 PAGE_SIZE = 16384  # a member's row is 1-3 KB: on 4 KB pages one or two fit, and half is lost
 EMBED_CANDIDATES = 10  # stories nearest by embedding, added to the word index's candidates
-JOIN_FEATURES = ("content", "named", "embedding", "cross", "cross_named", "cross_embedding")
+JOIN_FEATURES = (
+    "content",
+    "named",
+    "embedding",
+    "cross",
+    "cross_named",
+    "cross_embedding",
+    "names",
+    "numbers",
+)
 
 
-def join_features(content: float, named: float, embedding: float, cross: bool) -> list[float]:
+def join_features(
+    content: float,
+    named: float,
+    embedding: float,
+    cross: bool,
+    names: float = 0.0,
+    numbers: float = 0.0,
+) -> list[float]:
     """What the join decision weighs, for an article and a story (or two articles): the cosine
-    of their words, of their names and numbers, of their embeddings, and whether the article's
-    language is new to the story, with its own slope for names and embeddings (a report in
-    another language shares no words, and its embedding sits lower: calibrated apart)."""
+    of their words, of their names and numbers (IDF-weighted), of their embeddings, and whether
+    the article's language is new to the story, with its own slope for names and embeddings (a
+    report in another language shares no words, and its embedding sits lower: calibrated
+    apart); then the overlap (Jaccard) of their ledes' names and, apart, of their numbers,
+    each counting once whatever its weight (`overlap`)."""
     x = 1.0 if cross else 0.0
-    return [content, named, embedding, x, x * named, x * embedding]
+    return [content, named, embedding, x, x * named, x * embedding, names, numbers]
+
+
+class Pair(NamedTuple):
+    """Two articles as the join decision sees them: the cosine of their words, of their names
+    and numbers, of their embeddings (None without both), whether their languages differ, and
+    their ledes' overlap of names and of numbers."""
+
+    content: float
+    named: float
+    embedding: float | None
+    cross: bool
+    names: float
+    numbers: float
+
+    def features(self) -> list[float]:
+        return join_features(
+            self.content, self.named, self.embedding or 0.0, self.cross, self.names, self.numbers
+        )
+
+
+def overlap(keys: Iterable[str], counts: dict[str, int], size: int) -> tuple[float, float]:
+    """The Jaccard overlap of an article's lede names (`w:` keys) and, apart, numbers (`n:`)
+    with a story's: `counts` says how many of its `size` members have each key; with one
+    member it is the plain Jaccard of two sets, with more the mean member's intersection over
+    the mean member's union (a large story is not penalised for its many names)."""
+    out = []
+    size = max(size, 1)
+    for prefix in ("w:", "n:"):
+        mine = [k for k in keys if k.startswith(prefix)]
+        theirs = sum(n for k, n in counts.items() if k.startswith(prefix)) / size
+        shared = sum(counts.get(k, 0) for k in mine) / size
+        union = len(mine) + theirs - shared
+        out.append(shared / union if union > 0 else 0.0)
+    return out[0], out[1]
 
 
 @dataclass(frozen=True)
@@ -572,11 +646,13 @@ class JoinModel:
     def logit(self, features: Sequence[float]) -> float:
         return self.bias + sum(w * f for w, f in zip(self.weights, features, strict=True))
 
-    def most(self, content: float, embedding: float, cross: bool) -> float:
-        """The highest logit any names' cosine (0 to 1) could give: the logit is linear in it,
-        with a slope that depends on `cross` alone."""
-        slope = self._slopes[cross]
-        return self.logit(join_features(content, 0.0, embedding, cross)) + max(slope, 0.0)
+    def most(
+        self, content: float, embedding: float, cross: bool, names: float, numbers: float
+    ) -> float:
+        """The highest logit any names-and-numbers cosine (0 to 1) could give: the logit is
+        linear in it, with a slope that depends on `cross` alone."""
+        base = self.logit(join_features(content, 0.0, embedding, cross, names, numbers))
+        return base + max(self._slopes[cross], 0.0)
 
     @functools.cached_property
     def _slopes(self) -> dict[bool, float]:
@@ -1003,7 +1079,8 @@ class StoryStore:
         if query:
             marks_ = ",".join("?" * len(query))
             rows = self._db.execute(
-                f"""SELECT s.id, s.centroid, s.mcentroid, s.langs, s.ecentroid FROM stories s
+                f"""SELECT s.id, s.centroid, s.mcentroid, s.langs, s.ecentroid, s.keys, s.size
+                    FROM stories s
                     JOIN (
                         SELECT story, COUNT(*) AS hits FROM postings WHERE bucket IN ({marks_})
                         GROUP BY story ORDER BY hits DESC LIMIT {CANDIDATES * 4}
@@ -1017,12 +1094,12 @@ class StoryStore:
         if extra:
             marks_ = ",".join("?" * len(extra))
             rows += self._db.execute(
-                "SELECT id, centroid, mcentroid, langs, ecentroid FROM stories "
+                "SELECT id, centroid, mcentroid, langs, ecentroid, keys, size FROM stories "
                 f"WHERE id IN ({marks_}) AND size > 0 AND merged_into IS NULL",
                 extra,
             ).fetchall()
         best: tuple[str | None, float] = (None, 0.0)
-        for sid, blob, mblob, langs, eblob in rows:
+        for sid, blob, mblob, langs, eblob, keys, size in rows:
             content = _cosine(vec, _unpack(blob))
             cross = lang not in json.loads(langs)
             embedded = near.get(sid)
@@ -1032,11 +1109,13 @@ class StoryStore:
                     norm = float(np.sqrt(ecentroid @ ecentroid)) or 1.0
                     embedded = float(ecentroid @ emb) / norm
             if self.join is not None and embedded is not None:
+                names, numbers = overlap(m.keys, json.loads(keys or "{}"), size)
                 # The names' cosine (the costly one) only where it could tip the decision.
-                if self.join.most(content, embedded, cross) < self.join.cut:
+                if self.join.most(content, embedded, cross, names, numbers) < self.join.cut:
                     continue
                 named = _cosine(mvec, _unpack(mblob))
-                logit = self.join.logit(join_features(content, named, embedded, cross))
+                features = join_features(content, named, embedded, cross, names, numbers)
+                logit = self.join.logit(features)
                 score = 1.0 / (1.0 + math.exp(-logit))
                 accepted = logit >= self.join.cut
             else:
@@ -1064,7 +1143,7 @@ class StoryStore:
         # A text that was here once, left (its file was replaced), and is back.
         self._db.execute("DELETE FROM members WHERE hash = ? AND gone = 1", (m.hash,))
         self._db.execute(
-            "INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+            "INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
             (
                 m.hash,
                 m.id,
@@ -1080,13 +1159,14 @@ class StoryStore:
                 _pack_shingles(m.shingles),
                 original,
                 None if m.embedding is None else _pack_embedding(m.embedding),
+                json.dumps(sorted(m.keys), ensure_ascii=False),
             ),
         )
         if m.shingles:
             self._db.executemany(
                 "INSERT INTO bands VALUES (?, ?)", [(k, m.hash) for k in _bands(m.shingles)]
             )
-        self._move(sid, vec, mvec, m.lang, +1, m.published, m.embedding)
+        self._move(sid, vec, mvec, m.lang, +1, m.published, m.embedding, m.keys)
 
     def _move(
         self,
@@ -1097,14 +1177,18 @@ class StoryStore:
         sign: int,
         published: float | None = None,
         emb: Any = None,
+        keys: Iterable[str] = (),
     ) -> None:
-        """Add a member's vectors to a story's centroids (or take them away) and re-post the
-        story's strongest features in the index."""
-        first, last, size, blob, mblob, langs, eblob = self._db.execute(
-            "SELECT first, last, size, centroid, mcentroid, langs, ecentroid FROM stories "
+        """Add a member's vectors to a story's centroids (or take them away), and its lede's
+        names and numbers to the story's counts, and re-post the story's strongest features
+        in the index."""
+        first, last, size, blob, mblob, langs, eblob, counted = self._db.execute(
+            "SELECT first, last, size, centroid, mcentroid, langs, ecentroid, keys FROM stories "
             "WHERE id = ?",
             (sid,),
         ).fetchone()
+        counts = Counter(json.loads(counted or "{}"))
+        counts.update(dict.fromkeys(keys, sign))
         ecentroid = _unpack_embedding(eblob)
         if emb is not None and not (sign < 0 and ecentroid is None):
             if ecentroid is None or len(ecentroid) != len(emb):
@@ -1121,7 +1205,7 @@ class StoryStore:
             first, last = min(first, published), max(last, published)
         self._db.execute(
             "UPDATE stories SET first = ?, last = ?, size = ?, centroid = ?, mcentroid = ?, "
-            "langs = ?, ecentroid = ? WHERE id = ?",
+            "langs = ?, ecentroid = ?, keys = ? WHERE id = ?",
             (
                 first,
                 last,
@@ -1130,6 +1214,7 @@ class StoryStore:
                 _pack(mcentroid),
                 json.dumps({k: n for k, n in sorted(count.items()) if n > 0}),
                 eblob,
+                json.dumps({k: n for k, n in sorted(counts.items()) if n > 0}, ensure_ascii=False),
                 sid,
             ),
         )
@@ -1147,11 +1232,11 @@ class StoryStore:
         stands for the new text. A member it held passes to one of its exact copies, or leaves
         its story when it has none; a copy it was is forgotten."""
         rows = self._db.execute(
-            "SELECT hash, story, vector, mvector, lang, embedding FROM members "
+            "SELECT hash, story, vector, mvector, lang, embedding, keys FROM members "
             "WHERE id = ? AND hash != ? AND gone = 0",
             (m.id, m.hash),
         ).fetchall()
-        for old_hash, sid, blob, mblob, lang, eblob in rows:
+        for old_hash, sid, blob, mblob, lang, eblob, keys in rows:
             touched[sid] = None
             heir = self._db.execute(
                 "SELECT id, title, outlet FROM copies WHERE hash = ? "
@@ -1170,7 +1255,16 @@ class StoryStore:
             self._db.execute(
                 "UPDATE members SET duplicate_of = NULL WHERE duplicate_of = ?", (old_hash,)
             )
-            self._move(sid, _unpack(blob), _unpack(mblob), lang, -1, None, _unpack_embedding(eblob))
+            self._move(
+                sid,
+                _unpack(blob),
+                _unpack(mblob),
+                lang,
+                -1,
+                None,
+                _unpack_embedding(eblob),
+                json.loads(keys or "[]"),
+            )
         copy = self._db.execute(
             "SELECT hash FROM copies WHERE id = ? AND hash != ?", (m.id, m.hash)
         ).fetchone()
@@ -1204,26 +1298,25 @@ class StoryStore:
         the join model's probability; else the cosine of their content vectors, and for two
         languages the better of that and their names' and numbers' (the vectors as weighted
         when each was added)."""
-        content, named, emb, cross = self.cosines(a_hash, b_hash)
-        if self.join is not None and emb is not None:
-            logit = self.join.logit(join_features(content, named, emb, cross))
-            return 1.0 / (1.0 + math.exp(-logit))
-        return max(content, named) if cross else content
+        pair = self.cosines(a_hash, b_hash)
+        if self.join is not None and pair.embedding is not None:
+            return 1.0 / (1.0 + math.exp(-self.join.logit(pair.features())))
+        return max(pair.content, pair.named) if pair.cross else pair.content
 
-    def cosines(self, a_hash: str, b_hash: str) -> tuple[float, float, float | None, bool]:
-        """Two stored articles' content cosine, names-and-numbers cosine, embedding cosine
-        (None without both embeddings) and whether their languages differ: what the join
-        decision weighs (`join_features`)."""
+    def cosines(self, a_hash: str, b_hash: str) -> Pair:
+        """What the join decision weighs for two stored articles (`join_features`)."""
         rows = {
-            h: (_unpack(v), _unpack(mv), _unpack_embedding(e), lang)
-            for h, v, mv, e, lang in self._db.execute(
-                "SELECT hash, vector, mvector, embedding, lang FROM members WHERE hash IN (?, ?)",
+            h: (_unpack(v), _unpack(mv), _unpack_embedding(e), lang, json.loads(k or "[]"))
+            for h, v, mv, e, lang, k in self._db.execute(
+                "SELECT hash, vector, mvector, embedding, lang, keys FROM members "
+                "WHERE hash IN (?, ?)",
                 (a_hash, b_hash),
             )
         }
-        (va, ma, ea, la), (vb, mb, eb, lb) = rows[a_hash], rows[b_hash]
+        (va, ma, ea, la, ka), (vb, mb, eb, lb, kb) = rows[a_hash], rows[b_hash]
         emb = None if ea is None or eb is None else float(_normed(ea) @ _normed(eb))
-        return _dot(va, vb), _dot(ma, mb), emb, la != lb
+        names, numbers = overlap(ka, dict.fromkeys(kb, 1), 1)
+        return Pair(_dot(va, vb), _dot(ma, mb), emb, la != lb, names, numbers)
 
     # -- reading and merging -------------------------------------------------------------------
 
@@ -1290,13 +1383,20 @@ class StoryStore:
                 row = db.execute("SELECT merged_into FROM stories WHERE id = ?", (sid,)).fetchone()
                 if row is None or row[0] is not None:
                     raise UsageError(f"no story {sid} to merge (see stories.json)")
-            for blob, mblob, lang, pub, eblob in db.execute(
-                "SELECT vector, mvector, lang, published, embedding FROM members "
+            for blob, mblob, lang, pub, eblob, keys in db.execute(
+                "SELECT vector, mvector, lang, published, embedding, keys FROM members "
                 "WHERE story = ? AND gone = 0",
                 (merged,),
             ).fetchall():
                 self._move(
-                    kept, _unpack(blob), _unpack(mblob), lang, +1, pub, _unpack_embedding(eblob)
+                    kept,
+                    _unpack(blob),
+                    _unpack(mblob),
+                    lang,
+                    +1,
+                    pub,
+                    _unpack_embedding(eblob),
+                    json.loads(keys or "[]"),
                 )
             db.execute("UPDATE members SET story = ? WHERE story = ?", (kept, merged))
             db.execute("DELETE FROM postings WHERE story = ?", (merged,))

@@ -229,8 +229,9 @@ def test_a_report_sharing_no_word_meets_its_story_by_embedding_and_the_store_kee
     second = store.add([en], embedder="e@1")
     assert second.story_of["h-en"] == first.story_of["h-de"] != first.story_of["h-x"]
     assert 0.5 < second.score_of["h-en"] <= 1.0  # the model's probability
-    content, _, emb, cross = store.cosines("h-de", "h-en")
-    assert cross and emb is not None and emb > 0.99 and content < 0.1
+    pair = store.cosines("h-de", "h-en")
+    assert pair.cross and pair.embedding is not None and pair.embedding > 0.99
+    assert pair.content < 0.1
     # A file replaced by another text leaves the story; the story's sum loses its vector.
     replaced = member(
         "h-en2", "en", "en", FOOTBALL + " Again.", published=1e9, embedding=_unit(0, 0, 1, 0)
@@ -245,7 +246,7 @@ def test_a_report_sharing_no_word_meets_its_story_by_embedding_and_the_store_kee
         "h-en3", "en3", "en", ENGLISH + " More.", published=1e9, embedding=_unit(1, 0, 0, 0)
     )
     store.add([late], embedder="other@2")
-    assert store.cosines("h-de", "h-en3")[2] is None
+    assert store.cosines("h-de", "h-en3").embedding is None
     store.close()
 
 
@@ -291,3 +292,41 @@ def test_models_check_runs_an_embedder_on_a_sentence_and_its_translation(
     [check] = check_model(ref, settings)
     assert check.task == "embedding" and "cosine with its translation" in check.output
     assert check.passed == (not check.problems)
+
+
+_MEETING_DE = " Am Rande traf Olaf Scholz in Lissabon Emmanuel Macron, 2.400 Helfer sind im Einsatz."
+_MEETING_EN = " Olaf Scholz met Emmanuel Macron in Lisbon on the sidelines; 2,400 helpers are deployed."
+
+
+def test_a_store_from_before_the_overlap_features_counts_its_members_names(
+    tmp_path: Path,
+) -> None:
+    """Migration 5 fills each member's lede names and numbers, and each story's counts of
+    them, from the marks the store kept: an upgraded store weighs them as a new one does."""
+    import sqlite3
+
+    path = tmp_path / "stories.sqlite3"
+    store = StoryStore(path)
+    vector = _unit(1, 0, 0, 0)
+    batch = [
+        member("h-de", "de", "de", GERMAN + _MEETING_DE, published=1e9, embedding=vector),
+        member("h-en", "en", "en", ENGLISH + _MEETING_EN, published=1e9 + 60, embedding=vector),
+    ]
+    store.add(batch, store.duplicates(batch), embedder="e@1")
+    new = store.cosines("h-de", "h-en")
+    store.close()
+    db = sqlite3.connect(path)
+    before = {sid: json.loads(k) for sid, k in db.execute("SELECT id, keys FROM stories")}
+    assert any(before.values()) and new.names > 0 and new.numbers > 0  # shared, in two languages
+    db.executescript(
+        "ALTER TABLE members DROP COLUMN keys; ALTER TABLE stories DROP COLUMN keys; "
+        "PRAGMA user_version = 4;"
+    )
+    db.close()
+    store = StoryStore(path)
+    after = {
+        sid: json.loads(k) for sid, k in store._db.execute("SELECT id, keys FROM stories")
+    }
+    assert after == before
+    assert store.cosines("h-de", "h-en") == new
+    store.close()
