@@ -294,8 +294,12 @@ def test_models_check_runs_an_embedder_on_a_sentence_and_its_translation(
     assert check.passed == (not check.problems)
 
 
-_MEETING_DE = " Am Rande traf Olaf Scholz in Lissabon Emmanuel Macron, 2.400 Helfer sind im Einsatz."
-_MEETING_EN = " Olaf Scholz met Emmanuel Macron in Lisbon on the sidelines; 2,400 helpers are deployed."
+_MEETING_DE = (
+    " Am Rande traf Olaf Scholz in Lissabon Emmanuel Macron, 2.400 Helfer sind im Einsatz."
+)
+_MEETING_EN = (
+    " Olaf Scholz met Emmanuel Macron in Lisbon on the sidelines; 2,400 helpers are deployed."
+)
 
 
 def test_a_store_from_before_the_overlap_features_counts_its_members_names(
@@ -324,9 +328,7 @@ def test_a_store_from_before_the_overlap_features_counts_its_members_names(
     )
     db.close()
     store = StoryStore(path)
-    after = {
-        sid: json.loads(k) for sid, k in store._db.execute("SELECT id, keys FROM stories")
-    }
+    after = {sid: json.loads(k) for sid, k in store._db.execute("SELECT id, keys FROM stories")}
     assert after == before
     assert store.cosines("h-de", "h-en") == new
     store.close()
