@@ -283,6 +283,9 @@ def _scale(sizes: list[int], add: int, embed: bool, data: Path | None) -> list[d
                 ]
             done = store.add(batch, store.duplicates(batch), embedder=signature)
             seconds = time.perf_counter() - started
+            store.close()  # the last connection's close folds the write-ahead log into the file
+            size_on_disk = path.stat().st_size
+            store = StoryStore(path)
             have += add
             events = Counter((int(m.id[1:]) // 5, done.story_of[m.hash]) for m in batch)
             rows.append(
@@ -293,7 +296,7 @@ def _scale(sizes: list[int], add: int, embed: bool, data: Path | None) -> list[d
                     "seconds": round(seconds, 2),
                     "embed_seconds": round(embed_seconds, 2),
                     "ms_per_article": round(1000 * seconds / add, 2),
-                    "store_bytes_per_article": round(path.stat().st_size / have),
+                    "store_bytes_per_article": round(size_on_disk / have),
                     "peak_rss_mb": round(
                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
                     ),
