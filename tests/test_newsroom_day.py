@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, free_port, tiny_args
+from conftest import ROOT, free_port, polite, tiny_args
 from loopback import SECRET, Receiver
 
 DATA = ROOT.parent / "shared" / "data" / "stories-dev"
@@ -335,7 +335,7 @@ class Server:
             time.sleep(0.2)
 
     def get(self, path: str) -> Any:
-        return httpx.get(self.base + path, headers=AUTH, timeout=60).json()
+        return polite(lambda: httpx.get(self.base + path, headers=AUTH, timeout=60)).json()
 
     def call(self, method: str, path: str, key: str = KEY, body: Any = None) -> httpx.Response:
         return httpx.request(

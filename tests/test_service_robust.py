@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import OTHER_NEWS, SEEDS, real_server, tiny_overrides
+from conftest import OTHER_NEWS, SEEDS, polite, real_server, tiny_overrides
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
@@ -39,10 +39,10 @@ def settings_for(tiny: dict[str, Path], out: Path, fallback: bool = True, **extr
 def wait_job(client: TestClient, job_id: str, timeout: float = 180) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        info = client.get(f"/v1/jobs/{job_id}", headers=AUTH).json()
+        info = polite(lambda: client.get(f"/v1/jobs/{job_id}", headers=AUTH)).json()
         if info["status"] in ("done", "cancelled", "failed"):
             return info  # type: ignore[no-any-return]
-        time.sleep(0.1)
+        time.sleep(0.5)  # the key's rate refills two a second
     raise AssertionError(f"job {job_id} did not finish: {info}")
 
 

@@ -11,18 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEEDS, free_port, tiny_overrides
+from conftest import SEEDS, free_port, polite, tiny_overrides
 from loopback import SECRET, Receiver
 
 from summarize.service import notify
 from summarize.service.notify import Notifier, sign, verify
 
 
-def wait_for(check: Any, timeout: float = 60) -> None:
+def wait_for(check: Any, timeout: float = 60, every: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+        time.sleep(every)
 
 
 def test_a_signature_is_the_standard_webhooks_one_and_verifies_only_as_sent() -> None:
@@ -189,20 +189,26 @@ def test_the_service_polls_its_own_feeds_into_jobs(
     )
     admin = {"Authorization": "Bearer ad-1"}
     with TestClient(create_app(settings, ["ad-1 name=chief role=admin"])) as client:
-        wait_for(lambda: client.get("/v1/feeds", headers=admin).json()["last"]["job"], 60)
-        status = client.get("/v1/feeds", headers=admin).json()
+
+        def get(path: str) -> Any:
+            return polite(lambda: client.get(path, headers=admin)).json()
+
+        wait_for(lambda: get("/v1/feeds")["last"]["job"], 60, every=0.5)
+        status = get("/v1/feeds")
         job = status["last"]["job"]
         assert status["feeds"] == [f"{site.base}/w.rss"] and status["last"]["entries"] == 2
-        wait_for(lambda: client.get(f"/v1/jobs/{job}", headers=admin).json()["status"] == "done")
-        results = client.get(f"/v1/jobs/{job}/results", headers=admin).json()
+        wait_for(lambda: get(f"/v1/jobs/{job}")["status"] == "done", every=0.5)
+        results = get(f"/v1/jobs/{job}/results")
         assert {r["id"] for r in results} == {"w-1", "w-2"}
         assert {r["outlet"] for r in results} == {"Wire World"}
         # The next poll finds nothing new: no second job.
         polls = [p for p, _ in site.hits].count("/w.rss")
         wait_for(lambda: [p for p, _ in site.hits].count("/w.rss") > polls, 30)
-        assert client.get("/v1/feeds", headers=admin).json()["last"]["job"] is None
+        assert get("/v1/feeds")["last"]["job"] is None
         # A client cannot name a feed: the jobs API takes articles, never an address to fetch.
-        refused = client.post("/v1/jobs", json={"feed": f"{site.base}/w.rss"}, headers=admin)
+        refused = polite(
+            lambda: client.post("/v1/jobs", json={"feed": f"{site.base}/w.rss"}, headers=admin)
+        )
         assert refused.status_code == 422
 
 
