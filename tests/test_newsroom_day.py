@@ -11,6 +11,7 @@ of the same articles, each a real process, and must hold:
 - no traceback anywhere; every source accounted for in the report;
 - the same result documents and the same stories from all three faces;
 - a second run computes nothing (the report says so);
+- a file corrected in the inbox is computed alone on the next run and leaves its story;
 - kill -9 in the middle of a run and of a job, then a restart: nothing lost, nothing finished
   redone.
 """
@@ -589,6 +590,42 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
         if server.proc.poll() is None:
             server.proc.kill()
     no_traceback(server.log.read_text())
+
+    # An editor corrects a file of the morning's inbox (another report now stands under its
+    # name): the next run computes that text alone, and it leaves the story it was in.
+    kin = set(day.exact) | set(day.near) | set(day.exact.values()) | set(day.near.values())
+    story_of = {m["id"]: s for s in stories for m in s["members"]}
+    corrected = next(
+        i
+        for i in sorted(day.ok_ids)
+        if i.endswith(".txt") and i not in kin and story_of[i]["size"] >= 2
+    )
+    was = story_of[corrected]
+    other = next(
+        a
+        for a in map(json.loads, (DATA / "articles.jsonl").read_text().splitlines())
+        if a["lang"] == "en" and len(a["text"]) > 600 and not any(a["id"] in i for i in day.ok_ids)
+    )
+    (day.inbox / corrected).write_text(other["text"], encoding="utf-8")
+    fixed = subprocess.run(
+        cli(tiny, "run", str(day.inbox), "-o", str(out1), "--to", "ar,fr", "-f", "json,ninjs"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    no_traceback(fixed.stderr)
+    assert fixed.returncode == 1, fixed.stderr[-3000:]  # the junk still fails, nothing else
+    report3 = json.loads((out1 / "report.json").read_text(encoding="utf-8"))
+    accounted(day, report3)
+    computed = report3["summary"]["computed"]
+    assert computed["summarize"] == 1 and computed["embed"] == 1, computed
+    after = json.loads((out1 / "stories.json").read_text(encoding="utf-8"))["stories"]
+    assert sorted(m["id"] for s in after for m in s["members"]) == sorted(day.ok_ids)
+    [now] = [s for s in after if corrected in [m["id"] for m in s["members"]]]
+    assert now["id"] != was["id"]
+    left = {m["id"] for m in was["members"]} - {corrected}
+    assert {m["id"] for s in after if s["id"] == was["id"] for m in s["members"]} == left
 
 
 def test_kill_9_in_the_middle_of_a_run_and_of_a_job_loses_nothing(
