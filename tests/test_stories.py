@@ -513,3 +513,49 @@ def test_a_store_from_before_the_keyed_tables_keeps_its_index_and_a_replaced_tex
     assert store._db.execute("SELECT COUNT(*) FROM bands WHERE hash = 'h0'").fetchone()[0] == 0
     assert store.duplicates([copy]) == {}
     store.close()
+
+
+def test_a_story_of_one_member_stores_no_sums_and_still_gathers_its_event(tmp_path: Path) -> None:
+    """A one-member story's sums are its member's, read from it (migration 7 empties those an
+    older store kept): a second report joins it, a replaced file leaves it with one again, and
+    a third report still finds it."""
+    import sqlite3
+
+    def stored(store: StoryStore, sid: str) -> tuple[int, int, bool, bool]:
+        size, centroid, ecentroid, keys = store._db.execute(
+            "SELECT size, length(centroid), ecentroid IS NOT NULL, keys IS NOT NULL "
+            "FROM stories WHERE id = ?",
+            (sid,),
+        ).fetchone()
+        return size, centroid, ecentroid, keys
+
+    seeds = [p.read_text() for p in sorted(SEEDS.glob("*.txt"))]
+    path = tmp_path / "s.sqlite3"
+    store = StoryStore(path)
+    first = [member("h0", "a0", "en", seeds[0], published=_one_day(0))]
+    sid = store.add(first, {}).story_of["h0"]
+    assert stored(store, sid) == (1, 4, False, False)  # an empty vector's 4 bytes, nothing else
+    second = [member("h1", "a1", "en", seeds[1], published=_one_day(1))]
+    assert store.add(second, store.duplicates(second)).story_of["h1"] == sid
+    size, centroid, _, keys = stored(store, sid)
+    assert size == 2 and centroid > 4 and keys
+    replaced = [member("h-new", "a1", "en", FLOODS, published=_one_day(2))]
+    store.add(replaced, store.duplicates(replaced))  # a1's file now holds another report
+    assert stored(store, sid)[:2] == (1, 4)
+    third = [member("h2", "a2", "en", seeds[2], published=_one_day(3))]
+    assert store.add(third, store.duplicates(third)).story_of["h2"] == sid
+    store.close()
+    # An older store kept a one-member story's sums; migration 7 empties them.
+    db = sqlite3.connect(path)
+    [flood] = [r[0] for r in db.execute("SELECT story FROM members WHERE hash = 'h-new'")]
+    db.execute(
+        "UPDATE stories SET centroid = (SELECT vector FROM members WHERE hash = 'h-new'), "
+        "keys = '{}' WHERE id = ?",
+        (flood,),
+    )
+    db.execute("PRAGMA user_version = 6")
+    db.commit()
+    db.close()
+    store = StoryStore(path)
+    assert stored(store, flood) == (1, 4, False, False)
+    store.close()
