@@ -70,14 +70,16 @@ def components(pairs: list[dict[str, Any]]) -> dict[str, int]:
     return {x: roots.setdefault(find(x), len(roots)) for x in list(parent)}
 
 
-def folds(pairs: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
-    """(train, test) pair indexes, grouped by connected component."""
+def folds(pairs: list[dict[str, Any]], seed: int | None = None) -> list[tuple[Any, Any]]:
+    """(train, test) pair indexes, grouped by connected component; `seed`: the components
+    dealt to the folds in a shuffled order (another cut of the same data)."""
     import numpy as np
     from sklearn.model_selection import GroupKFold
 
     group_of = components(pairs)
     groups = np.array([group_of[p["id1"]] for p in pairs])
-    return list(GroupKFold(n_splits=FOLDS).split(np.zeros(len(pairs)), None, groups))
+    splitter = GroupKFold(n_splits=FOLDS, shuffle=seed is not None, random_state=seed)
+    return list(splitter.split(np.zeros(len(pairs)), None, groups))
 
 
 def members_of(
