@@ -18,6 +18,9 @@ batch and the process's peak memory, which must stay flat as the store grows. `-
 it again with embeddings (the added batch embedded by e5-small's shape on CTranslate2, in the
 seconds) and compares each size with words alone, measured in the same run.
 
+`--real ... --repeats N`: the cross-validation again over N shuffled cuts of the components
+into folds, with the mean, spread and how many cuts meet the issue's targets.
+
 `--bytes FOLDER`: the store's bytes an article on real news (the folder's articles.jsonl added
 in one batch), words alone and with the last `--embedder`, table by table.
 """
