@@ -494,6 +494,13 @@ def _hash_features(weights: Sequence[dict[str, float]]) -> Any:
     return hasher.transform(weights).tocsr()
 
 
+def _nothing() -> Vector:
+    """The empty vector: a story's sums before its first member, and after its last."""
+    import numpy as np
+
+    return np.zeros(0, np.int32), np.zeros(0, np.float32)
+
+
 def _pack(vec: Vector) -> bytes:
     idx, val = vec
     return len(idx).to_bytes(4, "little") + idx.tobytes() + val.tobytes()
@@ -1176,10 +1183,8 @@ class StoryStore:
         return best
 
     def _start(self, m: Member) -> str:
-        import numpy as np
-
         sid = story_id(m.hash)
-        empty = _pack((np.zeros(0, np.int32), np.zeros(0, np.float32)))
+        empty = _pack(_nothing())
         self._db.execute(
             "INSERT OR IGNORE INTO stories "
             "(id, created, first, last, size, centroid, mcentroid, langs, merged_into) "
@@ -1234,8 +1239,6 @@ class StoryStore:
         names and numbers to the story's counts, and re-post the story's strongest features
         in the index. A story left with one member stores no sums (its member's are read);
         `moving`: the member being added, already filed under the story."""
-        import numpy as np
-
         first, last, size, blob, mblob, langs, eblob, counted = self._db.execute(
             "SELECT first, last, size, centroid, mcentroid, langs, ecentroid, keys FROM stories "
             "WHERE id = ?",
@@ -1262,14 +1265,15 @@ class StoryStore:
         centroid = _add(_unpack(blob), vec, float(sign))
         mcentroid = _add(_unpack(mblob), mvec, float(sign))
         if size + sign <= 0:  # no member left: nothing to sum, nothing to post
-            nothing = (np.zeros(0, np.int32), np.zeros(0, np.float32))
-            centroid, mcentroid, ecentroid, eblob, counts = nothing, nothing, None, None, Counter()
+            centroid = mcentroid = _nothing()
+            ecentroid = eblob = None
+            counts = Counter()
         count = Counter(json.loads(langs))
         count[lang] += sign
         if published is not None:
             first, last = min(first, published), max(last, published)
         stored = size + sign != 1  # one member: its own columns stand for the story's sums
-        empty = _pack((np.zeros(0, np.int32), np.zeros(0, np.float32)))
+        empty = _pack(_nothing())
         self._db.execute(
             "UPDATE stories SET first = ?, last = ?, size = ?, centroid = ?, mcentroid = ?, "
             "langs = ?, ecentroid = ?, keys = ? WHERE id = ?",

@@ -208,24 +208,18 @@ def polite(send: Callable[[], Any], patience: float = 120) -> Any:
 
 
 def call(port: int, method: str, path: str, key: str, body: Any = None) -> Any:
-    """One JSON request to a loopback service, as a client with `key` sends it (a 429 waited
-    out, as `polite` does)."""
-    import json
-    import urllib.error
-    import urllib.request
+    """One JSON request to a loopback service, as a client with `key` sends it: a 429 waited
+    out (`polite`), any other error raised."""
+    import httpx
 
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    answer = polite(
+        lambda: httpx.request(
+            method,
+            f"http://127.0.0.1:{port}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+        )
     )
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            if error.code != 429 or time.monotonic() > deadline:
-                raise
-            time.sleep(float(error.headers.get("Retry-After", "1")))
+    answer.raise_for_status()
+    return answer.json()
