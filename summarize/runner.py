@@ -387,14 +387,14 @@ class Pipeline:
         return grouping
 
     def _embed(self, items: list[Item]) -> dict[str, Any]:
-        """Embeddings of the new articles' headlines and ledes (content hash -> unit vector).
+        """Embeddings of the new articles' headlines and openings (content hash -> unit vector).
         The embedder loads at the first article that needs one; one that cannot be had (not
         downloaded offline, not installed) is said once, and stories are joined on words,
         names and numbers alone, as with `story_embedder = "none"`."""
-        from summarize.engines.encoder import EmbedderAbsent, choice, lede, load
+        from summarize.engines.encoder import EmbedderAbsent, choice, load, opening
         from summarize.errors import ModelLoadError
 
-        texts = {it.article.hash: lede(it.article.title, it.article.text) for it in items}
+        texts = {it.article.hash: opening(it.article.title, it.article.text) for it in items}
         if not texts or (self._embedder is None and self._embedder_note is not None):
             return {}
         hashes = list(texts)

