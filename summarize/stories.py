@@ -607,10 +607,11 @@ EMBED_CANDIDATES = 10  # stories nearest by embedding, added to the word index's
 # its member's, and most stories are one report (1,230 stories for 1,433 development articles).
 # Readers take that member's own columns instead, with these fragments (a story `s`).
 _ONE_MEMBER = "LEFT JOIN members one ON s.size = 1 AND one.story = s.id AND one.gone = 0"
+_EMBEDDING = "CASE WHEN s.size = 1 THEN one.embedding ELSE s.ecentroid END"
 _SUMS = (
     "CASE WHEN s.size = 1 THEN one.vector ELSE s.centroid END, "
     "CASE WHEN s.size = 1 THEN one.mvector ELSE s.mcentroid END, s.langs, "
-    "CASE WHEN s.size = 1 THEN one.embedding ELSE s.ecentroid END, "
+    f"{_EMBEDDING}, "
     "CASE WHEN s.size = 1 THEN one.keys ELSE s.keys END, s.size"
 )
 
@@ -1016,7 +1017,7 @@ class StoryStore:
             return None
         published = [m.published for m in new]
         rows = self._db.execute(
-            "SELECT s.id, CASE WHEN s.size = 1 THEN one.embedding ELSE s.ecentroid END AS e, "
+            f"SELECT s.id, {_EMBEDDING} AS e, "
             f"s.first, s.last FROM stories s {_ONE_MEMBER} "
             "WHERE s.size > 0 AND s.merged_into IS NULL AND s.last >= ? AND s.first <= ?",
             (min(published) - self.window, max(published) + self.window),
