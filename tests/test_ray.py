@@ -24,7 +24,6 @@ from ray_cluster import (
     big_job,
     comparable,
     driver,
-    ray_run,
     report_of,
     started,
     wait_for_results,
@@ -41,6 +40,9 @@ from summarize.executors.ray import compute_items, shippable, worker_settings
 from summarize.ingest import collect
 from summarize.stages import Item, Stages
 from summarize.types import Article
+
+# The lines a run prints of its own; anything else on stderr is Ray's, which goes to ray.log.
+OURS = re.compile(r"^(summarize: |warning: |error: |\d+ sources: )")
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +65,19 @@ def test_ray_results_match_the_local_executor_then_a_rerun_is_all_cached(
     local = run([src], load_settings(overrides=overrides))
     assert len(local.results) == 5 and len(local.failed) == 2
 
-    # Three waves of at most two articles, shared between two workers.
+    # Three waves of at most two articles, shared between two workers. `--workers 2` with no
+    # --cpus-per-worker divides the cluster's CPUs, and a run prints only our own lines: Ray's
+    # notices go to <output>/ray.log.
     out = tmp_path / "ray"
-    args = ray_run(tiny, src, out, "--workers", "2", "--batch-size", "2")
+    args = [a for a in cli_run(tiny, src, out, "--executor", "ray") if a != "-q"]
+    args += ["--ray-address", "auto", "--workers", "2", "--batch-size", "2"]
     first = cluster.run(args, cwd=tmp_path)
     assert first.returncode == 1, first.stderr  # the two bad sources, as locally
     assert comparable(out) == comparable(tmp_path / "local")
+    foreign = [line for line in first.stderr.splitlines() if line.strip() and not OURS.match(line)]
+    assert foreign == [], foreign
+    assert "7 sources: 5 ok" in first.stderr
+    assert (out / "ray.log").is_file()
     ray_report, local_report = report_of(out), report_of(tmp_path / "local")
     assert [(o["source"], o["status"], o.get("error")) for o in ray_report["sources"]] == [
         (o["source"], o["status"], o.get("error")) for o in local_report["sources"]
@@ -275,29 +284,19 @@ def test_the_pool_is_sized_from_the_cluster_unless_told() -> None:
 
 
 @pytest.mark.slow
-def test_two_workers_fit_this_machine_unsized_and_ray_stays_quiet(
+def test_a_driver_that_starts_its_own_ray_stays_quiet(
     cluster: NamespacedRay, tiny: dict[str, Path], tmp_path: Path
 ) -> None:
-    """`--workers 2` with no --cpus-per-worker divides the cluster's CPUs, and a normal run
-    prints only our own lines: Ray's notices go to <output>/ray.log."""
-    out = tmp_path / "out"
-    args = [a for a in cli_run(tiny, SEEDS, out, "--executor", "ray") if a != "-q"]
-    done = cluster.run([*args, "--ray-address", "auto", "--workers", "2"], cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    ours = re.compile(r"^(summarize: |warning: |error: |\d+ sources: )")
-    foreign = [line for line in done.stderr.splitlines() if line.strip() and not ours.match(line)]
-    assert foreign == [], foreign
-    assert "5 sources: 5 ok" in done.stderr
-    assert (out / "ray.log").is_file()
-
-    # A driver that starts its own Ray, with the auth mode left to Ray: its start-up notice
-    # (token auth turned on) goes to ray.log too.
+    """A driver with no address starts its own Ray, with the auth mode left to Ray: its
+    start-up notice (token auth turned on) goes to ray.log, and stderr has our lines only.
+    (A driver on a running cluster is quiet too: the first test above.)"""
     own = tmp_path / "own"
     args = [a for a in cli_run(tiny, SEEDS, own, "--executor", "ray") if a != "-q"]
     alone = cluster.run(["env", "-u", "RAY_AUTH_MODE", *args, "--workers", "2"], cwd=tmp_path)
     assert alone.returncode == 0, alone.stderr
-    foreign = [line for line in alone.stderr.splitlines() if line.strip() and not ours.match(line)]
+    foreign = [line for line in alone.stderr.splitlines() if line.strip() and not OURS.match(line)]
     assert foreign == [], foreign
+    assert "5 sources: 5 ok" in alone.stderr
     assert "Token authentication" in (own / "ray.log").read_text(encoding="utf-8")
 
 
