@@ -144,7 +144,8 @@ def _logistic(x: Any, y: Any) -> JoinModel:
 
     weight = np.ones(len(y))
     rate = float(np.mean(y))
-    for group in (x[:, JOIN_FEATURES.index("cross")] > 0, x[:, JOIN_FEATURES.index("cross")] == 0):
+    cross = x[:, JOIN_FEATURES.index("cross")] > 0
+    for group in (cross, ~cross):
         share = float(np.mean(y[group])) if group.any() else 0.0
         if 0.0 < share < 1.0:
             weight[group & (y == 1)] = rate / share

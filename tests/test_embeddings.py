@@ -18,7 +18,14 @@ from typer.testing import CliRunner
 from summarize import load_settings
 from summarize.cli import app
 from summarize.engines import encoder
-from summarize.stories import JOIN_LANGUAGES, JoinModel, StoryStore, join_features, member
+from summarize.stories import (
+    JOIN_FEATURES,
+    JOIN_LANGUAGES,
+    JoinModel,
+    StoryStore,
+    join_features,
+    member,
+)
 
 runner = CliRunner()
 
@@ -296,7 +303,7 @@ def test_a_calibrated_language_weighs_its_own_pairs_and_no_others(tmp_path: Path
     assert join_features(0.3, 0.2, 0.9, True, 0.1, 0.0, "tr") == join_features(
         0.3, 0.2, 0.9, True, 0.1, 0.0
     )
-    index = {lang: 8 + k for k, lang in enumerate(JOIN_LANGUAGES)}
+    index = {lang: JOIN_FEATURES.index(f"same_{lang}") for lang in JOIN_LANGUAGES}
     assert {model.weights[index["ar"]], model.weights[index["tr"]]} != {0.0}
     store = StoryStore(tmp_path / "s.sqlite3")
     members = [

@@ -45,6 +45,11 @@ from summarize.types import Article
 OURS = re.compile(r"^(summarize: |warning: |error: |\d+ sources: )")
 
 
+def foreign(stderr: str) -> list[str]:
+    """The lines of a run's stderr that are not its own (Ray's, had they not gone to ray.log)."""
+    return [line for line in stderr.splitlines() if line.strip() and not OURS.match(line)]
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[NamespacedRay]:
     yield from started(NamespacedRay, cpus=2)
@@ -74,8 +79,7 @@ def test_ray_results_match_the_local_executor_then_a_rerun_is_all_cached(
     first = cluster.run(args, cwd=tmp_path)
     assert first.returncode == 1, first.stderr  # the two bad sources, as locally
     assert comparable(out) == comparable(tmp_path / "local")
-    foreign = [line for line in first.stderr.splitlines() if line.strip() and not OURS.match(line)]
-    assert foreign == [], foreign
+    assert foreign(first.stderr) == []
     assert "7 sources: 5 ok" in first.stderr
     assert (out / "ray.log").is_file()
     ray_report, local_report = report_of(out), report_of(tmp_path / "local")
@@ -294,8 +298,7 @@ def test_a_driver_that_starts_its_own_ray_stays_quiet(
     args = [a for a in cli_run(tiny, SEEDS, own, "--executor", "ray") if a != "-q"]
     alone = cluster.run(["env", "-u", "RAY_AUTH_MODE", *args, "--workers", "2"], cwd=tmp_path)
     assert alone.returncode == 0, alone.stderr
-    foreign = [line for line in alone.stderr.splitlines() if line.strip() and not OURS.match(line)]
-    assert foreign == [], foreign
+    assert foreign(alone.stderr) == []
     assert "5 sources: 5 ok" in alone.stderr
     assert "Token authentication" in (own / "ray.log").read_text(encoding="utf-8")
 
