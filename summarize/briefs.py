@@ -39,26 +39,44 @@ def provenance_line(doc: dict[str, Any]) -> str:
 def review_note(doc: dict[str, Any], field: str) -> tuple[str, str] | None:
     """(state, words) for one text of a reviewed document: approved by whom and when, or a
     machine draft (with a pending or stale edit said); None for a document with no review."""
+    found = _review_state(doc, field)
+    if found is None:
+        return None
+    state, words, when = found
+    return state, words + (f", {utc_time(when)}" if when else "") + _edited(doc, field, state)
+
+
+def _review_state(doc: dict[str, Any], field: str) -> tuple[str, str, str | None] | None:
+    """(state, words, the review's time) for a text: approved only where the one rule of
+    publishing (`review.published_text`) says so."""
+    from summarize.review.publish import published_text
+
     review = doc.get("review")
     if not isinstance(review, dict):
         return None
     entry = review.get("fields", {}).get(field)
-    if entry and entry.get("status") == "approved":
-        edited = " (edited)" if entry.get("edited") else " (unchanged)"
+    if entry and published_text(doc, field) is not None:
         who = entry.get("approved_by") or entry.get("by")
-        when = entry.get("approved_at") or entry.get("at")
-        return "approved", f"Reviewed by {who}, {when}{edited}"
+        return "approved", f"Reviewed by {who}", entry.get("approved_at") or entry.get("at")
     if entry and entry.get("status") == "stale":
         stale = entry.get("stale") or {}
         return (
             "stale",
             f"Machine draft: an edit by {stale.get('by')} no longer applies "
             f"({stale.get('reason')})",
+            None,
         )
     if entry and entry.get("status") == "draft":
         pending = entry.get("pending") or {}
-        return "draft", f"Machine draft: an edit by {pending.get('by')} awaits approval"
-    return "machine", "Machine draft, not reviewed"
+        return "draft", f"Machine draft: an edit by {pending.get('by')} awaits approval", None
+    return "machine", "Machine draft, not reviewed", None
+
+
+def _edited(doc: dict[str, Any], field: str, state: str) -> str:
+    if state != "approved":
+        return ""
+    entry = doc["review"]["fields"][field]
+    return " (edited)" if entry.get("edited") else " (unchanged)"
 
 
 def _title(doc: dict[str, Any]) -> str:
@@ -91,15 +109,23 @@ def _stale_fields(doc: dict[str, Any]) -> list[str]:
 
 
 def _approved_texts(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(field, language, text) of each approved article field, in brief order."""
-    fields = (doc.get("review") or {}).get("fields", {})
+    """(field, language, text) of each approved article field, in brief order: as the one
+    rule of publishing (`review.published_text`) has them."""
+    from summarize.review.publish import published_text
+
     out = []
-    if fields.get("summary", {}).get("status") == "approved" and doc.get("summary"):
-        out.append(("summary", doc["summary"]["lang"], doc["summary"]["text"]))
-    for target, tr in doc.get("translations", {}).items():
-        if fields.get(f"translation:{target}", {}).get("status") == "approved":
-            out.append((f"translation:{target}", target, tr["text"]))
+    for field in ("summary", *(f"translation:{t}" for t in doc.get("translations", {}))):
+        text = published_text(doc, field)
+        if text is not None:
+            lang = doc["summary"]["lang"] if field == "summary" else field.split(":", 1)[1]
+            out.append((field, lang, text))
     return out
+
+
+def _field_stage(field: str) -> str:
+    """The stage whose warnings a field's text carries."""
+    kind, _, lang = field.partition(":")
+    return "summarize" if kind == "summary" else f"translate:{lang}"
 
 
 def _field_name(field: str) -> str:
@@ -184,8 +210,19 @@ def _warnings(doc: dict[str, Any], stage: str) -> list[dict[str, Any]]:
     return [w for w in doc.get("warnings", []) if w["stage"] == stage]
 
 
+def _worded(doc: dict[str, Any], stage: str) -> list[tuple[str, str]]:
+    """(code, words) of each warning on a stage's text, worded for the brief's reader (the
+    desk's wording); the operator's advice stays in the report and the logs."""
+    from summarize.review.model import for_editor, stages
+
+    field, lang = next(
+        ((f, lang) for f, (st, lang) in stages(doc).items() if st == stage), ("summary", "und")
+    )
+    return [(str(w["code"]), for_editor(w, field, lang)) for w in _warnings(doc, stage)]
+
+
 def _md_warnings(doc: dict[str, Any], stage: str) -> list[str]:
-    return [f"> ⚠ **{w['code']}**: {_md_escape(w['message'])}" for w in _warnings(doc, stage)]
+    return [f"> ⚠ {_md_escape(words)}" for _, words in _worded(doc, stage)]
 
 
 def _md_rtl(target: str, body: str) -> str:
@@ -249,6 +286,8 @@ def _md_story(story: dict[str, Any], reviewed: Sequence[dict[str, Any]] | None =
                 "",
                 *_md_note(doc, field),
             ]
+            if _md_warnings(doc, _field_stage(field)):
+                lines += [*_md_warnings(doc, _field_stage(field)), ""]
         for field in _stale_fields(doc):
             lines += [f"*{_md_escape(_field_name(field))}*", "", *_md_note(doc, field)]
     return [*lines, "", "---", ""]
@@ -377,8 +416,8 @@ def stage_label(stage: str) -> str:
 
 def _html_warnings(doc: dict[str, Any], stage: str) -> list[str]:
     items = [
-        f"<li><code>{html.escape(w['code'])}</code> {html.escape(w['message'])}</li>"
-        for w in _warnings(doc, stage)
+        f'<li data-code="{html.escape(code)}">{html.escape(words)}</li>'
+        for code, words in _worded(doc, stage)
     ]
     label = html.escape(f"Warnings on the {stage_label(stage)}".replace("the Story", "the story"))
     return (
@@ -392,11 +431,14 @@ def _html_warnings(doc: dict[str, Any], stage: str) -> list[str]:
 
 
 def _html_note(doc: dict[str, Any], field: str) -> list[str]:
-    note = review_note(doc, field)
-    if note is None:
+    found = _review_state(doc, field)
+    if found is None:
         return []
+    state, words, when = found
+    stamp = _after_dot(_html_time(when)).replace(" · ", ", ", 1) if when else ""
     return [
-        f'<p class="review {note[0]}" data-field="{html.escape(field)}">{html.escape(note[1])}</p>'
+        f'<p class="review {state}" data-field="{html.escape(field)}">{html.escape(words)}'
+        f"{stamp}{html.escape(_edited(doc, field, state))}</p>"
     ]
 
 
@@ -462,6 +504,7 @@ def _html_story(
                 f'<p class="meta">{html.escape(_field_name(field))}</p>',
                 _block(lang, text),
                 *_html_note(doc, field),
+                *_html_warnings(doc, _field_stage(field)),
             ]
         for field in _stale_fields(doc):
             parts += [

@@ -36,7 +36,6 @@ DEFAULT_URI_PREFIX = "urn:summarize:"
 _SOURCE_TYPES = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 MACHINE = "trainedAlgorithmicMedia"
 EDITED = "compositeWithTrainedAlgorithmicMedia"
-APPROVED = "approved"
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,11 @@ def _field(doc: Mapping[str, Any], name: str) -> dict[str, Any]:
 
 
 def _approved(doc: Mapping[str, Any], names: Iterable[str]) -> bool:
-    entries = [_field(doc, n) for n in names]
-    return bool(entries) and all(e.get("status") == APPROVED for e in entries)
+    """Every text of an item approved, as the one rule of publishing has it."""
+    from summarize.review.publish import published_text
+
+    wanted = list(names)
+    return bool(wanted) and all(published_text(doc, n) is not None for n in wanted)
 
 
 def _text_body(text: str) -> dict[str, Any]:
@@ -89,11 +91,13 @@ def _model_source(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def _people(doc: Mapping[str, Any], names: Iterable[str]) -> tuple[list[dict[str, Any]], bool]:
     """Editors who edited or approved these fields (as info sources), and whether any edited."""
+    from summarize.review.publish import published_text
+
     out: list[dict[str, Any]] = []
     edited = False
     for name in names:
         entry = _field(doc, name)
-        if entry.get("status") == APPROVED:
+        if published_text(doc, name) is not None:
             edited = edited or bool(entry.get("edited"))
             who = entry.get("approved_by")
             role = "editor" if entry.get("edited") else "approver"

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from summarize import load_settings, review
 from summarize.cli import app
-from summarize.review import FOLDER, Conflict, EditStore, apply, machine_doc
+from summarize.review import FOLDER, Conflict, EditStore, apply, machine_doc, signature
 
 runner = CliRunner()
 ARTICLE = "000_c73dff72cbaff43d.txt"  # a story member (seeds 000-002 report one event)
@@ -400,16 +400,30 @@ def test_review_through_the_api(tiny: dict[str, Path], tmp_path: Path) -> None:
         field = field_of(draft.json(), "translation:ar")
         assert field["status"] == "draft" and field["pending"]["text"] == AR_EDIT
         assert field["text"] != AR_EDIT and field["version"] == 1
-        done = client.post(
+        # An approval names the text it approves: without it, refused; with the draft's
+        # signature (`seen`, as the view gave it), the draft is approved.
+        unnamed = client.post(
             f"{base}/approve", json={"field": "translation:ar", "version": 1}, headers=EDITOR
+        )
+        assert unnamed.status_code == 428 and unnamed.json()["error"]["type"] == "text_required"
+        assert field["to_approve"] == AR_EDIT and field["seen"]
+        done = client.post(
+            f"{base}/approve",
+            json={"field": "translation:ar", "version": 1, "seen": field["seen"]},
+            headers=EDITOR,
         ).json()
         field = field_of(done, "translation:ar")
         assert (field["status"], field["text"], field["by"]) == ("approved", AR_EDIT, "amal")
         assert " ".join(t for op, t in field["edit_diff"] if op != "-") == AR_EDIT
         assert [h["action"] for h in done["history"]] == ["edit", "approve"]
+        other_view = client.get(f"/v1/jobs/{job_id}/items/{OTHER}", headers=EDITOR).json()
         other = client.post(
             f"/v1/jobs/{job_id}/items/{OTHER}/approve",
-            json={"field": "summary", "version": 0},
+            json={
+                "field": "summary",
+                "version": 0,
+                "seen": field_of(other_view, "summary")["seen"],
+            },
             headers=EDITOR,
         ).json()
         assert field_of(other, "summary")["edited"] is False
@@ -495,13 +509,31 @@ def test_two_editors_on_one_field_and_approving_what_was_seen(
             headers=EDITOR2,
         )
         assert field_of(kept.json(), "summary")["pending"]["text"] == "Omar's summary."
-        # Amal approves what she saw (version 1, her draft): refused, the draft is Omar's now.
+        # Amal approves what she saw (version 1, her draft): refused, the draft is Omar's now;
+        # the answer carries his text and its signature, for "approve their text".
+        mine = field_of(first.json(), "summary")
+        assert mine["to_approve"] == "Amal's summary."
         stale_approval = client.post(
-            f"{base}/approve", json={"field": "summary", "version": 1}, headers=EDITOR
+            f"{base}/approve",
+            json={"field": "summary", "version": 1, "seen": mine["seen"]},
+            headers=EDITOR,
         )
         assert stale_approval.status_code == 409
+        theirs = stale_approval.json()["error"]
+        assert (theirs["text"], theirs["changed_by"]) == ("Omar's summary.", "omar")
+        # Naming her own text at the new version is refused too: the text moved on.
+        moved = client.post(
+            f"{base}/approve",
+            json={"field": "summary", "version": 2, "seen": mine["seen"]},
+            headers=EDITOR,
+        )
+        assert moved.status_code == 409 and moved.json()["error"]["text"] == "Omar's summary."
         # An approved text stays published while a newer draft is worked on.
-        client.post(f"{base}/approve", json={"field": "summary", "version": 2}, headers=EDITOR)
+        client.post(
+            f"{base}/approve",
+            json={"field": "summary", "version": 2, "seen": theirs["seen"]},
+            headers=EDITOR,
+        )
         client.patch(
             base, json={"field": "summary", "text": "A third try.", "version": 3}, headers=EDITOR
         )
@@ -681,10 +713,16 @@ def test_a_stale_edit_is_carried_forward_with_what_changed(
         stale = summary["stale"]
         assert stale["text"] == "My careful summary." and stale["was"] == "approved"
         assert ["+", "A late paragraph was added."] in stale["source_diff"]
-        # Approving a stale field needs the text chosen: never the machine's by default.
+        # Approving a stale field needs the text chosen: never the machine's by default, and
+        # the view offers no text to name (`seen`).
+        assert summary["seen"] is None and summary["to_approve"] is None
         blind = client.post(
             f"{base}/approve",
-            json={"field": "summary", "version": summary["version"]},
+            json={
+                "field": "summary",
+                "version": summary["version"],
+                "seen": signature(summary["machine_text"]),
+            },
             headers=EDITOR,
         )
         assert blind.status_code == 422 and "stale" in blind.json()["error"]["message"]

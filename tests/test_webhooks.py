@@ -120,9 +120,11 @@ def test_a_job_an_approval_and_a_story_tell_the_receivers(
             story = next(e for e in receiver.verified if e["type"] == "story.changed")
             assert story["data"]["job"] == job and len(story["data"]["members"]) >= 2
             item = articles[0]["id"]
+            view = client.get(f"/v1/jobs/{job}/items/{item}", headers=editor).json()
+            shown = next(f for f in view["fields"] if f["field"] == "summary")
             answer = client.post(
                 f"/v1/jobs/{job}/items/{item}/approve",
-                json={"field": "summary", "version": 0},
+                json={"field": "summary", "version": 0, "seen": shown["seen"]},
                 headers=editor,
             )
             assert answer.status_code == 200, answer.text
@@ -133,6 +135,8 @@ def test_a_job_an_approval_and_a_story_tell_the_receivers(
                 "summary",
                 "amal",
             )
+            # The payload carries the text it published: the one the approver saw.
+            assert approved["texts"] == {"summary": shown["to_approve"]}
             listed = client.get("/v1/deliveries", headers=admin).json()
             assert {d["status"] for d in listed["deliveries"]} == {"delivered"}
             assert {d["type"] for d in listed["deliveries"]} >= {

@@ -35,10 +35,12 @@ from summarize.review.model import (
 from summarize.review.publish import (
     apply,
     approved_only,
+    is_published,
     machine_doc,
     open_details,
     open_items,
     publish,
+    published_text,
 )
 from summarize.review.store import EDITS_FILE, FOLDER, Conflict, Edit, EditStore, FieldEdits
 
@@ -60,6 +62,7 @@ __all__ = [
     "fields",
     "for_editor",
     "input_hash",
+    "is_published",
     "is_story",
     "item_fields",
     "item_id",
@@ -68,6 +71,7 @@ __all__ = [
     "open_details",
     "open_items",
     "publish",
+    "published_text",
     "signature",
     "stages",
     "status",

@@ -19,7 +19,7 @@ from summarize.errors import ReviewError, ReviewNotFound
 from summarize.review import model as review
 from summarize.review.model import APPROVED, MAX_FIELD_CHARS, STALE
 from summarize.review.publish import apply, machine_doc, open_details, open_items, publish
-from summarize.review.store import EDITS_FILE, FOLDER, EditStore, FieldEdits
+from summarize.review.store import EDITS_FILE, FOLDER, Conflict, EditStore, FieldEdits
 
 
 class NeedsAcknowledgement(ReviewError):
@@ -270,14 +270,30 @@ class Desk:
         *,
         version: int | None,
         text: str | None = None,
+        seen: str | None = None,
         acknowledged: list[str] | None = None,
     ) -> FieldEdits:
-        """Approve what the approver saw: `text` when given, else the pending draft, else the
-        published text. A stale field needs its text sent: the editor's earlier wording or the
-        machine's, never chosen for them."""
-        done = self._approve(item, field, editor, version, text, acknowledged)
+        """Approve what the approver saw: `text` when sent, else the text `seen` names (its
+        signature: the pending draft, else the published text). A `Conflict` when the field
+        moved on since `version`, or when the text it would approve is no longer the one
+        `seen` names. Without either, the text as it stands now (a caller that just showed
+        it, as the CLI does). A stale field needs its text sent: never chosen for the editor."""
+        done = self._approve(item, field, editor, version, text, acknowledged, seen=seen)
         self.republish()
         return done
+
+    def to_approve(self, published: Mapping[str, Any], field: str) -> str | None:
+        """The text approving `field` as it stands would approve: its pending draft, else its
+        published text; None for a stale field (the approver must send one)."""
+        entry = published.get("review", {}).get("fields", {}).get(field, {})
+        if entry.get("status") == STALE:
+            return None
+        if entry.get("pending"):
+            return str(entry["pending"]["text"])
+        try:
+            return review.text_of(published, field)
+        except (KeyError, TypeError):
+            return None
 
     def _approve(
         self,
@@ -288,26 +304,38 @@ class Desk:
         text: str | None = None,
         acknowledged: list[str] | None = None,
         doc: dict[str, Any] | None = None,
+        seen: str | None = None,
     ) -> FieldEdits:
         doc, found = self._target(item, field, text, doc)
         state = self.store.fields(self.scope, item).get(field, FieldEdits())
         if text is None:
-            published = apply(doc, {field: state}) if state.version else None
-            entry = (published or {}).get("review", {}).get("fields", {}).get(field, {})
-            if entry.get("status") == STALE:
+            published = apply(doc, {field: state})
+            text = self.to_approve(published, field)
+            if text is None:
+                entry = published["review"]["fields"][field]
                 raise ReviewError(
                     f"{item} {field}: the edit is stale ({entry['stale']['reason']}); send the "
                     "text to approve: your earlier text again, or the machine's"
                 )
-            if entry.get("pending"):
-                text = str(entry["pending"]["text"])
-            elif entry.get("status") == APPROVED and state.approved is not None:
-                text = state.approved.text
-            else:
-                text = found.machine_text
+            if seen is not None and review.signature(text) != seen:
+                raise Conflict(item, field, state.version, state, text=text)
         return self._save(
             doc, found, text, editor, approve=True, version=version, acknowledged=acknowledged
         )
+
+    def item_state(self, item: str) -> dict[str, str]:
+        """Each field of an item as an approver sees it: its version and the signature of the
+        text approving it would approve. What an item's ETag is made of, so approving a whole
+        item refuses anything changed since it was shown, a re-run's new machine text too."""
+        doc = self.machine_doc(item)
+        published = self.publish({item: doc})[item]
+        fields = published.get("review", {}).get("fields", {})
+        out = {}
+        for f in review.fields(doc):
+            text = self.to_approve(published, f)
+            version = fields.get(f, {}).get("version", 0)
+            out[f] = f"{version}:{review.signature(text) if text is not None else 'stale'}"
+        return out
 
     def withdraw(self, item: str, field: str, editor: str, *, version: int) -> None:
         """Withdraw a field's approval (back to a draft, recorded); the folder republished."""
@@ -328,17 +356,22 @@ class Desk:
         pending = open_items(published)
         if pending and not force:
             raise NeedsAcknowledgement(item, pending, open_details(published))
+        stale = [
+            f
+            for f in review.item_fields(published)
+            if published["review"]["fields"].get(f, {}).get("status") == STALE
+        ]
+        if stale:  # refused before anything is saved: never half an item approved
+            raise ReviewError(
+                f"{item} {', '.join(stale)}: the edit is stale; approve each such field on its "
+                "own, with the text you choose"
+            )
         done: list[FieldEdits] = []
         try:
             for field in review.item_fields(published):
                 entry = published["review"]["fields"].get(field, {})
                 if entry.get("status") == APPROVED and not entry.get("pending"):
                     continue
-                if entry.get("status") == STALE:
-                    raise ReviewError(
-                        f"{item} {field}: the edit is stale; approve this field on its own, with "
-                        "the text you choose"
-                    )
                 mine = [p.split(": ", 1)[1] for p in pending if p.startswith(field + ": ")]
                 version = None if versions is None else versions.get(field, 0)
                 done.append(self._approve(item, field, editor, version, acknowledged=mine, doc=doc))

@@ -26,8 +26,9 @@ from summarize.review.model import (
     item_fields,
     item_id,
     machine_fields,
+    signature,
     staleness,
-    status,
+    text_of,
     when,
 )
 from summarize.review.store import Edit, FieldEdits
@@ -71,6 +72,9 @@ def apply(
                 "approved_at": when(approved.at),
                 "edited": approved.changed,
                 "machine_text": approved.machine_text,
+                # What `published_text` holds the field's text to: the approved text itself.
+                "approved_signature": signature(approved.text),
+                "approved_version": approved.version,
             }
             if approved.acknowledged:
                 entry["acknowledged"] = list(approved.acknowledged)
@@ -215,30 +219,53 @@ def sort_warnings(doc: dict[str, Any]) -> None:
     )
 
 
+def published_text(doc: Mapping[str, Any], field: str) -> str | None:
+    """The one rule of what is published as approved: the text `field` holds in a published
+    document if, and only if, it is the text of the field's latest approval (the approver sent
+    it, or named it by its signature); None otherwise. Approved-only briefs, ninjs `usable`,
+    `item.approved` webhooks, results and the desk all ask this, story members included."""
+    entry = ((doc.get("review") or {}).get("fields") or {}).get(field) or {}
+    if entry.get("status") != APPROVED or not entry.get("approved_signature"):
+        return None
+    try:
+        text = text_of(doc, field)
+    except (KeyError, TypeError, IndexError):
+        return None
+    return text if signature(text) == entry["approved_signature"] else None
+
+
+def is_published(doc: Mapping[str, Any], field: str) -> bool:
+    return published_text(doc, field) is not None
+
+
 def approved_only(doc: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The approved fields of a published document, nothing else (None when none is)."""
-    if not any(status(doc, f) == APPROVED for f in machine_fields(doc)):
+    """The approved texts of a published document, nothing else (None when it has none). A
+    story's members keep their headline, outlet and date, never the story's copy of their
+    machine summaries: a member's approved texts are its own article's, shown apart."""
+    if not any(is_published(doc, f) for f in machine_fields(doc)):
         return None
     out = copy.deepcopy(dict(doc))
-    if (
-        status(doc, "summary" if not is_story(doc) else f"story_summary:{doc['summary']['lang']}")
-        != APPROVED
-    ):
+    story = is_story(doc)
+    main = f"story_summary:{(doc.get('summary') or {}).get('lang')}" if story else "summary"
+    if not is_published(doc, main):
         out["summary"] = None
-    key = "story_summary" if is_story(doc) else "translation"
+    key = "story_summary" if story else "translation"
     out["translations"] = {
-        t: tr
-        for t, tr in doc.get("translations", {}).items()
-        if status(doc, f"{key}:{t}") == APPROVED
+        t: tr for t, tr in doc.get("translations", {}).items() if is_published(doc, f"{key}:{t}")
     }
-    if not is_story(doc):
+    if story:
+        out["members"] = [
+            {k: v for k, v in m.items() if k not in ("summary", "translations")}
+            for m in doc.get("members", [])
+        ]
+    else:
         out["title_translations"] = {
             t: text
             for t, text in (doc.get("title_translations") or {}).items()
-            if status(doc, f"title:{t}") == APPROVED
+            if is_published(doc, f"title:{t}")
         }
     # Only the warnings of the texts shown: a hidden, unapproved text's are not this brief's.
-    shown = {stage for f, (_, stage, _) in _slots(doc).items() if status(doc, f) == APPROVED}
+    shown = {stage for f, (_, stage, _) in _slots(doc).items() if is_published(doc, f)}
     out["warnings"] = [w for w in doc.get("warnings", []) if w.get("stage") in shown]
     return out
 
@@ -317,9 +344,11 @@ __all__ = [
     "Edit",
     "apply",
     "approved_only",
+    "is_published",
     "machine_doc",
     "open_details",
     "open_items",
     "publish",
+    "published_text",
     "rechecks",
 ]

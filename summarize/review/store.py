@@ -156,12 +156,27 @@ class FieldEdits:
 class Conflict(ReviewError):
     """A save against a version that is no longer the field's: someone changed it meanwhile."""
 
-    def __init__(self, item: str, field: str, expected: int, current: FieldEdits) -> None:
+    def __init__(
+        self,
+        item: str,
+        field: str,
+        expected: int,
+        current: FieldEdits,
+        text: str | None = None,
+    ) -> None:
         self.item, self.field, self.expected, self.current = item, field, expected, current
+        latest = current.draft or current.approved
+        # The field's text now: what the approver would approve instead of what they saw.
+        self.text = text if text is not None else (latest.text if latest else None)
         super().__init__(item, field)
 
     def __str__(self) -> str:
         who = f" by {self.current.by}" if self.current.by else ""
+        if self.expected == self.current.version:
+            return (
+                f"{self.item} {self.field}: its text changed since you loaded it (the source "
+                "or the machine text was updated); look at it again and approve what you see"
+            )
         return (
             f"{self.item} {self.field}: changed{who} since you loaded it (your version "
             f"{self.expected}, now {self.current.version}); reload it, or save your text "

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from summarize.checks import severity
 from summarize.errors import ReviewError, ReviewNotFound
 from summarize.languages import is_rtl
-from summarize.review import FOLDER, MAX_FIELD_CHARS, Conflict
+from summarize.review import FOLDER, MAX_FIELD_CHARS, Conflict, signature
 from summarize.review.desk import Desk, NeedsAcknowledgement, queue_line
 from summarize.service.auth import ApiError, require_editor
 from summarize.service.routes import KeyDep, Service, ServiceDep
@@ -105,6 +105,9 @@ class EditIn(BaseModel):
 class ApproveIn(BaseModel):
     field: str | None = None  # none: every field the machine wrote
     text: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
+    # One field: the text approved is the one the approver sent (`text`) or named (`seen`, the
+    # field's `seen` in the item view: the signature of the text shown as what Approve takes).
+    seen: str | None = Field(default=None, max_length=64)
     version: int | None = None  # one field: its version (or If-Match)
     versions: dict[str, int] | None = None  # the whole item: each field's (or the item ETag)
     acknowledge_warnings: bool = False
@@ -132,7 +135,8 @@ class ConflictError(ApiError):
             "your_version": exc.expected,
             "version": current.version,
             "changed_by": current.by,
-            "text": latest.text if latest else None,
+            "text": exc.text,
+            "seen": signature(exc.text) if exc.text is not None else None,
             "status": latest.status if latest else None,
         }
 
@@ -153,10 +157,11 @@ def _version(header: str | None, body: int | None, what: str) -> int:
     )
 
 
-def item_etag(versions: Mapping[str, int]) -> str:
-    """An item's ETag: its fields and their versions."""
+def item_etag(state: Mapping[str, object]) -> str:
+    """An item's ETag: its fields, their versions and the texts approving them would approve
+    (`Desk.item_state`)."""
     digest = hashlib.sha256(
-        ";".join(f"{field}={version}" for field, version in versions.items()).encode()
+        ";".join(f"{field}={version}" for field, version in state.items()).encode()
     ).hexdigest()[:16]
     return f'"{digest}"'
 
@@ -191,6 +196,9 @@ def item_view(desk: Desk, item: str) -> dict[str, Any]:
                 "lang": lang,
                 "stage": stage,
                 "text": review.text_of(doc, name),
+                # What Approve takes as it stands, and its signature: the approver names it.
+                "to_approve": (to_approve := desk.to_approve(doc, name)),
+                "seen": review.signature(to_approve) if to_approve is not None else None,
                 "machine_text": machine_text,
                 "edit_diff": review.word_diff(machine_text, review.text_of(doc, name)),
                 "status": review.status(doc, name),
@@ -216,7 +224,9 @@ def item_view(desk: Desk, item: str) -> dict[str, Any]:
         )
     return {
         "item": item,
-        "etag": item_etag({f["field"]: f["version"] for f in out_fields}),
+        "etag": item_etag(
+            {f["field"]: f"{f['version']}:{f['seen'] or 'stale'}" for f in out_fields}
+        ),
         "line": queue_line(doc),
         "source": source,
         "document": doc,
@@ -296,7 +306,7 @@ def approve_item(
             versions = body.versions
             if versions is None:
                 versions = desk.versions(item)
-                etag = item_etag(versions)
+                etag = item_etag(desk.item_state(item))
                 if if_match is None:
                     raise ApiError(
                         428,
@@ -311,7 +321,17 @@ def approve_item(
             desk.approve_all(item, key.name, versions=versions, force=body.acknowledge_warnings)
         else:
             version = _version(if_match, body.version, f"{item} {body.field}")
-            desk.approve(item, body.field, key.name, version=version, text=body.text)
+            if body.text is None and body.seen is None:
+                raise ApiError(
+                    428,
+                    "text_required",
+                    f"{item} {body.field}: name the text you approve: send it (text), or its "
+                    "signature as the item view gave it (seen), so nothing you did not see is "
+                    "approved",
+                )
+            desk.approve(
+                item, body.field, key.name, version=version, text=body.text, seen=body.seen
+            )
     except ReviewError as exc:
         raise _review_error(exc, item) from None
     if svc.notifier is not None:
@@ -322,6 +342,8 @@ def approve_item(
                 "item": item,
                 "field": body.field,  # None: the whole item
                 "by": key.name,
+                # The texts this approval published, as the one rule has them.
+                "texts": _published_texts(desk, item, body.field),
                 "links": {
                     "item": f"/v1/jobs/{job_id}/items/{item}",
                     "ninjs": f"/v1/jobs/{job_id}/items/{item}?format=ninjs",
@@ -330,6 +352,18 @@ def approve_item(
             job_id,
         )
     return _after_write(desk, item)
+
+
+def _published_texts(desk: Desk, item: str, field: str | None) -> dict[str, str]:
+    """field -> published text, for the fields an approval named (all, for a whole item)."""
+    from summarize import review
+
+    try:
+        doc = desk.published(item)
+    except ReviewError:
+        return {}
+    names = [field] if field is not None else review.fields(doc)
+    return {name: text for name in names if (text := review.published_text(doc, name)) is not None}
 
 
 class PresenceIn(BaseModel):
@@ -438,7 +472,7 @@ def _after_write(desk: Desk, item: str) -> JSONResponse:
                 "versions": versions,
                 "note": "saved; the item view could not be built, reload it",
             },
-            headers={"ETag": item_etag(versions)},
+            headers={"ETag": item_etag(desk.item_state(item))},
         )
 
 
