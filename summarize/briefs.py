@@ -481,10 +481,12 @@ def _html_story(
         parts += _html_note(story, f"story_summary:{target}")
         parts += _html_warnings(story, f"story:{target}")
     if story.get("only_some_report"):
+        # Each name and its count isolated: inside Arabic, "(1 of 2)" keeps its own order.
         some = ", ".join(
-            f"{x['value']} ({x['members']} of {story['size']})" for x in story["only_some_report"]
+            f"<bdi>{html.escape(str(x['value']))}</bdi> <bdi>({x['members']} of {story['size']})</bdi>"
+            for x in story["only_some_report"]
         )
-        parts.append(f'<p class="only-some">Reported by only some: {html.escape(some)}</p>')
+        parts.append(f'<p class="only-some">Reported by only some: {some}</p>')
     members = "".join(
         f'<li dir="auto">{html.escape(_member_line(m, when=False))}'
         + _after_dot(_html_time(m.get("published")))

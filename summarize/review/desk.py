@@ -231,12 +231,28 @@ class Desk:
         return doc, found
 
     def edit(
-        self, item: str, field: str, editor: str, text: str, *, version: int | None
+        self,
+        item: str,
+        field: str,
+        editor: str,
+        text: str,
+        *,
+        version: int | None,
+        restore: int | None = None,
     ) -> FieldEdits:
         """Keep `text` as the field's draft (what is approved stays published). `version`:
-        the field version the editor saw (a `Conflict` if it moved on)."""
+        the field version the editor saw (a `Conflict` if it moved on); `restore`: the earlier
+        version this text is restored from (the history says "restore")."""
         doc, found = self._target(item, field, text)
-        done = self._save(doc, found, text, editor, approve=False, version=version)
+        done = self._save(
+            doc,
+            found,
+            text,
+            editor,
+            approve=False,
+            version=version,
+            action="restore" if restore is not None else None,
+        )
         self.republish()
         return done
 
@@ -250,6 +266,7 @@ class Desk:
         approve: bool,
         version: int | None,
         acknowledged: list[str] | None = None,
+        action: str | None = None,
     ) -> FieldEdits:
         return self.store.save(
             self.scope,
@@ -260,6 +277,7 @@ class Desk:
             expected=version,
             source=self.source(doc) if not review.is_story(doc) else None,
             acknowledged=acknowledged or [],
+            action=action,
         )
 
     def approve(
@@ -453,7 +471,7 @@ def queue_line(doc: dict[str, Any]) -> dict[str, Any]:
         "item": review.item_id(doc),
         "kind": "story" if story else "article",
         "title": headline_of(doc),
-        "lang": (doc.get("summary") or {}).get("lang") if story else doc["language"]["code"],
+        "lang": _story_lang(doc) if story else doc["language"]["code"],
         "state": rev.get("state", "machine draft"),
         "approved": rev.get("approved", 0),
         "of": rev.get("of", 0),
@@ -477,6 +495,18 @@ def queue_line(doc: dict[str, Any]) -> dict[str, Any]:
             "story": (doc.get("story") or {}).get("id"),
         }
     return line
+
+
+def _story_lang(doc: Mapping[str, Any]) -> str | None:
+    """A story's language as its articles have it: the most common among its members (their
+    first on a tie), not its summary's (often the pivot's English)."""
+    from collections import Counter
+
+    langs = [str(m["lang"]) for m in doc.get("members", []) if m.get("lang")]
+    if not langs:
+        return (doc.get("summary") or {}).get("lang")
+    counts = Counter(langs)
+    return max(langs, key=lambda lang: (counts[lang], -langs.index(lang)))
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -301,6 +301,7 @@ class EditStore:
         expected: int | None,
         source: str | None = None,
         acknowledged: Sequence[str] = (),
+        action: str | None = None,
     ) -> FieldEdits:
         """Keep `text` as the field's draft, or approve it (the draft, if any, is then done
         with). `expected`: the field version the editor saw; another one raises `Conflict`
@@ -375,7 +376,7 @@ class EditStore:
                 (
                     target.item,
                     target.field,
-                    "approve" if approve else "edit",
+                    action or ("approve" if approve else "edit"),
                     text,
                     editor,
                     now,

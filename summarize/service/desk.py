@@ -100,6 +100,7 @@ class EditIn(BaseModel):
     field: str = Field(min_length=1)
     text: str = Field(min_length=1, max_length=MAX_FIELD_CHARS)
     version: int | None = None  # or If-Match
+    restore: int | None = None  # the earlier version this text is restored from
 
 
 class ApproveIn(BaseModel):
@@ -257,7 +258,7 @@ def history_with_diffs(
                 before[field] = ""
         text = str(row["text"])
         step = dict(row) | {"label": review.field_label(field)}
-        if row["action"] in ("edit", "approve", "withdraw"):
+        if row["action"] in ("edit", "approve", "withdraw", "restore"):
             step["diff"] = review.word_diff(before[field], text)
             before[field] = text
         out.append(step)
@@ -284,10 +285,24 @@ def job_items(job_id: str, desk: DeskDep, svc: ServiceDep, _: KeyDep) -> dict[st
             items = []
         else:
             raise _review_error(exc) from None
+    failed: list[dict[str, Any]] = []
     if job_id == FOLDER:
         note = desk.missing_results_note()
+    else:  # each failed article with its reason: the desk's counts add up to the job's
+        titles = {i: str(a.get("title") or "") for i, a in enumerate(svc.store.articles(job_id))}
+        failed = [
+            {
+                "id": r["id"],
+                "title": titles.get(int(r.get("index", -1)), "") or None,
+                "error": (r.get("error") or {}).get("message")
+                if isinstance(r.get("error"), dict)
+                else str(r.get("error")),
+            }
+            for r in svc.store.results(job_id)
+            if "error" in r
+        ]
     info = svc.store.get(job_id) if job_id != FOLDER else {"id": FOLDER}
-    return {"job": info, "items": items, "note": note}
+    return {"job": info, "items": items, "failed": failed, "note": note}
 
 
 @router.post("/v1/jobs/{job_id}/items/{item:path}/approve")
@@ -334,6 +349,7 @@ def approve_item(
             )
     except ReviewError as exc:
         raise _review_error(exc, item) from None
+    svc.presence.done_editing(job_id, item, key.name)
     if svc.notifier is not None:
         svc.notifier.emit(
             "item.approved",
@@ -446,14 +462,21 @@ def _stories_of(desk: Desk, doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 @router.patch("/v1/jobs/{job_id}/items/{item:path}")
 def edit_item(
-    item: str, body: EditIn, desk: DeskDep, key: KeyDep, if_match: IfMatch = None
+    job_id: str,
+    item: str,
+    body: EditIn,
+    desk: DeskDep,
+    svc: ServiceDep,
+    key: KeyDep,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
     require_editor(key)
     version = _version(if_match, body.version, f"{item} {body.field}")
     try:
-        desk.edit(item, body.field, key.name, body.text, version=version)
+        desk.edit(item, body.field, key.name, body.text, version=version, restore=body.restore)
     except ReviewError as exc:
         raise _review_error(exc, item) from None
+    svc.presence.done_editing(job_id, item, key.name)
     return _after_write(desk, item)
 
 

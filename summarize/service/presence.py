@@ -35,6 +35,15 @@ class Presence:
                 if other != name
             ]
 
+    def done_editing(self, job: str, item: str, name: str) -> None:
+        """`name` saved or approved: still on the item, no longer editing a field, so a
+        colleague is not asked to take over a field nobody is editing."""
+        with self._lock:
+            here = self._seen.get((job, item), {})
+            if name in here:
+                _, last, _ = here[name]
+                here[name] = (None, last, time.time())
+
     def leave(self, job: str, item: str, name: str) -> None:
         with self._lock:
             self._seen.get((job, item), {}).pop(name, None)
