@@ -330,7 +330,12 @@ def marks(text: str, lang: str) -> dict[str, str]:
 
     out: dict[str, str] = {}
     lowered = frozenset(w for w in re.findall(r"[^\W\d_]+", text) if w.islower())
-    for name, _, _ in names(text, lang):
+    # A text cut short (a feed's teaser, a capped field) ends inside a word: a name touching
+    # that end is a fragment ("Nadia Karme"), never shown as a fact.
+    cut = len(text.rstrip()) if not re.search(r"[.!?…»\"”’')\]]\s*$", text) else None
+    for name, _, end in names(text, lang):
+        if cut is not None and end >= cut:
+            continue
         shown = fact_name(name, lang, lowered)
         for word in re.findall(r"\w+", name):
             folded = canonical_word(word)

@@ -181,9 +181,19 @@ def test_warnings_reach_json_markdown_and_html(tiny: dict[str, Path], tmp_path: 
     assert any(w["code"] == "truncated_output" for w in flagged)
     md = (out / "brief.md").read_text(encoding="utf-8")
     page = (out / "brief.html").read_text(encoding="utf-8")
-    for warning in flagged:
-        assert f"**{warning['code']}**" in md
-        assert f'data-stage="{warning["stage"]}"' in page and warning["code"] in page
+    # Briefs speak to the reader, in the desk's wording; the operator's advice stays in the
+    # report and the logs.
+    from summarize.briefs import _md_escape
+    from summarize.review import for_editor, stages
+
+    for doc in docs:
+        slots = {stage: (name, lang) for name, (stage, lang) in stages(doc).items()}
+        for warning in doc["warnings"]:
+            words = for_editor(warning, *slots[warning["stage"]])
+            assert f"> ⚠ {_md_escape(words)}" in md
+            assert f'data-stage="{warning["stage"]}"' in page
+            assert f'data-code="{warning["code"]}"' in page
+    assert "max_new_tokens" not in md and "max_new_tokens" not in page
     assert all({"code", "stage", "message", "span"} == set(w) for w in flagged)
 
 

@@ -130,6 +130,20 @@ def login(page: Any, port: int, key: str, job: str, item: str | None = None) -> 
     page.wait_for_selector(".field")
 
 
+def finished_job(port: int, body: dict[str, Any], patience: float = 120) -> str:
+    """A job posted by the admin, once the worker has done it."""
+    job = str(call(port, "POST", "/v1/jobs", "ad-key", body)["id"])
+    deadline = time.monotonic() + patience
+    while call(port, "GET", f"/v1/jobs/{job}", "amal-key")["status"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    return job
+
+
+def launch(p: Any) -> Any:
+    return p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+
+
 def test_two_editors_and_a_reader_on_deadline(tiny: dict[str, Path], tmp_path: Path) -> None:
     from summarize import load_settings
     from summarize.service import create_app
@@ -138,16 +152,9 @@ def test_two_editors_and_a_reader_on_deadline(tiny: dict[str, Path], tmp_path: P
     artifacts.mkdir(parents=True, exist_ok=True)
     settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out", max_chars=20_000))
     with real_server(create_app(settings, KEYS)) as port:
-        job = call(port, "POST", "/v1/jobs", "ad-key", {"articles": articles(), "label": "Wires"})
-        job_id = job["id"]
-        deadline = time.monotonic() + 180
-        while call(port, "GET", f"/v1/jobs/{job_id}", "amal-key")["status"] != "done":
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        job_id = finished_job(port, {"articles": articles(), "label": "Wires"}, patience=180)
         with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-            )
+            browser = launch(p)
             amal_ctx = browser.new_context(
                 accept_downloads=True, viewport={"width": 1440, "height": 1000}
             )
@@ -411,15 +418,9 @@ def test_no_approval_publishes_text_its_approver_did_not_choose(
         {"id": p.name, "text": p.read_text(encoding="utf-8")} for p in sorted(SEEDS.glob("*.txt"))
     ]
     with real_server(create_app(settings, KEYS)) as port:
-        job = call(port, "POST", "/v1/jobs", "ad-key", {"articles": seeds})["id"]
-        deadline = time.monotonic() + 120
-        while call(port, "GET", f"/v1/jobs/{job}", "amal-key")["status"] != "done":
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        job = finished_job(port, {"articles": seeds})
         with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-            )
+            browser = launch(p)
             amal = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
             karim = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
 

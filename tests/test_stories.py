@@ -559,3 +559,13 @@ def test_a_story_of_one_member_stores_no_sums_and_still_gathers_its_event(tmp_pa
     store = StoryStore(path)
     assert stored(store, flood) == (1, 4, False, False)
     store.close()
+
+
+def test_a_name_cut_off_at_the_end_of_a_text_is_not_a_fact() -> None:
+    """Reproduced: "reported by only some" showed "Nadia Karme" from a text cut mid-word."""
+    from summarize.stories import marks
+
+    whole = marks("Die Polizei befragte am Montag in Hamburg Nadia Karmel.", "de")
+    cut = marks("Die Polizei befragte am Montag in Hamburg Nadia Karme", "de")
+    assert any(v.endswith("Nadia Karmel") for v in whole.values()), whole
+    assert not [v for v in cut.values() if "Karme" in v], cut
