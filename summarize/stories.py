@@ -325,7 +325,7 @@ def marks(text: str, lang: str) -> dict[str, str]:
     an editor is shown for it: `w:marrakech` -> `Marrakech`, `w:york` -> `Nueva York` (the whole
     name), `n:2021` -> `2021`. A name made only of ordinary words (`Bei`, `Centro Social`) keeps
     its key, which groups stories, and is shown as "" (not a fact to reconcile)."""
-    from summarize.checks.names import GENERIC_WORDS, canonical_word, names
+    from summarize.checks.names import GENERIC_WORDS, canonical_word, is_territory, names
     from summarize.checks.numbers import numbers
 
     out: dict[str, str] = {}
@@ -341,6 +341,14 @@ def marks(text: str, lang: str) -> dict[str, str]:
             folded = canonical_word(word)
             if len(folded) > 2 and folded not in GENERIC_WORDS and not out.get("w:" + folded):
                 out["w:" + folded] = shown
+    # A country is a name in every language, though German writes it like a noun (`Russland`):
+    # folded across languages, so "Russia" and "Russland" are one fact.
+    for match in re.finditer(r"\b[^\W\d_][\w'-]*", text):
+        word = match.group(0)
+        if cut is not None and match.end() >= cut:
+            continue
+        if word[:1].isupper() and is_territory(word):
+            out.setdefault("w:" + canonical_word(word), word)
     for mention in numbers(text):
         for value in mention.values:
             if value >= 10 and value == int(value):

@@ -569,3 +569,12 @@ def test_a_name_cut_off_at_the_end_of_a_text_is_not_a_fact() -> None:
     cut = marks("Die Polizei befragte am Montag in Hamburg Nadia Karme", "de")
     assert any(v.endswith("Nadia Karmel") for v in whole.values()), whole
     assert not [v for v in cut.values() if "Karme" in v], cut
+
+
+def test_a_country_is_one_fact_in_every_language() -> None:
+    """Reproduced: "Russia (1 of 2)" while the German article says "Russland"."""
+    from summarize.stories import marks
+
+    german = marks("Die Regierung teilte mit, Russland schickte am Montag Truppen.", "de")
+    english = marks("The government said Russia sent troops on Monday.", "en")
+    assert german.get("w:russia") == "Russland" and english.get("w:russia") == "Russia"
