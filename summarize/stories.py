@@ -334,9 +334,8 @@ def marks(text: str, lang: str) -> dict[str, str]:
     # that end is a fragment ("Nadia Karme"), never shown as a fact.
     cut = len(text.rstrip()) if not re.search(r"[.!?…»\"”’')\]]\s*$", text) else None
     for name, _, end in names(text, lang):
-        if cut is not None and end >= cut:
-            continue
-        shown = fact_name(name, lang, lowered)
+        # Its keys still group stories (as every name's do); it is not shown.
+        shown = "" if cut is not None and end >= cut else fact_name(name, lang, lowered)
         for word in re.findall(r"\w+", name):
             folded = canonical_word(word)
             if len(folded) > 2 and folded not in GENERIC_WORDS and not out.get("w:" + folded):
@@ -348,7 +347,9 @@ def marks(text: str, lang: str) -> dict[str, str]:
         if cut is not None and match.end() >= cut:
             continue
         if word[:1].isupper() and is_territory(word):
-            out.setdefault("w:" + canonical_word(word), word)
+            key = canonical_word(word)
+            if "w:" + key not in out:  # `t:`: a fact to show, not a feature of the grouping
+                out.setdefault("t:" + key, word)
     for mention in numbers(text):
         for value in mention.values:
             if value >= 10 and value == int(value):
@@ -461,7 +462,11 @@ def member(
     """An article as the grouping sees it. `known`: its text is in the store already, which
     needs only its id and dates (its features were kept when it was added)."""
     weights, found = ({}, {}) if known else terms(text, lang, title, pivot)
-    keys = frozenset(found if len(text) <= LEDE_CHARS else marks(text[:LEDE_CHARS], lang))
+    keys = frozenset(
+        k
+        for k in (found if len(text) <= LEDE_CHARS else marks(text[:LEDE_CHARS], lang))
+        if not k.startswith("t:")
+    )
     now = time.time()
     return Member(
         article_hash,
@@ -1069,7 +1074,7 @@ class StoryStore:
         touched: dict[str, None],
     ) -> None:
         content = _hash_features([m.terms for m in new])
-        named = _hash_features([{k: 1.0 for k in m.marks} for m in new])
+        named = _hash_features([{k: 1.0 for k in m.marks if not k.startswith("t:")} for m in new])
         # Document frequencies first: the batch's own articles inform its weights.
         counts = Counter(
             int(b)
@@ -1548,9 +1553,14 @@ def only_some_report(story: Story, limit: int = 20) -> list[dict[str, Any]]:
     shown: dict[str, str] = {}
     reports = story.reports  # a copy reports nothing of its own
     for m in reports:
-        for key, written in m.marks.items():
+        # A country found only by its name in any language (`t:`) is the same fact as one
+        # found among the article's names (`w:`): "Russland" reports Russia.
+        for key in {"w:" + k[2:] if k.startswith("t:") else k for k in m.marks}:
             counts[key] += 1
-            shown.setdefault(key, written)
+        for key, written in m.marks.items():
+            key = "w:" + key[2:] if key.startswith("t:") else key
+            if not shown.get(key):  # a whole name over a fragment cut at a text's end ("")
+                shown[key] = written
     partial = sorted(
         (k for k, n in counts.items() if n < len(reports)), key=lambda k: (-counts[k], k)
     )

@@ -577,4 +577,12 @@ def test_a_country_is_one_fact_in_every_language() -> None:
 
     german = marks("Die Regierung teilte mit, Russland schickte am Montag Truppen.", "de")
     english = marks("The government said Russia sent troops on Monday.", "en")
-    assert german.get("w:russia") == "Russland" and english.get("w:russia") == "Russia"
+    # Found by its name in any language: a fact to show, counted with the English "Russia",
+    # and no feature of the grouping (its fit is unchanged).
+    assert german.get("t:russia") == "Russland" and english.get("w:russia") == "Russia"
+    from summarize.stories import Story, StoryMember, only_some_report
+
+    one = StoryMember("h1", "a", "de", None, None, 0.0, german, None)
+    two = StoryMember("h2", "b", "en", None, None, 1.0, english, None)
+    values = [x["value"] for x in only_some_report(Story("s", (one, two), 0.0, 1.0))]
+    assert not [v for v in values if v in ("Russia", "Russland")], values
