@@ -137,6 +137,13 @@ def test_a_job_an_approval_and_a_story_tell_the_receivers(
             )
             # The payload carries the text it published: the one the approver saw.
             assert approved["texts"] == {"summary": shown["to_approve"]}
+
+            # The receiver has the event a moment before the outbox records its 2xx.
+            def listed_all_delivered() -> bool:
+                got = client.get("/v1/deliveries", headers=admin).json()["deliveries"]
+                return {d["status"] for d in got} == {"delivered"}
+
+            wait_for(listed_all_delivered)
             listed = client.get("/v1/deliveries", headers=admin).json()
             assert {d["status"] for d in listed["deliveries"]} == {"delivered"}
             assert {d["type"] for d in listed["deliveries"]} >= {
