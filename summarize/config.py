@@ -128,9 +128,13 @@ class Settings:
     ninjs_version: str = "3.1"
     ninjs_drafts: bool = False
     ninjs_uri_prefix: str = "urn:summarize:"
-    # Feeds (run FEED, watch --feed, serve --feed): each request's timeout, body cap and
-    # redirects, requests at a time per host, robots.txt honoured, seconds between polls.
+    # Feeds (run FEED, watch --feed, serve --feed): each request's timeout (connect, each wait
+    # for bytes), each fetch's whole deadline (redirects and robots.txt included) and slowest
+    # average rate in bytes a second, body cap and redirects, requests at a time per host,
+    # robots.txt honoured, seconds between polls.
     feed_timeout: float = 10.0
+    feed_deadline: float = 30.0
+    feed_min_rate: int = 512
     feed_max_bytes: int = 5_000_000
     feed_max_redirects: int = 5
     feed_per_host: int = 2
@@ -512,6 +516,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError(
             "feed_timeout must be positive, feed_max_bytes at least 1024, feed_per_host at least 1"
         )
+    if settings.feed_deadline <= 0 or settings.feed_min_rate < 0:
+        raise ConfigError("feed_deadline must be positive, feed_min_rate 0 (no minimum) or more")
     if settings.feed_max_redirects < 0 or settings.feed_every < 1:
         raise ConfigError("feed_max_redirects must be 0 or more, feed_every at least 1 second")
     for url in settings.notify:
@@ -522,6 +528,17 @@ def validate(settings: Settings) -> None:
             "notify needs notify_secret (SUMMARIZE_NOTIFY_SECRET): receivers verify each "
             "event's signature with it"
         )
+    if settings.notify_secret.startswith("whsec_"):
+        import base64
+        import binascii
+
+        try:
+            base64.b64decode(settings.notify_secret.removeprefix("whsec_"), validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigError(
+                "notify_secret starts with whsec_ but what follows is not base64: give a "
+                "Standard Webhooks secret (whsec_<base64>) or any string without the prefix"
+            ) from None
     if settings.ninjs_version not in ("3.1", "2.2"):
         raise ConfigError(f"ninjs_version {settings.ninjs_version!r}: choose 3.1 or 2.2")
     if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", settings.ninjs_uri_prefix):

@@ -19,7 +19,7 @@ from summarize.config import Settings
 from summarize.errors import InputError, UsageError
 from summarize.feeds import is_address, is_feed_file
 from summarize.formats import Decoded, decode, html_text, markdown_text
-from summarize.text import normalize, safe_name, text_hash
+from summarize.text import lone_surrogate, normalize, safe_name, text_hash
 from summarize.types import Article, Skipped, SourceError
 
 if TYPE_CHECKING:
@@ -96,6 +96,8 @@ class Ingested:
 
 
 def _error(source: str, exc: InputError, article_id: str | None = None) -> SourceError:
+    if article_id is not None and lone_surrogate(article_id) is not None:  # reportable as text
+        article_id = article_id.encode("utf-8", "backslashreplace").decode("utf-8")
     return SourceError(source=source, type=type(exc).__name__, message=exc.reason, id=article_id)
 
 
@@ -225,6 +227,8 @@ class Reader:
             s = self.settings
             policy = FetchPolicy(
                 timeout=s.feed_timeout,
+                deadline=s.feed_deadline,
+                min_rate=s.feed_min_rate,
                 max_bytes=s.feed_max_bytes,
                 max_redirects=s.feed_max_redirects,
                 per_host=s.feed_per_host,
@@ -318,6 +322,13 @@ class Reader:
     ) -> Article:
         if not isinstance(obj, dict):
             raise InputError(where, "each record must be a JSON object with 'id' and 'text'")
+        broken = lone_surrogate(obj)
+        if broken is not None:
+            raise InputError(
+                where,
+                f"'{broken}' holds a lone surrogate (an unpaired \\ud800-\\udfff escape), "
+                "which is not text",
+            )
         if "text" not in obj:
             raise InputError(where, "missing the 'text' field")
         if not isinstance(obj["text"], str):

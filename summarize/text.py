@@ -246,6 +246,31 @@ def lede(text: str, limit: int = 160) -> str:
     return out
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: object, where: str = "") -> str | None:
+    """Where in a parsed JSON value a string (or key) holds a lone surrogate, as a dotted
+    path (`articles.0.title`; "" for the value itself), or None. Such a string is not text:
+    it cannot be encoded, hashed or stored, so a boundary refuses it by name."""
+    if isinstance(value, str):
+        return where if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and _SURROGATE.search(key):
+                return f"{where}.(a key)" if where else "(a key)"
+            found = lone_surrogate(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = lone_surrogate(item, f"{where}.{i}" if where else str(i))
+            if found is not None:
+                return found
+    return None
+
+
 def safe_name(article_id: str) -> str:
     """A file name that cannot leave the output folder nor collide with another id.
 

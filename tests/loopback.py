@@ -54,14 +54,40 @@ def page(text: str, title: str) -> str:
 class Site:
     """A loopback web site whose pages the test sets, with faults on given paths."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.pages: dict[str, tuple[int, str, bytes, dict[str, str]]] = {}
         self.hits: list[tuple[str, dict[str, str]]] = []
+        self.redirects: dict[str, str] = {}
+        self.trickles: dict[str, tuple[bytes, float, str]] = {}
+        self.extra: list[Site] = []  # more sites a test made, closed with this one
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 site.hits.append((self.path, dict(self.headers)))
+                to = site.redirects.get(self.path)
+                if to is None and self.path.startswith("/redir?to="):
+                    to = self.path.removeprefix("/redir?to=")
+                if to is not None:
+                    self.send_response(302)
+                    self.send_header("Location", to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if self.path in site.trickles:  # a byte at a time, slower than any deadline
+                    body, every, kind = site.trickles[self.path]
+                    self.send_response(200)
+                    self.send_header("Content-Type", kind)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    for byte in body:
+                        try:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                        except OSError:
+                            return
+                        time.sleep(every)
+                    return
                 if self.path == "/slow.rss":
                     time.sleep(3)
                 if self.path == "/loop":
@@ -88,8 +114,9 @@ class Site:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://{host}:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def put(
@@ -98,8 +125,19 @@ class Site:
         data = body.encode("utf-8") if isinstance(body, str) else body
         self.pages[path] = (200, kind, data, dict(hdr))
 
+    def redirect(self, path: str, to: str) -> None:
+        self.redirects[path] = to
+
+    def trickle(
+        self, path: str, body: bytes, every: float, kind: str = "application/rss+xml"
+    ) -> None:
+        self.trickles[path] = (body, every, kind)
+
     def close(self) -> None:
+        for other in self.extra:
+            other.close()
         self.server.shutdown()
+        self.server.server_close()
 
 
 class Receiver:

@@ -243,3 +243,8 @@ def test_the_readmes_receiver_verifies_what_the_service_signs() -> None:
     }
     assert space["verify"](SECRET, headers, body)
     assert not space["verify"](SECRET, headers, body.replace(b"finished", b"failed"))
+    # Any string is a secret too, as the README says (it raised binascii.Error before).
+    for plain in ("correct horse battery staple", "s3cr#t!", "whsec"):
+        headers["webhook-signature"] = sign(plain, "evt_2", now, body)
+        assert space["verify"](plain, headers, body)
+        assert not space["verify"](plain + "x", headers, body)

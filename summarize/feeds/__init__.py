@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from summarize.feeds.fetch import Fetcher, FetchError, FetchPolicy
+from summarize.feeds.fetch import Fetcher, FetchError, FetchPolicy, trusted_origins
 from summarize.feeds.store import FeedStore
 
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
@@ -146,6 +146,12 @@ class FeedReader:
         self.fetcher.close()
         self.store.close()
 
+    def __enter__(self) -> FeedReader:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
     def done(self, sources: Sequence[str]) -> None:
         """These entries went through: a later poll hands them on only if their text changes."""
         for source in sources:
@@ -172,8 +178,11 @@ class FeedReader:
                 return None, "", FeedProblem(feed, f"cannot be read ({exc.strerror})")
         etag, modified, kept = self.store.validators(feed)
         try:
-            got = self.fetcher.get(
-                feed, etag=etag if kept else None, modified=modified if kept else None
+            got = self.fetcher.get(  # the operator named this feed: its own origin is trusted
+                feed,
+                etag=etag if kept else None,
+                modified=modified if kept else None,
+                trusted=trusted_origins(feed),
             )
         except FetchError as exc:
             self.store.failed(feed, str(exc))
@@ -287,8 +296,6 @@ class FeedReader:
 
         if not is_address(url):
             return None, f"its link is not a web address ({url})"
-        if _private(url) and urlsplit(url).hostname != urlsplit(feed).hostname:
-            return None, "its link is on a private address, and not the feed's own host"
         etag, modified, kept = self.store.page(url)
         try:
             got = self.fetcher.get(
@@ -296,6 +303,7 @@ class FeedReader:
                 etag=etag if kept else None,
                 modified=modified if kept else None,
                 html_only=True,
+                trusted=trusted_origins(feed) if is_address(feed) else (),
             )
         except FetchError as exc:
             return None, str(exc)
@@ -309,24 +317,6 @@ class FeedReader:
             return None, "no article text found on its page"
         self.store.keep_page(url, got.etag, got.last_modified, text)
         return text, ""
-
-
-def _private(url: str) -> bool:
-    """Whether a link resolves to a loopback, private or link-local address: a feed may point
-    there only at its own host (a wire's entries never make the service probe its network)."""
-    import ipaddress
-    import socket
-
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except (OSError, UnicodeError):
-        return False  # it will fail to fetch, with its own reason
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if address.is_private or address.is_loopback or address.is_link_local:
-            return True
-    return False
 
 
 def _bozo(parsed: Any) -> str:

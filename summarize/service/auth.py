@@ -148,7 +148,7 @@ def authenticate(
     request: Any, keys: Sequence[ApiKey], failures: RateLimiter | None = None
 ) -> ApiKey:
     """The caller's key, checked in constant time against every key; raises ApiError (401, or
-    429 for an address that failed too often, counted per address). Reads headers only, so it
+    429 for an address that sent wrong keys too often, counted per address). Reads headers only, so it
     runs before any body is read."""
     client = str(request.client.host) if request.client else "local"
     if failures is not None and failures.blocked(client):
@@ -160,7 +160,9 @@ def authenticate(
         if hmac.compare_digest(given.strip().encode(), key.secret.encode()):
             found = key
     if scheme.lower() != "bearer" or found is None:
-        if failures is not None:
+        # Only a wrong key is a failed attempt: a request that sends none (a fresh desk tab,
+        # a health probe) guesses nothing, so it never locks colleagues behind one address out.
+        if failures is not None and header.strip():
             failures.take(client)
         raise ApiError(
             401, "unauthorized", "send Authorization: Bearer <key>", {"WWW-Authenticate": "Bearer"}

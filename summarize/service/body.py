@@ -1,11 +1,14 @@
 """The gate every request body passes before the application sees it (pure ASGI, outermost
 but for the security headers).
 
-A body is read only from a caller whose key is valid: without one the answer is 401 (or 429
-for an address that keeps failing) before a byte of it is read. The size limit is enforced on
-the bytes as they arrive, whatever `Content-Length` says or whether it is sent at all (chunked
-uploads), so a 30 MB body is never held. A JSON body nested deeper than any request of ours
-can be is refused (400) before a parser recurses into it.
+A body is read only from a caller whose key is valid, on every route (not only `/v1/`):
+without one the answer is 401 (or 429 for an address that keeps failing) before a byte of it
+is read. The size limit is enforced on the bytes as they arrive, whatever `Content-Length` says
+or whether it is sent at all (chunked uploads), so a 30 MB body is never held. A JSON body
+nested deeper than any request of ours can be is refused (400) before a parser recurses into
+it, and one whose strings hold a lone surrogate (`"\ud800"`, which no UTF-8 text can carry) is
+refused (422, naming the field) before any route stores or hashes it. That work is linear in
+the body's size and runs on a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # No request of this API nests deeper (a job is {articles: [{...}]}, a brief a list of
 # result documents); parsers recurse once per level.
 MAX_JSON_DEPTH = 32
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A string from its opening quote to its closing one, or to the end of an unclosed one. The
+# possessive loop never backtracks and every match ends a string, so the scan is linear (the
+# backtracking form took 27 s on 80 KB of `\"`).
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.?)*+"?', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _WITH_BODY = {"POST", "PUT", "PATCH"}
 
@@ -78,7 +84,7 @@ class BodyGate:
         from starlette.requests import Request
 
         request = Request(scope)
-        if self.keys and scope["path"].startswith("/v1/"):
+        if self.keys:  # every route: no work on a body before its key is checked
             authenticate(request, self.keys, self.failures)
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
@@ -98,13 +104,44 @@ class BodyGate:
                 break
         body = b"".join(chunks)
         kind = request.headers.get("content-type", "")
-        if body and ("json" in kind or not kind) and json_depth(body) > MAX_JSON_DEPTH:
-            raise ApiError(
-                400,
-                "invalid_json",
-                f"the JSON nests deeper than {MAX_JSON_DEPTH} levels; no request of this API does",
-            )
+        if body and ("json" in kind or not kind):
+            from starlette.concurrency import run_in_threadpool
+
+            await run_in_threadpool(check_json, body)
         return body
+
+
+def check_json(body: bytes) -> None:
+    """Refuse a JSON (or JSONL) body nested too deep (400) or holding a lone surrogate (422).
+    A body that does not parse is left for its route to refuse in its own words."""
+    import json
+
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise ApiError(
+            400,
+            "invalid_json",
+            f"the JSON nests deeper than {MAX_JSON_DEPTH} levels; no request of this API does",
+        )
+    if b"\\u" not in body:
+        return  # a lone surrogate in JSON is always an escape
+    from summarize.text import lone_surrogate
+
+    try:
+        docs = [json.loads(body)]
+    except ValueError:
+        try:  # JSONL: a document a line
+            docs = [json.loads(line) for line in body.splitlines() if line.strip()]
+        except ValueError:
+            return
+    for doc in docs:
+        where = lone_surrogate(doc)
+        if where is not None:
+            raise ApiError(
+                422,
+                "invalid_text",
+                f"{where or 'the body'}: holds a lone surrogate (an unpaired \\ud800-\\udfff "
+                "escape), which is not text; send valid Unicode",
+            )
 
 
 def _too_large(what: str, limit: int) -> ApiError:

@@ -45,16 +45,23 @@ class JobDesk(Desk):
         self.svc, self.job_id = svc, job_id
         self.scope = job_id
         self._texts: dict[str, str] | None = None
+        self._rows: list[dict[str, Any]] | None = None
 
     def machine_docs(self) -> dict[str, dict[str, Any]]:
         from summarize import review
 
-        docs = {
-            str(doc["id"]): doc for doc in self.svc.store.results(self.job_id) if "error" not in doc
-        }
+        docs = {str(doc["id"]): doc for doc in self.job_results() if "error" not in doc}
         for story in self.svc.store.stories(self.job_id):
             docs[review.item_id(story)] = story
         return docs
+
+    def job_results(self) -> list[dict[str, Any]]:
+        """The job's results, read once per request: every view of one answer (the published
+        documents, the job's order, its failures) comes from the same read, so an article
+        finishing meanwhile cannot be in one and missing from the other."""
+        if self._rows is None:
+            self._rows = self.svc.store.results(self.job_id)
+        return self._rows
 
     def _job_texts(self) -> dict[str, str]:
         from summarize.service.worker import article_id
@@ -93,6 +100,14 @@ def _desk(job_id: str, svc: ServiceDep) -> Desk:
 
 
 DeskDep = Annotated[Desk, Depends(_desk)]
+
+
+def _results(desk: Desk) -> list[dict[str, Any]]:
+    """A job's results from the read its desk made for this request."""
+    assert isinstance(desk, JobDesk)
+    return desk.job_results()
+
+
 IfMatch = Annotated[str | None, Header()]
 
 
@@ -298,7 +313,7 @@ def job_items(job_id: str, desk: DeskDep, svc: ServiceDep, _: KeyDep) -> dict[st
                 if isinstance(r.get("error"), dict)
                 else str(r.get("error")),
             }
-            for r in svc.store.results(job_id)
+            for r in _results(desk)
             if "error" in r
         ]
     info = svc.store.get(job_id) if job_id != FOLDER else {"id": FOLDER}
@@ -389,10 +404,17 @@ class PresenceIn(BaseModel):
 
 @router.post("/v1/jobs/{job_id}/items/{item:path}/presence")
 def presence(
-    job_id: str, item: str, body: PresenceIn, svc: ServiceDep, key: KeyDep
+    job_id: str, item: str, body: PresenceIn, desk: DeskDep, svc: ServiceDep, key: KeyDep
 ) -> dict[str, Any]:
     """A desk page's heartbeat while it has `item` open: who else is there, and what they are
-    editing (a page beats every 10 s; one silent for 25 s has left)."""
+    editing (a page beats every 10 s; one silent for 25 s has left). Editors only, on items
+    that exist: a reader never shows as editing, and no one holds a made-up item."""
+    from summarize import review
+
+    require_editor(key)
+    doc = _published_item(desk, item)  # 404 for an item the job does not have
+    if body.field is not None and body.field not in review.fields(doc):
+        raise ApiError(422, "invalid_field", f"{item} has no field {body.field!r}")
     if body.leaving:
         svc.presence.leave(job_id, item, key.name)
         return {"here": []}
@@ -576,7 +598,7 @@ def job_results(
         return _ninjs(desk, docs, stories, ninjs_version, drafts)
     if job_id != FOLDER:  # in the job's order, its failures in their places
         by_id = {str(d["id"]): d for d in docs}
-        docs = [r if "error" in r else by_id[str(r["id"])] for r in svc.store.results(job_id)]
+        docs = [r if "error" in r else by_id[str(r["id"])] for r in _results(desk)]
     if format == "jsonl":
         return PlainTextResponse(jsonl_results(docs), media_type="application/jsonl")
     return JSONResponse(docs)
