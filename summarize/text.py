@@ -107,14 +107,25 @@ _ABBREVIATIONS = frozenset(
 )
 # A sentence ends at . ! ? … or the Arabic question mark ؟, with any closing quotes or
 # brackets, before whitespace. The Arabic comma ، and semicolon ؛ never end a sentence.
-_BOUNDARY = re.compile(r"""([.!?…؟۔]+(?:[ \u00a0\u202f]?[»”])?['"’)\]]*)(\s+)""")
-_INITIAL = re.compile(r"(?:^|\s)(?:[A-Z]|[A-Z]\.[A-Z])$")
+# A sentence's end: starting only at the first mark of a run and never giving marks back, so a
+# long run of them ("....") is scanned once, not once from each mark (that was quadratic).
+_BOUNDARY = re.compile(
+    r"""(?<![.!?…؟۔])([.!?…؟۔]++(?:[ \u00a0\u202f]?[»”])?['"’)\]]*+)(\s+)"""
+)
+_INITIAL = re.compile(r"[A-Z]|[A-Z]\.[A-Z]")
 
 
 def _ends_with_abbreviation(before: str) -> bool:
-    word = before.rsplit(None, 1)[-1] if before.strip() else ""
-    word = word.lstrip("(\"'“‘«").rstrip(".").lower()
-    return word in _ABBREVIATIONS or bool(_INITIAL.search(before))
+    """Whether the sentence so far ends with an abbreviation or an initial. Only its last word
+    is read: reading the whole sentence so far made a text of initials ("A. A. A. …")
+    quadratic, since each initial keeps the sentence open."""
+    tail = before[-80:]
+    parts = tail.rsplit(None, 1)
+    if not parts or before[-1:].isspace() or (len(parts) == 1 and len(tail) < len(before)):
+        return False  # nothing, a space, or a word longer than any abbreviation
+    last = parts[-1]
+    word = last.lstrip("(\"'“‘«").rstrip(".").lower()
+    return word in _ABBREVIATIONS or bool(_INITIAL.fullmatch(last))
 
 
 def split_paragraphs(text: str) -> list[str]:

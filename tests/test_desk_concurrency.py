@@ -1,8 +1,10 @@
 """Sixteen desk clients at once on a real server, bounded in time: no answer is a 500, every
 field's versions run without a gap, and every write the server accepted is in the history.
+Four of them poll a second job's results (JSON and ninjs) while it runs.
 
 Reproduced before: with 16 clients, 8 of 2,205 desk requests answered 500 (a Snowball stemmer
-shared across threads), and the writes among them had been committed.
+shared across threads), and the writes among them had been committed; and results polled
+while a job ran answered 500 when an article finished between two reads of them.
 """
 
 from __future__ import annotations
@@ -50,6 +52,13 @@ def test_sixteen_editors_at_once(tiny: dict[str, Path], tmp_path: Path) -> None:
             assert time.monotonic() < deadline + 120
             time.sleep(0.2)
         items = [a["id"] for a in articles]
+        running = [
+            {"id": f"run-{i}-{a['id']}", "text": f"{a['text']}\n\nUpdate {i}."}
+            for i in range(4)
+            for a in articles
+        ]
+        second = httpx.post(f"{base}/v1/jobs", json={"articles": running}, headers=boss)
+        polls: list[tuple[int, int]] = []  # (status, results seen) while the second job runs
 
         def client(n: int) -> list[tuple[int, str, str, str, str]]:
             rng = random.Random(n)
@@ -58,6 +67,12 @@ def test_sixteen_editors_at_once(tiny: dict[str, Path], tmp_path: Path) -> None:
             stop = time.monotonic() + SECONDS
             with httpx.Client(base_url=base, headers=auth, timeout=60) as http:
                 i = 0
+                while n < 4 and time.monotonic() < stop:  # four pollers
+                    kind = "ninjs" if i % 2 else "json"
+                    got = http.get(f"/v1/jobs/{second.json()['id']}/results?format={kind}")
+                    polls.append((got.status_code, len(got.json()) if got.is_success else -1))
+                    out.append((got.status_code, "get", "", "", ""))
+                    i += 1
                 while time.monotonic() < stop:
                     item, field = rng.choice(items[:2]), rng.choice(FIELDS)
                     url = f"/v1/jobs/{job}/items/{item}"
@@ -91,6 +106,13 @@ def test_sixteen_editors_at_once(tiny: dict[str, Path], tmp_path: Path) -> None:
             statuses[status] += 1
         assert all(s < 500 for s in statuses), dict(statuses)
         assert set(statuses) <= {200, 409}, dict(statuses)
+        seen = sorted({n for s, n in polls if s == 200})
+        print(
+            f"\nsixteen clients: statuses {dict(statuses)}; {len(polls)} polls of a running job "
+            f"saw {seen[0] if seen else 0} to {seen[-1] if seen else 0} results"
+        )
+        assert second.status_code == 202 and len(polls) >= 4
+        assert {s for s, _ in polls} == {200}, polls
         accepted = [r for r in done if r[0] == 200 and r[1] != "get"]
         assert len(accepted) >= CLIENTS, "too few writes to say anything"
         history: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)

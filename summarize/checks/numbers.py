@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 
@@ -44,7 +45,8 @@ _SCALE_AFTER = re.compile(
     re.IGNORECASE,
 )
 
-_ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th|e|er|ère|ème)\b", re.IGNORECASE)
+# From the first digit of a run only, digits never given back: linear on a run of digits.
+_ORDINAL = re.compile(r"(?<!\d)(\d++)(?:st|nd|rd|th|e|er|ère|ème)\b", re.IGNORECASE)
 _SPACE_SEP = re.compile(r"[ \u00a0\u202f\u2009]")
 
 
@@ -56,7 +58,9 @@ def _readings(raw: str) -> set[float]:
     for thousands, decimal in ((",", "."), (".", ",")):
         th, dec = re.escape(thousands), re.escape(decimal)
         if re.fullmatch(rf"\d{{1,3}}(?:{th}\d{{3}})*(?:{dec}\d+)?|\d+(?:{dec}\d+)?", s):
-            out.add(float(s.replace(thousands, "").replace(decimal, ".")))
+            value = float(s.replace(thousands, "").replace(decimal, "."))
+            if math.isfinite(value):  # 400 digits in a row is no number anyone reads
+                out.add(value)
     return out
 
 
@@ -113,21 +117,41 @@ def _word_mentions(text: str, threshold: int = 0) -> list[NumberMention]:
         NumberMention(m.group(0), m.start(), m.end(), frozenset({0.5 * _SCALES[m[1].lower()]}))
         for m in _HALF.finditer(spaced)
     ]
-    before = spaced.split()
-    for lang in WORD_NUMBER_LANGS:
-        converted = alpha2digit(spaced, lang, threshold=threshold)
-        if converted == spaced:
-            continue
-        after = converted.split()
-        matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
-        for op, i1, i2, j1, j2 in matcher.get_opcodes():
-            if op != "replace":
+    for piece in _pieces(spaced):
+        before = piece.split()
+        for lang in WORD_NUMBER_LANGS:
+            converted = alpha2digit(piece, lang, threshold=threshold)
+            if converted == piece:
                 continue
-            words = " ".join(before[i1:i2])  # as the text writes it: `twenty`, not `20`
-            if _VAGUE.match(words):
-                continue
-            for mention in numbers(" ".join(after[j1:j2])):
-                out.append(NumberMention(words, 0, 0, mention.values))
+            after = converted.split()
+            matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+            for op, i1, i2, j1, j2 in matcher.get_opcodes():
+                if op != "replace":
+                    continue
+                words = " ".join(before[i1:i2])  # as the text writes it: `twenty`, not `20`
+                if _VAGUE.match(words):
+                    continue
+                for mention in numbers(" ".join(after[j1:j2])):
+                    out.append(NumberMention(words, 0, 0, mention.values))
+    return out
+
+
+PIECE_WORDS = 150
+
+
+def _pieces(text: str) -> list[str]:
+    """A text in pieces of whole sentences, none over PIECE_WORDS words: a spelled-out number
+    never spans sentences, and aligning a piece's words before and after conversion grows
+    with the square of its length (a 16,000-character run of "hundreds of" took 79 s whole)."""
+    from summarize.text import split_sentences
+
+    words = text.split()
+    if len(words) <= PIECE_WORDS:
+        return [text]
+    out: list[str] = []
+    for sentence in split_sentences(text):
+        tokens = sentence.split()
+        out += [" ".join(tokens[i : i + PIECE_WORDS]) for i in range(0, len(tokens), PIECE_WORDS)]
     return out
 
 
@@ -138,7 +162,9 @@ def _word_numbers(text: str) -> set[float]:
     for mention in _word_mentions(text):
         out |= mention.values
     for match in _ORDINAL.finditer(text.translate(_DIGITS)):
-        out.add(float(match.group(1)))
+        value = float(match.group(1))
+        if math.isfinite(value):
+            out.add(value)
     return out
 
 

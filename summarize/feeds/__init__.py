@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import html
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -206,9 +207,10 @@ class FeedReader:
         if parsed.bozo and parsed.entries:
             yield FeedProblem(
                 feed,
-                f"malformed feed ({_bozo(parsed)}): the {len(parsed.entries)} entries read "
-                "before the error are processed",
+                f"malformed feed ({_bozo(parsed)}): the {len(parsed.entries)} entries that "
+                "could be read are processed",
             )
+            yield from _lost(feed, body, parsed.entries)
         info = parsed.feed
         outlet = info.get("title") or urlsplit(feed).netloc or Path(feed).stem
         feed_lang = _lang(info.get("language"), (info.get("title_detail") or {}).get("language"))
@@ -319,6 +321,37 @@ class FeedReader:
         return text, ""
 
 
+# Where entries start in a feed's bytes, and an entry's own id: bounded patterns, so a hostile
+# feed cannot make the scan backtrack (each match looks at most a few thousand bytes ahead).
+_ENTRY_START = re.compile(rb"<(?:item|entry)[\s>]", re.I)
+_ENTRY_ID = re.compile(rb"<(?:guid|id)\b[^>]{0,200}>\s{0,50}([^<\s]{1,2000})", re.I)
+
+
+def _lost(feed: str, body: bytes, entries: Sequence[Any]) -> Iterator[FeedProblem]:
+    """Entries a malformed feed holds that the parser could not read (it skips the one after
+    a broken spot): one line each, by id when the bytes give one, so none vanishes unsaid."""
+    starts = [m.start() for m in _ENTRY_START.finditer(body)]
+    if len(starts) <= len(entries):
+        return
+    read = {str(e.get("id") or e.get("guid") or "") for e in entries}
+    unnamed = len(starts) - len(entries)
+    for start, end in zip(starts, [*starts[1:], len(body)], strict=True):
+        found = _ENTRY_ID.search(body, start, min(end, start + 20_000))
+        if found is None:
+            continue
+        entry_id = html.unescape(found.group(1).decode("utf-8", "replace"))
+        if entry_id not in read:
+            unnamed -= 1
+            yield FeedProblem(
+                f"{feed}#{entry_id}",
+                "this entry could not be read: the feed is malformed at or just before it",
+            )
+    if unnamed > 0:
+        yield FeedProblem(
+            feed, f"{unnamed} more entries could not be read where the feed is malformed"
+        )
+
+
 def _bozo(parsed: Any) -> str:
     exc = parsed.get("bozo_exception")
     return f"{type(exc).__name__}: {exc}" if exc else "not well-formed"
@@ -331,7 +364,8 @@ def _not_a_feed(body: bytes, kind: str, parsed: Any, feed: str) -> str:
         (b"<!doctype html", b"<html")
     ):
         found = re.search(
-            rb"""<link[^>]+type=["']application/(?:rss|atom)\+xml["'][^>]*href=["']([^"']+)""",
+            rb"""<link[^>]{1,500}type=["']application/(?:rss|atom)\+xml["'][^>]{0,500}"""
+            rb"""href=["']([^"']{1,2000})""",
             body,
             re.I,
         )

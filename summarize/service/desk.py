@@ -30,7 +30,7 @@ from summarize.languages import is_rtl
 from summarize.review import FOLDER, MAX_FIELD_CHARS, Conflict, signature
 from summarize.review.desk import Desk, NeedsAcknowledgement, queue_line
 from summarize.service.auth import ApiError, require_editor
-from summarize.service.routes import KeyDep, Service, ServiceDep
+from summarize.service.routes import KeyDep, Service, ServiceDep, api_link
 
 router = APIRouter()
 log = logging.getLogger("summarize.service")
@@ -290,7 +290,21 @@ def desk_jobs(svc: ServiceDep, _: KeyDep) -> dict[str, Any]:
     return {"jobs": svc.store.recent(), "folder": FOLDER}
 
 
-@router.get("/v1/jobs/{job_id}/items")
+_ITEM = {"job_id": "$request.path.job_id", "item": "$response.body#/items/0/item"}
+_ITEM_PATH = "/v1/jobs/{job_id}/items/{item}"
+ITEM_LINKS = {
+    "item": api_link(_ITEM_PATH, "get", **_ITEM),
+    "edit": api_link(_ITEM_PATH, "patch", **_ITEM),
+    "approve": api_link(_ITEM_PATH + "/approve", "post", **_ITEM),
+    "presence": api_link(_ITEM_PATH + "/presence", "post", **_ITEM),
+    "withdraw": api_link(_ITEM_PATH + "/withdraw", "post", **_ITEM),
+}
+
+
+@router.get(
+    "/v1/jobs/{job_id}/items",
+    responses={200: {"description": "The job's items and failures", "links": ITEM_LINKS}},
+)
 def job_items(job_id: str, desk: DeskDep, svc: ServiceDep, _: KeyDep) -> dict[str, Any]:
     note = None
     try:

@@ -79,6 +79,22 @@ class JobIn(BaseModel):
     label: str | None = Field(default=None, max_length=200)
 
 
+def api_link(path: str, method: str, **parameters: str) -> dict[str, Any]:
+    """An OpenAPI link to another operation, so clients and the stateful API tests can follow
+    an answer's ids (a job's id to its status, results, items and briefs)."""
+    ref = "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+    return {"operationRef": ref, "parameters": parameters}
+
+
+_JOB = "$response.body#/id"
+JOB_LINKS = {
+    "status": api_link("/v1/jobs/{job_id}", "get", job_id=_JOB),
+    "cancel": api_link("/v1/jobs/{job_id}", "delete", job_id=_JOB),
+    "results": api_link("/v1/jobs/{job_id}/results", "get", job_id=_JOB),
+    "items": api_link("/v1/jobs/{job_id}/items", "get", job_id=_JOB),
+    "brief": api_link("/v1/jobs/{job_id}/brief.{fmt}", "get", job_id=_JOB),
+}
+
 ServiceDep = Annotated[Service, Depends(service)]
 KeyDep = Annotated[ApiKey, Depends(authorised)]
 router = APIRouter()
@@ -185,7 +201,19 @@ def _unique_ids(job: JobIn) -> None:
         )
 
 
-@router.post("/v1/jobs", status_code=202)
+def _job_schema() -> dict[str, Any]:
+    """JobIn as the OpenAPI document states it (the route reads JSON or JSONL itself)."""
+    schema = JobIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)  # ArticleIn is a component already (POST /v1/summarize)
+    return {"content": {"application/json": {"schema": schema}}, "required": True}
+
+
+@router.post(
+    "/v1/jobs",
+    status_code=202,
+    responses={202: {"description": "The job, queued", "links": JOB_LINKS}},
+    openapi_extra={"requestBody": _job_schema()},
+)
 async def create_job(request: Request, svc: ServiceDep, key: KeyDep) -> JSONResponse:
     require_admin(key)
     raw = await request.body()
