@@ -109,9 +109,7 @@ _ABBREVIATIONS = frozenset(
 # brackets, before whitespace. The Arabic comma ، and semicolon ؛ never end a sentence.
 # A sentence's end: starting only at the first mark of a run and never giving marks back, so a
 # long run of them ("....") is scanned once, not once from each mark (that was quadratic).
-_BOUNDARY = re.compile(
-    r"""(?<![.!?…؟۔])([.!?…؟۔]++(?:[ \u00a0\u202f]?[»”])?['"’)\]]*+)(\s+)"""
-)
+_BOUNDARY = re.compile(r"""(?<![.!?…؟۔])([.!?…؟۔]++(?:[ \u00a0\u202f]?[»”])?['"’)\]]*+)(\s+)""")
 _INITIAL = re.compile(r"[A-Z]|[A-Z]\.[A-Z]")
 
 

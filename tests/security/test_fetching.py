@@ -243,8 +243,9 @@ def test_the_feed_scans_stay_linear_on_hostile_bytes() -> None:
     hostile = {
         "ids without an end": lambda n: b"<item>" + b"<guid " * n,
         "starts without ids": lambda n: b"<item>" * n,
-        "a feed link that never closes": lambda n: b"<html><link type='application/rss+xml'"
-        + b" x" * n,
+        "a feed link that never closes": lambda n: (
+            b"<html><link type='application/rss+xml'" + b" x" * n
+        ),
         "many link starts": lambda n: b"<html>" + b"<link " * n,
     }
     for name, make in hostile.items():
