@@ -123,11 +123,24 @@ def markdown_text(source_text: str) -> tuple[str, str | None]:
     return "\n\n".join(blocks), title
 
 
+class MissingDependency(InputError):
+    """A format this environment cannot read: a package it needs does not import."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("", reason)
+
+
 def html_text(source_text: str) -> tuple[str, str | None, str | None]:
     """Main text, title and publication date of a web page (`article:published_time`, JSON-LD
     `datePublished` and the like, as trafilatura reads them); navigation, widgets and footers
     are dropped."""
-    import trafilatura
+    try:
+        import trafilatura
+    except ImportError as exc:  # its jusText needs lxml_html_clean, which old pips skip
+        raise MissingDependency(
+            f"HTML cannot be read: trafilatura does not import ({exc}); "
+            "run `pip install lxml_html_clean trafilatura` in this environment"
+        ) from None
 
     doc = trafilatura.bare_extraction(
         source_text,

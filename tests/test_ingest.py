@@ -256,3 +256,19 @@ def test_a_wrapped_markdown_paragraph_keeps_its_spaces(tmp_path: Path) -> None:
     assert article.text == (
         "The first line of a paragraph wraps onto the second line, and a hard break."
     )
+
+
+def test_html_without_its_parser_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With pip 23 lxml's html_clean extra was skipped and trafilatura failed to import: every
+    HTML article said only "(ImportError)". Now each says what is missing and the rest go on."""
+    import sys
+
+    (tmp_path / "page.html").write_text("<html><body><p>Text.</p></body></html>", "utf-8")
+    (tmp_path / "plain.txt").write_text("Parliament met on Tuesday in Lisbon.", "utf-8")
+    monkeypatch.setitem(sys.modules, "trafilatura", None)  # import trafilatura raises
+    got = collect([tmp_path], LOOSE)
+    assert [e.source for e in got.errors] == [str(tmp_path / "page.html")]
+    assert "pip install lxml_html_clean" in got.errors[0].message
+    assert [a.id for a in got.articles] == ["plain.txt"]

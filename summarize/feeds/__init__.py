@@ -22,12 +22,13 @@ import hashlib
 import html
 import re
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from summarize.feeds.fetch import Fetcher, FetchError, FetchPolicy, trusted_origins
+from summarize.feeds.fetch import Fetched, Fetcher, FetchError, FetchPolicy, trusted_origins
 from summarize.feeds.store import FeedStore
 
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
@@ -163,14 +164,43 @@ class FeedReader:
     def read(
         self, sources: Sequence[str], *, only_new: bool = False
     ) -> Iterator[FeedEntry | FeedProblem]:
+        from concurrent.futures import ThreadPoolExecutor
+
         self._ids = {}
+        listed: list[tuple[list[FeedProblem], list[str]]] = []
         for raw in sources:
             feeds, problems = expand(raw)
-            yield from problems
-            for feed in feeds:
-                yield from self._feed(feed, only_new)
+            listed.append((problems, feeds))
+        addresses = list(dict.fromkeys(f for _, feeds in listed for f in feeds if is_address(f)))
+        # Every feed is fetched at once (each within its deadline; the per-host turns still
+        # hold), so a feed that trickles holds only itself, not the feeds after it.
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(addresses)))) as pool:
+            fetches: dict[str, Future[Fetched | FetchError]] = {
+                feed: pool.submit(self._fetch_feed, feed, *self.store.validators(feed))
+                for feed in addresses
+            }
+            for problems, feeds in listed:
+                yield from problems
+                for feed in feeds:
+                    yield from self._feed(feed, only_new, fetches.get(feed))
 
-    def _body(self, feed: str) -> tuple[bytes | None, str, FeedProblem | None]:
+    def _fetch_feed(
+        self, feed: str, etag: str | None, modified: str | None, kept: bytes | None
+    ) -> Fetched | FetchError:
+        """A feed's answer, or why none (run on a pool thread: no store access here)."""
+        try:
+            return self.fetcher.get(  # the operator named this feed: its own origin is trusted
+                feed,
+                etag=etag if kept else None,
+                modified=modified if kept else None,
+                trusted=trusted_origins(feed),
+            )
+        except FetchError as exc:
+            return exc
+
+    def _body(
+        self, feed: str, fetch: Future[Fetched | FetchError] | None = None
+    ) -> tuple[bytes | None, str, FeedProblem | None]:
         """The feed's bytes (the kept ones when it answers 304) and its content type."""
         if not is_address(feed):
             try:
@@ -178,25 +208,21 @@ class FeedReader:
             except OSError as exc:
                 return None, "", FeedProblem(feed, f"cannot be read ({exc.strerror})")
         etag, modified, kept = self.store.validators(feed)
-        try:
-            got = self.fetcher.get(  # the operator named this feed: its own origin is trusted
-                feed,
-                etag=etag if kept else None,
-                modified=modified if kept else None,
-                trusted=trusted_origins(feed),
-            )
-        except FetchError as exc:
-            self.store.failed(feed, str(exc))
-            return None, "", FeedProblem(feed, str(exc))
+        got = fetch.result() if fetch is not None else self._fetch_feed(feed, etag, modified, kept)
+        if isinstance(got, FetchError):
+            self.store.failed(feed, str(got))
+            return None, "", FeedProblem(feed, str(got))
         if got.not_modified and kept is not None:
             return kept, "", None
         self.store.fetched(feed, got.etag, got.last_modified, got.body)
         return got.body, got.content_type, None
 
-    def _feed(self, feed: str, only_new: bool) -> Iterator[FeedEntry | FeedProblem]:
+    def _feed(
+        self, feed: str, only_new: bool, fetch: Future[Fetched | FetchError] | None = None
+    ) -> Iterator[FeedEntry | FeedProblem]:
         import feedparser
 
-        body, kind, problem = self._body(feed)
+        body, kind, problem = self._body(feed, fetch)
         if problem is not None or body is None:
             yield problem or FeedProblem(feed, "no body")
             return
@@ -294,6 +320,7 @@ class FeedReader:
 
     def _page(self, url: str, feed: str) -> tuple[str | None, str]:
         """The article on a linked page (fetched once, then asked conditionally)."""
+        from summarize.errors import InputError
         from summarize.formats import decode, html_text
 
         if not is_address(url):
@@ -313,6 +340,8 @@ class FeedReader:
             return kept, ""
         try:
             text, _, _ = html_text(decode(got.body, url).text)
+        except InputError as exc:  # what is missing to read pages at all, in its words
+            return None, exc.reason
         except Exception as exc:  # a page trafilatura cannot read is that entry's problem only
             return None, f"its page could not be read ({type(exc).__name__})"
         if not text.strip():

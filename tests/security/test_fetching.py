@@ -256,3 +256,45 @@ def test_the_feed_scans_stay_linear_on_hostile_bytes() -> None:
                 lambda b=body: (list(_lost("f", b, [])), _not_a_feed(b, "text/html", {}, "f"))
             )
         assert times[160] / max(times[20], 1e-5) < 24, (name, times)
+
+
+def test_a_run_on_trickling_feeds_ends_in_one_deadline_with_a_line_each(
+    site: Site, tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """`run` on two trickling feeds and a healthy one: the healthy feed's articles are done and
+    each slow feed is one line naming it (it was still going after 100 s before)."""
+    from conftest import tiny_overrides
+
+    from summarize import load_settings, run
+
+    slow = rss([item("s", "Slow", content=SEED[0])]).encode()
+    site.trickle("/trickle-1.rss", slow, every=0.5)
+    site.trickle("/trickle-2.rss", slow, every=0.5)
+    site.put("/ok.rss", rss([item("k", "Healthy", content=SEED[1])]))
+    feeds = [f"{site.base}/trickle-1.rss", f"{site.base}/trickle-2.rss", f"{site.base}/ok.rss"]
+    settings = load_settings(
+        overrides=tiny_overrides(
+            tiny, tmp_path / "out", feed_deadline=3, feed_min_rate=0, feed_robots=False
+        )
+    )
+    report = run(feeds, settings)
+    assert {o.id for o in report.succeeded} == {"k"}
+    failed = {o.source: o.error.message for o in report.outcomes if o.error is not None}
+    assert set(failed) == set(feeds[:2])
+    assert all("3-second deadline" in m for m in failed.values())
+
+
+def test_slow_feeds_wait_out_one_deadline_together(site: Site, tmp_path: Path) -> None:
+    """Feeds are fetched at once: four trickling feeds cost one deadline, not four."""
+    slow = rss([item("s", "Slow", content=SEED[0])]).encode()
+    feeds = []
+    for n in range(4):
+        site.trickle(f"/trickle-{n}.rss", slow, every=0.5)
+        feeds.append(f"{site.base}/trickle-{n}.rss")
+    policy = FetchPolicy(timeout=1.0, deadline=2.0, min_rate=0, robots=False, per_host=4)
+    with FeedReader(tmp_path / "feeds.sqlite3", policy) as reader:
+        start = time.monotonic()
+        got = list(reader.read(feeds))
+        spent = time.monotonic() - start
+    assert [p.source for p in got if isinstance(p, FeedProblem)] == feeds
+    assert spent < 2.0 * 2, spent  # one after another it would be 8 s
