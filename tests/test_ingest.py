@@ -272,3 +272,17 @@ def test_html_without_its_parser_says_what_to_install(
     assert [e.source for e in got.errors] == [str(tmp_path / "page.html")]
     assert "pip install lxml_html_clean" in got.errors[0].message
     assert [a.id for a in got.articles] == ["plain.txt"]
+
+
+def test_a_record_with_a_lone_surrogate_fails_alone_named_by_file_and_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wire.jsonl"
+    good = json.dumps({"id": "ok", "text": "Parliament met on Tuesday in Lisbon."})
+    bad = json.dumps({"id": "a\ud800", "text": "Parliament met.", "title": "x"})  # \ud800
+    path.write_text(f"{bad}\n{good}\n", encoding="utf-8")
+    got = collect([path], LOOSE)
+    assert [a.id for a in got.articles] == ["ok"]
+    [error] = got.errors
+    assert error.source == f"{path}:1" and "lone surrogate" in error.message
+    json.dumps(error.id, ensure_ascii=False).encode("utf-8")  # reportable: no surrogate left

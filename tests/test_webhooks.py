@@ -163,6 +163,14 @@ def test_notify_needs_a_secret_and_an_http_address(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="notify_secret"):
         load_settings(overrides={"notify": ["http://127.0.0.1:9/h"], "output_dir": str(tmp_path)})
+    with pytest.raises(ConfigError, match="not base64"):
+        load_settings(
+            overrides={
+                "notify": ["http://127.0.0.1:9/h"],
+                "notify_secret": "whsec_not base64!",
+                "output_dir": str(tmp_path),
+            }
+        )
     with pytest.raises(ConfigError, match="not an http"):
         load_settings(
             overrides={"notify": ["file:///etc"], "notify_secret": "x", "output_dir": str(tmp_path)}

@@ -298,3 +298,24 @@ def test_slow_feeds_wait_out_one_deadline_together(site: Site, tmp_path: Path) -
         spent = time.monotonic() - start
     assert [p.source for p in got if isinstance(p, FeedProblem)] == feeds
     assert spent < 2.0 * 2, spent  # one after another it would be 8 s
+
+
+def test_entity_tricks_in_a_feed_expand_nothing(site: Site, tmp_path: Path) -> None:
+    """Billion laughs and an external entity (XXE): nothing expands, no file is read."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-PAYROLL", encoding="utf-8")
+    tens = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    laughs = '<!ENTITY l0 "lol">' + tens  # &l9; would be a billion lols
+    bombs = {
+        "laughs.rss": f'<?xml version="1.0"?><!DOCTYPE rss [{laughs}]>',
+        "xxe.rss": f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file://{secret}">]>',
+    }
+    body = rss([item("b", "Bomb &l9; &x;", content=SEED[0] + " &l9; &x;")]).split("\n", 1)[1]
+    for name, head in bombs.items():
+        site.put(f"/{name}", head + body)
+    with FeedReader(tmp_path / "feeds.sqlite3", FetchPolicy(robots=False)) as reader:
+        start = time.monotonic()
+        got = list(reader.read([f"{site.base}/{name}" for name in bombs]))
+    assert time.monotonic() - start < 10
+    texts = " ".join(e.text + (e.title or "") for e in got if not isinstance(e, FeedProblem))
+    assert "TOP-SECRET" not in texts and "lollollol" not in texts
