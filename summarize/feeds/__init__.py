@@ -119,7 +119,7 @@ def fragment_text(markup: str) -> str:
     try:
         root = lxml.html.fromstring(f"<div>{markup}</div>")
     except (ValueError, lxml.etree.ParserError):
-        return re.sub(r"<[^>]+>", " ", markup).strip()
+        return re.sub(r"<[^<>]*>", " ", markup).strip()  # a tag ends before the next "<"
     for bad in root.xpath("//script|//style"):
         bad.drop_tree()
     blocks = root.xpath("//p|//li|//h1|//h2|//h3|//h4|//blockquote")
