@@ -200,5 +200,6 @@ def require_admin(key: ApiKey) -> None:
         raise ApiError(
             403,
             "forbidden",
-            f"key {key.name!r} is an {key.role}: submitting and cancelling jobs needs an admin key",
+            f"key {key.name!r} is {'an' if key.role[:1] in 'aeiou' else 'a'} {key.role}: "
+            "submitting and cancelling jobs needs an admin key",
         )
