@@ -17,12 +17,11 @@ from typing import Any, Literal
 
 from summarize.config import Settings, user_models
 from summarize.errors import ConfigError, ModelLoadError
-from summarize.files import atomic_write
+from summarize.files import RECORD_FILE, atomic_write
 
 Task = Literal["summarization", "translation", "entailment", "embedding"]
 TASKS = ("summarization", "translation", "entailment", "embedding")
 Origin = Literal["catalog", "hub", "local"]
-RECORD_FILE = ".summarize.json"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+(@[\w.\-/]+)?$")
 
@@ -48,6 +47,9 @@ class ModelEntry:
     prefix: str = ""
     max_input_tokens: int | None = None
     description: str = ""
+    # "transformers" (a hub or local transformers folder) or "argos" (an Argos Translate
+    # package: a CTranslate2 model and its sentencepiece model, run as Argos runs it).
+    format: str = "transformers"
 
     @property
     def pinned(self) -> bool:
@@ -191,7 +193,14 @@ def load_catalog(settings: Settings, extra: Mapping[str, object] | None = None) 
 
 
 def looks_like_path(value: str) -> bool:
-    return value.startswith((".", "/", "~")) or "\\" in value or Path(value).expanduser().is_dir()
+    from summarize.argos import is_archive
+
+    return (
+        value.startswith((".", "/", "~"))
+        or "\\" in value
+        or Path(value).expanduser().is_dir()
+        or is_archive(value)
+    )
 
 
 def resolve(
@@ -216,6 +225,9 @@ def resolve(
         return ref
     if looks_like_path(value):
         path = Path(value).expanduser().resolve()
+        argos = _argos(value, path, catalog, task, pair)
+        if argos is not None:
+            return argos
         if not path.is_dir():
             raise ConfigError(f"model folder {value} does not exist")
         entry = ModelEntry(
@@ -254,6 +266,33 @@ def resolve(
     )
 
 
+def _argos(
+    value: str, path: Path, catalog: Catalog, task: Task, pair: tuple[str, str] | None
+) -> ModelRef | None:
+    """An Argos package (an `.argosmodel` archive, installed once, or its folder) as a
+    translator for its own pair; None for anything else."""
+    from summarize import argos
+
+    if not argos.is_archive(value) and not argos.is_package(path):
+        return None
+    folder = argos.install(path, catalog.models_dir) if argos.is_archive(value) else path
+    package = argos.read_package(folder)
+    if task != "translation":
+        raise ConfigError(f"{value} is an Argos translation package, not a {task} model")
+    argos.check_pair(package, pair, value)
+    entry = ModelEntry(
+        name=package.name,
+        hub=None,
+        task="translation",
+        pairs=(f"{package.src}-{package.tgt}",),
+        languages=(package.src, package.tgt),
+        license=package.licence,
+        format="argos",
+        description=f"Argos Translate package {package.src}→{package.tgt} {package.version}",
+    )
+    return ModelRef(entry=entry, path=folder, origin="local")
+
+
 def _sniff(entry: ModelEntry, path: Path) -> ModelEntry:
     """Fill in what a folder's config tells about an uncatalogued model (M2M100 language codes)."""
     config = read_json(path / "config.json")
@@ -286,7 +325,11 @@ def read_record(path: Path) -> dict[str, Any]:
 
 
 def is_complete(path: Path) -> bool:
-    return (path / "config.json").is_file() and any(path.glob("*" + WEIGHT_SUFFIX))
+    from summarize.argos import is_package
+
+    return ((path / "config.json").is_file() and any(path.glob("*" + WEIGHT_SUFFIX))) or (
+        is_package(path)
+    )
 
 
 def check_loadable(ref: ModelRef) -> None:

@@ -29,10 +29,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from summarize.catalog import RECORD_FILE, ModelRef, check_loadable
+from summarize.catalog import ModelRef, check_loadable
 from summarize.config import Settings
 from summarize.errors import ModelLoadError, UsageError
-from summarize.files import replace_dir
+from summarize.files import RECORD_FILE, replace_dir
 
 log = logging.getLogger("summarize")
 QUANTIZATIONS = ("int8", "int8_float32", "float32", "int8_float16", "float16")

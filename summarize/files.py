@@ -8,6 +8,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+# What summarize records beside a model folder it fetched or unpacked (revision, origin).
+RECORD_FILE = ".summarize.json"
+
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, flush it to disk, then rename it."""

@@ -26,7 +26,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 from summarize.catalog import (
-    RECORD_FILE,
     WEIGHT_SUFFIX,
     ModelRef,
     is_complete,
@@ -34,7 +33,7 @@ from summarize.catalog import (
 )
 from summarize.config import Settings
 from summarize.errors import ModelNotAvailable
-from summarize.files import replace_dir
+from summarize.files import RECORD_FILE, replace_dir
 
 # Only what a model needs to run; never pickle weights (*.bin, *.pt, *.ckpt, *.h5).
 ALLOW_PATTERNS = [

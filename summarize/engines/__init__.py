@@ -24,8 +24,11 @@ from summarize.errors import ConfigError
 REGISTRY: dict[str, str] = {
     "transformers.v1": "summarize.engines.hf:TransformersModel",
     "ctranslate2.v1": "summarize.engines.ct2:CTranslate2Model",
+    # Argos Translate packages run as Argos runs them (never chosen with --engine).
+    "argos.v1": "summarize.engines.argos:ArgosModel",
 }
 ALIASES = {"transformers": "transformers.v1", "ctranslate2": "ctranslate2.v1"}
+ARGOS = "argos.v1"
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ def resolve_engine(ref: ModelRef, settings: Settings) -> str:
     architecture it runs (converted once, on first use), else transformers. Decided from the
     catalogue and the folder's config.json alone, so it is the same before and after a download
     or conversion (it is part of the stage signature)."""
+    if ref.entry.format == "argos":  # a package is a CTranslate2 model: nothing else runs it
+        return ARGOS
     if settings.engine != "auto":
         return settings.engine
     import importlib.util
@@ -117,7 +122,7 @@ def resolve_engine(ref: ModelRef, settings: Settings) -> str:
 
 
 def compute_type(engine: str, settings: Settings) -> str:
-    if engine == "ctranslate2":
+    if engine in ("ctranslate2", ARGOS):
         from summarize.engines import ct2
 
         return ct2.compute_type_for(settings)
@@ -156,6 +161,7 @@ def engine_version(engine: str) -> str:
         "transformers.v1": ("transformers", "torch"),
         # Tokenizing for CTranslate2: tokenizers or sentencepiece (see engines/plain.py).
         "ctranslate2.v1": ("ctranslate2", "tokenizers", "sentencepiece"),
+        ARGOS: ("ctranslate2", "sentencepiece"),
     }.get(ALIASES.get(engine, engine), ())
     parts = []
     for name in names:
