@@ -3,9 +3,9 @@ the same text here as in Argos or LibreTranslate.
 
 Argos splits a paragraph into sentences, encodes each with the package's sentencepiece model,
 translates them with CTranslate2 (beam 4, length penalty 0.2, unknown tokens replaced from
-the source) and joins the output pieces, turning each "▁" into a space. Joining pieces that
-way matters: the target pieces are not all in the source sentencepiece model, so
-`sentencepiece.decode` leaves "▁" marks in the text. The sentence splitter here is ours
+the source) and decodes the output pieces with sentencepiece, then turns every "▁" left into a
+space: the target pieces are not all in the source sentencepiece model, so
+`sentencepiece.decode` alone leaves "▁" marks in the text. The sentence splitter here is ours
 (Argos uses stanza, which needs torch): sentence ends in Chinese and Japanese (。！？) split
 without a following space, as stanza splits them; the translate stage has already split
 sentences that end with a space.
@@ -36,9 +36,11 @@ def cjk_sentences(text: str) -> list[str]:
     return [s.strip() for s in _CJK_END.split(text) if s.strip()]
 
 
-def detokenize(pieces: Sequence[str]) -> str:
-    """Output pieces to text as Argos does: concatenated, each "▁" a space."""
-    return "".join(pieces).replace("▁", " ").strip()
+def detokenize(pieces: Sequence[str], sp: Any = None) -> str:
+    """Output pieces to text as Argos 1.11 does: sentencepiece joins the pieces it knows (byte
+    fallback included), and every "▁" left, on pieces only the target side has, is a space."""
+    joined = sp.decode_pieces(list(pieces)) if sp is not None else "".join(pieces)
+    return str(joined).replace("▁", " ").strip()
 
 
 class ArgosModel:
@@ -123,7 +125,7 @@ class ArgosModel:
         outs = []
         for result, limit in zip(results, limits, strict=True):
             pieces = result.hypotheses[0]
-            outs.append(Generation(detokenize(pieces[:limit]), len(pieces) >= limit))
+            outs.append(Generation(detokenize(pieces[:limit], sp), len(pieces) >= limit))
         done: list[Generation] = []
         at = 0
         for parts in split:
