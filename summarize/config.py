@@ -140,6 +140,9 @@ class Settings:
     feed_per_host: int = 2
     feed_robots: bool = True
     feed_every: float = 300.0
+    # Argos Translate packages already installed (LibreTranslate's, an Argos user's) are offered
+    # as pair translators where no model is named for the pair; "" looks nowhere.
+    argos_packages_dir: str = "~/.local/share/argos-translate/packages"
     # summarize serve: feeds it polls itself (from configuration only, never from a client),
     # and the receivers it notifies (signed webhooks) with the secret they verify with.
     feeds: tuple[str, ...] = ()

@@ -205,10 +205,30 @@ class Router:
             ref = resolve(override, self.catalog, task="translation", pair=(src, tgt))
             return [ModelTranslator(ref, self.settings, src, tgt, "direct")]
         entries = sorted(self.catalog.pair_translators(src, tgt), key=lambda e: not e.default)
-        return [
+        found = [
             ModelTranslator(self.catalog.ref(e.name), self.settings, src, tgt, "direct")
             for e in entries
         ]
+        installed = self._argos.get((src, tgt))
+        if installed is not None:  # after the catalogue's: chosen when they are not here
+            found.append(ModelTranslator(installed, self.settings, src, tgt, "direct"))
+        return found
+
+    @cached_property
+    def _argos(self) -> dict[tuple[str, str], ModelRef]:
+        """The packages an Argos installation holds (argos_packages_dir), by pair."""
+        from pathlib import Path
+
+        from summarize.argos import discover
+
+        if not self.settings.argos_packages_dir:
+            return {}
+        out: dict[tuple[str, str], ModelRef] = {}
+        for package in discover(Path(self.settings.argos_packages_dir)):
+            pair = (package.src, package.tgt)
+            if pair not in out:
+                out[pair] = resolve(str(package.path), self.catalog, task="translation", pair=pair)
+        return out
 
     def _direct(self, src: str, tgt: str) -> ModelTranslator | None:
         """The pair model for src -> tgt: the first that is downloaded, else the first."""
@@ -238,6 +258,7 @@ class Router:
         """Every target language some configured model translates into (None: any)."""
         out = self.catalog.pair_targets()  # what `_direct` may choose, and nothing more
         out |= {k.split("-", 1)[1] for k in self.settings.translators if k != "*"}
+        out |= {tgt for _, tgt in self._argos}
         fallback = self._fallback_ref()
         if fallback is not None and fallback.entry.any_to_any:
             codes = target_codes(fallback)

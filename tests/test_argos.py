@@ -220,3 +220,26 @@ def test_a_real_package_pivots_a_chinese_article(tiny: dict[str, Path], tmp_path
     assert wrong.returncode != 0
     said = [line for line in wrong.stderr.splitlines() if "Argos" in line]
     assert len(said) == 1 and "zh→en package; it cannot be the en-ar translator" in said[0]
+
+
+def test_the_packages_an_argos_installation_holds_are_routes(
+    package: Path, tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """LibreTranslate's shelf of packages: with no en-fr model named, the installed Argos
+    en→fr package is the route (argos_packages_dir), and the catalogue's is not needed."""
+    shelf = tmp_path / "argos-packages"
+    with zipfile.ZipFile(package) as z:
+        z.extractall(shelf)
+    overrides = tiny_overrides(
+        tiny, tmp_path / "out", targets=["fr"], argos_packages_dir=str(shelf)
+    )
+    overrides["translators"] = [t for t in overrides["translators"] if not t.startswith("en-fr")]
+    english = sorted((ROOT / "seeds").glob("*.txt"))[0]
+    report = run([english], load_settings(overrides=overrides))
+    [outcome] = report.succeeded
+    assert outcome.output is not None
+    doc = json.loads(Path(outcome.output).read_text("utf-8"))
+    assert doc["language"]["code"] == "en"
+    fr = doc["provenance"]["translate:fr"]
+    assert fr["engine"] == "argos.v1" and fr["model"] == "argos-en-fr-1.0"
+    assert doc["translations"]["fr"]["route"] == "direct"

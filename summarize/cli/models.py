@@ -214,9 +214,15 @@ def models_convert(
 
 @models_app.command("add")
 def models_add(
-    name: Annotated[str, typer.Argument(help="The name runs will use for this model.")],
-    hub: Annotated[str, typer.Option(help="Hub id, org/name.")],
-    revision: Annotated[str, typer.Option(help="The 40-hex commit to pin.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The name runs will use for this model, or an Argos package (.argosmodel) "
+            "to install into the models folder."
+        ),
+    ],
+    hub: Annotated[str | None, typer.Option(help="Hub id, org/name.")] = None,
+    revision: Annotated[str | None, typer.Option(help="The 40-hex commit to pin.")] = None,
     task: Annotated[str, typer.Option(help="summarization or translation.")] = "summarization",
     languages: Annotated[
         str | None, typer.Option(help="Languages it summarises or translates, e.g. fr,ar.")
@@ -230,11 +236,23 @@ def models_add(
         Path, typer.Option("--config", help="The summarize.toml to add it to.")
     ] = Path("summarize.toml"),
 ) -> None:
-    """Add a newsroom's own model to the catalogue (a [models.NAME] table in summarize.toml).
+    """Add a newsroom's own model to the catalogue (a [models.NAME] table in summarize.toml),
+    or install an Argos Translate package (checked, unpacked once, nothing in it run).
 
-    Example: summarize models add our-sum --hub newsroom/sum --revision <sha> --languages fr
+    Examples: summarize models add our-sum --hub newsroom/sum --revision <sha> --languages fr;
+    summarize models add translate-zh_en-1_9.argosmodel
     """
+    from summarize.argos import is_archive
     from summarize.catalog import add_user_model
+
+    if is_archive(name) or Path(name).is_dir():
+        _add_argos(Path(name), config_file)
+        return
+    if not hub or not revision:
+        raise UsageError(
+            "a hub model needs --hub org/name and --revision <40-hex commit> "
+            "(or give an .argosmodel file to install an Argos package)"
+        )
 
     add_user_model(
         config_file,
@@ -250,3 +268,21 @@ def models_add(
         },
     )
     typer.echo(f"added {name} to {config_file}; fetch it with `summarize models download {name}`")
+
+
+def _add_argos(path: Path, config_file: Path) -> None:
+    from summarize import argos
+    from summarize.catalog import ModelRef, load_catalog, resolve
+
+    catalog = load_catalog(_settings(config_file if config_file.is_file() else None))
+    folder = argos.install(path, catalog.models_dir) if argos.is_archive(str(path)) else path
+    package = argos.read_package(folder)
+    ref: ModelRef = resolve(
+        str(folder), catalog, task="translation", pair=(package.src, package.tgt)
+    )
+    typer.echo(
+        f"installed {ref.name} ({package.src}→{package.tgt}, {ref.revision}) in {folder}\n"
+        f"licence: {package.licence}\n"
+        f"use it: --translator {package.src}-{package.tgt}={folder}\n"
+        f'or in summarize.toml: [translators] "{package.src}-{package.tgt}" = "{folder}"'
+    )
