@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argos_packages import make_package
 from conftest import ROOT, tiny_args, tiny_overrides
 
 from summarize import load_settings, run
@@ -21,25 +21,6 @@ from summarize.argos import install
 from summarize.catalog import load_catalog, resolve
 from summarize.engines.argos import cjk_sentences, detokenize
 from summarize.errors import ConfigError
-
-
-def make_package(tiny: dict[str, Path], folder: Path, src: str = "en", tgt: str = "fr") -> Path:
-    """An `.argosmodel` laid out as Argos 1.9 lays its packages out."""
-    import ctranslate2
-
-    root = folder / f"translate-{src}_{tgt}-1_0"
-    ctranslate2.converters.TransformersConverter(str(tiny["en-fr"])).convert(
-        str(root / "model"), quantization="int8"
-    )
-    shutil.copy(tiny["en-fr"] / "source.spm", root / "sentencepiece.model")
-    meta = {"package_version": "1.0", "from_code": src, "to_code": tgt}
-    (root / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
-    (root / "README.md").write_text("A test package.\n\nLicensed CC-BY 4.0\n", encoding="utf-8")
-    archive = folder / f"{src}_{tgt}.argosmodel"
-    with zipfile.ZipFile(archive, "w") as z:
-        for path in sorted(root.rglob("*")):
-            z.write(path, path.relative_to(folder).as_posix())
-    return archive
 
 
 @pytest.fixture(scope="module")
@@ -243,3 +224,21 @@ def test_the_packages_an_argos_installation_holds_are_routes(
     fr = doc["provenance"]["translate:fr"]
     assert fr["engine"] == "argos.v1" and fr["model"] == "argos-en-fr-1.0"
     assert doc["translations"]["fr"]["route"] == "direct"
+
+
+def test_a_sentence_past_the_models_positions_is_cut_and_marked(
+    package: Path, tmp_path: Path
+) -> None:
+    """A package does not say how many positions its model has (the tiny one: 128): the
+    engine learns it from CTranslate2's refusal, cuts there and marks the text truncated."""
+    from summarize.engines import get_model
+
+    settings = load_settings(overrides={"output_dir": str(tmp_path / "out")})
+    ref = resolve(str(package), load_catalog(settings), task="translation", pair=("en", "fr"))
+    model = get_model(ref, settings)
+    long = " ".join(["Parliament met on Tuesday in Lisbon"] * 60)
+    params = {"max_new_tokens_from_input": [2, 16]}
+    [cut] = model.generate([long], params)
+    assert cut.truncated
+    [short] = model.generate(["Parliament met."], {"max_new_tokens": 8})
+    assert isinstance(short.text, str)

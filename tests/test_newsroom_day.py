@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argos_packages import make_package
 from conftest import ROOT, free_port, polite, tiny_args
 from loopback import SECRET, Receiver
 
@@ -495,7 +496,16 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
     day = build_day(tmp_path / "inbox")
     cache = tmp_path / "cache.sqlite3"  # one cache for the three faces
     # The stories' embedder: the catalogue model's architecture (tiny, random), on CTranslate2.
-    env = env_for(cache, SUMMARIZE_STORY_EMBEDDER=str(tiny["encoder"]))
+    # LibreTranslate's shelf: an installed Argos de→en package becomes German's pivot route
+    # (no de-en model is named), run as Argos runs it.
+    shelf = tmp_path / "argos-packages"
+    shelf.mkdir()
+    make_package(tiny, shelf, "de", "en")
+    env = env_for(
+        cache,
+        SUMMARIZE_STORY_EMBEDDER=str(tiny["encoder"]),
+        SUMMARIZE_ARGOS_PACKAGES_DIR=str(shelf),
+    )
 
     # run
     out1 = tmp_path / "run"
@@ -514,6 +524,8 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
     assert docs[wire_copy]["outlet"] == "Wire C"  # the feed's title
     ninjs_for_a_cms(out1, docs)
     assert set(docs) == day.ok_ids
+    german = [d for d in docs.values() if d["language"]["code"] == "de"]
+    assert german and all(d["provenance"]["pivot"]["engine"] == "argos.v1" for d in german)
     assert Counter(d["language"]["code"] for d in docs.values()).keys() >= {
         "en",
         "de",
@@ -580,6 +592,7 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
         env_for(
             cache,
             SUMMARIZE_STORY_EMBEDDER=str(tiny["encoder"]),
+            SUMMARIZE_ARGOS_PACKAGES_DIR=str(shelf),
             SUMMARIZE_BATCH_SIZE="1000",
             SUMMARIZE_TARGETS="ar,fr",
             SUMMARIZE_NOTIFY=f"http://127.0.0.1:{hook}/hook",

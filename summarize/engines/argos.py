@@ -27,6 +27,7 @@ from summarize.errors import ModelLoadError
 BEAM_SIZE = 4  # Argos: max(num_hypotheses, 4)
 LENGTH_PENALTY = 0.2
 MAX_BATCH = 32
+_POSITIONS = re.compile(r"No position encodings are defined for positions >= (\d+)")
 # A sentence end in CJK text: full-width marks and any closing quotes after them.
 _CJK_END = re.compile(r"(?<=[。！？])(?![。！？」』”’）)])|(?<=[。！？][」』”’）)])")
 
@@ -52,6 +53,7 @@ class ArgosModel:
         self._translator: Any = None
         self._sp: Any = None
         self._vocab: frozenset[str] | None = None
+        self._positions: int | None = None  # learnt from CTranslate2 when a sentence passes it
         self._lock = threading.Lock()
 
     def _load(self) -> tuple[Any, Any]:
@@ -87,6 +89,25 @@ class ArgosModel:
                         ) from exc
         return self._translator, self._sp
 
+    def _translate(
+        self, translator: Any, source: list[list[str]], params: Mapping[str, Any]
+    ) -> tuple[list[Any], list[int]]:
+        cap = None
+        if self._positions is not None:  # room for </s> and the start token
+            cap = self._positions - 1
+            source = [s[:cap] for s in source]
+        limits = output_limits(params, [len(s) + 1 for s in source], cap)
+        results = translator.translate_batch(
+            source,
+            replace_unknowns=True,
+            max_batch_size=MAX_BATCH,
+            beam_size=max(int(params.get("num_beams", BEAM_SIZE) or BEAM_SIZE), 1),
+            length_penalty=float(params.get("length_penalty", LENGTH_PENALTY)),
+            max_decoding_length=max(limits),
+            max_input_length=0,
+        )
+        return results, limits
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         _, sp = self._load()
         return [len(sp.encode(t)) + 1 for t in texts]  # and </s>
@@ -112,16 +133,16 @@ class ArgosModel:
         split = [cjk_sentences(t) or [t] for t in texts]
         sentences = [s for parts in split for s in parts]
         source = [sp.encode(s, out_type=str) for s in sentences]
-        limits = output_limits(params, [len(s) + 1 for s in source], None)
-        results = translator.translate_batch(
-            source,
-            replace_unknowns=True,
-            max_batch_size=MAX_BATCH,
-            beam_size=max(int(params.get("num_beams", BEAM_SIZE) or BEAM_SIZE), 1),
-            length_penalty=float(params.get("length_penalty", LENGTH_PENALTY)),
-            max_decoding_length=max(limits),
-            max_input_length=0,
-        )
+        try:
+            results, limits = self._translate(translator, source, params)
+        except RuntimeError as exc:
+            # A package says nothing of its model's positions; CTranslate2 names the limit
+            # when a sentence passes it: learn it once, cut there (marked truncated), retry.
+            found = _POSITIONS.search(str(exc))
+            if found is None or self._positions is not None:
+                raise
+            self._positions = int(found.group(1))
+            results, limits = self._translate(translator, source, params)
         outs = []
         for result, limit in zip(results, limits, strict=True):
             pieces = result.hypotheses[0]
