@@ -1,5 +1,10 @@
 """summarize: multilingual news summarisation and translation, cached per source.
 
+    from summarize import Summarizer
+
+    with Summarizer(targets=["ar", "fr"]) as s:
+        result = s.summarize(text)          # a typed Result; result.to_dict() is the JSON
+
     import summarize
     report = summarize.run(["seeds/"], summarize.load_settings(overrides={"targets": "ar,fr"}))
 
@@ -17,9 +22,28 @@ from summarize.config import Settings, load_settings
 from summarize.errors import SummarizeError
 
 if TYPE_CHECKING:
+    from summarize.api import Failed, Result, Summarizer
     from summarize.types import BatchReport
 
-__all__ = ["Settings", "SummarizeError", "__version__", "load_settings", "run"]
+__all__ = [
+    "Failed",
+    "Result",
+    "Settings",
+    "SummarizeError",
+    "Summarizer",
+    "__version__",
+    "load_settings",
+    "run",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """`Summarizer`, `Result` and `Failed` load on first use, so `import summarize` stays cheap."""
+    if name in ("Summarizer", "Result", "Failed"):
+        from summarize import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'summarize' has no attribute {name!r}")
 
 
 def run(

@@ -1,0 +1,268 @@
+"""The Python face: a long-lived `Summarizer` for code that has text, not files (a CMS worker,
+an ingest daemon, a notebook), in the manner of transformers' `pipeline(...)` or txtai's
+`Summary()`: models load once and stay loaded, text goes in, a typed `Result` comes out.
+
+    from summarize import Summarizer
+
+    with Summarizer(targets=["ar", "fr"]) as s:
+        result = s.summarize(text, title="…")
+        print(result.summary, result.translations["fr"].text)
+
+It drives the same `runner.Pipeline` as `summarize run`, with the same cache, so a text a
+run has summarised comes back from the cache, and `Result.to_dict()` is the document the run
+writes for it. With an output folder (`output_dir=`) it keeps the folder's stories too;
+without one it writes nothing but the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from summarize.config import Settings, load_settings
+from summarize.errors import InputError, SummarizeError
+
+
+@dataclass(frozen=True)
+class Translated:
+    lang: str
+    text: str
+    route: str  # direct, pivot, fallback or copy
+
+
+@dataclass(frozen=True)
+class ResultWarning:
+    """A warning on a result: what the checks found, in the editor's words."""
+
+    code: str
+    stage: str
+    severity: str
+    message: str  # in the editor's words
+    span: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """One article's result. `to_dict()` is the JSON document `summarize run` writes."""
+
+    id: str
+    language: str
+    confidence: float
+    summary: str
+    title: str | None
+    translations: Mapping[str, Translated]
+    titles: Mapping[str, str]  # the headline in each target language
+    warnings: tuple[ResultWarning, ...]
+    story: str | None
+    duplicate_of: str | None
+    cached: Mapping[str, bool]  # by stage: came from the cache
+    models: Mapping[str, str]  # by stage: model@revision
+    _doc: Mapping[str, Any] = dataclasses.field(repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return copy.deepcopy(dict(self._doc))
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Result:
+        from summarize.checks import severity
+        from summarize.review.model import for_editor, stages
+
+        language = doc.get("language") or {}
+        field_of = {stage: (field, lang) for field, (stage, lang) in stages(doc).items()}
+
+        def editor_words(w: Mapping[str, Any]) -> str:
+            field, lang = field_of.get(str(w.get("stage", "")), ("summary", ""))
+            return for_editor(w, field, lang)
+
+        return cls(
+            id=str(doc["id"]),
+            language=str(language.get("code", "")),
+            confidence=float(language.get("confidence", 0.0)),
+            summary=str((doc.get("summary") or {}).get("text", "")),
+            title=doc.get("title"),
+            translations={
+                t: Translated(str(tr.get("lang", t)), str(tr["text"]), str(tr.get("route", "")))
+                for t, tr in (doc.get("translations") or {}).items()
+            },
+            titles=dict(doc.get("title_translations") or {}),
+            warnings=tuple(
+                ResultWarning(
+                    str(w["code"]),
+                    str(w.get("stage", "")),
+                    severity(str(w["code"])),
+                    editor_words(w),
+                    str(w.get("span", "")),
+                )
+                for w in doc.get("warnings", [])
+            ),
+            story=(doc.get("story") or {}).get("id"),
+            duplicate_of=doc.get("duplicate_of"),
+            cached={s: bool(p.get("cached")) for s, p in (doc.get("provenance") or {}).items()},
+            models={
+                s: f"{p.get('model')}@{p.get('revision')}"
+                for s, p in (doc.get("provenance") or {}).items()
+            },
+            _doc=copy.deepcopy(dict(doc)),
+        )
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An article of a stream that could not be summarised: its id and the typed error (the
+    same one `summarize()` raises for it). The stream goes on past it."""
+
+    id: str
+    error: SummarizeError
+
+    def raise_error(self) -> None:
+        raise self.error
+
+
+class Summarizer:
+    """Summarise and translate articles from Python; safe to share between threads (one
+    batch runs at a time, as on the CLI: the models use every core already)."""
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        if settings is None:
+            self._write = "output_dir" in overrides
+            if not self._write:  # no folder: no stories, nothing written but the cache
+                overrides.setdefault("stories", False)
+            settings = load_settings(overrides=overrides)
+        else:
+            self._write = True
+        self.settings = settings
+        self._pipelines: dict[tuple[str, ...], Any] = {}
+        self._lock = threading.RLock()
+        self._reader: Any = None
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the models this object loaded (and the cache's connection)."""
+        from summarize.engines import clear_pool
+
+        with self._lock:
+            for pipeline in self._pipelines.values():
+                close = getattr(pipeline, "close", None)
+                if close is not None:
+                    close()
+            self._pipelines.clear()
+            clear_pool()
+
+    def __enter__(self) -> Summarizer:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+    # -- one article ---------------------------------------------------------------------
+
+    def summarize(
+        self,
+        text: str,
+        *,
+        title: str | None = None,
+        lang: str | None = None,
+        id: str | None = None,
+        published: str | None = None,
+        targets: Sequence[str] | None = None,
+    ) -> Result:
+        """One article's result; raises InputError for text that is no article, and the
+        pipeline's own typed errors (ModelNotAvailable, LanguageError, …) as the CLI says them."""
+        article = {"id": id, "text": text, "title": title, "lang": lang, "published": published}
+        [got] = list(self._batch([article], targets))
+        if isinstance(got, Failed):
+            got.raise_error()
+        assert isinstance(got, Result)
+        return got
+
+    async def asummarize(self, text: str, **kwargs: Any) -> Result:
+        """`summarize` for asyncio code: the work runs on a thread, the loop stays free."""
+        return await asyncio.to_thread(self.summarize, text, **kwargs)
+
+    # -- many ----------------------------------------------------------------------------
+
+    def summarize_many(
+        self,
+        articles: Iterable[str | Mapping[str, Any]],
+        *,
+        batch_size: int | None = None,
+        targets: Sequence[str] | None = None,
+    ) -> Iterator[Result | Failed]:
+        """Results in input order, batch by batch (`batch_size`, default the setting), so a
+        long stream is held one batch at a time. An article is a text or a mapping with
+        `text` and optionally `id`, `title`, `lang`, `published`. One that fails is a
+        `Failed` in its place; the rest go on."""
+        size = batch_size or self.settings.batch_size
+        batch: list[Mapping[str, Any]] = []
+        for item in articles:
+            batch.append({"text": item} if isinstance(item, str) else item)
+            if len(batch) >= size:
+                yield from self._batch(batch, targets)
+                batch = []
+        if batch:
+            yield from self._batch(batch, targets)
+
+    # -- the one path --------------------------------------------------------------------
+
+    def _pipeline(self, targets: Sequence[str] | None) -> Any:
+        from summarize.config import parse_targets
+        from summarize.runner import Pipeline
+
+        key = tuple(parse_targets(list(targets), "targets")) if targets else ()
+        if key not in self._pipelines:
+            settings = dataclasses.replace(self.settings, targets=key) if key else self.settings
+            self._pipelines[key] = Pipeline(settings)
+        return self._pipelines[key]
+
+    def _batch(
+        self, raw: Sequence[Mapping[str, Any]], targets: Sequence[str] | None
+    ) -> list[Result | Failed]:
+        from summarize.ingest import Reader
+        from summarize.types import Article
+
+        with self._lock:
+            if self._reader is None:
+                self._reader = Reader(self.settings)
+            pipeline = self._pipeline(targets)
+            out: dict[int, Result | Failed] = {}
+            order: list[Article] = []
+            index: dict[int, int] = {}
+            for i, item in enumerate(raw):
+                article_id = str(item.get("id") or f"text-{i + 1}")
+                try:
+                    text = item.get("text")
+                    if not isinstance(text, str):
+                        raise InputError(article_id, "'text' must be a string")
+                    article = self._reader.article(
+                        article_id,
+                        text,
+                        article_id,
+                        title=item.get("title"),
+                        lang=item.get("lang"),
+                        published=item.get("published"),
+                    )
+                except InputError as exc:
+                    out[i] = Failed(article_id, exc)
+                    continue
+                index[len(order)] = i
+                order.append(article)
+            if order:
+                report = pipeline.run_batch(order, write=self._write)
+                by_hash = {r.article.hash: r for r in report.results}
+                errors = {o.id: o.error for o in report.outcomes if o.error is not None}
+                for position, article in enumerate(order):
+                    i = index[position]
+                    found = by_hash.get(article.hash)
+                    if found is not None:
+                        out[i] = Result.from_dict(pipeline.document(found))
+                    else:
+                        error = errors.get(article.id)
+                        message = error.message if error is not None else "no result"
+                        out[i] = Failed(article.id, SummarizeError(f"{article.id}: {message}"))
+            return [out[i] for i in range(len(raw))]

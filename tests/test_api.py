@@ -1,0 +1,109 @@
+"""The Python face, `summarize.Summarizer`, with the tiny models (random weights: no test reads
+what they write): one article, a stream in input order held a batch at a time, two threads on
+one object, a cached second call, the document `summarize run` writes, typed errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SEEDS, tiny_overrides
+
+from summarize import Failed, Result, Summarizer, load_settings, run
+from summarize.errors import InputError
+
+SEED_TEXTS = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+
+
+def summarizer(tiny: dict[str, Path], tmp_path: Path, **extra: Any) -> Summarizer:
+    overrides = tiny_overrides(tiny, tmp_path / "unused", **extra)
+    overrides.pop("output_dir")
+    return Summarizer(**overrides)
+
+
+def test_one_article_typed_then_from_the_cache(tiny: dict[str, Path], tmp_path: Path) -> None:
+    with summarizer(tiny, tmp_path, targets=["ar", "fr"]) as s:
+        first = s.summarize(SEED_TEXTS[0], title="INTERPOL opens its assembly", id="a-1")
+        assert isinstance(first, Result) and first.id == "a-1"
+        assert first.language == "en" and 0 < first.confidence <= 1
+        assert set(first.translations) == {"ar", "fr"} and first.summary
+        assert set(first.titles) == {"ar", "fr"}
+        assert first.models["summarize"].startswith("tiny-bart@")
+        assert not first.cached["summarize"]
+        again = s.summarize(SEED_TEXTS[0], title="INTERPOL opens its assembly", id="a-1")
+        assert all(again.cached[stage] for stage in ("summarize", "translate:ar", "translate:fr"))
+        assert again.summary == first.summary and again.translations == first.translations
+        assert Result.from_dict(again.to_dict()) == again
+        with pytest.raises(InputError, match="empty"):
+            s.summarize("   ")
+
+
+def test_to_dict_is_the_document_a_run_writes(tiny: dict[str, Path], tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(SEED_TEXTS[1], encoding="utf-8")
+    settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out", targets=["fr"]))
+    report = run([folder], settings)
+    [outcome] = report.succeeded
+    assert outcome.output is not None
+    written = json.loads(Path(outcome.output).read_text(encoding="utf-8"))
+    with Summarizer(settings) as s:  # the run's settings: its cache, its folder
+        [got] = s.summarize_many(
+            [{"id": "a.txt", "text": SEED_TEXTS[1], "title": written["title"]}]
+        )
+    assert isinstance(got, Result)
+    doc = got.to_dict()
+    assert all(p["cached"] for p in doc["provenance"].values() if p["engine"] != "none")
+    for key in ("id", "language", "summary", "translations", "title_translations", "warnings"):
+        assert doc[key] == written[key], key
+
+
+def test_a_stream_keeps_its_order_and_a_bad_article_does_not_stop_it(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    texts: list[Any] = [f"{SEED_TEXTS[i % 5]}\n\nUpdate {i}." for i in range(40)]
+    texts[7] = "12345 67890"  # no letters: no article
+    texts[20] = {"id": "named", "text": SEED_TEXTS[2]}
+    with summarizer(tiny, tmp_path, targets=["fr"]) as s:
+        results = []
+        for pulled, got in enumerate(s.summarize_many(texts, batch_size=8), start=1):
+            results.append(got)
+            if pulled == 1:  # held a batch at a time: only the first has been summarised
+                [pipeline] = s._pipelines.values()
+                assert 1 <= pipeline.cache.computed["summarize"] <= 8
+        assert len(results) == 40
+        failed = [r for r in results if isinstance(r, Failed)]
+        assert [f.id for f in failed] == ["text-8"] and isinstance(failed[0].error, InputError)
+        with pytest.raises(InputError, match="no letters"):
+            failed[0].raise_error()
+        ok = [r for r in results if isinstance(r, Result)]
+        assert [r.id for r in ok][:3] == ["text-1", "text-2", "text-3"]
+        assert results[20].id == "named"
+
+
+def test_two_threads_share_one_object(tiny: dict[str, Path], tmp_path: Path) -> None:
+    with summarizer(tiny, tmp_path, targets=["fr"]) as s:
+        got: dict[int, list[str]] = {}
+
+        def work(n: int) -> None:
+            got[n] = [
+                s.summarize(f"{SEED_TEXTS[i]}\n\nThread {n}.", id=f"t{n}-{i}").id for i in range(3)
+            ]
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+    assert got == {n: [f"t{n}-{i}" for i in range(3)] for n in range(2)}
+
+
+def test_asyncio_code_awaits_it(tiny: dict[str, Path], tmp_path: Path) -> None:
+    import asyncio
+
+    with summarizer(tiny, tmp_path, targets=["fr"]) as s:
+        result = asyncio.run(s.asummarize(SEED_TEXTS[3], id="async-1"))
+    assert result.id == "async-1" and "fr" in result.translations
