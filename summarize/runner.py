@@ -76,12 +76,13 @@ class Pipeline:
         executor: Executor | None = None,
     ) -> None:
         self.catalog = catalog if catalog is not None else load_catalog(settings)
-        from summarize.engines.encoder import check_choice
+        from summarize.plan import embedder_route
 
-        check_choice(settings, self.catalog)
+        # The stories' embedder, resolved here once (its model loads at first use).
+        self.embedder_route = embedder_route(settings, self.catalog)
         # The targets as the models know them, resolved once before any work: a regional code
         # known only as its language is mapped (and said); one no model offers stops here.
-        from summarize.translate import Router
+        from summarize.plan import Router
 
         targets, self.notices = Router(settings, self.catalog).resolve_targets(settings.targets)
         if targets != settings.targets:
@@ -409,7 +410,7 @@ class Pipeline:
         hashes = list(texts)
         try:
             if self._embedder is None:
-                self._embedder = load(self.settings)
+                self._embedder = load(self.settings, self.embedder_route)
                 if self._embedder is None:
                     self._embedder_note = f"story_embedder = {choice(self.settings)!r}"
                     return {}

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from summarize.cache import Cache, CacheEntry, cache_key, signature_hash
 from summarize.catalog import Catalog, ModelRef
@@ -21,7 +21,7 @@ from summarize.checks import check_text, dedupe, ordered, truncated_output
 from summarize.config import Settings
 from summarize.detect import UND, Detector, get_detector
 from summarize.errors import LanguageError, ModelLoadError, ModelNotAvailable, SummarizeError
-from summarize.summarise import Seq2SeqSummarizer, SummaryPlan
+from summarize.summarise import Seq2SeqSummarizer
 from summarize.text import text_hash
 from summarize.translate import Translator
 from summarize.types import (
@@ -42,6 +42,9 @@ from summarize.types import (
     Translation,
     stage_key,
 )
+
+if TYPE_CHECKING:
+    from summarize.plan import SummaryPlan
 
 Compute = Callable[[list[str]], list[dict[str, Any]]]
 StageResult = tuple[dict[str, Any], StageRecord] | BaseException

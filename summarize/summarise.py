@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
 
-from summarize.catalog import Catalog, ModelRef, resolve
+from summarize.catalog import ModelRef
 from summarize.config import Settings
 from summarize.engines import (
     Seq2SeqModel,
@@ -22,7 +22,7 @@ from summarize.engines import (
     get_model,
     max_input_tokens,
 )
-from summarize.errors import GenerationError, LanguageError
+from summarize.errors import GenerationError
 from summarize.text import pack, sentences_by_paragraph
 
 MAX_LEVELS = 6
@@ -107,45 +107,3 @@ class Seq2SeqSummarizer:
             f"summaries of the chunks did not get shorter after {MAX_LEVELS} rounds; "
             "lower max_length in [summary_generation]"
         )
-
-
-@dataclass(frozen=True)
-class SummaryPlan:
-    """How one language gets summarised: directly, or after translation into `pivot`."""
-
-    summarizer: Seq2SeqSummarizer
-    pivot: str | None
-
-
-def choose_summarizer(
-    lang: str,
-    settings: Settings,
-    catalog: Catalog,
-    built: dict[tuple[str, tuple[str, ...]], Seq2SeqSummarizer] | None = None,
-) -> SummaryPlan:
-    """A summariser for `lang`: one named for it, the main one if it covers it, a catalogue
-    default for it, else the main one after a pivot translation into its language.
-
-    `built` lets the caller share summariser objects across languages (one per model)."""
-    built = {} if built is None else built
-
-    def make(value: str, langs: tuple[str, ...]) -> Seq2SeqSummarizer:
-        if (value, langs) not in built:
-            ref = resolve(value, catalog, task="summarization", languages=langs)
-            built[(value, langs)] = Seq2SeqSummarizer(ref, settings)
-        return built[(value, langs)]
-
-    if lang in settings.summarizers:
-        return SummaryPlan(make(settings.summarizers[lang], (lang,)), None)
-    main = make(settings.summarizer, (settings.pivot_lang,))
-    if lang in main.ref.entry.languages:
-        return SummaryPlan(main, None)
-    for entry in catalog.summarizers_for(lang):
-        if entry.default:
-            return SummaryPlan(make(entry.name, (lang,)), None)
-    if settings.pivot_lang not in main.ref.entry.languages:
-        raise LanguageError(
-            f"no summariser for {lang!r}: {main.ref.name} summarises "
-            f"{', '.join(main.ref.entry.languages)} only; pass --summarizer {lang}=NAME|PATH"
-        )
-    return SummaryPlan(main, settings.pivot_lang)

@@ -10,8 +10,8 @@ import pytest
 from summarize.catalog import load_catalog, resolve
 from summarize.config import Settings
 from summarize.errors import ConfigError, LanguageError, ModelLoadError
-from summarize.summarise import choose_summarizer
-from summarize.translate import CopyTranslator, ModelTranslator, PivotTranslator, Router
+from summarize.plan import Router, choose_summarizer
+from summarize.translate import CopyTranslator, ModelTranslator, PivotTranslator
 
 LICENCES_FOR_NEWSROOMS = {"apache-2.0", "mit", "cc-by-4.0"}
 

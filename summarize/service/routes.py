@@ -106,7 +106,7 @@ def _targets(svc: Service, values: list[str] | None) -> tuple[str, ...]:
     if not values:
         return svc.settings.targets
     from summarize.catalog import load_catalog
-    from summarize.translate import Router
+    from summarize.plan import Router
 
     try:
         targets = parse_targets(values, "targets")
