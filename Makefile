@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 TO     ?= ar,fr
 TINY    = models/tiny
 
-.PHONY: install dev run test lint pytest tiny run-tiny clean
+.PHONY: install dev run test lint docs pytest tiny run-tiny clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,14 @@ lint: dev
 	$(BIN)/ruff format --check summarize tests bench
 	$(BIN)/mypy
 
+# The documentation site (docs/, mkdocs-material; the API reference from the docstrings).
+docs: dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 pytest: dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint pytest
+test: lint docs pytest
 
 # Tiny random-weight models for trying the pipeline without downloads (gibberish output).
 $(TINY)/tiny-bart/config.json: | dev

@@ -242,8 +242,8 @@ def test_non_commercial_models_warn_once_per_run(tiny: dict[str, Path], tmp_path
 
 def test_readme_catalogue_table_matches_the_catalogue() -> None:
     table = runner.invoke(app, ["models", "list", "--markdown"]).output.strip()
-    assert table in (ROOT / "README.md").read_text(encoding="utf-8"), (
-        "README's catalogue table is stale: paste `summarize models list --markdown`"
+    assert table in (ROOT / "docs" / "models.md").read_text(encoding="utf-8"), (
+        "docs/models.md's catalogue table is stale: paste `summarize models list --markdown`"
     )
 
 

@@ -232,13 +232,13 @@ def test_the_service_polls_its_own_feeds_into_jobs(
 
 
 def test_the_readmes_receiver_verifies_what_the_service_signs() -> None:
-    """The few lines of Python the README gives a receiver accept a signed event and refuse a
+    """The few lines of Python the docs give a receiver accept a signed event and refuse a
     changed one."""
     import re
 
     from conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "feeds-ninjs-webhooks.md").read_text(encoding="utf-8")
     code = re.search(r"```python\n(import base64, hashlib, hmac, time\n.*?)```", readme, re.S)
     assert code is not None
     space: dict[str, Any] = {}
