@@ -53,7 +53,7 @@ def run(
     stdin: IO[str] | None = None,
     progress: Any = None,
 ) -> BatchReport:
-    """Summarise and translate `sources`; see `summarize.runner.run`."""
-    from summarize.runner import run as _run
+    """Summarise and translate `sources`; see `summarize.api.run`."""
+    from summarize.api import run as _run
 
     return _run(sources, settings, stdin=stdin, progress=progress)

@@ -22,10 +22,15 @@ import dataclasses
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 from summarize.config import Settings, load_settings
 from summarize.errors import InputError, SummarizeError
+
+if TYPE_CHECKING:
+    from summarize.runner import Pipeline
+    from summarize.types import BatchReport
 
 
 @dataclass(frozen=True)
@@ -125,9 +130,16 @@ class Failed:
 
 class Summarizer:
     """Summarise and translate articles from Python; safe to share between threads (one
-    batch runs at a time, as on the CLI: the models use every core already)."""
+    batch runs at a time, as on the CLI: the models use every core already).
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+    Every face drives this object: `summarize run` (`run()`), the watch folder and the
+    service's worker (`pipeline()`, with their long-lived executor), and Python code.
+    `executor`: where the work runs (default: the settings' executor, per pipeline)."""
+
+    def __init__(
+        self, settings: Settings | None = None, *, executor: Any = None, **overrides: Any
+    ) -> None:
+        self._executor = executor
         if settings is None:
             self._write = "output_dir" in overrides
             if not self._write:  # no folder: no stories, nothing written but the cache
@@ -136,23 +148,26 @@ class Summarizer:
         else:
             self._write = True
         self.settings = settings
-        self._pipelines: dict[tuple[str, ...], Any] = {}
+        self._pipelines: dict[tuple[str, ...], Pipeline] = {}
         self._lock = threading.RLock()
         self._reader: Any = None
 
     # -- lifetime ------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Free the models this object loaded (and the cache's connection)."""
+    def close(self, *, models: bool = True) -> None:
+        """Close the pipelines (their cache connections and executors) and, with `models`,
+        free the loaded models (the process's pool: a face that keeps serving passes False)."""
         from summarize.engines import clear_pool
 
         with self._lock:
             for pipeline in self._pipelines.values():
-                close = getattr(pipeline, "close", None)
-                if close is not None:
-                    close()
+                pipeline.close()
             self._pipelines.clear()
-            clear_pool()
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+            if models:
+                clear_pool()
 
     def __enter__(self) -> Summarizer:
         return self
@@ -210,15 +225,34 @@ class Summarizer:
 
     # -- the one path --------------------------------------------------------------------
 
-    def _pipeline(self, targets: Sequence[str] | None) -> Any:
+    def pipeline(self, targets: Sequence[str] | None = None) -> Pipeline:
+        """The pipeline for these targets (the settings' by default): one per target set,
+        built once, sharing this object's executor."""
         from summarize.config import parse_targets
         from summarize.runner import Pipeline
 
         key = tuple(parse_targets(list(targets), "targets")) if targets else ()
-        if key not in self._pipelines:
-            settings = dataclasses.replace(self.settings, targets=key) if key else self.settings
-            self._pipelines[key] = Pipeline(settings)
-        return self._pipelines[key]
+        with self._lock:
+            if key not in self._pipelines:
+                settings = dataclasses.replace(self.settings, targets=key) if key else self.settings
+                self._pipelines[key] = Pipeline(settings, executor=self._executor)
+            return self._pipelines[key]
+
+    def run(
+        self,
+        sources: Sequence[str | Path],
+        *,
+        stdin: IO[str] | None = None,
+        progress: Any = None,
+        write: bool = True,
+    ) -> BatchReport:
+        """Files, folders, feeds and stdin as `summarize run` takes them: every article
+        through the pipeline, results written as they complete; the batch report."""
+        from summarize.ingest import collect
+
+        ingested = collect(sources, self.settings, stdin)
+        with self._lock:
+            return self.pipeline().run_batch(ingested.order, progress=progress, write=write)
 
     def _batch(
         self, raw: Sequence[Mapping[str, Any]], targets: Sequence[str] | None
@@ -229,7 +263,7 @@ class Summarizer:
         with self._lock:
             if self._reader is None:
                 self._reader = Reader(self.settings)
-            pipeline = self._pipeline(targets)
+            pipeline = self.pipeline(targets)
             out: dict[int, Result | Failed] = {}
             order: list[Article] = []
             index: dict[int, int] = {}
@@ -266,3 +300,23 @@ class Summarizer:
                         message = error.message if error is not None else "no result"
                         out[i] = Failed(article.id, SummarizeError(f"{article.id}: {message}"))
             return [out[i] for i in range(len(raw))]
+
+
+def run(
+    sources: Sequence[str | Path],
+    settings: Settings | None = None,
+    *,
+    stdin: IO[str] | None = None,
+    progress: Any = None,
+    write: bool = True,
+) -> BatchReport:
+    """Summarise and translate every article in `sources`; return what happened to each.
+
+    Results are written to `settings.output_dir` as they complete (unless `write` is false)
+    and the report to `report.json`. Raises only for problems that would fail every article.
+    The models stay loaded in the process for a later run."""
+    summarizer = Summarizer(settings if settings is not None else load_settings())
+    try:
+        return summarizer.run(sources, stdin=stdin, progress=progress, write=write)
+    finally:
+        summarizer.close(models=False)

@@ -96,8 +96,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Run the pipeline on the references' articles (or on `sources`), score the outputs, and
     write the scores to `<output>/eval.json` (atomically); returns them."""
+    from summarize.api import run
     from summarize.files import atomic_write
-    from summarize.runner import run
 
     refs = read_references(references_path)
     if sources:

@@ -15,15 +15,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 from summarize.cache import Cache, NullCache
 from summarize.catalog import Catalog, ModelRef, load_catalog
-from summarize.config import Settings, load_settings
+from summarize.config import Settings
 from summarize.errors import SummarizeError
 from summarize.executors import Executor, get_executor
 from summarize.hub import ensure_present
-from summarize.ingest import collect
 from summarize.stages import Item, Stages
 from summarize.types import (
     STORY,
@@ -638,28 +637,6 @@ def settings_doc(settings: Settings) -> dict[str, Any]:
         "cache": str(settings.resolved_cache_path) if settings.cache else None,
         "output": str(settings.output_dir),
     }
-
-
-def run(
-    sources: Sequence[str | Path],
-    settings: Settings | None = None,
-    *,
-    stdin: IO[str] | None = None,
-    progress: ProgressFn | None = None,
-    write: bool = True,
-) -> BatchReport:
-    """Summarise and translate every article in `sources`; return what happened to each.
-
-    Results are written to `settings.output_dir` as they complete (unless `write` is false)
-    and the report to `report.json`. Raises only for problems that would fail every article.
-    """
-    settings = settings if settings is not None else load_settings()
-    ingested = collect(sources, settings, stdin)
-    pipeline = Pipeline(settings)
-    try:
-        return pipeline.run_batch(ingested.order, progress=progress, write=write)
-    finally:
-        pipeline.close()
 
 
 def check_files(

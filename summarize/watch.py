@@ -79,7 +79,7 @@ def watch(
     every `every` (feed_every) for entries new or changed. Raises only for problems that stop
     all work (a missing model)."""
     from summarize.ingest import Reader, unique_ids
-    from summarize.runner import Pipeline, settings_doc
+    from summarize.runner import settings_doc
     from summarize.write import (
         ninjs_options,
         write_briefs,
@@ -89,9 +89,11 @@ def watch(
     )
 
     state = WatchState()
+    from summarize.api import Summarizer
     from summarize.executors import get_executor
 
-    pipeline = Pipeline(settings, executor=get_executor(settings, long_lived=True))
+    summarizer = Summarizer(settings, executor=get_executor(settings, long_lived=True))
+    pipeline = summarizer.pipeline()
     reader = Reader(settings)
     every = settings.feed_every if every is None else every
     polled = float("-inf")
@@ -150,7 +152,7 @@ def watch(
             stop.wait(interval)
     finally:
         reader.close()
-        pipeline.close()
+        summarizer.close(models=False)
     return state
 
 

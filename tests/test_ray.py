@@ -317,7 +317,7 @@ seen = []
 with TestClient(app) as client:
     for number, batch in enumerate(json.loads(sys.argv[2])):
         if number == 2:  # the pool dies between batches: the next one rebuilds it
-            executor = next(iter(app.state.worker._pipelines.values())).executor
+            executor = next(iter(app.state.worker._summarizer._pipelines.values())).executor
             for actor in executor._actors:
                 ray.kill(actor, no_restart=True)
         body = {"articles": batch}
@@ -333,10 +333,10 @@ with TestClient(app) as client:
                 break
             time.sleep(0.25)
         results = client.get(f"/v1/jobs/{job}/results", headers=auth).json()
-        executor = next(iter(app.state.worker._pipelines.values())).executor
+        executor = next(iter(app.state.worker._summarizer._pipelines.values())).executor
         pool = ray.get([actor.loaded.remote() for actor in executor._actors])
         errors = [r["error"]["message"] for r in results if "error" in r]
-        executors = {id(p.executor) for p in app.state.worker._pipelines.values()}
+        executors = {id(p.executor) for p in app.state.worker._summarizer._pipelines.values()}
         seen.append({
             "ok": len(results) - len(errors), "pool": pool, "errors": errors[:2],
             "targets": sorted({t for r in results if "error" not in r for t in r["translations"]}),

@@ -168,7 +168,7 @@ def run(
         cpus_per_worker=cpus_per_worker,
         verbose=True if verbose else None,
     )
-    from summarize.runner import run as run_batch
+    from summarize.api import run as run_batch
 
     to_stdout = output is not None and str(output) == "-"
     if to_stdout:

@@ -19,7 +19,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import replace
 from typing import Any
 
 from summarize.config import Settings
@@ -57,7 +56,7 @@ class Worker:
         self.errors = 0  # errors the supervisor caught (each logged with its traceback)
         self.restarts = 0  # threads started anew after one was found gone
         self.last_error: str | None = None
-        self._pipelines: dict[tuple[str, ...], Any] = {}
+        self._summarizer: Any = None  # the one core every face drives (summarize.api)
         self._executor: Any = None  # shared by the pipelines of every target set
         self._lock = threading.Lock()
         # Told of each job that ends and each story a job grows (the service's webhooks).
@@ -100,8 +99,9 @@ class Worker:
                 except Exception:
                     log.exception("could not clear the wave in flight")
             return  # a daemon thread: it ends with the process; closing under it would crash
-        for pipeline in self._pipelines.values():
-            pipeline.close()
+        if self._summarizer is not None:
+            self._summarizer.close(models=False)
+            self._summarizer = None
 
     def _drain_singles(self) -> None:
         while True:
@@ -133,17 +133,16 @@ class Worker:
     # -- the thread ---------------------------------------------------------------
 
     def pipeline(self, targets: tuple[str, ...]) -> Any:
+        from summarize.api import Summarizer
         from summarize.executors import get_executor
-        from summarize.runner import Pipeline
 
-        if targets not in self._pipelines:
+        if self._summarizer is None:
             # One executor for every target set: on Ray, one kept pool sized to the cluster
             # serves them all (a second pool could not be placed beside the first).
             if self._executor is None:
                 self._executor = get_executor(self.settings, long_lived=True)
-            settings = replace(self.settings, targets=targets)
-            self._pipelines[targets] = Pipeline(settings, executor=self._executor)
-        return self._pipelines[targets]
+            self._summarizer = Summarizer(self.settings, executor=self._executor)
+        return self._summarizer.pipeline(targets)
 
     def _article(self, obj: dict[str, Any], idx: int, source: str) -> Any:
         """A request's article, read as the CLI reads a JSON record (a date that is not one is
