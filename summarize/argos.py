@@ -12,7 +12,6 @@ the file name, and a package named for another pair is refused in one line.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from summarize.errors import ConfigError
-from summarize.files import RECORD_FILE
+from summarize.files import RECORD_FILE, file_sha256
 
 SUFFIX = ".argosmodel"
 MAX_UNPACKED_BYTES = 4_000_000_000
@@ -88,7 +87,7 @@ def install(archive: Path, models_dir: Path) -> Path:
     folder. Refuses, in one line naming the archive, anything that is not a plain package."""
     if not archive.is_file():
         raise ConfigError(f"Argos package {archive} does not exist")
-    digest = _sha256(archive)
+    digest = file_sha256(archive)
     target = models_dir / f"argos--{_stem(archive)}-{digest[:12]}"
     if target.is_dir():
         return _package_root(target, archive)
@@ -153,14 +152,6 @@ def _package_root(folder: Path, archive: Path) -> Path:
 def _stem(archive: Path) -> str:
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in archive.stem)
     return stem[:60] or "package"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_pair(package: ArgosPackage, pair: tuple[str, str] | None, named: str) -> None:

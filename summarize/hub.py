@@ -14,7 +14,6 @@ false` (`--no-pickle`) refuses such revisions outright.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -33,7 +32,7 @@ from summarize.catalog import (
 )
 from summarize.config import Settings
 from summarize.errors import ModelNotAvailable
-from summarize.files import RECORD_FILE, replace_dir
+from summarize.files import RECORD_FILE, file_sha256, replace_dir
 
 # Only what a model needs to run; never pickle weights (*.bin, *.pt, *.ckpt, *.h5).
 ALLOW_PATTERNS = [
@@ -331,14 +330,6 @@ def verify(ref: ModelRef) -> list[str]:
         elif path.stat().st_size != meta["size"] or file_sha256(path) != meta["sha256"]:
             bad.append(f"{name}: contents changed")
     return bad
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_record(
