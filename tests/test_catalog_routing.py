@@ -10,7 +10,7 @@ import pytest
 from summarize.catalog import load_catalog, resolve
 from summarize.config import Settings
 from summarize.errors import ConfigError, LanguageError, ModelLoadError
-from summarize.plan import Router, choose_summarizer
+from summarize.plan import Router, choose_summarizer, models_of
 from summarize.translate import CopyTranslator, ModelTranslator, PivotTranslator
 
 LICENCES_FOR_NEWSROOMS = {"apache-2.0", "mit", "cc-by-4.0"}
@@ -48,7 +48,7 @@ def test_non_commercial_models_are_never_chosen_automatically(catalog) -> None: 
     assert all(e.commercial for e in catalog.summarizers_for("fr"))
     router = Router(Settings(), catalog)
     chosen = router.choose("ar", "fr")
-    assert all(ref.entry.commercial for ref in router.models(chosen))
+    assert all(ref.entry.commercial for ref in models_of(chosen))
 
 
 def test_routes_direct_pivot_fallback_copy(catalog) -> None:  # type: ignore[no-untyped-def]
@@ -59,10 +59,10 @@ def test_routes_direct_pivot_fallback_copy(catalog) -> None:  # type: ignore[no-
     assert router.choose("en", "fr").ref.name == "opus-mt-tc-big-en-fr"  # type: ignore[attr-defined]
     pivot = router.choose("fr", "ar")
     assert isinstance(pivot, PivotTranslator) and pivot.route == "pivot"
-    assert [r.name for r in router.models(pivot)] == ["opus-mt-fr-en", "opus-mt-tc-big-en-ar"]
+    assert [r.name for r in models_of(pivot)] == ["opus-mt-fr-en", "opus-mt-tc-big-en-ar"]
     fallback = router.choose("es", "zh")
     assert fallback.route == "fallback"
-    assert [r.name for r in router.models(fallback)] == ["m2m100-418m"]
+    assert [r.name for r in models_of(fallback)] == ["m2m100-418m"]
     assert isinstance(router.choose("fr", "fr"), CopyTranslator)
     with pytest.raises(LanguageError, match="--translator xx-ar"):
         router.choose("xx", "ar")
