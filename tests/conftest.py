@@ -195,6 +195,27 @@ def real_server(app: Any) -> Iterator[int]:
         thread.join(timeout=10)
 
 
+@contextmanager
+def unthrottled_service(tiny: dict[str, Path], out: Path, key: str) -> Iterator[Any]:
+    """The service on the tiny models, its worker ready, no rate limit to hit (for tests that
+    walk the whole API with generated requests); the worker stops after."""
+    from summarize import load_settings
+    from summarize.service import Limits, create_app
+
+    app = create_app(
+        load_settings(overrides=tiny_overrides(tiny, out)),
+        [key],
+        Limits(rate_per_minute=100_000, max_queue=1000),
+        start_worker=False,
+    )
+    app.state.worker.start()
+    try:
+        assert app.state.worker.ready.wait(60)
+        yield app
+    finally:
+        app.state.worker.stop()
+
+
 def polite(send: Callable[[], Any], patience: float = 120) -> Any:
     """The answer as a well-behaved client gets it: a 429 is waited out (its Retry-After) and
     the request sent again, so a test polling a job on a slow machine never spends the key's

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import tiny_overrides
+from conftest import unthrottled_service
 
 pytest.importorskip("fastapi")
 schemathesis = pytest.importorskip("schemathesis")
@@ -19,18 +19,7 @@ KEY = "contract-key"
 
 @pytest.mark.slow
 def test_no_server_errors(tiny: dict[str, Path], tmp_path: Path) -> None:
-    from summarize import load_settings
-    from summarize.service import Limits, create_app
-
-    app = create_app(
-        load_settings(overrides=tiny_overrides(tiny, tmp_path / "out")),
-        [KEY],
-        Limits(rate_per_minute=100_000, max_queue=1000),
-        start_worker=False,
-    )
-    app.state.worker.start()
-    try:
-        assert app.state.worker.ready.wait(60)
+    with unthrottled_service(tiny, tmp_path / "out", KEY) as app:
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         checked: list[str] = []
         for result in schema.get_all_operations():
@@ -52,5 +41,3 @@ def test_no_server_errors(tiny: dict[str, Path], tmp_path: Path) -> None:
             call()
             checked.append(f"{operation.method.upper()} {operation.path}")
         assert "POST /v1/summarize" in checked and "POST /v1/jobs" in checked
-    finally:
-        app.state.worker.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import tiny_overrides
+from conftest import unthrottled_service
 
 pytest.importorskip("fastapi")
 schemathesis = pytest.importorskip("schemathesis")
@@ -20,23 +20,12 @@ KEY = "stateful-admin"
 
 @pytest.mark.slow
 def test_no_sequence_of_calls_gets_a_server_error(tiny: dict[str, Path], tmp_path: Path) -> None:
-    from summarize import load_settings
-    from summarize.service import Limits, create_app
-
-    app = create_app(
-        load_settings(overrides=tiny_overrides(tiny, tmp_path / "out")),
-        [f"{KEY} name=chief role=admin"],
-        Limits(rate_per_minute=100_000, max_queue=1000),
-        start_worker=False,
-    )
-    app.state.worker.start()
     calls: list[tuple[str, str, int]] = []
-    try:
-        assert app.state.worker.ready.wait(60)
+    with unthrottled_service(tiny, tmp_path / "out", f"{KEY} name=chief role=admin") as app:
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         Machine: Any = schema.as_state_machine()
 
-        class Walk(Machine):  # type: ignore[misc, valid-type]
+        class Walk(Machine):  # type: ignore[misc]
             def get_call_kwargs(self, case: Any) -> dict[str, Any]:
                 return {"headers": {"Authorization": f"Bearer {KEY}"}}
 
@@ -56,8 +45,6 @@ def test_no_sequence_of_calls_gets_a_server_error(tiny: dict[str, Path], tmp_pat
                 suppress_health_check=list(HealthCheck),
             )
         )
-    finally:
-        app.state.worker.stop()
     reached = {(m, p) for m, p, s in calls if s < 400}
     # The links were followed: a job made, then read through its own id.
     assert ("POST", "/v1/jobs") in reached, sorted(set(calls))[:40]
