@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from argos_packages import make_package
 from conftest import ROOT, SEEDS, free_port
-from loopback import Receiver, Site, item, rss
+from loopback import SEED, Receiver, Site, item, rss
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +101,7 @@ def world(tiny: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> It
     articles, JSONL, feed lists, the reader's own model folders and an Argos package."""
     folder = tmp_path_factory.mktemp("docs-shell")
     seeds = sorted(SEEDS.glob("*.txt"))
-    texts = [p.read_text("utf-8") for p in seeds]
+    texts = SEED  # the seeds' texts, in the same (sorted) order
     for name in ("seeds", "wire", "inbox", "archive", "wires"):
         shutil.copytree(SEEDS, folder / name)
     (folder / "article.txt").write_text(texts[0], "utf-8")
