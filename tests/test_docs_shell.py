@@ -82,9 +82,7 @@ class World:
     env: dict[str, str]
 
     def swaps(self, port: int) -> dict[str, str]:
-        text = json.dumps(
-            SEEDS.joinpath(sorted(p.name for p in SEEDS.glob("*.txt"))[1]).read_text()
-        )
+        text = json.dumps(SEED[1])
         return {
             "https://example.org/world.rss": f"{self.site.base}/world.rss",
             "https://cms.example/hooks": f"http://127.0.0.1:{self.hook_port}/hooks",
