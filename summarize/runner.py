@@ -22,10 +22,10 @@ from summarize.catalog import Catalog, ModelRef, load_catalog
 from summarize.config import Settings
 from summarize.errors import SummarizeError
 from summarize.executors import Executor, get_executor
+from summarize.grouping import Grouper
 from summarize.hub import ensure_present
 from summarize.stages import Item, Stages
 from summarize.types import (
-    STORY,
     Article,
     BatchReport,
     Flag,
@@ -33,9 +33,6 @@ from summarize.types import (
     Skipped,
     SourceError,
     SourceOutcome,
-    StoryRef,
-    record_json,
-    stage_key,
 )
 from summarize.write import (
     ninjs_options,
@@ -78,7 +75,7 @@ class Pipeline:
         from summarize.plan import embedder_route
 
         # The stories' embedder, resolved here once (its model loads at first use).
-        self.embedder_route = embedder_route(settings, self.catalog)
+        embedder_route_ = embedder_route(settings, self.catalog)
         # The targets as the models know them, resolved once before any work: a regional code
         # known only as its language is mapped (and said); one no model offers stops here.
         from summarize.plan import Router
@@ -94,11 +91,8 @@ class Pipeline:
         )
         self.stages = Stages(settings, self.catalog, self.cache)
         self.executor = executor if executor is not None else get_executor(settings)
-        self._story_store: Any = None
-        self._embedder: Any = None  # loaded at the first article that needs one
-        self._embedder_note: str | None = None  # why there is none, when one was configured
+        self.grouper = Grouper(settings, self.stages, self.cache, embedder_route_)
         self._edit_store: Any = None
-        self._story_sources: dict[str, str] = {}  # what a story's edits are checked against
 
     def run_batch(
         self,
@@ -134,14 +128,14 @@ class Pipeline:
         doc_of: dict[int, dict[str, Any]] = {}
         done = 0
         stories = (
-            self._stories_step(report, lambda: self._group(items))
+            self._stories_step(report, lambda: self.grouper.group(items))
             if settings.stories and group
             else None
         )
         story_of = stories.story_of if stories else {}
         if stories is not None:
-            report.story_embedder = self.embedder
-            if self._embedder is None and self._embedder_note is not None:
+            report.story_embedder = self.grouper.embedder
+            if self.grouper.without_embedder:
                 # Said once a run: without an embedder, stories in different languages are
                 # seldom joined, and nothing else would tell the desk why.
                 report.warnings.append(
@@ -217,9 +211,9 @@ class Pipeline:
 
             def story_docs() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                 docs = self.publish_stories(
-                    self._story_docs(grouped, items, report.results, known_docs, known_texts)
+                    self.grouper.docs(grouped, items, report.results, known_docs, known_texts)
                 )
-                return docs, self._all_stories(docs)
+                return docs, self.grouper.all_stories(docs)
 
             made = self._stories_step(report, story_docs)
             if made is not None:
@@ -296,7 +290,7 @@ class Pipeline:
         return review.publish(
             stories,
             edits,
-            lambda story: self._story_sources.get(story["id"]),
+            lambda story: self.grouper.sources.get(story["id"]),
             detect=self.stages.detector.detect,
             check=self._check_edit,
         )
@@ -332,256 +326,12 @@ class Pipeline:
             )
             return None
 
-    def _group(self, items: list[Item]) -> _Grouping:
-        """Add this batch's articles to the output folder's stories (each new one joins the
-        closest story or starts its own; nothing already grouped is regrouped)."""
-        from summarize.stories import StoryStore, member, outlet
-
-        if self._story_store is None:
-            self._story_store = StoryStore(
-                self.settings.output_dir / "stories.sqlite3",
-                self.settings.story_threshold,
-                self.settings.story_window_days,
-            )
-        store = self._story_store
-        grouped = [it for it in items if it.error is None and it.detection is not None]
-        known = store.known([it.article.hash for it in grouped])
-        vectors = self._embed([it for it in grouped if it.article.hash not in known])
-        members = [
-            member(
-                it.article.hash,
-                it.article.id,
-                it.lang,
-                it.article.text,
-                title=it.article.title,
-                outlet=it.article.outlet or outlet(it.article.url, it.article.source),
-                published=_epoch(it.article.published),
-                known=it.article.hash in known,
-                embedding=vectors.get(it.article.hash),
-            )
-            for it in grouped
-        ]
-        signature = self._embedder.signature if self._embedder is not None else None
-        assignment = store.add(members, store.duplicates(members), embedder=signature)
-        grouping = _Grouping(store.stories(assignment.touched))
-        planned = [it for it in items if it.plan is not None]
-        # One item per content computes it: the one the store keeps (else the first); the
-        # same text under other ids (one wire story from two feeds) copies its outputs.
-        canonical: dict[str, Item] = {}
-        for it in planned:
-            kept, held = assignment.member_id.get(it.article.hash), canonical.get(it.article.hash)
-            if held is None or (it.article.id == kept and held.article.id != kept):
-                canonical[it.article.hash] = it
-        copy_of = {
-            it.index: canonical[it.article.hash]
-            for it in planned
-            if canonical[it.article.hash] is not it
-        }
-        for story in grouping.stories:
-            ref = StoryRef(story.id, story.size)
-            for m in story.members:
-                grouping.story_of[m.hash] = ref
-                if m.duplicate_of is None or m.duplicate_of == m.hash:
-                    continue
-                copy, original = canonical.get(m.hash), canonical.get(m.duplicate_of)
-                if copy is not None and original is not None and copy is not original:
-                    copy_of[copy.index] = original
-        # A copy of a copy takes the outputs of the one that was computed.
-        for index, original in copy_of.items():
-            seen = {index}
-            while original.index in copy_of and original.index not in seen:
-                seen.add(original.index)
-                original = copy_of[original.index]
-            grouping.copy_of[index] = original
-        return grouping
-
-    def _embed(self, items: list[Item]) -> dict[str, Any]:
-        """Embeddings of the new articles' headlines and openings (content hash -> unit vector).
-        The embedder loads at the first article that needs one; one that cannot be had (not
-        downloaded offline, not installed) is said once, and stories are joined on words,
-        names and numbers alone, as with `story_embedder = "none"`."""
-        from summarize.engines.encoder import EmbedderAbsent, choice, load, opening
-        from summarize.errors import ModelLoadError
-
-        texts = {it.article.hash: opening(it.article.title, it.article.text) for it in items}
-        if not texts or (self._embedder is None and self._embedder_note is not None):
-            return {}
-        hashes = list(texts)
-        try:
-            if self._embedder is None:
-                self._embedder = load(self.settings, self.embedder_route)
-                if self._embedder is None:
-                    self._embedder_note = f"story_embedder = {choice(self.settings)!r}"
-                    return {}
-            rows = self._embedder.embed([texts[h] for h in hashes])
-        except ModelLoadError as exc:
-            self._embedder, self._embedder_note = None, str(exc)
-            if isinstance(exc, EmbedderAbsent):
-                log.debug("stories: no embedder (%s)", exc)
-            else:
-                log.warning(
-                    "stories: no embedder (%s); joining on words, names and numbers alone", exc
-                )
-            return {}
-        from summarize.types import EMBED
-
-        self.cache.computed[EMBED] += len(hashes)
-        return dict(zip(hashes, rows, strict=True))
-
-    @property
-    def embedder(self) -> str:
-        """What embeds for the stories: the embedder's signature, or why there is none."""
-        if self._embedder is not None:
-            return str(self._embedder.signature)
-        return f"none ({self._embedder_note})" if self._embedder_note else "not loaded"
-
-    def _story_docs(
-        self,
-        grouping: _Grouping,
-        items: list[Item],
-        results: list[Result],
-        known_docs: Mapping[str, dict[str, Any]] | None = None,
-        known_texts: Mapping[str, str] | None = None,
-    ) -> list[dict[str, Any]]:
-        """The documents of the stories this batch's articles are in: members (with their own
-        summaries, so each stays reachable under its story), languages, outlets, dates; a story
-        of two or more gets its own summary, translated and checked, and what only some report.
-        Members are matched by content hash: a result file that now holds other content (its
-        source was replaced) is not taken for the member's."""
-        from summarize.stories import iso, only_some_report
-        from summarize.text import safe_name
-        from summarize.types import result_json
-
-        docs_by_hash = {**(known_docs or {}), **{r.article.hash: result_json(r) for r in results}}
-        text_by_hash = {
-            **(known_texts or {}),
-            **{it.article.hash: it.article.text for it in items},
-        }
-        out = []
-        for story in grouping.stories:
-            # An exact copy shares its original's hash: the hash names the original.
-            id_of = {m.hash: m.id for m in story.members if m.duplicate_of != m.hash}
-            found: dict[str, dict[str, Any]] = {}
-            for m in story.members:
-                doc_ = docs_by_hash.get(m.hash) or _read_result(
-                    self.settings.output_dir / f"{safe_name(m.id)}.json", m.hash
-                )
-                if doc_ is not None:
-                    found[m.hash] = doc_
-            doc: dict[str, Any] = {
-                "id": story.id,
-                "size": story.size,
-                "first": iso(story.first),
-                "last": iso(story.last),
-                "languages": sorted({m.lang for m in story.members}),
-                "outlets": sorted({m.outlet for m in story.members if m.outlet}),
-                "members": [
-                    {
-                        "id": m.id,
-                        "title": m.title,
-                        "lede": (found.get(m.hash) or {}).get("lede"),
-                        "lang": m.lang,
-                        "outlet": m.outlet,
-                        "published": iso(m.published),
-                        "duplicate_of": id_of.get(m.duplicate_of or ""),
-                        **_own_summary(found.get(m.hash)),
-                    }
-                    for m in story.members
-                ],
-            }
-            headline = next((m for m in story.members if m.title), None)
-            doc["headline"] = headline.title if headline else None
-            if story.size >= 2:
-                member_docs = [(m, found[m.hash]) for m in story.reports if m.hash in found]
-                if headline is not None:
-                    titled = found.get(headline.hash) or {}
-                    doc["headline_translations"] = titled.get("title_translations", {})
-                doc.update(self._story_summary(story, member_docs, text_by_hash))
-                if "summary" in doc:
-                    doc["only_some_report"] = only_some_report(story)
-            out.append(doc)
-        return out
-
-    def _all_stories(self, touched: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """stories.json: the stories this batch touched, anew, and every other live story as
-        the last run wrote it (so a run costs what it touched, not the whole folder)."""
-        import json
-
-        path = self.settings.output_dir / "stories.json"
-        try:
-            before = json.loads(path.read_text(encoding="utf-8")).get("stories", [])
-        except (OSError, ValueError, AttributeError):
-            before = []
-        live = self._story_store.ids()
-        by_id = {d["id"]: d for d in before if isinstance(d, dict) and d.get("id") in live}
-        by_id.update({d["id"]: d for d in touched})
-        return sorted(by_id.values(), key=lambda d: (d.get("first") or "", d["id"]))
-
-    def _story_summary(
-        self, story: Any, member_docs: list[tuple[Any, dict[str, Any]]], texts: dict[str, str]
-    ) -> dict[str, Any]:
-        from collections import Counter
-
-        langs = Counter(d["summary"]["lang"] for _, d in member_docs)
-        if not langs:
-            return {}
-        lang = langs.most_common(1)[0][0]
-        chosen = [(m, d) for m, d in member_docs if d["summary"]["lang"] == lang]
-        summaries = [d["summary"]["text"] for _, d in chosen]
-        sources = [texts.get(m.hash, d["summary"]["text"]) for m, d in chosen]
-        self._story_sources[story.id] = "\n\n".join(sources)
-        try:
-            summary, translations, flags = self.stages.story_summary(sources, summaries, lang)
-        except SummarizeError as exc:
-            return {"summary_error": str(exc)}
-        return {
-            "summary": {
-                "text": summary.text,
-                "lang": summary.lang,
-                "from": [m.id for m, _ in chosen],
-            },
-            "translations": {
-                t: {"text": tr.text, "route": tr.route} for t, tr in translations.items()
-            },
-            "warnings": [dataclasses.asdict(f) for f in flags],
-            "provenance": {
-                STORY: record_json(summary.record),
-                **{stage_key(STORY, t): record_json(tr.record) for t, tr in translations.items()},
-            },
-        }
-
     def close(self) -> None:
         self.executor.close()
         self.cache.close()
-        if self._story_store is not None:
-            self._story_store.close()
+        self.grouper.close()
         if self._edit_store is not None:
             self._edit_store.close()
-
-
-def _epoch(published: str | None) -> float | None:
-    from datetime import datetime
-
-    return (
-        datetime.fromisoformat(published.replace("Z", "+00:00")).timestamp() if published else None
-    )
-
-
-def _own_summary(doc: dict[str, Any] | None) -> dict[str, Any]:
-    """A member's own summary and translations, as its result has them (machine text)."""
-    if doc is None:
-        return {}
-    return {
-        "summary": {"text": doc["summary"]["text"], "lang": doc["summary"]["lang"]},
-        "translations": {t: tr["text"] for t, tr in doc.get("translations", {}).items()},
-    }
-
-
-@dataclass
-class _Grouping:
-    stories: list[Any]
-    story_of: dict[str, StoryRef] = dataclasses.field(default_factory=dict)  # by article hash
-    copy_of: dict[int, Item] = dataclasses.field(default_factory=dict)  # item index -> original
 
 
 def _copied(copy: Item, original: Item) -> Item:
@@ -596,21 +346,6 @@ def _copied(copy: Item, original: Item) -> Item:
     copy.summary = original.summary
     copy.translations = dict(original.translations)
     return copy
-
-
-def _read_result(path: Path, content_hash: str) -> dict[str, Any] | None:
-    """A member's result from an earlier run, if the file still holds that content."""
-    import json
-
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(doc, dict) or "summary" not in doc or doc.get("hash") != content_hash:
-        return None
-    from summarize.review import machine_doc
-
-    return machine_doc(doc)  # a story is summarised from machine text, never from edits
 
 
 def licence_warnings(refs: Iterable[ModelRef]) -> list[str]:
