@@ -627,8 +627,9 @@ def test_desk_work_never_holds_the_event_loop(tiny: dict[str, Path], tmp_path: P
 
     from summarize.review.desk import Desk
     from summarize.service import desk as service_desk
+    from summarize.service import published
 
-    for route in service_desk.router.routes:
+    for route in [*service_desk.router.routes, *published.router.routes]:
         assert not inspect.iscoroutinefunction(route.endpoint), route.path  # type: ignore[attr-defined]
     settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out", max_chars=20_000))
     with TestClient(create_app(settings, KEYS)) as client:

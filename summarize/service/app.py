@@ -30,7 +30,7 @@ def create_app(
 
     from summarize._version import __version__
     from summarize.review import EDITS_FILE, EditStore
-    from summarize.service import desk, page, routes
+    from summarize.service import desk, page, published, routes
     from summarize.service.body import BodyGate
     from summarize.service.jobs import JobStore
     from summarize.service.worker import Worker
@@ -154,5 +154,6 @@ def create_app(
 
     app.include_router(routes.router)
     app.include_router(desk.router)
+    app.include_router(published.router)
     app.include_router(page.router)
     return app

@@ -1,6 +1,6 @@
 """The review desk's API, a thin face over `summarize.review.desk`: a job's (or the output
 folder's) items with their review state, one item with its source and each field, drafts
-(`PATCH`) and approvals, and the brief of approved text only.
+(`PATCH`) and approvals; what is published from them is `summarize.service.published`.
 
 Every field has a version; each item view carries them (and an item ETag). A `PATCH` or an
 approval names the version its editor saw (`If-Match`, or `version` in the body): without one
@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from summarize.checks import severity
@@ -102,7 +102,7 @@ def _desk(job_id: str, svc: ServiceDep) -> Desk:
 DeskDep = Annotated[Desk, Depends(_desk)]
 
 
-def _results(desk: Desk) -> list[dict[str, Any]]:
+def job_rows(desk: Desk) -> list[dict[str, Any]]:
     """A job's results from the read its desk made for this request."""
     assert isinstance(desk, JobDesk)
     return desk.job_results()
@@ -327,7 +327,7 @@ def job_items(job_id: str, desk: DeskDep, svc: ServiceDep, _: KeyDep) -> dict[st
                 if isinstance(r.get("error"), dict)
                 else str(r.get("error")),
             }
-            for r in _results(desk)
+            for r in job_rows(desk)
             if "error" in r
         ]
     info = svc.store.get(job_id) if job_id != FOLDER else {"id": FOLDER}
@@ -470,7 +470,7 @@ def get_item(
         doc = _published_item(desk, item)
         story = review.is_story(doc)
         stories = [doc] if story else _stories_of(desk, doc)
-        return _ninjs(desk, [] if story else [doc], stories, ninjs_version, drafts)
+        return ninjs_response(desk, [] if story else [doc], stories, ninjs_version, drafts)
     if format != "view":
         raise ApiError(422, "invalid_query", "format is view (the default) or ninjs")
     return _view_response(item_view(desk, item))
@@ -535,40 +535,7 @@ def _after_write(desk: Desk, item: str) -> JSONResponse:
         )
 
 
-def published(desk: Desk, approved_only: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(articles, stories) as published; with `approved_only`, approved text only."""
-    from summarize import review
-
-    try:
-        docs = desk.machine_docs()
-    except ReviewNotFound:
-        docs = {}
-    out = list(desk.publish(docs).values())
-    if approved_only:
-        out = [d for d in (review.approved_only(doc) for doc in out) if d is not None]
-    return (
-        [d for d in out if not review.is_story(d)],
-        [d for d in out if review.is_story(d)],
-    )
-
-
-@router.get("/v1/jobs/{job_id}/brief.{fmt}")
-def job_brief(fmt: str, desk: DeskDep, _: KeyDep, approved: str | None = None) -> Response:
-    """The brief of a job (or the folder) as published; `?approved=only`: approved text only,
-    nothing a person has not approved."""
-    from summarize.briefs import html_brief, markdown_brief
-
-    if approved not in (None, "only"):
-        raise ApiError(422, "invalid_query", "approved takes one value: only")
-    docs, stories = published(desk, approved == "only")
-    if fmt == "html":
-        return HTMLResponse(html_brief(docs, stories=stories))
-    if fmt == "md":
-        return PlainTextResponse(markdown_brief(docs, stories), media_type="text/markdown")
-    raise ApiError(404, "not_found", "briefs are html or md")
-
-
-def _ninjs(
+def ninjs_response(
     desk: Desk,
     docs: list[dict[str, Any]],
     stories: list[dict[str, Any]],
@@ -589,30 +556,3 @@ def _ninjs(
     if drafts is not None:
         options = replace(options, drafts=drafts)
     return JSONResponse(ninjs.items(docs, stories, options))
-
-
-@router.get("/v1/jobs/{job_id}/results")
-def job_results(
-    job_id: str,
-    desk: DeskDep,
-    svc: ServiceDep,
-    _: KeyDep,
-    format: str = "json",
-    ninjs_version: str | None = None,
-    drafts: bool | None = None,
-) -> Response:
-    """A job's results as published (approved edits in place, each marked), its failures too;
-    `format=ninjs`: IPTC ninjs items (`ninjs_version`, `drafts`: machine text usable)."""
-    from summarize.briefs import jsonl_results
-
-    if format not in ("json", "jsonl", "ninjs"):
-        raise ApiError(422, "invalid_query", "format is json, jsonl or ninjs")
-    docs, stories = published(desk, False)
-    if format == "ninjs":
-        return _ninjs(desk, docs, stories, ninjs_version, drafts)
-    if job_id != FOLDER:  # in the job's order, its failures in their places
-        by_id = {str(d["id"]): d for d in docs}
-        docs = [r if "error" in r else by_id[str(r["id"])] for r in _results(desk)]
-    if format == "jsonl":
-        return PlainTextResponse(jsonl_results(docs), media_type="application/jsonl")
-    return JSONResponse(docs)
