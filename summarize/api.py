@@ -23,9 +23,10 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from summarize.config import Settings, load_settings
+from summarize.documents import ResultDoc
 from summarize.errors import InputError, SummarizeError
 
 if TYPE_CHECKING:
@@ -67,13 +68,15 @@ class Result:
     duplicate_of: str | None
     cached: Mapping[str, bool]  # by stage: came from the cache
     models: Mapping[str, str]  # by stage: model@revision
-    _doc: Mapping[str, Any] = dataclasses.field(repr=False, compare=False)
+    _doc: ResultDoc = dataclasses.field(repr=False, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        return copy.deepcopy(dict(self._doc))
+    def to_dict(self) -> ResultDoc:
+        """The result document (`summarize.documents.ResultDoc`), a copy of its own."""
+        return copy.deepcopy(self._doc)
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Result:
+        """A result from its document: one `to_dict()` gave, or a `<id>.json` a run wrote."""
         from summarize.checks import severity
         from summarize.review.model import for_editor, stages
 
@@ -112,7 +115,7 @@ class Result:
                 s: f"{p.get('model')}@{p.get('revision')}"
                 for s, p in (doc.get("provenance") or {}).items()
             },
-            _doc=copy.deepcopy(dict(doc)),
+            _doc=cast(ResultDoc, copy.deepcopy(dict(doc))),
         )
 
 

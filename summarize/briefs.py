@@ -10,7 +10,7 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from summarize.languages import (  # noqa: F401  (names briefs have always offer
 )
 
 
-def provenance_line(doc: dict[str, Any]) -> str:
+def provenance_line(doc: Mapping[str, Any]) -> str:
     """One line: which models wrote the summary and each translation, and by which route."""
     prov = doc.get("provenance", {})
     parts = []
@@ -36,7 +36,7 @@ def provenance_line(doc: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def review_note(doc: dict[str, Any], field: str) -> tuple[str, str] | None:
+def review_note(doc: Mapping[str, Any], field: str) -> tuple[str, str] | None:
     """(state, words) for one text of a reviewed document: approved by whom and when, or a
     machine draft (with a pending or stale edit said); None for a document with no review."""
     found = _review_state(doc, field)
@@ -46,7 +46,7 @@ def review_note(doc: dict[str, Any], field: str) -> tuple[str, str] | None:
     return state, words + (f", {utc_time(when)}" if when else "") + _edited(doc, field, state)
 
 
-def _review_state(doc: dict[str, Any], field: str) -> tuple[str, str, str | None] | None:
+def _review_state(doc: Mapping[str, Any], field: str) -> tuple[str, str, str | None] | None:
     """(state, words, the review's time) for a text: approved only where the one rule of
     publishing (`review.published_text`) says so."""
     from summarize.review.publish import published_text
@@ -72,22 +72,22 @@ def _review_state(doc: dict[str, Any], field: str) -> tuple[str, str, str | None
     return "machine", "Machine draft, not reviewed", None
 
 
-def _edited(doc: dict[str, Any], field: str, state: str) -> str:
+def _edited(doc: Mapping[str, Any], field: str, state: str) -> str:
     if state != "approved":
         return ""
     entry = doc["review"]["fields"][field]
     return " (edited)" if entry.get("edited") else " (unchanged)"
 
 
-def _title(doc: dict[str, Any]) -> str:
+def _title(doc: Mapping[str, Any]) -> str:
     """An article's headline, else its first line or sentence, never its id but as a last
     resort."""
     return str(doc.get("title") or doc.get("lede") or doc["id"])
 
 
 def _split(
-    docs: Sequence[dict[str, Any]], stories: Sequence[dict[str, Any]] | None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    docs: Sequence[Mapping[str, Any]], stories: Sequence[Mapping[str, Any]] | None
+) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
     """Stories of two or more articles (with a summary), and the articles in no such story."""
     multi = [s for s in stories or () if s.get("size", 0) >= 2 and "summary" in s]
     grouped = {m["id"] for s in multi for m in s["members"]}
@@ -95,20 +95,20 @@ def _split(
 
 
 def _reviewed_members(
-    story: dict[str, Any], docs: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
+    story: Mapping[str, Any], docs: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
     """A story's articles with text an editor approved: shown under the story, since the
     story stands for them in the brief."""
     ids = {m["id"] for m in story["members"]}
     return [d for d in docs if d["id"] in ids and (_approved_texts(d) or _stale_fields(d))]
 
 
-def _stale_fields(doc: dict[str, Any]) -> list[str]:
+def _stale_fields(doc: Mapping[str, Any]) -> list[str]:
     fields = (doc.get("review") or {}).get("fields", {})
     return [f for f, entry in fields.items() if entry.get("status") == "stale"]
 
 
-def _approved_texts(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
+def _approved_texts(doc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(field, language, text) of each approved article field, in brief order: as the one
     rule of publishing (`review.published_text`) has them."""
     from summarize.review.publish import published_text
@@ -135,7 +135,7 @@ def _field_name(field: str) -> str:
     return "Summary" if kind == "summary" else f"{language_name(lang)} translation"
 
 
-def _story_heading(story: dict[str, Any]) -> str:
+def _story_heading(story: Mapping[str, Any]) -> str:
     """A story by its headline (a member's, else a member's first line), never its id but as
     a last resort."""
     members = story.get("members", [])
@@ -145,12 +145,12 @@ def _story_heading(story: dict[str, Any]) -> str:
     return str(found or f"Story {story['id']}")
 
 
-def _more(story: dict[str, Any]) -> str:
+def _more(story: Mapping[str, Any]) -> str:
     n = story["more_in_folder"]
     return f"{n} more article{'s' if n != 1 else ''} in the folder are in this story"
 
 
-def _member_line(member: dict[str, Any], when: bool = True) -> str:
+def _member_line(member: Mapping[str, Any], when: bool = True) -> str:
     named = member.get("title") or member.get("lede")
     parts = [str(named or member["id"])]
     if member.get("outlet"):
@@ -206,11 +206,11 @@ def _md_escape(text: str) -> str:
     return re.sub(r"([\\`*_\[\]#|])", r"\\\1", text)
 
 
-def _warnings(doc: dict[str, Any], stage: str) -> list[dict[str, Any]]:
+def _warnings(doc: Mapping[str, Any], stage: str) -> list[dict[str, Any]]:
     return [w for w in doc.get("warnings", []) if w["stage"] == stage]
 
 
-def _worded(doc: dict[str, Any], stage: str) -> list[tuple[str, str]]:
+def _worded(doc: Mapping[str, Any], stage: str) -> list[tuple[str, str]]:
     """(code, words) of each warning on a stage's text, worded for the brief's reader (the
     desk's wording); the operator's advice stays in the report and the logs."""
     from summarize.review.model import for_editor, stages
@@ -221,7 +221,7 @@ def _worded(doc: dict[str, Any], stage: str) -> list[tuple[str, str]]:
     return [(str(w["code"]), for_editor(w, field, lang)) for w in _warnings(doc, stage)]
 
 
-def _md_warnings(doc: dict[str, Any], stage: str) -> list[str]:
+def _md_warnings(doc: Mapping[str, Any], stage: str) -> list[str]:
     return [f"> ⚠ {_md_escape(words)}" for _, words in _worded(doc, stage)]
 
 
@@ -230,12 +230,14 @@ def _md_rtl(target: str, body: str) -> str:
     return f'<div dir="rtl" lang="{target}">\n\n{body}\n\n</div>' if target in RTL_LANGS else body
 
 
-def _md_note(doc: dict[str, Any], field: str) -> list[str]:
+def _md_note(doc: Mapping[str, Any], field: str) -> list[str]:
     note = review_note(doc, field)
     return [f"*{'✓ ' if note[0] == 'approved' else ''}{_md_escape(note[1])}*", ""] if note else []
 
 
-def _md_story(story: dict[str, Any], reviewed: Sequence[dict[str, Any]] | None = None) -> list[str]:
+def _md_story(
+    story: Mapping[str, Any], reviewed: Sequence[Mapping[str, Any]] | None = None
+) -> list[str]:
     summary = story["summary"] or {"lang": "und", "text": ""}
     lines = [
         f"## {_md_escape(_story_heading(story))}",
@@ -294,7 +296,7 @@ def _md_story(story: dict[str, Any], reviewed: Sequence[dict[str, Any]] | None =
 
 
 def markdown_brief(
-    docs: Sequence[dict[str, Any]], stories: Sequence[dict[str, Any]] | None = None
+    docs: Sequence[Mapping[str, Any]], stories: Sequence[Mapping[str, Any]] | None = None
 ) -> str:
     lines = ["# Brief", ""]
     multi, singles = _split(docs, stories)
@@ -414,7 +416,7 @@ def stage_label(stage: str) -> str:
     return name.capitalize() if family != "story" else "Story summary"
 
 
-def _html_warnings(doc: dict[str, Any], stage: str) -> list[str]:
+def _html_warnings(doc: Mapping[str, Any], stage: str) -> list[str]:
     items = [
         f'<li data-code="{html.escape(code)}">{html.escape(words)}</li>'
         for code, words in _worded(doc, stage)
@@ -430,7 +432,7 @@ def _html_warnings(doc: dict[str, Any], stage: str) -> list[str]:
     )
 
 
-def _html_note(doc: dict[str, Any], field: str) -> list[str]:
+def _html_note(doc: Mapping[str, Any], field: str) -> list[str]:
     found = _review_state(doc, field)
     if found is None:
         return []
@@ -442,7 +444,7 @@ def _html_note(doc: dict[str, Any], field: str) -> list[str]:
     ]
 
 
-def _html_own_summary(member: dict[str, Any]) -> str:
+def _html_own_summary(member: Mapping[str, Any]) -> str:
     """A member's own summary and translations, collapsed under the story (the grouping may
     be wrong, so each article's own text stays one click away)."""
     own = member.get("summary")
@@ -454,7 +456,7 @@ def _html_own_summary(member: dict[str, Any]) -> str:
 
 
 def _html_story(
-    story: dict[str, Any], reviewed: Sequence[dict[str, Any]] | None = None
+    story: Mapping[str, Any], reviewed: Sequence[Mapping[str, Any]] | None = None
 ) -> list[str]:
     summary = story["summary"] or {"lang": "und", "text": ""}
     meta = (
@@ -519,9 +521,9 @@ def _html_story(
 
 
 def html_brief(
-    docs: Sequence[dict[str, Any]],
+    docs: Sequence[Mapping[str, Any]],
     page_lang: str = "en",
-    stories: Sequence[dict[str, Any]] | None = None,
+    stories: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
     """One self-contained page: inline CSS, no scripts, no external fetches."""
     parts = [
@@ -581,5 +583,5 @@ def html_brief(
     return "\n".join(parts)
 
 
-def jsonl_results(docs: Sequence[dict[str, Any]]) -> str:
+def jsonl_results(docs: Sequence[Mapping[str, Any]]) -> str:
     return "".join(json.dumps(doc, ensure_ascii=False) + "\n" for doc in docs)

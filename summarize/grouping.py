@@ -14,14 +14,24 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from summarize.cache import Cache
 from summarize.catalog import ModelRef
 from summarize.config import Settings
+from summarize.documents import (
+    MemberDoc,
+    MemberSummaryDoc,
+    StoryDoc,
+    StorySummaryDoc,
+    StoryTranslationDoc,
+    record_json,
+    warning_json,
+)
 from summarize.errors import SummarizeError
 from summarize.stages import Item, Stages
-from summarize.types import STORY, Result, StoryRef, record_json, stage_key
+from summarize.stories import iso
+from summarize.types import STORY, Result, StoryRef, stage_key
 
 log = logging.getLogger("summarize")
 
@@ -155,69 +165,63 @@ class Grouper:
         grouping: Grouping,
         items: list[Item],
         results: list[Result],
-        known_docs: Mapping[str, dict[str, Any]] | None = None,
+        known_docs: Mapping[str, Mapping[str, Any]] | None = None,
         known_texts: Mapping[str, str] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[StoryDoc]:
         """The documents of the stories this batch's articles are in: members (with their own
         summaries, so each stays reachable under its story), languages, outlets, dates; a story
         of two or more gets its own summary, translated and checked, and what only some report.
         Members are matched by content hash: a result file that now holds other content (its
         source was replaced) is not taken for the member's."""
-        from summarize.stories import iso, only_some_report
+        from summarize.documents import result_json
+        from summarize.stories import only_some_report
         from summarize.text import safe_name
-        from summarize.types import result_json
 
-        docs_by_hash = {**(known_docs or {}), **{r.article.hash: result_json(r) for r in results}}
+        docs_by_hash: dict[str, Mapping[str, Any]] = {
+            **(known_docs or {}),
+            **{r.article.hash: result_json(r) for r in results},
+        }
         text_by_hash = {
             **(known_texts or {}),
             **{it.article.hash: it.article.text for it in items},
         }
-        out = []
+        out: list[StoryDoc] = []
         for story in grouping.stories:
             # An exact copy shares its original's hash: the hash names the original.
             id_of = {m.hash: m.id for m in story.members if m.duplicate_of != m.hash}
-            found: dict[str, dict[str, Any]] = {}
+            found: dict[str, Mapping[str, Any]] = {}
             for m in story.members:
                 doc_ = docs_by_hash.get(m.hash) or _read_result(
                     self.settings.output_dir / f"{safe_name(m.id)}.json", m.hash
                 )
                 if doc_ is not None:
                     found[m.hash] = doc_
-            doc: dict[str, Any] = {
-                "id": story.id,
-                "size": story.size,
-                "first": iso(story.first),
-                "last": iso(story.last),
-                "languages": sorted({m.lang for m in story.members}),
-                "outlets": sorted({m.outlet for m in story.members if m.outlet}),
-                "members": [
-                    {
-                        "id": m.id,
-                        "title": m.title,
-                        "lede": (found.get(m.hash) or {}).get("lede"),
-                        "lang": m.lang,
-                        "outlet": m.outlet,
-                        "published": iso(m.published),
-                        "duplicate_of": id_of.get(m.duplicate_of or ""),
-                        **_own_summary(found.get(m.hash)),
-                    }
+            headline = next((m for m in story.members if m.title), None)
+            doc = StoryDoc(
+                id=story.id,
+                size=story.size,
+                first=iso(story.first),
+                last=iso(story.last),
+                languages=sorted({m.lang for m in story.members}),
+                outlets=sorted({m.outlet for m in story.members if m.outlet}),
+                members=[
+                    _member(m, found.get(m.hash), id_of.get(m.duplicate_of or ""))
                     for m in story.members
                 ],
-            }
-            headline = next((m for m in story.members if m.title), None)
-            doc["headline"] = headline.title if headline else None
+                headline=headline.title if headline else None,
+            )
             if story.size >= 2:
                 member_docs = [(m, found[m.hash]) for m in story.reports if m.hash in found]
                 if headline is not None:
                     titled = found.get(headline.hash) or {}
                     doc["headline_translations"] = titled.get("title_translations", {})
-                doc.update(self._summary(story, member_docs, text_by_hash))
+                self._summarise(doc, story, member_docs, text_by_hash)
                 if "summary" in doc:
                     doc["only_some_report"] = only_some_report(story)
             out.append(doc)
         return out
 
-    def all_stories(self, touched: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def all_stories(self, touched: list[StoryDoc]) -> list[StoryDoc]:
         """stories.json: the stories this batch touched, anew, and every other live story as
         the last run wrote it (so a run costs what it touched, not the whole folder)."""
         import json
@@ -228,18 +232,28 @@ class Grouper:
         except (OSError, ValueError, AttributeError):
             before = []
         live = self._store.ids()
-        by_id = {d["id"]: d for d in before if isinstance(d, dict) and d.get("id") in live}
+        by_id: dict[str, StoryDoc] = {  # as an earlier run of this folder wrote them
+            d["id"]: cast(StoryDoc, d)
+            for d in before
+            if isinstance(d, dict) and d.get("id") in live
+        }
         by_id.update({d["id"]: d for d in touched})
         return sorted(by_id.values(), key=lambda d: (d.get("first") or "", d["id"]))
 
-    def _summary(
-        self, story: Any, member_docs: list[tuple[Any, dict[str, Any]]], texts: dict[str, str]
-    ) -> dict[str, Any]:
+    def _summarise(
+        self,
+        doc: StoryDoc,
+        story: Any,
+        member_docs: list[tuple[Any, Mapping[str, Any]]],
+        texts: dict[str, str],
+    ) -> None:
+        """The story's own summary from its members' (in their most common language),
+        translated and checked, into `doc`; what failed, in `summary_error`."""
         from collections import Counter
 
         langs = Counter(d["summary"]["lang"] for _, d in member_docs)
         if not langs:
-            return {}
+            return
         lang = langs.most_common(1)[0][0]
         chosen = [(m, d) for m, d in member_docs if d["summary"]["lang"] == lang]
         summaries = [d["summary"]["text"] for _, d in chosen]
@@ -248,21 +262,18 @@ class Grouper:
         try:
             summary, translations, flags = self.stages.story_summary(sources, summaries, lang)
         except SummarizeError as exc:
-            return {"summary_error": str(exc)}
-        return {
-            "summary": {
-                "text": summary.text,
-                "lang": summary.lang,
-                "from": [m.id for m, _ in chosen],
-            },
-            "translations": {
-                t: {"text": tr.text, "route": tr.route} for t, tr in translations.items()
-            },
-            "warnings": [dataclasses.asdict(f) for f in flags],
-            "provenance": {
-                STORY: record_json(summary.record),
-                **{stage_key(STORY, t): record_json(tr.record) for t, tr in translations.items()},
-            },
+            doc["summary_error"] = str(exc)
+            return
+        doc["summary"] = StorySummaryDoc(
+            {"text": summary.text, "lang": summary.lang, "from": [m.id for m, _ in chosen]}
+        )
+        doc["translations"] = {
+            t: StoryTranslationDoc(text=tr.text, route=tr.route) for t, tr in translations.items()
+        }
+        doc["warnings"] = warning_json(flags)
+        doc["provenance"] = {
+            STORY: record_json(summary.record),
+            **{stage_key(STORY, t): record_json(tr.record) for t, tr in translations.items()},
         }
 
     def close(self) -> None:
@@ -278,14 +289,22 @@ def _epoch(published: str | None) -> float | None:
     )
 
 
-def _own_summary(doc: dict[str, Any] | None) -> dict[str, Any]:
-    """A member's own summary and translations, as its result has them (machine text)."""
-    if doc is None:
-        return {}
-    return {
-        "summary": {"text": doc["summary"]["text"], "lang": doc["summary"]["lang"]},
-        "translations": {t: tr["text"] for t, tr in doc.get("translations", {}).items()},
-    }
+def _member(m: Any, doc: Mapping[str, Any] | None, duplicate_of: str | None) -> MemberDoc:
+    """A member as stories.json lists it, with its own summary and translations as its
+    result has them (machine text), so each stays reachable under its story."""
+    out = MemberDoc(
+        id=m.id,
+        title=m.title,
+        lede=(doc or {}).get("lede"),
+        lang=m.lang,
+        outlet=m.outlet,
+        published=iso(m.published),
+        duplicate_of=duplicate_of,
+    )
+    if doc is not None:
+        out["summary"] = MemberSummaryDoc(text=doc["summary"]["text"], lang=doc["summary"]["lang"])
+        out["translations"] = {t: tr["text"] for t, tr in doc.get("translations", {}).items()}
+    return out
 
 
 @dataclass
@@ -297,7 +316,7 @@ class Grouping:
     copy_of: dict[int, Item] = dataclasses.field(default_factory=dict)  # item index -> original
 
 
-def _read_result(path: Path, content_hash: str) -> dict[str, Any] | None:
+def _read_result(path: Path, content_hash: str) -> Mapping[str, Any] | None:
     """A member's result from an earlier run, if the file still holds that content."""
     import json
 

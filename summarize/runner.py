@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from summarize.cache import Cache, NullCache
 from summarize.catalog import Catalog, ModelRef, load_catalog
 from summarize.config import Settings
+from summarize.documents import ResultDoc, StoryDoc
 from summarize.errors import SummarizeError
 from summarize.executors import Executor, get_executor
 from summarize.grouping import Grouper
@@ -125,7 +126,7 @@ class Pipeline:
         report.warnings.extend(licence_warnings(needed))
         outcome_of: dict[int, SourceOutcome] = {}
         result_of: dict[int, Result] = {}
-        doc_of: dict[int, dict[str, Any]] = {}
+        doc_of: dict[int, ResultDoc] = {}
         done = 0
         stories = (
             self._stories_step(report, lambda: self.grouper.group(items))
@@ -168,15 +169,13 @@ class Pipeline:
                     story=story_of.get(it.article.hash),
                     duplicate_of=copy_of[it.index].article.id if it.index in copy_of else None,
                 )
-                doc = self.document(result) if write else {}
-                path = (
-                    write_result(settings.output_dir, result, doc)
-                    if write and "json" in settings.formats
-                    else None
-                )
+                path = None
+                if write:
+                    doc_of[it.index] = doc = self.document(result)
+                    if "json" in settings.formats:
+                        path = write_result(settings.output_dir, result, doc)
                 result = dataclasses.replace(result, output=str(path) if path else None)
                 result_of[it.index] = result
-                doc_of[it.index] = doc
                 outcome = SourceOutcome(
                     it.article.id,
                     it.article.source,
@@ -209,7 +208,7 @@ class Pipeline:
         if stories is not None:
             grouped = stories
 
-            def story_docs() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            def story_docs() -> tuple[list[StoryDoc], list[StoryDoc]]:
                 docs = self.publish_stories(
                     self.grouper.docs(grouped, items, report.results, known_docs, known_texts)
                 )
@@ -263,22 +262,24 @@ class Pipeline:
             self._edit_store = EditStore.existing(self.settings.output_dir)
         return self._edit_store
 
-    def document(self, result: Result) -> dict[str, Any]:
+    def document(self, result: Result) -> ResultDoc:
         """The result as published: approved edits in place and checked, drafts marked."""
         from summarize import review
-        from summarize.types import result_json
+        from summarize.documents import result_json
 
         store = self.edit_store()
         edits = store.fields(review.FOLDER, result.article.id) if store is not None else {}
-        return review.apply(
+        published = review.apply(
             result_json(result),
             edits,
             source=result.article.text,
             detect=self.stages.detector.detect,
             check=self._check_edit,
         )
+        return cast(ResultDoc, published)  # the same keys, with a `review` block
 
-    def publish_stories(self, stories: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def publish_stories(self, stories: Sequence[StoryDoc]) -> list[StoryDoc]:
+        """The stories as published: approved edits in place and checked, drafts marked."""
         from summarize import review
 
         store = self.edit_store()
@@ -287,13 +288,14 @@ class Pipeline:
             if store is not None
             else {}
         )
-        return review.publish(
+        published = review.publish(
             stories,
             edits,
             lambda story: self.grouper.sources.get(story["id"]),
             detect=self.stages.detector.detect,
             check=self._check_edit,
         )
+        return cast(list[StoryDoc], published)  # the same keys, with a `review` block
 
     def _check_edit(
         self,

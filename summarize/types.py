@@ -1,14 +1,15 @@
-"""Plain data passed between stages, and its JSON form (built in one place: `to_json`).
+"""Plain data passed between stages (their JSON form is `summarize.documents`).
 
 All records are frozen dataclasses so a stage cannot change what an earlier one produced.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import platform
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from summarize.documents import StoryDoc
 
 Route = Literal["direct", "pivot", "fallback", "copy"]
 Status = Literal["ok", "error", "skipped"]
@@ -202,9 +203,9 @@ class BatchReport:
     output_dir: str | None = None
     warnings: list[str] = field(default_factory=list)
     # Every story the output folder holds after this batch (the stories.json documents).
-    stories: list[dict[str, Any]] = field(default_factory=list)
+    stories: list[StoryDoc] = field(default_factory=list)
     # Every live story of the output folder after this batch (what stories.json holds).
-    all_stories: list[dict[str, Any]] = field(default_factory=list)
+    all_stories: list[StoryDoc] = field(default_factory=list)
     # Why the stories step failed this batch (its results are kept all the same).
     stories_error: str | None = None
     # What embedded the new articles for the stories (its signature), or why nothing did.
@@ -229,70 +230,3 @@ class BatchReport:
     @property
     def succeeded(self) -> list[SourceOutcome]:
         return [o for o in self.outcomes if o.status == "ok"]
-
-
-def record_json(rec: StageRecord) -> dict[str, Any]:
-    return dataclasses.asdict(rec)
-
-
-def result_json(result: Result) -> dict[str, Any]:
-    """The per-article JSON document (`<output>/<id>.json`)."""
-    art = result.article
-    from summarize._version import __version__
-    from summarize.text import lede
-
-    doc: dict[str, Any] = {
-        "id": art.id,
-        "title": art.title,
-        # The first line or sentence: what a queue shows for an article with no headline.
-        "lede": lede(art.text),
-        "url": art.url,
-        "source": art.source,
-        "hash": art.hash,
-        "published": art.published,
-        **({"outlet": art.outlet} if art.outlet else {}),
-        **({"author": art.author} if art.author else {}),
-        "source_encoding": {
-            "name": art.encoding,
-            "method": art.encoding_method,
-            "confidence": art.encoding_confidence,
-        },
-        "language": {
-            "code": result.detection.code,
-            "confidence": round(result.detection.confidence, 4),
-            "method": result.detection.method,
-        },
-        "summary": {
-            "text": result.summary.text,
-            "lang": result.summary.lang,
-            "chunks": result.summary.chunks,
-        },
-        "translations": {
-            target: {"text": tr.text, "lang": tr.target, "route": tr.route}
-            for target, tr in result.translations.items()
-        },
-        "title_translations": {target: tr.text for target, tr in result.titles.items()},
-        "story": dataclasses.asdict(result.story) if result.story else None,
-        "duplicate_of": result.duplicate_of,
-        "warnings": [dataclasses.asdict(flag) for flag in result.warnings],
-        "provenance": {name: record_json(rec) for name, rec in result.records().items()},
-        "environment": {"summarize": __version__, "python": platform.python_version()},
-    }
-    return doc
-
-
-def outcome_json(outcome: SourceOutcome) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "id": outcome.id,
-        "source": outcome.source,
-        "status": outcome.status,
-        "output": outcome.output,
-        "cached": outcome.cached,
-    }
-    if outcome.error is not None:
-        doc["error"] = {"type": outcome.error.type, "message": outcome.error.message}
-    if outcome.reason is not None:
-        doc["reason"] = outcome.reason
-    if outcome.placement is not None:
-        doc["worker"] = dataclasses.asdict(outcome.placement)
-    return doc

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ PARTIAL = (".part", ".partial", ".tmp", ".crdownload", ".download", "~")
 class WatchState:
     seen: dict[Path, tuple[int, int]] = field(default_factory=dict)
     done: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    docs: dict[str, dict[str, Any]] = field(default_factory=dict)  # results as published
+    docs: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # results as published
     skipped: set[str] = field(default_factory=set)  # already reported
     # The latest outcome of every source seen (file, JSONL line): report.json lists them all.
     outcomes: dict[tuple[str, str | None], SourceOutcome] = field(default_factory=dict)

@@ -8,11 +8,13 @@ A result whose content has not changed is not rewritten: same bytes, same modifi
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from summarize.documents import outcome_json, result_json
 from summarize.files import atomic_write, write_if_changed
-from summarize.types import STAGES, BatchReport, Result, outcome_json, result_json
+from summarize.types import STAGES, BatchReport, Result
 
 if TYPE_CHECKING:
     from summarize.config import Settings
@@ -26,7 +28,7 @@ def dumps(doc: Any) -> bytes:
     return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def _stable(doc: dict[str, Any]) -> dict[str, Any]:
+def _stable(doc: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(doc)
     out["provenance"] = {
         stage: {k: v for k, v in rec.items() if k not in _VOLATILE}
@@ -35,7 +37,7 @@ def _stable(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _unchanged(path: Path, doc: dict[str, Any]) -> bool:
+def _unchanged(path: Path, doc: Mapping[str, Any]) -> bool:
     try:
         old = json.loads(path.read_bytes())
     except (OSError, ValueError):
@@ -47,7 +49,7 @@ def result_path(output_dir: Path, result: Result) -> Path:
     return output_dir / f"{result.article.safe_name}.json"
 
 
-def write_result(output_dir: Path, result: Result, doc: dict[str, Any] | None = None) -> Path:
+def write_result(output_dir: Path, result: Result, doc: Mapping[str, Any] | None = None) -> Path:
     """`<output>/<safe id>.json` (`doc`: the result as published, with its review); left
     untouched when only timings or cache flags differ."""
     path = result_path(output_dir, result)
@@ -68,8 +70,8 @@ def ninjs_options(settings: Settings) -> NinjsOptions:
 
 def write_ninjs(
     output_dir: Path,
-    docs: list[dict[str, Any]],
-    stories: list[dict[str, Any]] | None,
+    docs: Sequence[Mapping[str, Any]],
+    stories: Sequence[Mapping[str, Any]] | None,
     options: NinjsOptions | None = None,
 ) -> Path:
     """`<output>/ninjs/`: one IPTC ninjs item per file (each text in each language), for a
@@ -85,9 +87,9 @@ def write_ninjs(
 
 def write_briefs(
     output_dir: Path,
-    docs: list[dict[str, Any]],
+    docs: Sequence[Mapping[str, Any]],
     formats: tuple[str, ...],
-    stories: list[dict[str, Any]] | None = None,
+    stories: Sequence[Mapping[str, Any]] | None = None,
     ninjs: NinjsOptions | None = None,
 ) -> list[Path]:
     """The batch-wide outputs asked for: brief.md, brief.html (stories first), results.jsonl,
@@ -111,7 +113,7 @@ def write_briefs(
     return written
 
 
-def write_stories(output_dir: Path, stories: list[dict[str, Any]]) -> Path:
+def write_stories(output_dir: Path, stories: Sequence[Mapping[str, Any]]) -> Path:
     """`<output>/stories.json`: every story, its members, languages, outlets, summary."""
     path = output_dir / "stories.json"
     write_if_changed(path, dumps({"stories": stories}))

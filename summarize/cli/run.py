@@ -189,7 +189,7 @@ def run(
         )
     if to_stdout:
         from summarize.briefs import jsonl_results
-        from summarize.types import result_json
+        from summarize.documents import result_json
 
         sys.stdout.write(jsonl_results([result_json(r) for r in report.results]))
         sys.stdout.flush()

@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,7 @@ class JobStore:
         return {r[0] for r in rows}
 
     def record(
-        self, job_id: str, idx: int, article_id: str | None, status: str, body: dict[str, Any]
+        self, job_id: str, idx: int, article_id: str | None, status: str, body: Mapping[str, Any]
     ) -> None:
         with self._lock:
             self._db.execute(

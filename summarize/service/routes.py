@@ -167,7 +167,7 @@ def _json_body(raw: bytes, default: bytes, what: str) -> Any:
 
 @router.post("/v1/summarize")
 async def summarize_one(body: ArticleIn, svc: ServiceDep, key: KeyDep) -> JSONResponse:
-    from summarize.types import result_json
+    from summarize.documents import result_json
 
     require_editor(key)
     _check_length(svc, body.text)

@@ -288,7 +288,7 @@ class Worker:
         return results, errors
 
     def _work_on_job(self, job_id: str) -> None:
-        from summarize.types import result_json
+        from summarize.documents import result_json
 
         info = self.store.get(job_id)
         if info is None or info["status"] in FINAL:
