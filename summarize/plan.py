@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from summarize.catalog import Catalog, ModelRef, resolve
+from summarize.catalog import Catalog, ModelRef, Task, resolve
 from summarize.config import Settings
 from summarize.errors import ConfigError, LanguageError, ModelNotAvailable, SummarizeError
 from summarize.summarise import Seq2SeqSummarizer
@@ -250,6 +250,29 @@ def embedder_route(settings: Settings, catalog: Catalog) -> ModelRef | str:
         if name != DEFAULT_EMBEDDER:
             raise
         return name  # the default, missing from a custom catalogue: said when stories need it
+
+
+def configured_models(settings: Settings, catalog: Catalog) -> list[ModelRef]:
+    """The summarisers and translators the settings name outside the catalogue (a folder, an
+    Argos package, a hub id), each once, resolved as routes resolve them: what `summarize
+    models check` checks beside the catalogue's downloads. A name that cannot be resolved
+    raises its `ConfigError` here, as a run would."""
+    named: list[tuple[str, Task, tuple[str, ...], tuple[str, str] | None]] = [
+        (settings.summarizer, "summarization", (settings.pivot_lang,), None),
+        *((v, "summarization", (lang,), None) for lang, v in settings.summarizers.items()),
+    ]
+    for key, value in settings.translators.items():
+        src, _, tgt = key.partition("-")
+        named.append((value, "translation", (), (src, tgt) if key != "*" else None))
+    out: dict[str, ModelRef] = {}
+    for value, task, langs, pair in named:
+        if value in catalog:
+            continue
+        ref = resolve(value, catalog, task=task, languages=langs, pair=pair)
+        key = f"{ref.path}|{','.join(ref.entry.pairs)}"
+        if key not in out:
+            out[key] = ref
+    return list(out.values())
 
 
 def _here(ref: ModelRef) -> bool:

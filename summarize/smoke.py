@@ -233,12 +233,15 @@ def check_model(ref: ModelRef, settings: Settings) -> list[ModelCheck]:
 def check_models(
     catalog: Catalog, settings: Settings, names: Sequence[str] = ()
 ) -> list[ModelCheck]:
-    """Smoke-check the named catalogue models, or every downloaded one."""
-    refs = (
-        [catalog.ref(n) for n in names]
-        if names
-        else [catalog.ref(n) for n in catalog.entries if catalog.ref(n).present]
-    )
+    """Smoke-check the named catalogue models, or every downloaded one and every model the
+    settings name by folder, Argos package or hub id (each pair it is named for)."""
+    from summarize.plan import configured_models
+
+    if names:
+        refs = [catalog.ref(n) for n in names]
+    else:
+        refs = [catalog.ref(n) for n in catalog.entries if catalog.ref(n).present]
+        refs += configured_models(settings, catalog)
     return [check for ref in refs for check in check_model(ref, settings)]
 
 

@@ -418,6 +418,36 @@ def test_models_check_runs_each_downloaded_model_and_fails_random_weights(
     assert unknown.exit_code == 2 and "not in the catalogue" in unknown.output
 
 
+def test_models_check_also_runs_the_models_the_settings_name_by_folder(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """A summariser and translators named by folder (no catalogue download at all) are
+    checked too, each pair it is named for once: what a run would use is what is judged."""
+    config = tmp_path / "summarize.toml"
+    config.write_text(
+        f'summarizer = "{tiny["bart"]}"\n[translators]\n'
+        f'en-fr = "{tiny["en-fr"]}"\nfr-en = "{tiny["en-fr"]}"\n"*" = "{tiny["m2m100"]}"\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["models", "check", "--json", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    checks = json.loads(result.stdout)
+    names = sorted(c["name"] for c in checks)
+    assert names == [
+        "tiny-bart",
+        "tiny-m2m100 (en->ar)",
+        "tiny-m2m100 (en->fr)",
+        "tiny-marian-en-fr (en->fr)",
+        "tiny-marian-en-fr (fr->en)",
+    ]
+    assert not any(c["passed"] for c in checks)  # random weights fail, as they must
+    broken = tmp_path / "broken.toml"
+    broken.write_text(f'summarizer = "{tmp_path / "no-such-folder"}"\n', encoding="utf-8")
+    missing = runner.invoke(app, ["models", "check", "--config", str(broken)])
+    assert missing.exit_code != 0 and "does not exist" in missing.output
+    assert "Traceback" not in missing.output
+
+
 # -- what a careful read found ------------------------------------------------------------
 
 

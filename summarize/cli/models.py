@@ -149,7 +149,10 @@ def models_verify(
 def models_check(
     names: Annotated[
         list[str] | None,
-        typer.Argument(help="Catalogue names [default: every downloaded model]."),
+        typer.Argument(
+            help="Catalogue names [default: every downloaded model and every model the "
+            "settings name by folder]."
+        ),
     ] = None,
     engine: Annotated[
         str | None, typer.Option(help="auto, ctranslate2 or transformers [default: auto].")
@@ -157,7 +160,8 @@ def models_check(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Load each downloaded model and run it on a fixed sentence: does it really work?
+    """Load each downloaded model (and each one the settings name by folder) and run it on a
+    fixed sentence: does it really work?
 
     Translators turn "The meeting is on Monday." into French with "lundi" and Arabic with
     "الاثنين"; a summariser writes a summary shorter than its input, in its language, not a
