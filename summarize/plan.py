@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from summarize.catalog import Catalog, ModelRef, Task, resolve
 from summarize.config import Settings
@@ -343,6 +344,27 @@ class Plan:
         if isinstance(found, SummarizeError):
             raise found
         return found
+
+    def stage_info(self, lang: str, stage: str) -> dict[str, Any] | None:
+        """What this plan runs `stage` with for an article in `lang` (its signature: model,
+        revision, engine, settings), or None for a stage it does not route. An output computed
+        elsewhere (a Ray worker, which plans its wave on its own node) is held to it."""
+        from summarize.types import PIVOT, SUMMARIZE, TITLE, TRANSLATE
+
+        family, _, target = stage.partition(":")
+        try:
+            summary = self.summary(lang)
+            if family == SUMMARIZE:
+                return summary.summarizer.info()
+            if family == PIVOT and summary.pivot:
+                return self.translator(lang, summary.pivot).info()
+            if family == TRANSLATE and target:
+                return self.translator(summary.pivot or lang, target).info()
+            if family == TITLE and target:
+                return self.translator(lang, target).info()
+        except SummarizeError:
+            return None
+        return None
 
     def pairs(self, lang: str, titled: bool) -> list[tuple[str, str]]:
         """The language pairs an article in `lang` needs: its pivot, its summary into every

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from summarize.cache import Cache, NullCache
+from summarize.cache import Cache, CacheEntry, NullCache, signature_hash
 from summarize.catalog import Catalog, ModelRef, load_catalog
 from summarize.config import Settings
 from summarize.documents import ResultDoc, StoryDoc
@@ -147,6 +147,9 @@ class Pipeline:
                 )
         copy_of = stories.copy_of if stories else {}
 
+        off_plan: dict[tuple[str, str, str, str], int] = {}
+        planned_info: dict[tuple[str, str], dict[str, Any] | None] = {}
+
         def finish(it: Item) -> None:
             nonlocal done
             done += 1
@@ -154,6 +157,9 @@ class Pipeline:
             # result on disk always has its stages in the cache.
             for entry in it.entries:
                 self.cache.put(entry)
+                strayed = self._off_plan(it, entry, planned_info)
+                if strayed is not None:
+                    off_plan[strayed] = off_plan.get(strayed, 0) + 1
             if it.error is None:
                 assert it.detection is not None and it.summary is not None
                 result = Result(
@@ -203,6 +209,12 @@ class Pipeline:
         for index, original in copy_of.items():
             finish(_copied(items[index], original))
         report.warnings.extend(self.executor.warnings())
+        report.warnings.extend(
+            f"{n} {stage} outputs were computed on {host} with {there}, where this machine's "
+            f"plan runs {here}: they are kept, but a re-run from here will not find them in "
+            "the cache; give every node the same models, settings and versions"
+            for (stage, host, there, here), n in off_plan.items()
+        )
         report.results = [result_of[i] for i in sorted(result_of)]
         everything = None
         if stories is not None:
@@ -251,6 +263,30 @@ class Pipeline:
             if everything is not None:
                 write_stories(settings.output_dir, everything)
         return report
+
+    def _off_plan(
+        self,
+        it: Item,
+        entry: CacheEntry,
+        planned: dict[tuple[str, str], dict[str, Any] | None],
+    ) -> tuple[str, str, str, str] | None:
+        """(stage, host, model there, model here) when an output computed elsewhere (a Ray
+        worker plans its wave on its own node) was made otherwise than this plan says: the
+        plan is the one authority on routes, and the cache is keyed by it. `planned`: the
+        plan's answers so far this batch."""
+        if (it.lang, entry.stage) not in planned:
+            planned[(it.lang, entry.stage)] = self.stages.routes.stage_info(it.lang, entry.stage)
+        info = planned[(it.lang, entry.stage)]
+        if info is None or signature_hash(info) == entry.sig_hash:
+            return None
+        there, here = entry.signature.get("model"), info.get("model")
+        if there == here:  # the same model, other settings or versions: say which differ
+            keys = sorted(
+                k for k in {*info, *entry.signature} if info.get(k) != entry.signature.get(k)
+            )
+            there, here = f"{there} ({', '.join(keys)} differing)", str(here)
+        host = it.placement.host if it.placement is not None else "another machine"
+        return entry.stage, host, str(there), str(here)
 
     # -- what is published: machine output with the editors' approved edits ------------------
 

@@ -447,3 +447,72 @@ def test_a_messy_newsroom_folder_in_one_batch(tiny: dict[str, Path], tmp_path: P
     assert set(hostile) <= kept
     page = (out / "brief.html").read_text(encoding="utf-8")
     assert page.count('dir="rtl" lang="ar"') == len(report.results)
+
+
+class _Elsewhere:
+    """An executor computing on "another node" with its own settings, as a Ray worker plans
+    its wave on its node: same code, possibly other models there."""
+
+    name = "elsewhere"
+
+    def __init__(self, settings: Any) -> None:
+        from summarize.cache import RecordingCache
+        from summarize.catalog import load_catalog
+        from summarize.stages import Stages
+
+        self.stages = Stages(settings, load_catalog(settings), RecordingCache())
+
+    def run(self, stages: Any, items: list[Any]) -> Any:
+        import dataclasses
+
+        from summarize.executors.ray import compute_items, shippable
+        from summarize.types import Placement
+
+        there = Placement("node-b", "node-b.example", 1, 0, 0.0)
+        for it in compute_items(self.stages, [shippable(it) for it in items]):
+            yield dataclasses.replace(it, placement=there)
+
+    def warnings(self) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("same", [True, False], ids=["same-plan", "other-model-there"])
+def test_an_output_computed_off_this_plan_is_said_and_the_claim_holds(
+    tiny: dict[str, Path], tmp_path: Path, same: bool
+) -> None:
+    """The driver's plan is the one authority on routes, and the cache is keyed by it: what a
+    worker computed with another route (another model on its node) is kept but said, with
+    what it costs (a re-run from here computes it again); the same plan there says nothing."""
+    from summarize import Summarizer
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(
+        sorted(SEEDS.glob("*.txt"))[1].read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    here = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out", targets=["fr"]))
+    there = (
+        here
+        if same
+        else load_settings(
+            overrides=tiny_overrides(
+                tiny, tmp_path / "out", targets=["fr"], summarizer=str(tiny["t5"])
+            )
+        )
+    )
+    with Summarizer(here, executor=_Elsewhere(there)) as s:
+        first = s.run([folder])
+    assert first.ok
+    said = [w for w in first.warnings if "where this machine's plan runs" in w]
+    with Summarizer(here) as s:  # a re-run here, on the local executor
+        again = s.run([folder])
+    if same:
+        assert said == [] and again.computed == {}
+    else:
+        assert len(said) == 1, first.warnings
+        assert "1 summarize outputs were computed on node-b.example with tiny-t5" in said[0]
+        assert "plan runs tiny-bart" in said[0]
+        assert again.computed.get("summarize") == 1  # as said: not found in the cache
