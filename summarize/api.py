@@ -218,13 +218,15 @@ class Summarizer:
         `Failed` in its place; the rest go on."""
         size = batch_size or self.settings.batch_size
         batch: list[Mapping[str, Any]] = []
+        first = 1  # an article without an id is named by its place in the stream
         for item in articles:
             batch.append({"text": item} if isinstance(item, str) else item)
             if len(batch) >= size:
-                yield from self._batch(batch, targets)
+                yield from self._batch(batch, targets, first)
+                first += len(batch)
                 batch = []
         if batch:
-            yield from self._batch(batch, targets)
+            yield from self._batch(batch, targets, first)
 
     # -- the one path --------------------------------------------------------------------
 
@@ -258,7 +260,7 @@ class Summarizer:
             return self.pipeline().run_batch(ingested.order, progress=progress, write=write)
 
     def _batch(
-        self, raw: Sequence[Mapping[str, Any]], targets: Sequence[str] | None
+        self, raw: Sequence[Mapping[str, Any]], targets: Sequence[str] | None, first: int = 1
     ) -> list[Result | Failed]:
         from summarize.ingest import Reader
         from summarize.types import Article
@@ -271,7 +273,7 @@ class Summarizer:
             order: list[Article] = []
             index: dict[int, int] = {}
             for i, item in enumerate(raw):
-                article_id = str(item.get("id") or f"text-{i + 1}")
+                article_id = str(item.get("id") or f"text-{first + i}")
                 try:
                     text = item.get("text")
                     if not isinstance(text, str):
@@ -291,11 +293,12 @@ class Summarizer:
                 order.append(article)
             if order:
                 report = pipeline.run_batch(order, write=self._write)
-                by_hash = {r.article.hash: r for r in report.results}
+                # by the article object itself: two copies of one text are two results
+                by_article = {id(r.article): r for r in report.results}
                 errors = {o.id: o.error for o in report.outcomes if o.error is not None}
                 for position, article in enumerate(order):
                     i = index[position]
-                    found = by_hash.get(article.hash)
+                    found = by_article.get(id(article))
                     if found is not None:
                         out[i] = Result.from_dict(pipeline.document(found))
                     else:

@@ -67,6 +67,7 @@ def test_a_stream_keeps_its_order_and_a_bad_article_does_not_stop_it(
     texts: list[Any] = [f"{SEED_TEXTS[i % 5]}\n\nUpdate {i}." for i in range(40)]
     texts[7] = "12345 67890"  # no letters: no article
     texts[20] = {"id": "named", "text": SEED_TEXTS[2]}
+    texts[31] = texts[30]  # the same copy twice in one batch
     with summarizer(tiny, tmp_path, targets=["fr"]) as s:
         results = []
         for pulled, got in enumerate(s.summarize_many(texts, batch_size=8), start=1):
@@ -79,9 +80,11 @@ def test_a_stream_keeps_its_order_and_a_bad_article_does_not_stop_it(
         assert [f.id for f in failed] == ["text-8"] and isinstance(failed[0].error, InputError)
         with pytest.raises(InputError, match="no letters"):
             failed[0].raise_error()
-        ok = [r for r in results if isinstance(r, Result)]
-        assert [r.id for r in ok][:3] == ["text-1", "text-2", "text-3"]
-        assert results[20].id == "named"
+        # named by their place in the whole stream, not in their batch
+        ids = [f"text-{n}" for n in range(1, 41)]
+        ids[20] = "named"
+        assert [r.id for r in results] == ids
+        assert isinstance(results[31], Result) and results[31].summary == results[30].summary
 
 
 def test_two_threads_share_one_object(tiny: dict[str, Path], tmp_path: Path) -> None:
