@@ -11,9 +11,11 @@ the rest of the batch goes on.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from summarize.catalog import Catalog, ModelRef, Task, resolve
@@ -123,8 +125,6 @@ class Router:
     @cached_property
     def _argos(self) -> dict[tuple[str, str], ModelRef]:
         """The packages an Argos installation holds (argos_packages_dir), by pair."""
-        from pathlib import Path
-
         from summarize.argos import discover
 
         if not self.settings.argos_packages_dir:
@@ -253,6 +253,19 @@ def embedder_route(settings: Settings, catalog: Catalog) -> ModelRef | str:
         return name  # the default, missing from a custom catalogue: said when stories need it
 
 
+def entailment_route(settings: Settings, catalog: Catalog) -> Path | None:
+    """Where the settings' `entailment_model` is: a catalogue model's folder when it is
+    downloaded, a folder with a config.json; None when the check is off ("") or its model
+    absent (the check is optional: nothing is fetched for it). Loads nothing."""
+    name = settings.entailment_model
+    if not name:
+        return None
+    if name in catalog:
+        ref = catalog.ref(name)
+        return ref.path if ref.present else None
+    return Path(name) if Path(name, "config.json").is_file() else None
+
+
 def configured_models(settings: Settings, catalog: Catalog) -> list[ModelRef]:
     """The summarisers and translators the settings name outside the catalogue (a folder, an
     Argos package, a hub id), each once, resolved as routes resolve them: what `summarize
@@ -296,8 +309,16 @@ class Plan:
     _built: dict[tuple[str, tuple[str, ...]], Seq2SeqSummarizer] = field(default_factory=dict)
     _why_absent: str | None = None  # why a missing model cannot be downloaded now ("" if it can)
 
+    target_notes: list[str] = field(default_factory=list)  # each target renamed (pt-br -> pt)
+
     def __post_init__(self) -> None:
         self.router = Router(self.settings, self.catalog)
+        # The targets as the models know them, resolved once before any work: a regional code
+        # known only as its language is mapped (and said); one no model offers stops here.
+        targets, self.target_notes = self.router.resolve_targets(self.settings.targets)
+        if targets != self.settings.targets:
+            self.settings = dataclasses.replace(self.settings, targets=targets)
+            self.router.settings = self.settings
         # Every model named in an option is resolved now, so a typo fails before any work.
         choose_summarizer(self.settings.pivot_lang, self.settings, self.catalog, self._built)
         for lang in self.settings.summarizers:
@@ -309,6 +330,17 @@ class Plan:
             )
 
     # -- what the stages read ------------------------------------------------------------------
+
+    @cached_property
+    def embedder(self) -> ModelRef | str:
+        """The stories' embedder (`embedder_route`), resolved once; its model loads at first
+        use."""
+        return embedder_route(self.settings, self.catalog)
+
+    @cached_property
+    def entailment(self) -> Path | None:
+        """The entailment check's model folder, resolved once (None: the check is off)."""
+        return entailment_route(self.settings, self.catalog)
 
     def summary(self, lang: str) -> SummaryPlan:
         """How `lang` is summarised: its summariser, and the pivot language when it goes

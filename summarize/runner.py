@@ -72,27 +72,22 @@ class Pipeline:
         cache: Cache | None = None,
         executor: Executor | None = None,
     ) -> None:
+        from summarize.plan import Plan
+
         self.catalog = catalog if catalog is not None else load_catalog(settings)
-        from summarize.plan import embedder_route
-
-        # The stories' embedder, resolved here once (its model loads at first use).
-        embedder_route_ = embedder_route(settings, self.catalog)
-        # The targets as the models know them, resolved once before any work: a regional code
-        # known only as its language is mapped (and said); one no model offers stops here.
-        from summarize.plan import Router
-
-        targets, self.notices = Router(settings, self.catalog).resolve_targets(settings.targets)
-        if targets != settings.targets:
-            settings = dataclasses.replace(settings, targets=targets)
-        self.settings = settings
+        # Every route resolved once, here: the targets as the models know them, each
+        # language's summariser, each pair's translator, the embedder, the entailment model.
+        plan = Plan(settings, self.catalog)
+        self.notices = plan.target_notes
+        self.settings = settings = plan.settings
         self.cache = (
             cache
             if cache is not None
             else (Cache(settings.resolved_cache_path) if settings.cache else NullCache())
         )
-        self.stages = Stages(settings, self.catalog, self.cache)
+        self.stages = Stages(plan, self.cache)
         self.executor = executor if executor is not None else get_executor(settings)
-        self.grouper = Grouper(settings, self.stages, self.cache, embedder_route_)
+        self.grouper = Grouper(settings, self.stages, self.cache, plan.embedder)
         self._edit_store: Any = None
 
     def run_batch(

@@ -16,9 +16,8 @@ from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from summarize.cache import Cache, CacheEntry, cache_key, signature_hash
-from summarize.catalog import Catalog, ModelRef
+from summarize.catalog import ModelRef
 from summarize.checks import check_text, dedupe, ordered, truncated_output
-from summarize.config import Settings
 from summarize.detect import UND, Detector, get_detector
 from summarize.errors import LanguageError, ModelLoadError, ModelNotAvailable, SummarizeError
 from summarize.summarise import Seq2SeqSummarizer
@@ -44,7 +43,7 @@ from summarize.types import (
 )
 
 if TYPE_CHECKING:
-    from summarize.plan import SummaryPlan
+    from summarize.plan import Plan, SummaryPlan
 
 Compute = Callable[[list[str]], list[dict[str, Any]]]
 StageResult = tuple[dict[str, Any], StageRecord] | BaseException
@@ -182,25 +181,23 @@ class Stage:
 class Stages:
     """The stages wired together for one set of settings; reusable across batches."""
 
-    def __init__(self, settings: Settings, catalog: Catalog, cache: Cache) -> None:
-        from summarize.plan import Plan
-
-        self.settings = settings
-        self.catalog = catalog
+    def __init__(self, plan: Plan, cache: Cache) -> None:
+        # Every route, resolved once in the plan (and every model named in an option, then):
+        # the stages read it and never choose a model themselves.
+        self.routes = plan
+        self.settings = plan.settings
+        self.catalog = plan.catalog
         self.cache = cache
-        self.detector: Detector = get_detector(settings)
-        # Every route, resolved once (and every model named in an option, now): the stages
-        # read it and never choose a model themselves.
-        self.routes = Plan(settings, catalog)
+        self.detector: Detector = get_detector(self.settings)
         self.notices: list[str] = []  # what the last plan's routes gave way to
 
     @cached_property
     def entailment(self) -> Any:
         """The optional entailment checker, loaded once when its model is present (else None:
         the check is off, and nothing is downloaded for it)."""
-        from summarize.checks.entailment import load_default
+        from summarize.checks.entailment import load
 
-        return load_default(self.settings)
+        return load(self.routes.entailment, self.settings)
 
     # -- planning ----------------------------------------------------------------
 
@@ -488,7 +485,7 @@ class Stages:
             "engine_version": sig["libraries"],
             "settings": {
                 "detector": self.detector.signature(),
-                "entailment": identity(self.settings),
+                "entailment": identity(self.routes.entailment, self.settings.entailment_threshold),
             },
         }
 

@@ -458,9 +458,10 @@ class _Elsewhere:
     def __init__(self, settings: Any) -> None:
         from summarize.cache import RecordingCache
         from summarize.catalog import load_catalog
+        from summarize.plan import Plan
         from summarize.stages import Stages
 
-        self.stages = Stages(settings, load_catalog(settings), RecordingCache())
+        self.stages = Stages(Plan(settings, load_catalog(settings)), RecordingCache())
 
     def run(self, stages: Any, items: list[Any]) -> Any:
         import dataclasses

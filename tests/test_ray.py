@@ -38,6 +38,7 @@ from summarize.errors import ClusterError, ConfigError
 from summarize.executors import get_executor, waves
 from summarize.executors.ray import compute_items, shippable, worker_settings
 from summarize.ingest import collect
+from summarize.plan import Plan
 from summarize.stages import Item, Stages
 from summarize.types import Article
 
@@ -149,7 +150,7 @@ def test_when_retries_are_spent_the_rest_are_errors_and_the_finished_are_kept(
 def _items(tiny: dict[str, Path], tmp_path: Path) -> tuple[Stages, list[Item]]:
     settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out"))
     articles = [a for a in collect([SEEDS], settings).order if isinstance(a, Article)]
-    stages = Stages(settings, load_catalog(settings), RecordingCache())
+    stages = Stages(Plan(settings, load_catalog(settings)), RecordingCache())
     items = [Item(article=a, index=i) for i, a in enumerate(articles)]
     stages.detect(items)
     stages.plan(items)

@@ -93,41 +93,33 @@ class EntailmentChecker:
         ]
 
 
-def model_path(settings: Any) -> Path | None:
-    """Where the settings' `entailment_model` is, or None when it is off ("") or not
-    downloaded (the check is optional: nothing is fetched for it). Loads nothing."""
-    from summarize.catalog import load_catalog
-
-    name = settings.entailment_model
-    if not name:
-        return None
-    catalog = load_catalog(settings)
-    if name in catalog:
-        ref = catalog.ref(name)
-        return ref.path if ref.present else None
-    return Path(name) if Path(name, "config.json").is_file() else None
-
-
-def identity(settings: Any) -> dict[str, Any] | None:
+def identity(path: Path | None, threshold: float) -> dict[str, Any] | None:
     """What the check's verdicts depend on (for the cache key), without loading the model:
-    its folder, the weights' size and time, and the threshold; None when the check is off."""
-    path = model_path(settings)
+    its folder (as the plan resolved it), the weights' size and time, and the threshold; None
+    when the check is off."""
     if path is None:
         return None
     weights = [p for p in sorted(path.glob("*.safetensors"))]
     return {
         "path": str(path.resolve()),
         "weights": [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in weights],
-        "threshold": settings.entailment_threshold,
+        "threshold": threshold,
     }
 
 
-def load_default(settings: Any = None) -> EntailmentChecker | None:
-    """The checker for the settings' `entailment_model`, or None when it is off or absent."""
-    from summarize.config import load_settings
-
-    settings = settings or load_settings()
-    path = model_path(settings)
+def load(path: Path | None, settings: Any) -> EntailmentChecker | None:
+    """The checker for the model the plan resolved (`summarize.plan.entailment_route`), or
+    None when the check is off or its model absent."""
     if path is None:
         return None
     return EntailmentChecker(path, settings.entailment_threshold, settings.threads)
+
+
+def load_default(settings: Any = None) -> EntailmentChecker | None:
+    """The checker for the settings' `entailment_model`, resolved now (benchmarks, tests)."""
+    from summarize.catalog import load_catalog
+    from summarize.config import load_settings
+    from summarize.plan import entailment_route
+
+    settings = settings or load_settings()
+    return load(entailment_route(settings, load_catalog(settings)), settings)

@@ -35,6 +35,7 @@ from summarize.config import Settings
 from summarize.errors import ClusterError, ConfigError
 from summarize.executors import waves
 from summarize.hub import ensure_present
+from summarize.plan import Plan
 from summarize.stages import Item, Stages
 from summarize.text import text_hash
 from summarize.types import Placement
@@ -107,13 +108,13 @@ class ArticleWorker:
                 f"{version}; install the same version on every node"
             )
         self.settings, self.catalog = settings, catalog
-        self.stages = Stages(settings, catalog, RecordingCache())
+        self.stages = Stages(Plan(settings, catalog), RecordingCache())
         self._by_targets: dict[tuple[str, ...], Stages] = {settings.targets: self.stages}
 
     def stages_for(self, targets: tuple[str, ...]) -> Stages:
         if targets not in self._by_targets:
             settings = dataclasses.replace(self.settings, targets=targets)
-            self._by_targets[targets] = Stages(settings, self.catalog, RecordingCache())
+            self._by_targets[targets] = Stages(Plan(settings, self.catalog), RecordingCache())
         return self._by_targets[targets]
 
     def node(self) -> str:

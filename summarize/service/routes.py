@@ -7,7 +7,8 @@ import asyncio
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Annotated, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -31,6 +32,9 @@ from summarize.service.notify import Notifier
 from summarize.service.presence import Presence
 from summarize.service.worker import Worker
 
+if TYPE_CHECKING:
+    from summarize.plan import Router
+
 
 @dataclass
 class Service:
@@ -48,6 +52,15 @@ class Service:
     presence: Presence = field(default_factory=Presence)  # who has which item open
     notifier: Notifier | None = None  # signed webhooks (serve --notify)
     poller: FeedPoller | None = None  # the configuration's feeds (serve --feed)
+
+    @cached_property
+    def router(self) -> Router:
+        """The plan's translation routes, resolved once for the service's life: which
+        targets a request may ask for."""
+        from summarize.catalog import load_catalog
+        from summarize.plan import Router
+
+        return Router(self.settings, load_catalog(self.settings))
 
 
 def service(request: Request) -> Service:
@@ -105,12 +118,8 @@ def _targets(svc: Service, values: list[str] | None) -> tuple[str, ...]:
     configured model translates into."""
     if not values:
         return svc.settings.targets
-    from summarize.catalog import load_catalog
-    from summarize.plan import Router
-
     try:
-        targets = parse_targets(values, "targets")
-        return Router(svc.settings, load_catalog(svc.settings)).resolve_targets(targets)[0]
+        return svc.router.resolve_targets(parse_targets(values, "targets"))[0]
     except SummarizeError as exc:
         raise ApiError(422, "invalid_targets", str(exc)) from None
 
