@@ -35,9 +35,9 @@ def _cache_file(signature: str) -> Path:
 
 def load_embedder(name: str) -> Any:
     from summarize.config import load_settings
-    from summarize.engines.encoder import load
+    from summarize.plan import load_embedder
 
-    return load(load_settings(overrides={"story_embedder": name}))
+    return load_embedder(load_settings(overrides={"story_embedder": name}))
 
 
 @functools.cache

@@ -49,9 +49,10 @@ def measure(path: Path, entailment: bool = False) -> dict[str, Any]:
     records = [json.loads(line) for line in path.open(encoding="utf-8")]
     checker: Any = None
     if entailment:
-        from summarize.checks.entailment import load_default
+        from summarize.config import load_settings
+        from summarize.plan import load_entailment
 
-        checker = load_default()
+        checker = load_entailment(load_settings())
     flagged: list[set[str]] = []
     for r in records:
         flags = check_text(

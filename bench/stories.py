@@ -177,7 +177,7 @@ def _e5_shaped(data: Path | None) -> Any:
     from tiny_models import E5_SMALL, EncoderShape, build_encoder, corpus
 
     from summarize.config import load_settings
-    from summarize.engines.encoder import load
+    from summarize.plan import load_embedder
 
     root = Path(__file__).resolve().parent.parent / "outputs" / "bench"
     folder = root / "e5-small-shape"
@@ -191,7 +191,7 @@ def _e5_shaped(data: Path | None) -> Any:
             text = corpus(root)
         shape = EncoderShape(**{**E5_SMALL.__dict__, "tokenizer_vocab": 32000})
         build_encoder(folder, text, shape=shape)
-    return load(
+    return load_embedder(
         load_settings(overrides={"story_embedder": str(folder), "models_dir": str(root / "models")})
     )
 

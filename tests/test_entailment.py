@@ -11,7 +11,8 @@ import pytest
 from conftest import SEEDS, tiny_overrides
 
 from summarize import load_settings, run
-from summarize.checks.entailment import CODE, EntailmentChecker, load_default
+from summarize.checks.entailment import CODE, EntailmentChecker
+from summarize.plan import load_entailment
 
 SOURCE = (SEEDS / "000_c73dff72cbaff43d.txt").read_text(encoding="utf-8")
 SUMMARY = "INTERPOL opened its assembly in Marrakech. Morocco hosted the delegates."
@@ -36,11 +37,11 @@ def test_each_summary_sentence_gets_its_best_support(tiny: dict[str, Path]) -> N
 def test_off_unless_its_model_is_present(tiny: dict[str, Path], tmp_path: Path) -> None:
     empty = load_settings(overrides={"models_dir": str(tmp_path / "no-models")})
     assert empty.entailment_model == "nli-minilm-l6-xnli"
-    assert load_default(empty) is None  # in the catalogue, not downloaded: off, no download
+    assert load_entailment(empty) is None  # in the catalogue, not downloaded: off, no download
     off = load_settings(overrides={"entailment_model": ""})
-    assert load_default(off) is None
+    assert load_entailment(off) is None
     folder = load_settings(overrides={"entailment_model": str(tiny["nli"])})
-    assert isinstance(load_default(folder), EntailmentChecker)
+    assert isinstance(load_entailment(folder), EntailmentChecker)
 
 
 def test_a_run_with_the_model_present_warns_on_the_weakest_sentence(
@@ -136,7 +137,7 @@ def test_the_entailment_model_downloads_at_its_pin_and_runs(
     settings = load_settings()
     ref = load_catalog(settings).ref("nli-minilm-l6-xnli")
     assert ref.present and ref.revision == replica.revision
-    checker = load_default(settings)
+    checker = load_entailment(settings)
     assert checker is not None
     assert len(checker.support(SOURCE, SUMMARY)) == 2
 

@@ -63,18 +63,43 @@ def test_only_the_plan_looks_a_route_up_in_the_catalogue() -> None:
     assert len(route_lookups(ast.parse(modules()["plan"].read_text()))) >= 5
 
 
-def test_module_level_imports_form_no_cycle() -> None:
+def import_graph(level_only: bool = True) -> dict[str, set[str]]:
+    """Who imports whom inside the package: at module level (not lazy, not TYPE_CHECKING),
+    or with `level_only` false anywhere in the module (a lazy import inside a function too)."""
     known = modules()
     graph: dict[str, set[str]] = {}
     for name, path in known.items():
+        tree = ast.parse(path.read_text())
         deps: set[str] = set()
-        for node in ast.parse(path.read_text()).body:  # module level: not lazy, not TYPE_CHECKING
+        for node in tree.body if level_only else ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("summarize."):
                 module = str(node.module).removeprefix("summarize.")
                 deps |= {module, *(f"{module}.{alias.name}" for alias in node.names)}
         graph[name] = {d for d in deps if d in known and d != name}
+    return graph
+
+
+def test_module_level_imports_form_no_cycle() -> None:
+    graph = import_graph()
     assert sum(map(len, graph.values())) > 50  # the scan reads the imports it checks
     graphlib.TopologicalSorter(graph).prepare()  # raises CycleError naming the cycle
+
+
+def test_what_the_plan_builds_on_never_reaches_back_for_it() -> None:
+    """Imports flow one way: what the plan imports (the catalogue, the summariser, the
+    translators), the engines, the checks and the stories take resolved references and never
+    import the plan, not even lazily, to resolve one themselves."""
+    graph, anywhere = import_graph(), import_graph(level_only=False)
+    below: set[str] = set()
+    todo = ["plan"]
+    while todo:
+        for dep in graph[todo.pop()] - below:
+            below.add(dep)
+            todo.append(dep)
+    assert {"catalog", "summarise", "translate", "engines"} <= below
+    # and the engines, the checks and the stories, which the stages hand what the plan chose
+    below |= {name for name in anywhere if name.split(".")[0] in ("engines", "checks", "stories")}
+    assert {name for name in below if "plan" in anywhere[name]} == set()
 
 
 def test_no_module_outgrows_six_hundred_lines() -> None:

