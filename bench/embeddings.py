@@ -34,10 +34,10 @@ def _cache_file(signature: str) -> Path:
 
 
 def load_embedder(name: str) -> Any:
+    from summarize import plan
     from summarize.config import load_settings
-    from summarize.plan import load_embedder
 
-    return load_embedder(load_settings(overrides={"story_embedder": name}))
+    return plan.load_embedder(load_settings(overrides={"story_embedder": name}))
 
 
 @functools.cache

@@ -60,17 +60,11 @@ def worker(models: Path, count: int, mode: str, batch_size: int) -> dict[str, An
     import tracemalloc
 
     from conftest import tiny_overrides
+    from tiny_models import folders
 
     from summarize import Summarizer
 
-    tiny = {
-        "bart": models / "tiny-bart",
-        "en-ar": models / "tiny-marian-en-ar",
-        "en-fr": models / "tiny-marian-en-fr",
-        "fr-en": models / "tiny-marian-fr-en",
-        "ar-en": models / "tiny-marian-ar-en",
-        "m2m100": models / "tiny-m2m100",
-    }
+    tiny = folders(models)
     with tempfile.TemporaryDirectory() as tmp:
         overrides = tiny_overrides(tiny, Path(tmp) / "unused", targets=["ar", "fr"])
         overrides.pop("output_dir")

@@ -16,13 +16,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from summarize.catalog import Catalog, ModelRef, Task, resolve
 from summarize.config import Settings
 from summarize.errors import ConfigError, LanguageError, ModelNotAvailable, SummarizeError
 from summarize.summarise import Seq2SeqSummarizer
 from summarize.translate import CopyTranslator, ModelTranslator, PivotTranslator, Translator
+
+if TYPE_CHECKING:
+    from summarize.checks.entailment import EntailmentChecker
+    from summarize.engines.encoder import Embedder
 
 
 def models_of(translator: Translator) -> list[ModelRef]:
@@ -266,7 +270,7 @@ def entailment_route(settings: Settings, catalog: Catalog) -> Path | None:
     return Path(name) if Path(name, "config.json").is_file() else None
 
 
-def load_embedder(settings: Settings) -> Any:
+def load_embedder(settings: Settings) -> Embedder | None:
     """The stories' embedder the settings name, resolved here and loaded (None for `none`):
     for benchmarks and tests; a pipeline loads the one its Plan resolved."""
     from summarize.catalog import load_catalog
@@ -275,7 +279,7 @@ def load_embedder(settings: Settings) -> Any:
     return load(settings, embedder_route(settings, load_catalog(settings)))
 
 
-def load_entailment(settings: Settings) -> Any:
+def load_entailment(settings: Settings) -> EntailmentChecker | None:
     """The entailment checker the settings name (None when off or absent), as `load_embedder`."""
     from summarize.catalog import load_catalog
     from summarize.checks.entailment import load

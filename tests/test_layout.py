@@ -1,6 +1,6 @@
 """The house rules, checked on the source rather than trusted: a route is looked up in the
-catalogue by the plan alone, module-level imports form no cycle, and no module outgrows ~600
-lines (STYLE.md: split it by concern)."""
+catalogue by the plan alone, what the plan builds on never imports it, module-level imports
+form no cycle, and no module outgrows ~600 lines (STYLE.md: split it by concern)."""
 
 from __future__ import annotations
 

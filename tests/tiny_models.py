@@ -442,6 +442,26 @@ def build_encoder(
     return out
 
 
+# Each tiny model's folder under the root, by role: `build_all` builds them there, and a
+# benchmark given an already built root (`make tiny`) finds them by the same names.
+FOLDERS = {
+    "bart": "tiny-bart",
+    "t5": "tiny-t5",
+    "en-ar": "tiny-marian-en-ar",
+    "en-fr": "tiny-marian-en-fr",
+    "fr-en": "tiny-marian-fr-en",
+    "ar-en": "tiny-marian-ar-en",
+    "m2m100": "tiny-m2m100",
+    "nli": "tiny-nli",
+    "encoder": "tiny-encoder",
+}
+
+
+def folders(root: Path) -> dict[str, Path]:
+    """Where each tiny model is (or will be) under `root`, by role."""
+    return {role: root / name for role, name in FOLDERS.items()}
+
+
 def build_all(root: Path) -> dict[str, Path]:
     """Every tiny model the tests use, by role; built once per session."""
     from transformers.utils import logging as hf_logging
@@ -450,18 +470,17 @@ def build_all(root: Path) -> dict[str, Path]:
     hf_logging.disable_progress_bar()
     root.mkdir(parents=True, exist_ok=True)
     corpus_path = corpus(root)
+    at = folders(root)
     return {
-        "bart": build_bart(root / "tiny-bart", corpus_path),
-        "t5": build_t5(root / "tiny-t5", corpus_path),
-        "en-ar": build_marian(
-            root / "tiny-marian-en-ar", corpus_path, targets=(">>ara<<", ">>arz<<"), seed=1
-        ),
-        "en-fr": build_marian(root / "tiny-marian-en-fr", corpus_path, seed=2),
-        "fr-en": build_marian(root / "tiny-marian-fr-en", corpus_path, seed=3),
-        "ar-en": build_marian(root / "tiny-marian-ar-en", corpus_path, seed=4),
-        "m2m100": build_m2m100(root / "tiny-m2m100", corpus_path, seed=5),
-        "nli": build_nli(root / "tiny-nli", corpus_path, seed=6),
-        "encoder": build_encoder(root / "tiny-encoder", corpus_path, seed=7),
+        "bart": build_bart(at["bart"], corpus_path),
+        "t5": build_t5(at["t5"], corpus_path),
+        "en-ar": build_marian(at["en-ar"], corpus_path, targets=(">>ara<<", ">>arz<<"), seed=1),
+        "en-fr": build_marian(at["en-fr"], corpus_path, seed=2),
+        "fr-en": build_marian(at["fr-en"], corpus_path, seed=3),
+        "ar-en": build_marian(at["ar-en"], corpus_path, seed=4),
+        "m2m100": build_m2m100(at["m2m100"], corpus_path, seed=5),
+        "nli": build_nli(at["nli"], corpus_path, seed=6),
+        "encoder": build_encoder(at["encoder"], corpus_path, seed=7),
     }
 
 
