@@ -22,6 +22,11 @@ from summarize.languages import (  # noqa: F401  (names briefs have always offer
 )
 
 
+# A story's copy of a member's own summary is the machine's (its article's reviewed texts are
+# shown apart, under "reviewed"), so it is marked as every unreviewed text is.
+MEMBER_DRAFT = "Machine draft, not reviewed (this article's own summary)"
+
+
 def provenance_line(doc: Mapping[str, Any]) -> str:
     """One line: which models wrote the summary and each translation, and by which route."""
     prov = doc.get("provenance", {})
@@ -277,7 +282,7 @@ def _md_story(
         # Each member's own summary stays reachable: the grouping may be wrong.
         own = m.get("summary")
         if own and not m.get("duplicate_of"):
-            lines += ["", f"  {_md_escape(own['text'])}", ""]
+            lines += ["", f"  {_md_escape(own['text'])}", "", f"  *{_md_escape(MEMBER_DRAFT)}*", ""]
     for doc in reviewed or ():
         lines += ["", f"#### {_md_escape(_title(doc))}: reviewed", ""]
         for field, lang, text in _approved_texts(doc):
@@ -452,7 +457,10 @@ def _html_own_summary(member: Mapping[str, Any]) -> str:
         return ""
     blocks = [_block(own["lang"], own["text"])]
     blocks += [_block(t, text) for t, text in member.get("translations", {}).items()]
-    return f'<details class="own"><summary>Own summary</summary>{"".join(blocks)}</details>'
+    note = f'<p class="review machine">{html.escape(MEMBER_DRAFT)}</p>'
+    return (
+        f'<details class="own"><summary>Own summary</summary>{"".join(blocks)}{note}</details>'
+    )
 
 
 def _html_story(

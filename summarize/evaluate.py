@@ -165,7 +165,9 @@ def from_edits(store: Any) -> dict[str, Any]:
     """Score the machine text against the approved edits, per model and language pair: ROUGE
     for summaries, BLEU and chrF++ for translations (with signatures), and the share of
     fields approved unchanged, so a newsroom sees which model or pair needs attention."""
-    approved = [e for e in store.all("approved") if e.field != "title"]
+    from summarize.review.model import SOURCE_FIELDS
+
+    approved = [e for e in store.all("approved") if e.field not in SOURCE_FIELDS]
     groups: dict[tuple[str, str, str], list[Any]] = {}
     for edit in approved:
         kind = _kind(edit.field, edit.source_lang, edit.target_lang)

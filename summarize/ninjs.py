@@ -309,13 +309,15 @@ def story_items(story: Mapping[str, Any], options: NinjsOptions) -> list[dict[st
     items = []
     provenance = story.get("provenance") or {}
     for lang, (text, headline) in texts.items():
+        # The headline is a text of the item too: usable only when it is approved as well.
+        head = "story_title" if lang == src else f"story_title:{lang}"
         item = _item(
             uri=uris[lang],
             lang=lang,
             text=text,
             headline=headline,
             doc=story,
-            fields=[f"story_summary:{lang}"],
+            fields=[f"story_summary:{lang}", *([head] if headline else [])],
             provenance=provenance.get("story" if lang == src else f"story:{lang}")
             or provenance.get("story"),
             published=story.get("last"),

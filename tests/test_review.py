@@ -47,6 +47,17 @@ def run_seeds(tiny: dict[str, Path], src: Path, out: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
+def shown(out: Path, item: str) -> dict[str, Any]:
+    """What `review show --json` shows of an item, with the shas `review approve` takes."""
+    result = invoke("review", "show", item, "-o", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def sha(out: Path, item: str, field: str) -> str:
+    return str(shown(out, item)["approve"]["fields"][field])
+
+
 def read(out: Path, name: str) -> dict[str, Any]:
     return json.loads((out / f"{name}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
@@ -81,7 +92,13 @@ def test_review_on_an_output_folder(tiny: dict[str, Path], tmp_path: Path) -> No
     )
     assert edit.exit_code == 0, edit.output
     assert "approved (edited)" in edit.output
-    same = invoke("review", "approve", OTHER, "summary", "--editor", "omar", "-o", str(out))
+    # An approval names what it approves: without a sha (and no terminal to ask on) nothing.
+    unnamed = invoke("review", "approve", OTHER, "summary", "--editor", "omar", "-o", str(out))
+    assert unnamed.exit_code == 2 and "--sha" in unnamed.output, unnamed.output
+    seen = sha(out, OTHER, "summary")
+    same = invoke(
+        "review", "approve", OTHER, "summary", "--sha", seen, "--editor", "omar", "-o", str(out)
+    )
     assert same.exit_code == 0 and "approved (unchanged)" in same.output, same.output
 
     doc = read(out, ARTICLE)
@@ -162,11 +179,18 @@ def test_checks_rerun_on_edited_text(tiny: dict[str, Path], tmp_path: Path) -> N
     assert [(w["code"], w["span"], w.get("edited")) for w in flags] == [
         ("number_not_in_source", "9999", True)
     ]
-    # A draft is listed, not published; approving with no text approves the draft.
+    # A draft is listed, not published; approving the sha shown beside it approves it.
+    before = sha(out, OTHER, "summary")  # the machine text, as shown before the draft
     invoke("review", "edit", OTHER, "summary", "--text", "A draft summary.", "-o", str(out))
     assert read(out, OTHER)["review"]["fields"]["summary"]["status"] == "draft"
     assert read(out, OTHER)["summary"]["text"] != "A draft summary."
-    invoke("review", "approve", OTHER, "summary", "-o", str(out))
+    # A colleague's draft is never approved by the sha of the text shown before it came.
+    old = invoke("review", "approve", OTHER, "summary", "--sha", before, "-o", str(out))
+    assert old.exit_code == 2 and "review error" in old.output, old.output
+    assert read(out, OTHER)["review"]["fields"]["summary"]["status"] == "draft"
+    now = sha(out, OTHER, "summary")
+    approved = invoke("review", "approve", OTHER, "summary", "--sha", now, "-o", str(out))
+    assert approved.exit_code == 0, approved.output
     assert read(out, OTHER)["summary"]["text"] == "A draft summary."
 
 

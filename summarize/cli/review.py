@@ -87,12 +87,18 @@ def review_show(
     desk = _desk(config, output)
     try:
         doc = desk.published(item)
+        seen = desk.item_state(item)
+        item_sha = desk.item_sha(item)
     finally:
         desk.close()
     if as_json:
-        typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+        # What `review approve` takes to approve each field, or the whole item, as shown.
+        shas = {f: v.split(":", 1)[1] for f, v in seen.items()}
+        approve = {"item_sha": item_sha, "fields": {f: s for f, s in shas.items() if s != "stale"}}
+        typer.echo(json.dumps(doc | {"approve": approve}, ensure_ascii=False, indent=2))
         return
     typer.echo(f"{review.item_id(doc)}: {doc['review']['state']}")
+    typer.echo(f"item sha: {item_sha} (approve all of it as shown: --sha {item_sha})")
     slots = {f: review.text_of(doc, f) for f in review.fields(doc)}
     for field, text in slots.items():
         entry = doc["review"]["fields"].get(field, {})
@@ -102,6 +108,10 @@ def review_show(
         typer.echo(text)
         if entry.get("pending"):
             typer.echo(f"  draft by {entry['pending']['by']}: {entry['pending']['text']}")
+        sha = seen[field].split(":", 1)[1]
+        if sha != "stale":
+            what = "the draft above" if entry.get("pending") else "this text"
+            typer.echo(f"  sha: {sha} (approve {what}: review approve {item} {field} --sha {sha})")
         if entry.get("stale"):
             stale = entry["stale"]
             typer.echo(f"  stale ({stale['reason']}); the earlier {stale['was']}: {stale['text']}")
@@ -177,23 +187,45 @@ def review_approve(
             "listed as acknowledged in its review).",
         ),
     ] = False,
+    sha: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sha",
+            help="What you approve, as `review show` printed it: a field's sha (once per "
+            "field named), or the item's sha with no field. Refused if the text changed since.",
+        ),
+    ] = None,
     version: VersionOpt = None,
     editor: EditorOpt = None,
     output: OutputOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Approve fields as they stand: a pending draft if there is one, else the published text.
-    A stale field is approved only through `review edit --approve` with the text you choose.
-    With no field, every field the machine wrote; open warnings or drafts then need --force.
+    """Approve what `review show` showed you: a pending draft if there is one, else the
+    published text, named by the sha printed beside it (on a terminal, without --sha, the text
+    is shown and you are asked). A stale field is approved only through `review edit
+    --approve` with the text you choose. With no field, every field of the item, named by the
+    item's sha; open warnings or drafts then need --force.
 
-    Example: summarize review approve seed-01.txt summary
+    Example: summarize review approve seed-01.txt summary --sha 3f2a9c0d1e4b5a67
     """
+    from summarize.errors import UsageError
+
+    shas = list(sha or [])
+    if fields and shas and len(shas) != len(fields):
+        raise UsageError(f"give one --sha per field: {len(fields)} fields, {len(shas)} --sha")
+    if not fields and len(shas) > 1:
+        raise UsageError("with no field, give the item's sha once (`review show` prints it)")
     desk = _desk(config, output)
     try:
+        if not shas:
+            shas = _confirm(desk, item, fields)
         if fields:
-            done = [desk.approve(item, f, _editor(editor), version=version) for f in fields]
+            done = [
+                desk.approve(item, f, _editor(editor), version=version, seen=s)
+                for f, s in zip(fields, shas, strict=True)
+            ]
         else:
-            done = desk.approve_all(item, _editor(editor), versions=None, force=force)
+            done = desk.approve_item(item, _editor(editor), sha=shas[0], force=force)
     finally:
         desk.close()
     for state in done:
@@ -202,6 +234,32 @@ def review_approve(
             changed = "edited" if edit.changed else "unchanged"
             extra = f"; acknowledged {', '.join(edit.acknowledged)}" if edit.acknowledged else ""
             typer.echo(f"{item} {edit.field}: approved ({changed}){extra}")
+
+
+def _confirm(desk: Any, item: str, fields: list[str] | None) -> list[str]:
+    """On a terminal, the texts an approval would approve, shown, and the editor asked; the
+    shas of what was shown. Elsewhere, a usage error naming --sha: never an unseen approval."""
+    from summarize import review
+    from summarize.errors import UsageError
+
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"name what you approve: run `summarize review show {item}` and pass the sha it "
+            "prints beside the text (--sha), or send the text (review edit --approve)"
+        )
+    doc = desk.published(item)
+    state = desk.item_state(item)
+    names = fields or list(state)
+    for field in names:
+        shown = desk.to_approve(doc, field) if field in state else None
+        if shown is None:
+            raise UsageError(f"{item} {field}: nothing to approve as it stands; see review show")
+        typer.echo(f"[{field}] {review.field_label(field)}:\n{shown}\n")
+    if not typer.confirm(f"Approve {'these texts' if len(names) > 1 else 'this text'}?"):
+        raise UsageError("nothing approved")
+    if not fields:
+        return [desk.item_sha(item)]
+    return [state[f].split(":", 1)[1] for f in names]
 
 
 @edits_app.command("export")

@@ -7,6 +7,7 @@ faces over it. On a folder, each edit or approval rewrites what is published fro
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -34,6 +35,26 @@ class NeedsAcknowledgement(ReviewError):
             f"{item}: approving every field would also approve {', '.join(items)}; "
             "look at them, or confirm (--force, or acknowledge_warnings: true)"
         )
+
+
+class NeedsText(ReviewError):
+    """An approval that names no text: every approval says what it approves, the text itself
+    or its signature (`seen`), so nothing the approver did not see is approved."""
+
+
+def item_etag(state: Mapping[str, object]) -> str:
+    """An item's ETag, the signature of everything approving it whole would approve: its
+    fields, their versions and the texts approving them would approve (`Desk.item_state`)."""
+    digest = hashlib.sha256(
+        ";".join(f"{field}={version}" for field, version in state.items()).encode()
+    ).hexdigest()[:16]
+    return f'"{digest}"'
+
+
+def as_shown(state: Mapping[str, str]) -> tuple[dict[str, int], dict[str, str]]:
+    """An item's state (`Desk.item_state`) as (versions, signatures) by field."""
+    versions = {f: int(v.split(":", 1)[0]) for f, v in state.items()}
+    return versions, {f: v.split(":", 1)[1] for f, v in state.items()}
 
 
 _JSONL_SOURCE = re.compile(r"^(?P<path>.+):(?P<line>\d+)$")
@@ -294,8 +315,9 @@ class Desk:
         """Approve what the approver saw: `text` when sent, else the text `seen` names (its
         signature: the pending draft, else the published text). A `Conflict` when the field
         moved on since `version`, or when the text it would approve is no longer the one
-        `seen` names. Without either, the text as it stands now (a caller that just showed
-        it, as the CLI does). A stale field needs its text sent: never chosen for the editor."""
+        `seen` names; `NeedsText` without either. A stale field needs its text sent: never
+        chosen for the editor. Every approval, from every face, comes through here or
+        `approve_all`, and both pin it to the text its approver saw."""
         done = self._approve(item, field, editor, version, text, acknowledged, seen=seen)
         self.republish()
         return done
@@ -324,6 +346,11 @@ class Desk:
         doc: dict[str, Any] | None = None,
         seen: str | None = None,
     ) -> FieldEdits:
+        if text is None and seen is None:
+            raise NeedsText(
+                f"{item} {field}: name the text you approve: the text itself, or its "
+                "signature as it was shown to you"
+            )
         doc, found = self._target(item, field, text, doc)
         state = self.store.fields(self.scope, item).get(field, FieldEdits())
         if text is None:
@@ -335,7 +362,7 @@ class Desk:
                     f"{item} {field}: the edit is stale ({entry['stale']['reason']}); send the "
                     "text to approve: your earlier text again, or the machine's"
                 )
-            if seen is not None and review.signature(text) != seen:
+            if review.signature(text) != seen:
                 raise Conflict(item, field, state.version, state, text=text)
         return self._save(
             doc, found, text, editor, approve=True, version=version, acknowledged=acknowledged
@@ -363,12 +390,38 @@ class Desk:
         self.store.withdraw(self.scope, item, field, editor, version)
         self.republish()
 
-    def approve_all(
-        self, item: str, editor: str, *, versions: Mapping[str, int] | None, force: bool = False
+    def item_sha(self, item: str) -> str:
+        """The signature of everything approving `item` whole would approve (its ETag)."""
+        return item_etag(self.item_state(item)).strip('"')
+
+    def approve_item(
+        self, item: str, editor: str, *, sha: str, force: bool = False
     ) -> list[FieldEdits]:
-        """Approve every field of an item (its headline too) as it stands. Open warnings and pending
-        drafts are approved only with `force` (listed in each field's review as acknowledged);
-        `versions`: the field versions the approver saw."""
+        """Approve a whole item as it was shown, named by its sha (`item_sha`): a `Conflict`
+        when anything it would approve changed since."""
+        state = self.item_state(item)
+        if item_etag(state).strip('"') != sha.strip().strip('"'):
+            raise ReviewError(
+                f"{item}: changed since you saw it (its sha is no longer {sha}); look at it "
+                "again (`summarize review show`) and approve what you see"
+            )
+        versions, seen = as_shown(state)
+        return self.approve_all(item, editor, versions=versions, seen=seen, force=force)
+
+    def approve_all(
+        self,
+        item: str,
+        editor: str,
+        *,
+        versions: Mapping[str, int] | None,
+        seen: Mapping[str, str],
+        force: bool = False,
+    ) -> list[FieldEdits]:
+        """Approve every field of an item (its headline too) as the approver saw it: `seen`,
+        each field's signature as shown (`item_state`), is required, and a field whose text
+        moved on since is a `Conflict` (a re-run's new machine text too). Open warnings and
+        pending drafts are approved only with `force` (listed in each field's review as
+        acknowledged); `versions`: the field versions the approver saw."""
         doc = self.machine_doc(item)
         published = self.publish({item: doc})[item]
         pending = open_items(published)
@@ -392,7 +445,16 @@ class Desk:
                     continue
                 mine = [p.split(": ", 1)[1] for p in pending if p.startswith(field + ": ")]
                 version = None if versions is None else versions.get(field, 0)
-                done.append(self._approve(item, field, editor, version, acknowledged=mine, doc=doc))
+                if field not in seen:
+                    raise NeedsText(
+                        f"{item} {field}: name the text you approve (its signature, as the "
+                        "item was shown to you)"
+                    )
+                done.append(
+                    self._approve(
+                        item, field, editor, version, acknowledged=mine, doc=doc, seen=seen[field]
+                    )
+                )
         finally:
             self.republish()  # once for the item (and for what was saved before a refusal)
         return done

@@ -3,7 +3,10 @@ each holds, what an edit is made against (its target), and when an edit no longe
 
 A result document (`types.result_json`) or a story document (`stories.json`) has fields an
 editor may correct: `summary`, `title` (the source headline), `translation:<lang>`,
-`title:<lang>` (the headline's translations) and, for a story, `story_summary:<lang>`. An edit
+`title:<lang>` (the headline's translations) and, for a story, `story_summary:<lang>`,
+`story_title` (the headline it is published under) and `story_title:<lang>` (its
+translations). Every text a document publishes is one of these fields or declared as never
+published as reviewed text (`documents.TEXT_KEYS`, checked by a test). An edit
 applies while the article (its hash) and the machine text under it are those it was made
 against. Versions of libraries, the device or the engine never make an edit stale: only the
 source or the machine *text* changing does.
@@ -23,8 +26,11 @@ from summarize.text import sha256
 STORY_PREFIX = "story:"
 # A field's language is written as targets are (`ar`, `pt`, `pt-br`, `zh-hant`).
 _FIELD = re.compile(
-    r"^(summary|title|(translation|title|story_summary):[a-z]{2,3}(-[a-z0-9]{2,8})?)$"
+    r"^(summary|title|story_title"
+    r"|(translation|title|story_summary|story_title):[a-z]{2,3}(-[a-z0-9]{2,8})?)$"
 )
+# The fields that hold a source's own headline, not a model's text.
+SOURCE_FIELDS = ("title", "story_title")
 # An edited field longer than this is refused: no summary or headline is near it, and a huge
 # paste would make every check and published document on the desk slow.
 MAX_FIELD_CHARS = 20_000
@@ -75,6 +81,14 @@ def _slots(doc: Mapping[str, Any]) -> dict[str, tuple[list[Any], str, str]]:
                 f"story:{target}",
                 target,
             )
+        if doc.get("headline"):
+            out["story_title"] = (["headline"], "story_title", headline_lang(doc))
+        for target in doc.get("headline_translations", {}) or {}:
+            out[f"story_title:{target}"] = (
+                ["headline_translations", target],
+                f"story_title:{target}",
+                target,
+            )
         return out
     if isinstance(summary, dict):
         out["summary"] = (["summary", "text"], "summarize", summary["lang"])
@@ -89,6 +103,15 @@ def _slots(doc: Mapping[str, Any]) -> dict[str, tuple[list[Any], str, str]]:
     for target in doc.get("title_translations", {}) or {}:
         out[f"title:{target}"] = (["title_translations", target], f"title:{target}", target)
     return out
+
+
+def headline_lang(doc: Mapping[str, Any]) -> str:
+    """The language of a story's headline: that of the member whose headline it is."""
+    headline = doc.get("headline")
+    for m in doc.get("members", []) or []:
+        if headline and m.get("title") == headline and m.get("lang"):
+            return str(m["lang"])
+    return str((doc.get("summary") or {}).get("lang") or "und")
 
 
 def _get(doc: Mapping[str, Any], path: list[Any]) -> str:
@@ -121,8 +144,8 @@ def fields(doc: Mapping[str, Any]) -> list[str]:
 
 
 def machine_fields(doc: Mapping[str, Any]) -> list[str]:
-    """The fields a model wrote: all of them but the source headline."""
-    return [f for f in _slots(doc) if f != "title"]
+    """The fields a model wrote: all of them but the source's headline."""
+    return [f for f in _slots(doc) if f not in SOURCE_FIELDS]
 
 
 def item_fields(doc: Mapping[str, Any]) -> list[str]:
@@ -139,10 +162,16 @@ def target(doc: Mapping[str, Any], field: str) -> Target | None:
     path, stage, lang = slot
     text = _get(doc, path)
     prov = doc.get("provenance", {})
-    record = prov.get(stage) if field != "title" else {"stage": "source headline"}
+    source = field in SOURCE_FIELDS
+    record = prov.get(stage) if not source else {"stage": "source headline"}
     if is_story(doc):
-        source_lang = doc["summary"]["lang"]
-        input_text = "" if stage == "story" else doc["summary"]["text"]
+        summary = doc.get("summary") or {}
+        if field.startswith("story_title"):
+            source_lang = headline_lang(doc)
+            input_text = "" if source else str(doc.get("headline") or "")
+        else:
+            source_lang = summary.get("lang", "und")
+            input_text = "" if stage == "story" else str(summary.get("text", ""))
     else:
         source_lang = (
             doc["summary"]["lang"] if field.startswith("translation:") else doc["language"]["code"]
@@ -158,7 +187,7 @@ def target(doc: Mapping[str, Any], field: str) -> Target | None:
         field=field,
         input_hash=input_hash(doc),
         signature=signature(text),
-        model=str((record or {}).get("model", "editor" if field == "title" else "?")),
+        model=str((record or {}).get("model", "editor" if source else "?")),
         source_lang=str(source_lang),
         target_lang=lang,
         input_text=input_text,
@@ -237,6 +266,8 @@ def field_label(field: str) -> str:
         return f"{language_name(lang)} translation"
     if kind == "story_summary":
         return f"Story summary ({language_name(lang)})"
+    if kind == "story_title":
+        return f"Story headline ({language_name(lang)})" if lang else "Story headline"
     return field
 
 
@@ -261,7 +292,7 @@ def for_editor(warning: Mapping[str, Any], field: str, lang: str) -> str:
 
     template = _FOR_EDITOR.get(str(warning.get("code")))
     what = field_label(field)
-    if field == "summary" or field == "title" or field.startswith("story_summary:"):
+    if field in ("summary", "title", "story_title") or field.startswith("story_"):
         what = what[0].lower() + what[1:]  # a common noun; a language's name keeps its capital
     if template is None:
         return str(warning.get("message", ""))

@@ -238,35 +238,74 @@ def is_published(doc: Mapping[str, Any], field: str) -> bool:
     return published_text(doc, field) is not None
 
 
-def approved_only(doc: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The approved texts of a published document, nothing else (None when it has none). A
-    story's members keep their headline, outlet and date, never the story's copy of their
-    machine summaries: a member's approved texts are its own article's, shown apart."""
+def approved_only(
+    doc: Mapping[str, Any], members: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any] | None:
+    """The published view of a published document: every reviewable text (`review.fields`)
+    either the text of its field's latest approval, verbatim, or absent; None when no text a
+    model wrote is approved. Every approved-only output (briefs, ninjs `usable`, results with
+    `approved=only`, webhook payloads) renders from this and nothing else.
+
+    A source's own headline (`title`, `story_title`) stays as the source wrote it unless an
+    approved edit replaced it; a story's members keep their headline (their approved one when
+    `members`, their published documents by id, has it), outlet and date, never the story's
+    copy of their machine summaries. The review block keeps who approved what and when, never
+    a draft's or the machine's text."""
     if not any(is_published(doc, f) for f in machine_fields(doc)):
         return None
     out = copy.deepcopy(dict(doc))
     story = is_story(doc)
+    slots = _slots(doc)
+    shown = {f for f in slots if is_published(doc, f)}
     main = f"story_summary:{(doc.get('summary') or {}).get('lang')}" if story else "summary"
-    if not is_published(doc, main):
+    if main not in shown:
         out["summary"] = None
     key = "story_summary" if story else "translation"
     out["translations"] = {
-        t: tr for t, tr in doc.get("translations", {}).items() if is_published(doc, f"{key}:{t}")
+        t: tr for t, tr in doc.get("translations", {}).items() if f"{key}:{t}" in shown
     }
+    heads = "headline_translations" if story else "title_translations"
+    head = "story_title" if story else "title"
+    out[heads] = {t: x for t, x in (doc.get(heads) or {}).items() if f"{head}:{t}" in shown}
     if story:
         out["members"] = [
-            {k: v for k, v in m.items() if k not in ("summary", "translations")}
-            for m in doc.get("members", [])
+            _member_view(m, (members or {}).get(str(m.get("id")))) for m in doc.get("members", [])
         ]
-    else:
-        out["title_translations"] = {
-            t: text
-            for t, text in (doc.get("title_translations") or {}).items()
-            if is_published(doc, f"title:{t}")
-        }
-    # Only the warnings of the texts shown: a hidden, unapproved text's are not this brief's.
-    shown = {stage for f, (_, stage, _) in _slots(doc).items() if is_published(doc, f)}
-    out["warnings"] = [w for w in doc.get("warnings", []) if w.get("stage") in shown]
+        out.pop("summary_error", None)
+    # Only the warnings of the texts shown: a hidden, unapproved text's are not this view's.
+    stages = {slots[f][1] for f in shown}
+    out["warnings"] = [w for w in doc.get("warnings", []) if w.get("stage") in stages]
+    fields = ((doc.get("review") or {}).get("fields")) or {}
+    out["review"] = {
+        **{k: v for k, v in (doc.get("review") or {}).items() if k != "fields"},
+        "fields": {
+            f: {k: fields[f][k] for k in _VIEW_KEYS if k in fields[f]}
+            for f in sorted(shown)
+            if f in fields
+        },
+    }
+    return out
+
+
+# What a published view keeps of a field's review: who approved which version, and when.
+_VIEW_KEYS = (
+    "status",
+    "version",
+    "approved_by",
+    "approved_at",
+    "edited",
+    "approved_signature",
+    "approved_version",
+    "acknowledged",
+)
+
+
+def _member_view(member: Mapping[str, Any], published: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A story's member in a published view: no summary or translation of its own (those are
+    its article's, published apart), its headline as its article publishes it when approved."""
+    out = {k: v for k, v in member.items() if k not in ("summary", "translations")}
+    if published is not None and (title := published_text(published, "title")) is not None:
+        out["title"] = title
     return out
 
 

@@ -15,7 +15,6 @@ watch` wrote there), so the watch folder's articles are reviewed on the same des
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -28,7 +27,14 @@ from summarize.checks import severity
 from summarize.errors import ReviewError, ReviewNotFound
 from summarize.languages import is_rtl
 from summarize.review import FOLDER, MAX_FIELD_CHARS, Conflict, signature
-from summarize.review.desk import Desk, NeedsAcknowledgement, queue_line
+from summarize.review.desk import (
+    Desk,
+    NeedsAcknowledgement,
+    NeedsText,
+    as_shown,
+    item_etag,
+    queue_line,
+)
 from summarize.service.auth import ApiError, require_editor
 from summarize.service.routes import KeyDep, Service, ServiceDep, api_link
 
@@ -118,14 +124,19 @@ class EditIn(BaseModel):
     restore: int | None = None  # the earlier version this text is restored from
 
 
+Signature = Annotated[str, Field(max_length=64)]
+
+
 class ApproveIn(BaseModel):
     field: str | None = None  # none: every field the machine wrote
     text: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
-    # One field: the text approved is the one the approver sent (`text`) or named (`seen`, the
-    # field's `seen` in the item view: the signature of the text shown as what Approve takes).
-    seen: str | None = Field(default=None, max_length=64)
+    # What is approved is named, always. One field: the text the approver sent (`text`) or
+    # the signature of the text shown (`seen`, the field's `seen` in the item view). A whole
+    # item: the item's ETag (If-Match), or each field's version *and* signature as shown
+    # (`versions` and `seen`, both by field).
+    seen: Signature | dict[str, Signature] | None = None
     version: int | None = None  # one field: its version (or If-Match)
-    versions: dict[str, int] | None = None  # the whole item: each field's (or the item ETag)
+    versions: dict[str, int] | None = None  # the whole item: each field's, with `seen`
     acknowledge_warnings: bool = False
 
 
@@ -134,6 +145,8 @@ def _review_error(exc: ReviewError, item: str | None = None) -> ApiError:
         return ApiError(404, "not_found", f"no item {item}" if item else "nothing to review yet")
     if isinstance(exc, Conflict):
         return ConflictError(exc)
+    if isinstance(exc, NeedsText):
+        return ApiError(428, "text_required", str(exc))
     if isinstance(exc, NeedsAcknowledgement):
         err = ApiError(409, "acknowledgement_required", str(exc))
         err.extra = {"acknowledge": exc.items, "details": exc.details}
@@ -171,15 +184,6 @@ def _version(header: str | None, body: int | None, what: str) -> int:
         f"{what}: send the version you saw (If-Match, or version in the body), so an edit "
         "made meanwhile by someone else is never overwritten",
     )
-
-
-def item_etag(state: Mapping[str, object]) -> str:
-    """An item's ETag: its fields, their versions and the texts approving them would approve
-    (`Desk.item_state`)."""
-    digest = hashlib.sha256(
-        ";".join(f"{field}={version}" for field, version in state.items()).encode()
-    ).hexdigest()[:16]
-    return f'"{digest}"'
 
 
 def item_view(desk: Desk, item: str) -> dict[str, Any]:
@@ -347,24 +351,19 @@ def approve_item(
     require_editor(key)
     try:
         if body.field is None:
-            versions = body.versions
-            if versions is None:
-                versions = desk.versions(item)
-                etag = item_etag(desk.item_state(item))
-                if if_match is None:
-                    raise ApiError(
-                        428,
-                        "version_required",
-                        f"{item}: send the item's ETag (If-Match) or each field's version "
-                        "(versions), so nothing changed meanwhile is approved unseen",
-                    )
-                if if_match.strip() != etag:
-                    err = ApiError(409, "version_conflict", f"{item} changed since you loaded it")
-                    err.extra = {"etag": etag}
-                    raise err
-            desk.approve_all(item, key.name, versions=versions, force=body.acknowledge_warnings)
+            versions, seen = _item_approval(desk, item, body, if_match)
+            desk.approve_all(
+                item, key.name, versions=versions, seen=seen, force=body.acknowledge_warnings
+            )
         else:
             version = _version(if_match, body.version, f"{item} {body.field}")
+            if isinstance(body.seen, dict):
+                raise ApiError(
+                    422,
+                    "invalid_edit",
+                    f"{item} {body.field}: seen is the one field's signature here (a mapping "
+                    "of signatures names a whole item's fields)",
+                )
             if body.text is None and body.seen is None:
                 raise ApiError(
                     428,
@@ -397,6 +396,31 @@ def approve_item(
             job_id,
         )
     return _after_write(desk, item)
+
+
+def _item_approval(
+    desk: Desk, item: str, body: ApproveIn, if_match: str | None
+) -> tuple[dict[str, int], dict[str, str]]:
+    """(versions, signatures) a whole item's approval is pinned to: the item's ETag as it was
+    shown (If-Match), or each field's version and signature sent in the body. Versions alone
+    name no text (a re-run changes the machine text, not the version), so they are refused."""
+    if if_match is not None:
+        state = desk.item_state(item)
+        etag = item_etag(state)
+        if if_match.strip() != etag:
+            err = ApiError(409, "version_conflict", f"{item} changed since you loaded it")
+            err.extra = {"etag": etag}
+            raise err
+        return as_shown(state)
+    if body.versions is None or not isinstance(body.seen, dict):
+        raise ApiError(
+            428,
+            "text_required",
+            f"{item}: name what you approve: the item's ETag as you loaded it (If-Match), or "
+            "each field's version and signature as shown (versions and seen), so nothing "
+            "changed meanwhile is approved unseen",
+        )
+    return body.versions, dict(body.seen)
 
 
 def _published_texts(desk: Desk, item: str, field: str | None) -> dict[str, str]:
@@ -442,15 +466,40 @@ class WithdrawIn(BaseModel):
 
 @router.post("/v1/jobs/{job_id}/items/{item:path}/withdraw")
 def withdraw_approval(
-    item: str, body: WithdrawIn, desk: DeskDep, key: KeyDep, if_match: IfMatch = None
+    job_id: str,
+    item: str,
+    body: WithdrawIn,
+    desk: DeskDep,
+    svc: ServiceDep,
+    key: KeyDep,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
-    """Withdraw a field's approval: back to a draft, recorded in the history."""
+    """Withdraw a field's approval: back to a draft, recorded in the history; a signed
+    `item.withdrawn` event tells the CMS to stop publishing it (through the same outbox as
+    approvals, so in order per item)."""
     require_editor(key)
     version = _version(if_match, body.version, f"{item} {body.field}")
     try:
         desk.withdraw(item, body.field, key.name, version=version)
     except ReviewError as exc:
         raise _review_error(exc, item) from None
+    if svc.notifier is not None:
+        svc.notifier.emit(
+            "item.withdrawn",
+            {
+                "job": job_id,
+                "item": item,
+                "field": body.field,
+                "by": key.name,
+                # What stays published of the item after the withdrawal, as the one rule has it.
+                "texts": _published_texts(desk, item, None),
+                "links": {
+                    "item": f"/v1/jobs/{job_id}/items/{item}",
+                    "ninjs": f"/v1/jobs/{job_id}/items/{item}?format=ninjs",
+                },
+            },
+            job_id,
+        )
     return _after_write(desk, item)
 
 

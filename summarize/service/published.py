@@ -32,7 +32,9 @@ def published(desk: Desk, approved_only: bool) -> tuple[list[dict[str, Any]], li
         docs = {}
     out = list(desk.publish(docs).values())
     if approved_only:
-        out = [d for d in (review.approved_only(doc) for doc in out) if d is not None]
+        articles = {str(d["id"]): d for d in out if not review.is_story(d)}
+        views = (review.approved_only(doc, articles) for doc in out)
+        out = [d for d in views if d is not None]
     return (
         [d for d in out if not review.is_story(d)],
         [d for d in out if review.is_story(d)],
@@ -64,17 +66,22 @@ def job_results(
     format: str = "json",
     ninjs_version: str | None = None,
     drafts: bool | None = None,
+    approved: str | None = None,
 ) -> Response:
     """A job's results as published (approved edits in place, each marked), its failures too;
-    `format=ninjs`: IPTC ninjs items (`ninjs_version`, `drafts`: machine text usable)."""
+    `format=ninjs`: IPTC ninjs items (`ninjs_version`, `drafts`: machine text usable);
+    `approved=only`: the published views alone (`review.approved_only`), no failure, nothing
+    a person has not approved."""
     from summarize.briefs import jsonl_results
 
     if format not in ("json", "jsonl", "ninjs"):
         raise ApiError(422, "invalid_query", "format is json, jsonl or ninjs")
-    docs, stories = published(desk, False)
+    if approved not in (None, "only"):
+        raise ApiError(422, "invalid_query", "approved takes one value: only")
+    docs, stories = published(desk, approved == "only")
     if format == "ninjs":
-        return ninjs_response(desk, docs, stories, ninjs_version, drafts)
-    if job_id != FOLDER:  # in the job's order, its failures in their places
+        return ninjs_response(desk, docs, stories, ninjs_version, drafts and not approved)
+    if job_id != FOLDER and approved is None:  # in the job's order, its failures in place
         by_id = {str(d["id"]): d for d in docs}
         docs = [r if "error" in r else by_id[str(r["id"])] for r in job_rows(desk)]
     if format == "jsonl":

@@ -296,12 +296,18 @@ def cancel_job(job_id: str, svc: ServiceDep, key: KeyDep) -> dict[str, Any]:
 
 @router.post("/v1/briefs/{fmt}")
 async def make_brief(fmt: str, request: Request, _: KeyDep) -> Response:
+    """A brief of the result documents sent. The server holds no approval of them, so each is
+    rendered as a machine draft, every text marked so: a review block sent with a document
+    (anyone can write one) is dropped, never shown as "Reviewed by"."""
+    from summarize.review.publish import apply, machine_doc
+
     docs = _json_body(await request.body(), b"[]", "the body")
     if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
         raise ApiError(422, "invalid_results", "send a list of result documents")
     try:
-        return _brief(fmt, docs)
-    except (KeyError, TypeError, AttributeError):
+        drafts = [apply(machine_doc(d | {"review": None}), {}) for d in docs]
+        return _brief(fmt, drafts)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError):
         raise ApiError(422, "invalid_results", "not result documents") from None
 
 
