@@ -21,7 +21,6 @@ from summarize.languages import (  # noqa: F401  (names briefs have always offer
     language_name,
 )
 
-
 # A story's copy of a member's own summary is the machine's (its article's reviewed texts are
 # shown apart, under "reviewed"), so it is marked as every unreviewed text is.
 MEMBER_DRAFT = "Machine draft, not reviewed (this article's own summary)"
@@ -458,9 +457,7 @@ def _html_own_summary(member: Mapping[str, Any]) -> str:
     blocks = [_block(own["lang"], own["text"])]
     blocks += [_block(t, text) for t, text in member.get("translations", {}).items()]
     note = f'<p class="review machine">{html.escape(MEMBER_DRAFT)}</p>'
-    return (
-        f'<details class="own"><summary>Own summary</summary>{"".join(blocks)}{note}</details>'
-    )
+    return f'<details class="own"><summary>Own summary</summary>{"".join(blocks)}{note}</details>'
 
 
 def _html_story(

@@ -162,6 +162,100 @@ class OutcomeDoc(TypedDict):
     worker: NotRequired[dict[str, Any]]
 
 
+# -- what each text of a document is, for publishing ---------------------------------------
+#
+# Every key of a document that holds text is declared here, once, as one of:
+#   a reviewable field (`review.fields`: an editor approves it, and an approved-only output
+#   shows it only as approved, verbatim); "{lang}" stands for the key a `*` matched;
+#   SOURCE: the source's own words or metadata about it (its id, address, date, outlet);
+#   MACHINE_META: how a text was made (models, languages, routes, checks' codes);
+#   FOLLOWS: text about a reviewable field (a warning's message and span), shown only beside it;
+#   REVIEW: the desk's record (who approved which version), never text itself.
+# tests/test_documents.py fails when a document type gains a text key declared nowhere here,
+# and when a declared field is not the one `review.model` reads at that place.
+SOURCE, MACHINE_META, FOLLOWS, REVIEW = "source", "machine-meta", "follows its field", "review"
+
+RESULT_TEXTS: dict[tuple[str, ...], str] = {
+    ("id",): SOURCE,
+    ("title",): "title",
+    ("lede",): SOURCE,
+    ("url",): SOURCE,
+    ("source",): SOURCE,
+    ("hash",): SOURCE,
+    ("published",): SOURCE,
+    ("outlet",): SOURCE,
+    ("author",): SOURCE,
+    ("source_encoding", "name"): SOURCE,
+    ("source_encoding", "method"): SOURCE,
+    ("language", "code"): MACHINE_META,
+    ("language", "method"): MACHINE_META,
+    ("summary", "text"): "summary",
+    ("summary", "lang"): MACHINE_META,
+    ("translations", "*", "text"): "translation:{lang}",
+    ("translations", "*", "lang"): MACHINE_META,
+    ("translations", "*", "route"): MACHINE_META,
+    ("title_translations", "*"): "title:{lang}",
+    ("story", "id"): SOURCE,
+    ("duplicate_of",): SOURCE,
+    ("warnings", "*", "code"): MACHINE_META,
+    ("warnings", "*", "stage"): MACHINE_META,
+    ("warnings", "*", "message"): FOLLOWS,
+    ("warnings", "*", "span"): FOLLOWS,
+    ("provenance",): MACHINE_META,
+    ("environment",): MACHINE_META,
+    ("review",): REVIEW,
+}
+
+STORY_TEXTS: dict[tuple[str, ...], str] = {
+    ("id",): SOURCE,
+    ("first",): SOURCE,
+    ("last",): SOURCE,
+    ("languages", "*"): MACHINE_META,
+    ("outlets", "*"): SOURCE,
+    ("members", "*", "id"): SOURCE,
+    ("members", "*", "title"): SOURCE,  # the member's headline; its article reviews it
+    ("members", "*", "lede"): SOURCE,
+    ("members", "*", "lang"): MACHINE_META,
+    ("members", "*", "outlet"): SOURCE,
+    ("members", "*", "published"): SOURCE,
+    ("members", "*", "duplicate_of"): SOURCE,
+    # The story's copy of a member's machine texts: its article publishes them, never a story.
+    ("members", "*", "summary", "text"): "never published as approved: its article's own",
+    ("members", "*", "summary", "lang"): MACHINE_META,
+    ("members", "*", "translations", "*"): "never published as approved: its article's own",
+    ("headline",): "story_title",
+    ("headline_translations", "*"): "story_title:{lang}",
+    ("summary", "text"): "story_summary:{summary_lang}",
+    ("summary", "lang"): MACHINE_META,
+    ("summary", "from", "*"): SOURCE,
+    ("summary_error",): MACHINE_META,
+    ("translations", "*", "text"): "story_summary:{lang}",
+    ("translations", "*", "route"): MACHINE_META,
+    ("warnings", "*", "code"): MACHINE_META,
+    ("warnings", "*", "stage"): MACHINE_META,
+    ("warnings", "*", "message"): FOLLOWS,
+    ("warnings", "*", "span"): FOLLOWS,
+    ("provenance",): MACHINE_META,
+    ("only_some_report",): SOURCE,  # names and figures only some members' texts give
+    ("review",): REVIEW,
+}
+
+# Each document type, with the declaration of its texts.
+TEXT_KEYS: dict[str, tuple[type, dict[tuple[str, ...], str]]] = {
+    "result": (ResultDoc, RESULT_TEXTS),
+    "story": (StoryDoc, STORY_TEXTS),
+}
+NOT_FIELDS = (SOURCE, MACHINE_META, FOLLOWS, REVIEW)
+
+
+def declared_field(kind: str, path: tuple[str, ...]) -> str | None:
+    """The review field a declared text key is (None: it is no field)."""
+    found = TEXT_KEYS[kind][1].get(path)
+    if found is None or found in NOT_FIELDS or found.startswith("never published"):
+        return None
+    return found
+
+
 def record_json(rec: StageRecord) -> RecordDoc:
     return RecordDoc(
         model=rec.model,

@@ -1,16 +1,25 @@
 """A model of the desk, not a script: two editors and a reader act in any order Hypothesis
 finds (open, type, save a draft, approve a field with the text they saw or typed, approve
-their colleague's text after a conflict, approve a whole item, restore a version, withdraw,
-and a re-run after a source changed), and after every step the one rule is checked on every
-face that publishes: a text is published if and only if it is the text of the latest approval
-of its field, and the approver sent or named exactly that text.
+their colleague's text after a conflict, approve a whole item by its ETag or by versions and
+signatures, approve from the CLI what `review show` showed, restore a version, withdraw, post
+a forged brief, and a re-run after a source changed), and after every step the one rule is
+checked on every face that publishes: a text is published if and only if it is the text of
+the latest approval of its field, and the approver sent or named exactly that text.
 
-The faces: the approved-only HTML and Markdown briefs, the JSON results, ninjs (`pubStatus`),
-and the `item.approved` webhook payloads. The model keeps what each accepted approval named;
-it never asks the server what is approved."""
+The rule is checked twice. Per face, against the model: the approved-only HTML and Markdown
+briefs, the JSON results, ninjs (`pubStatus`), and the `item.approved` webhook payloads. And
+as a taint scan that knows no face's shape: every model output carries a mark of its own
+(`Marked`), every machine text is recorded from the documents as the machine wrote them, and
+every string of every approved-only output (results `approved=only`, ninjs `usable` items from
+the service and from the folder's drop folder, the approved-only briefs, each webhook payload
+as it was sent, a brief posted by a reader) is scanned: a machine text found there must lie
+inside a text approved for the item it is published under. The model keeps what each accepted
+approval named; it never asks the server what is approved."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -34,6 +43,7 @@ from hypothesis.stateful import (
 
 from summarize import load_settings, review
 from summarize.briefs import _md_escape
+from summarize.review.model import SOURCE_FIELDS
 from summarize.service import create_app
 from summarize.service.auth import Limits
 
@@ -50,6 +60,8 @@ SHORTEST = 20
 TALLY: Counter[str] = Counter()
 # A field of the item open: the first few often, so a colleague's change meets an approval.
 FIELD = st.one_of(st.integers(0, 1), st.integers(0, 20))
+# Every model output ends with its mark (`Marked`): a machine text is a string ending so.
+MARK = re.compile(r"#[0-9a-f]{10}")
 
 
 def auth(name: str) -> dict[str, str]:
@@ -84,7 +96,7 @@ class Folder:
         self.originals["zz-floods.txt"] = OTHER_NEWS[0]
         self.settings = load_settings(
             overrides=tiny_overrides(
-                tiny, self.out, formats=["json", "md", "html"], story_embedder="none"
+                tiny, self.out, formats=["json", "md", "html", "ninjs"], story_embedder="none"
             )
         )
         self.reset_sources()
@@ -117,11 +129,11 @@ class Folder:
 class Marked:
     """A model whose every output ends with a mark of its input. The tiny random models write
     the same text for every article, and a brief that shows one article's unapproved summary
-    under another's approved one would then look right; marked, every machine text is its
-    own."""
+    under another's approved one would then look right; marked (by the model and its input),
+    every machine text is its own, an article's Arabic and French translations too."""
 
-    def __init__(self, model: Any) -> None:
-        self._model = model
+    def __init__(self, model: Any, name: str) -> None:
+        self._model, self._name = model, name
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
@@ -133,7 +145,8 @@ class Marked:
 
         out = self._model.generate(texts, params, **kw)
         return [
-            replace(g, text=f"{g.text} #{sha256(t)[:10]}") for g, t in zip(out, texts, strict=True)
+            replace(g, text=f"{g.text} #{sha256(self._name + chr(0) + t)[:10]}")
+            for g, t in zip(out, texts, strict=True)
         ]
 
 
@@ -143,7 +156,9 @@ def folder(tiny: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> I
 
     with pytest.MonkeyPatch.context() as patch:
         for stage in (summarise, translate):
-            patch.setattr(stage, "get_model", lambda ref, s: Marked(engines.get_model(ref, s)))
+            patch.setattr(
+                stage, "get_model", lambda ref, s: Marked(engines.get_model(ref, s), str(ref))
+            )
         yield Folder(tiny, tmp_path_factory.mktemp("desk-model"))
 
 
@@ -167,14 +182,42 @@ class Desk(RuleBasedStateMachine):
         self.views: dict[str, dict[str, Any]] = {}  # editor -> the item view on their page
         self.typed: dict[tuple[str, str, str], str] = {}  # (editor, item, field) -> text
         self.conflicts: dict[str, tuple[str, str, dict[str, Any]]] = {}  # editor -> conflict
+        self.moved: dict[str, tuple[str, str]] = {}  # editor -> a field changed under their page
         self.texts: set[str] = set()  # every text anyone could have seen
         self.count = 0
         self.reran = False
+        # The taint scan's record: mark -> every machine text bearing it, as the machine wrote
+        # it (read from the documents, not from the fields the desk declares).
+        self.machine: dict[str, set[str]] = {}
+        self.checked_events = 0  # webhook events already scanned
         self.items = [i["item"] for i in self._get("/v1/jobs/folder/items")["items"]]
         assert any(i.startswith(review.STORY_PREFIX) for i in self.items), self.items
+        self._record_machine_texts()
+
+    def _record_machine_texts(self) -> None:
+        """Every machine text of every item's documents, and every field's machine text."""
         for item in self.items:
             view = self._get(f"/v1/jobs/folder/items/{item}")
-            self.texts.update(f["machine_text"] for f in view["fields"] if f["field"] != "title")
+            machine = [f["machine_text"] for f in view["fields"] if f["field"] not in SOURCE_FIELDS]
+            self.texts.update(machine)
+            for text in [*strings(view["document"]), *machine]:
+                if MARK.search(text) and text.rstrip().endswith(MARK.findall(text)[-1]):
+                    for mark in MARK.findall(text):
+                        self.machine.setdefault(mark, set()).add(text)
+
+    def _taint(self, owner: str | None, where: str, value: Any) -> None:
+        """Every machine text in `value` lies inside a text approved for `owner` (any item's,
+        for a brief of many): the rule as a scan, knowing nothing of the output's shape."""
+        allowed = set(self.approved.values()) if owner is None else self._approved_of(owner)
+        for text in strings(value):
+            for mark in set(MARK.findall(text)):
+                for machine in self.machine.get(mark, ()):
+                    if machine in text:
+                        TALLY["tainted strings scanned"] += 1
+                        assert any(machine in ok for ok in allowed), (
+                            f"{where}: {owner or 'a brief'} publishes machine text no editor "
+                            f"approved there: {machine!r} in {text!r}"
+                        )
 
     def teardown(self) -> None:
         self.client.__exit__(None, None, None)
@@ -269,15 +312,20 @@ class Desk(RuleBasedStateMachine):
         )
         assert answer.status_code == 200, answer.text
         self.views[other] = answer.json()
+        self.moved[editor] = (view["item"], field)
 
     @precondition(lambda self: self.views)
-    @rule(editor=st.sampled_from(EDITORS), i=FIELD, mine=st.booleans())
-    def approve_field(self, editor: str, i: int, mine: bool) -> None:
-        """Approve what the page shows (its signature), or the text the editor typed."""
+    @rule(editor=st.sampled_from(EDITORS), i=FIELD, mine=st.booleans(), moved=st.booleans())
+    def approve_field(self, editor: str, i: int, mine: bool, moved: bool) -> None:
+        """Approve what the page shows (its signature), or the text the editor typed; often
+        the field a colleague changed since the page loaded (what makes a conflict)."""
         view = self.views.get(editor)
         if view is None:
             return
         item, shown = view["item"], self._field(view, i)
+        if moved and self.moved.get(editor, ("", ""))[0] == item:
+            name = self.moved[editor][1]
+            shown = next((f for f in view["fields"] if f["field"] == name), shown)
         typed = self.typed.get((editor, item, shown["field"]))
         body: dict[str, Any] = {"field": shown["field"], "version": shown["version"]}
         if mine and typed is not None:
@@ -343,10 +391,12 @@ class Desk(RuleBasedStateMachine):
     @precondition(lambda self: self.views)
     @rule(editor=st.sampled_from(EDITORS), i=st.integers(0, 20))
     def withdraw(self, editor: str, i: int) -> None:
+        """Withdraw an approval the page shows (any field, when it shows none)."""
         view = self.views.get(editor)
         if view is None:
             return
-        shown = self._field(view, i)
+        approved = [f for f in view["fields"] if f["status"] == review.APPROVED]
+        shown = approved[i % len(approved)] if approved else self._field(view, i)
         answer = self.client.post(
             f"{self._url(view['item'])}/withdraw",
             json={"field": shown["field"], "version": shown["version"]},
@@ -354,8 +404,111 @@ class Desk(RuleBasedStateMachine):
         )
         assert answer.status_code in (200, 409, 422), answer.text
         if answer.status_code == 200:
+            TALLY["withdrawn"] += 1
             self.approved.pop((view["item"], shown["field"]), None)
             self.views[editor] = answer.json()
+            kind, data = self.hooks.events[-1]  # the CMS hears of it
+            assert kind == "item.withdrawn", kind
+            assert (data["item"], data["field"]) == (view["item"], shown["field"])
+            assert shown["field"] not in data["texts"]
+
+    @precondition(lambda self: self.views)
+    @rule(editor=st.sampled_from(EDITORS), named=st.booleans())
+    def approve_item_by_versions(self, editor: str, named: bool) -> None:
+        """Approve a whole item by each field's version as the page shows it: refused unless
+        each field's signature is sent too (versions name no text: a re-run changes the
+        machine text, not the version)."""
+        view = self.views.get(editor)
+        if view is None:
+            return
+        body: dict[str, Any] = {
+            "acknowledge_warnings": True,
+            "versions": {f["field"]: f["version"] for f in view["fields"]},
+        }
+        if named:
+            body["seen"] = {f["field"]: f["seen"] for f in view["fields"] if f["seen"]}
+        answer = self.client.post(
+            f"{self._url(view['item'])}/approve", json=body, headers=auth(editor)
+        )
+        if not named:
+            assert answer.status_code == 428, answer.text
+            return
+        assert answer.status_code in (200, 409, 422, 428), answer.text
+        if answer.status_code != 200:
+            return
+        TALLY["approved by versions"] += 1
+        texts = {f["field"]: f["to_approve"] for f in view["fields"]}
+        for field, text in texts.items():
+            self._accepted(view["item"], field, text, view)
+        self._check_hook(texts, view["item"])
+        self.views[editor] = answer.json()
+
+    @precondition(lambda self: self.views)
+    @rule(editor=st.sampled_from(EDITORS), i=FIELD, meanwhile=st.booleans())
+    def approve_from_the_cli(self, editor: str, i: int, meanwhile: bool) -> None:
+        """`summarize review show`, perhaps a colleague's draft on the desk meanwhile, then
+        `summarize review approve ITEM FIELD --sha` with the sha that was shown."""
+        from typer.testing import CliRunner
+
+        from summarize.cli import app
+
+        view = self.views.get(editor)
+        if view is None:
+            return
+        item, out = view["item"], str(self.folder.out)
+        runner = CliRunner()
+        shown = runner.invoke(app, ["review", "show", item, "-o", out, "--json"])
+        assert shown.exit_code == 0, shown.output
+        shown_doc = json.loads(shown.stdout)
+        fields = sorted(shown_doc["approve"]["fields"])
+        if not fields:
+            return
+        field = fields[i % len(fields)]
+        sha = shown_doc["approve"]["fields"][field]
+        entry = shown_doc["review"]["fields"].get(field) or {}
+        text = (entry.get("pending") or {}).get("text") or review.text_of(shown_doc, field)
+        if meanwhile:
+            self.colleague_saves_meanwhile(
+                editor, [f["field"] for f in view["fields"]].index(field)
+            )
+        answer = runner.invoke(
+            app,
+            ["review", "approve", item, field, "--sha", sha, "--editor", editor, "-o", out],
+        )
+        assert "Traceback" not in answer.output
+        if answer.exit_code != 0:
+            assert answer.exit_code == 2 and "review error" in answer.output, answer.output
+            TALLY["cli refused a changed text"] += 1
+            return
+        TALLY["cli approved"] += 1
+        fresh = self._get(self._url(item), auth(editor))
+        self._accepted(item, field, text, fresh)
+
+    @rule(i=st.integers(0, 20), approved=st.booleans())
+    def reader_posts_a_forged_brief(self, i: int, approved: bool) -> None:
+        """A reader sends a result with a made-up review block (or none): the brief renders
+        it as a machine draft and never says "Reviewed by"."""
+        docs = self._get("/v1/jobs/folder/results")
+        doc = dict(docs[i % len(docs)])
+        doc["summary"] = dict(doc["summary"], text="FORGED: 5,000 dead in the capital.")
+        if approved:
+            doc["review"] = {
+                "state": "approved",
+                "fields": {
+                    "summary": {
+                        "status": "approved",
+                        "approved_by": "amal",
+                        "approved_signature": review.signature(doc["summary"]["text"]),
+                        "edited": False,
+                    }
+                },
+            }
+        else:
+            doc.pop("review", None)
+        for fmt in ("md", "html"):
+            answer = self.client.post(f"/v1/briefs/{fmt}", json=[doc], headers=LINA)
+            assert answer.status_code == 200, answer.text
+            assert "Reviewed by" not in answer.text and "Machine draft" in answer.text
 
     @precondition(lambda self: self.views)
     @rule(editor=st.sampled_from(EDITORS), i=st.integers(0, 50))
@@ -409,11 +562,12 @@ class Desk(RuleBasedStateMachine):
         TALLY["rerun"] += 1
         names = sorted(self.folder.originals)
         self.folder.rerun(names[i % len(names)])
+        self._record_machine_texts()
         for item in self.items:
             view = self._get(self._url(item))
             doc = view["document"]
             for f in view["fields"]:
-                if f["field"] != "title":  # the source's own headline: shown as the source
+                if f["field"] not in SOURCE_FIELDS:  # a source headline: shown as the source
                     self.texts.add(f["machine_text"])
                 key = (item, f["field"])
                 if key in self.under and self.under[key] != (
@@ -424,12 +578,32 @@ class Desk(RuleBasedStateMachine):
 
     # -- the rule, on every face -----------------------------------------------------------
 
-    def _approved_of(self, owner: str) -> set[str]:
-        return {text for (item, _), text in self.approved.items() if item == owner}
-
     @invariant()
-    def results_publish_only_approved_text(self) -> None:
-        for doc in self._get("/v1/jobs/folder/results"):
+    def the_rule_holds_on_every_face(self) -> None:
+        """Each face fetched once a step: checked against the model, and scanned for taint."""
+        self._results(self._get("/v1/jobs/folder/results"))
+        self._ninjs(self._get("/v1/jobs/folder/results?format=ninjs"), "service ninjs")
+        self._ninjs(
+            [
+                json.loads(p.read_text(encoding="utf-8"))
+                for p in sorted((self.folder.out / "ninjs").glob("*.json"))
+            ],
+            "the folder's ninjs",
+        )
+        html = self._get("/v1/jobs/folder/brief.html?approved=only")
+        md = self._get("/v1/jobs/folder/brief.md?approved=only")
+        self._html(html)
+        self._markdown(md)
+        self._taint(None, "approved-only HTML brief", html)
+        self._taint(None, "approved-only Markdown brief", md)
+        for doc in self._get("/v1/jobs/folder/results?approved=only"):
+            self._taint(review.item_id(doc), "results approved=only", doc)
+        for kind, data in self.hooks.events[self.checked_events :]:
+            self._taint(data.get("item"), f"{kind} webhook", data)
+        self.checked_events = len(self.hooks.events)
+
+    def _results(self, docs: list[dict[str, Any]]) -> None:
+        for doc in docs:
             item = review.item_id(doc)
             for field in review.fields(doc):
                 status = review.status(doc, field)
@@ -438,30 +612,33 @@ class Desk(RuleBasedStateMachine):
                 if wanted is not None:
                     assert review.text_of(doc, field) == wanted, (item, field)
 
-    @invariant()
-    def ninjs_usable_only_for_approved_text(self) -> None:
+    def _ninjs(self, entries: list[dict[str, Any]], where: str) -> None:
         from urllib.parse import unquote
 
-        for entry in self._get("/v1/jobs/folder/results?format=ninjs"):
+        for entry in entries:
             if entry["pubStatus"] != "usable":
                 continue
             _, _, kind, ident, lang = entry["uri"].split(":")
             ident = unquote(ident)
             text = entry["bodies"][0]["value"]
+            owner = f"{review.STORY_PREFIX}{ident}" if kind == "story" else ident
             if kind == "story":
-                keys = [(f"{review.STORY_PREFIX}{ident}", f"story_summary:{lang}")]
+                keys = [(owner, f"story_summary:{lang}")]
             else:
                 keys = [(ident, "summary"), (ident, f"translation:{lang}")]
             assert any(self.approved.get(k) == text for k in keys), (entry["uri"], text)
+            self._taint(owner, f"{where} usable {entry['uri']}", entry)
 
-    @invariant()
-    def approved_only_html_shows_each_text_under_its_own_approval(self) -> None:
+    def _approved_of(self, owner: str) -> set[str]:
+        return {text for (item, _), text in self.approved.items() if item == owner}
+
+    def _html(self, brief: str) -> None:
         """Every text block of the approved-only HTML brief is an approved text of the item
         it stands under (an article, a story, a story's reviewed member), and every approved
         summary or translation is shown under its item."""
         import lxml.html
 
-        page = lxml.html.fromstring(self._get("/v1/jobs/folder/brief.html?approved=only"))
+        page = lxml.html.fromstring(brief)
         shown: dict[str, set[str]] = {}
         for block in page.xpath('//p[contains(concat(" ", @class, " "), " text ")]'):
             owner = next(a for a in block.iterancestors() if a.get("id"))
@@ -475,17 +652,25 @@ class Desk(RuleBasedStateMachine):
             if field.startswith(("summary", "translation:", "story_summary:")):
                 assert text in shown.get(item, set()), f"approved {item} {field} not shown"
 
-    @invariant()
-    def approved_only_markdown_shows_no_text_more_often_than_approved(self) -> None:
+    def _markdown(self, md: str) -> None:
         """A text appears in the approved-only Markdown at most as often as fields approved
-        with it (the tiny models write the same text for many articles, so counting is what
-        tells an approved copy from an unapproved one)."""
-        md = self._get("/v1/jobs/folder/brief.md?approved=only")
+        with it (counting tells an approved copy from an unapproved one)."""
         approved = Counter(self.approved.values())
         for text in self.texts | set(approved):
             if len(text.strip()) >= SHORTEST:
                 found = md.count(_md_escape(text))
                 assert found <= approved[text], f"{text!r} {found} times, approved {approved[text]}"
+
+
+def strings(value: Any) -> list[str]:
+    """Every string in a JSON value (keys too), or the text itself."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return []
 
 
 def test_only_what_an_editor_approved_is_published(folder: Folder) -> None:
@@ -504,5 +689,8 @@ def test_only_what_an_editor_approved_is_published(folder: Folder) -> None:
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
-    assert min(TALLY["approved"], TALLY["conflict"], TALLY["rerun"]) > 0, TALLY
+    reached = ("approved", "conflict", "rerun", "withdrawn", "approved by versions")
+    assert min(TALLY[k] for k in reached) > 0, TALLY
+    assert TALLY["cli approved"] > 0 and TALLY["cli refused a changed text"] > 0, TALLY
+    assert TALLY["tainted strings scanned"] > 0, TALLY
     print(f"desk model: {dict(TALLY)}")

@@ -123,3 +123,121 @@ def test_a_byline_sits_after_the_date_where_readers_have_found_it() -> None:
     assert problems(doc, documents.ResultDoc) == []
     keys = list(doc)
     assert keys[keys.index("published") + 1 : keys.index("published") + 3] == ["outlet", "author"]
+
+
+# -- every text of a document declared: a reviewable field, or why it is not one ----------
+
+
+def _text_paths(tp: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The key paths of a document type that can hold text (`*`: any key or list index);
+    a part typed `dict[str, Any]` or `Any` is one opaque path."""
+    if tp is Any:
+        return [path]
+    if typing.is_typeddict(tp):
+        return [
+            p
+            for key, sub in typing.get_type_hints(tp).items()
+            for p in _text_paths(sub, (*path, key))
+        ]
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType, typing.NotRequired):
+        return list(dict.fromkeys(p for a in args for p in _text_paths(a, path)))
+    if origin is dict:
+        return [path] if args[1] is Any else _text_paths(args[1], (*path, "*"))
+    if origin is list:
+        return _text_paths(args[0], (*path, "*"))
+    return [path] if tp is str else []
+
+
+def _declared(table: dict[tuple[str, ...], str], path: tuple[str, ...]) -> str | None:
+    """The declaration of `path`, or of the part of the document it lies in."""
+    for n in range(len(path), 0, -1):
+        if path[:n] in table:
+            return table[path[:n]]
+    return None
+
+
+@pytest.mark.parametrize("kind", sorted(documents.TEXT_KEYS))
+def test_every_text_key_of_a_document_type_is_declared(kind: str) -> None:
+    """A document type that gains a text key fails here until the key is declared: a field an
+    editor reviews, or why it is not published as reviewed text."""
+    tp, table = documents.TEXT_KEYS[kind]
+    paths = _text_paths(tp)
+    assert ("summary", "text") in paths  # the walk sees nested texts
+    undeclared = [p for p in paths if _declared(table, p) is None]
+    assert undeclared == [], f"{kind}: text keys declared nowhere: {undeclared}"
+    stale = [p for p in table if not any(q[: len(p)] == p for q in paths)]
+    assert stale == [], f"{kind}: declared keys the type no longer has: {stale}"
+
+
+def _fields_of(kind: str, doc: dict[str, Any]) -> dict[str, str]:
+    """field -> text, for every text of `doc` its declaration names a reviewable field."""
+    table = documents.TEXT_KEYS[kind][1]
+    out: dict[str, str] = {}
+    for path, keys in _walk_declared(doc, table):
+        field = documents.declared_field(kind, path)
+        if field is None:
+            continue
+        text = _at(doc, keys)
+        lang = next((k for p, k in zip(path, keys, strict=True) if p == "*"), "")
+        summary_lang = str((doc.get("summary") or {}).get("lang", ""))
+        out[field.format(lang=lang, summary_lang=summary_lang)] = text
+    return out
+
+
+def _walk_declared(
+    value: Any,
+    table: dict[tuple[str, ...], str],
+    path: tuple[str, ...] = (),
+    keys: tuple[Any, ...] = (),
+) -> list[tuple[tuple[str, ...], tuple[Any, ...]]]:
+    """(declared path, the concrete keys) of every text in `value`."""
+    if path in table and not isinstance(value, dict | list):
+        return [(path, keys)] if isinstance(value, str) else []
+    if isinstance(value, dict):
+        out = []
+        for k, sub in value.items():
+            step = (
+                k
+                if (*path, k) in table or any(p[: len(path) + 1] == (*path, k) for p in table)
+                else "*"
+            )
+            out += _walk_declared(sub, table, (*path, step), (*keys, k))
+        return out
+    if isinstance(value, list):
+        return [
+            p
+            for i, sub in enumerate(value)
+            for p in _walk_declared(sub, table, (*path, "*"), (*keys, i))
+        ]
+    return []
+
+
+def _at(doc: Any, keys: tuple[Any, ...]) -> Any:
+    for k in keys:
+        doc = doc[k]
+    return doc
+
+
+def test_the_declared_fields_are_the_fields_the_desk_reviews(written: Path) -> None:
+    """On a run's documents, the texts the declaration names fields are exactly the fields the
+    desk reviews (`review.fields`), each holding the text `review.text_of` reads."""
+    from summarize import review
+
+    stories = json.loads((written / "stories.json").read_text(encoding="utf-8"))["stories"]
+    results = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in written.glob("*.json")
+        if p.name not in ("report.json", "stories.json")
+    ]
+    seen_kinds = set()
+    for kind, doc in [("result", d) for d in results] + [("story", s) for s in stories]:
+        doc = review.machine_doc(doc)
+        if kind == "story" and "summary" not in doc:
+            continue
+        declared = _fields_of(kind, doc)
+        assert set(declared) == set(review.fields(doc)), (kind, doc["id"])
+        for field, text in declared.items():
+            assert review.text_of(doc, field) == text, (kind, doc["id"], field)
+            seen_kinds.add(field.split(":")[0])
+    assert {"summary", "translation", "title", "story_summary", "story_title"} <= seen_kinds

@@ -72,7 +72,7 @@ def serve(
         list[str] | None,
         typer.Option(
             "--notify",
-            help="A URL to post signed events to (job finished, item approved, story changed); "
+            help="A URL to post signed events to (job finished, item approved or withdrawn, story changed); "
             "repeat for more. Needs SUMMARIZE_NOTIFY_SECRET.",
         ),
     ] = None,

@@ -20,7 +20,7 @@ from summarize.errors import ReviewError, ReviewNotFound
 from summarize.review import model as review
 from summarize.review.model import APPROVED, MAX_FIELD_CHARS, STALE
 from summarize.review.publish import apply, machine_doc, open_details, open_items, publish
-from summarize.review.store import EDITS_FILE, FOLDER, Conflict, EditStore, FieldEdits
+from summarize.review.store import EDITS_FILE, FOLDER, Conflict, EditStore, FieldEdits, Save
 
 
 class NeedsAcknowledgement(ReviewError):
@@ -343,9 +343,29 @@ class Desk:
         version: int | None,
         text: str | None = None,
         acknowledged: list[str] | None = None,
-        doc: dict[str, Any] | None = None,
         seen: str | None = None,
     ) -> FieldEdits:
+        doc = self.machine_doc(item)
+        one = self._approval(doc, item, field, version, text, acknowledged, seen)
+        return self._save_all(doc, [one], editor)[0]
+
+    def _save_all(self, doc: Mapping[str, Any], saves: list[Save], editor: str) -> list[FieldEdits]:
+        """Approvals of one item, in one transaction: all of them or none."""
+        source = self.source(doc) if not review.is_story(doc) else None
+        return self.store.save_all(self.scope, saves, editor, approve=True, source=source)
+
+    def _approval(
+        self,
+        doc: dict[str, Any],
+        item: str,
+        field: str,
+        version: int | None,
+        text: str | None,
+        acknowledged: list[str] | None,
+        seen: str | None,
+    ) -> Save:
+        """The one way in for an approval: the text approved, named by its approver (sent, or
+        its signature as shown), checked against what approving would take now."""
         if text is None and seen is None:
             raise NeedsText(
                 f"{item} {field}: name the text you approve: the text itself, or its "
@@ -364,9 +384,7 @@ class Desk:
                 )
             if review.signature(text) != seen:
                 raise Conflict(item, field, state.version, state, text=text)
-        return self._save(
-            doc, found, text, editor, approve=True, version=version, acknowledged=acknowledged
-        )
+        return Save(found, text.strip(), version, tuple(acknowledged or ()))
 
     def item_state(self, item: str) -> dict[str, str]:
         """Each field of an item as an approver sees it: its version and the signature of the
@@ -437,7 +455,7 @@ class Desk:
                 f"{item} {', '.join(stale)}: the edit is stale; approve each such field on its "
                 "own, with the text you choose"
             )
-        done: list[FieldEdits] = []
+        saves = []
         try:
             for field in review.item_fields(published):
                 entry = published["review"]["fields"].get(field, {})
@@ -450,14 +468,10 @@ class Desk:
                         f"{item} {field}: name the text you approve (its signature, as the "
                         "item was shown to you)"
                     )
-                done.append(
-                    self._approve(
-                        item, field, editor, version, acknowledged=mine, doc=doc, seen=seen[field]
-                    )
-                )
+                saves.append(self._approval(doc, item, field, version, None, mine, seen[field]))
+            return self._save_all(doc, saves, editor)  # every field, or (on a conflict) none
         finally:
-            self.republish()  # once for the item (and for what was saved before a refusal)
-        return done
+            self.republish()
 
     def republish(self) -> None:
         """Rewrite the folder's published files from machine text and the current edits."""

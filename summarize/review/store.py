@@ -153,6 +153,18 @@ class FieldEdits:
         return [e for e in (self.approved, self.draft) if e is not None]
 
 
+@dataclass(frozen=True)
+class Save:
+    """One field's save: the text, what it was made against, and the version its editor saw
+    (None: pinned by its text alone)."""
+
+    target: Target
+    text: str
+    expected: int | None
+    acknowledged: tuple[str, ...] = ()
+    action: str | None = None
+
+
 class Conflict(ReviewError):
     """A save against a version that is no longer the field's: someone changed it meanwhile."""
 
@@ -305,90 +317,126 @@ class EditStore:
     ) -> FieldEdits:
         """Keep `text` as the field's draft, or approve it (the draft, if any, is then done
         with). `expected`: the field version the editor saw; another one raises `Conflict`
-        with the field as it is now. None skips the check (only for callers that just read
-        the field under the same lock of intent, as the CLI does)."""
+        with the field as it is now. None skips the check (the approval is then pinned by
+        its text alone: the caller checked that it is the one its approver saw)."""
+        save = Save(target, text, expected, tuple(acknowledged), action)
+        return self.save_all(scope, [save], editor, approve=approve, source=source)[0]
+
+    def save_all(
+        self,
+        scope: str,
+        saves: Sequence[Save],
+        editor: str,
+        *,
+        approve: bool,
+        source: str | None = None,
+    ) -> list[FieldEdits]:
+        """Several fields of one item saved in one transaction: all of them, or (on a
+        `Conflict` in any) none, so an item is never left half approved."""
         from summarize.db import transaction
 
         now = time.time()
         status = APPROVED if approve else DRAFT
+        out_fields: list[str] = []
         with self._lock, transaction(self._db) as db:
-            row = db.execute(
-                "SELECT version, by, at FROM versions WHERE scope = ? AND item = ? AND field = ?",
-                (scope, target.item, target.field),
-            ).fetchone()
-            current = int(row[0]) if row else 0
-            if expected is not None and expected != current:
-                state = self._read(scope, [target.item]).get(target.item, {})
-                raise Conflict(
-                    target.item, target.field, expected, state.get(target.field, FieldEdits())
-                )
-            version = current + 1
-            edit = Edit(
-                **dataclasses.asdict(target),
-                text=text,
-                status=status,
-                editor=editor,
-                at=now,
-                version=version,
-                scope=scope,
-                acknowledged=tuple(acknowledged),
-            )
+            for one in saves:
+                target = one.target
+                row = db.execute(
+                    "SELECT version FROM versions WHERE scope = ? AND item = ? AND field = ?",
+                    (scope, target.item, target.field),
+                ).fetchone()
+                current = int(row[0]) if row else 0
+                if one.expected is not None and one.expected != current:
+                    state = self._read(scope, [target.item]).get(target.item, {})
+                    raise Conflict(
+                        target.item,
+                        target.field,
+                        one.expected,
+                        state.get(target.field, FieldEdits()),
+                    )
+                self._write(db, scope, one, editor, status, current + 1, now)
+                if source is not None:
+                    db.execute(
+                        "INSERT OR IGNORE INTO sources VALUES (?, ?)", (target.input_hash, source)
+                    )
+                out_fields.append(target.field)
+            if not saves:
+                return []
+            state = self._read(scope, [saves[0].target.item])[saves[0].target.item]
+            return [state[f] for f in out_fields]
+
+    def _write(
+        self,
+        db: sqlite3.Connection,
+        scope: str,
+        one: Save,
+        editor: str,
+        status: str,
+        version: int,
+        now: float,
+    ) -> None:
+        target, text = one.target, one.text
+        edit = Edit(
+            **dataclasses.asdict(target),
+            text=text,
+            status=status,
+            editor=editor,
+            at=now,
+            version=version,
+            scope=scope,
+            acknowledged=one.acknowledged,
+        )
+        db.execute(
+            f"INSERT OR REPLACE INTO edits ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+            (
+                *(getattr(edit, k) for k in _NAMES[:-1]),
+                json.dumps(list(edit.acknowledged)),
+            ),
+        )
+        if status == APPROVED:
+            # A draft this approval does not take is superseded: said in the history.
+            for by, draft_text in db.execute(
+                "SELECT editor, text FROM edits WHERE scope = ? AND item = ? AND field = ? "
+                "AND status = ?",
+                (scope, target.item, target.field, DRAFT),
+            ).fetchall():
+                if draft_text != text:
+                    db.execute(
+                        "INSERT INTO edit_log (item, field, action, text, editor, at, scope, "
+                        "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            target.item,
+                            target.field,
+                            f"superseded a draft by {by}",
+                            draft_text,
+                            editor,
+                            now,
+                            scope,
+                            version,
+                        ),
+                    )
             db.execute(
-                f"INSERT OR REPLACE INTO edits ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
-                (
-                    *(getattr(edit, k) for k in _NAMES[:-1]),
-                    json.dumps(list(edit.acknowledged)),
-                ),
+                "DELETE FROM edits WHERE scope = ? AND item = ? AND field = ? AND status = ?",
+                (scope, target.item, target.field, DRAFT),
             )
-            if approve:
-                # A draft this approval does not take is superseded: said in the history.
-                for by, draft_text in db.execute(
-                    "SELECT editor, text FROM edits WHERE scope = ? AND item = ? AND field = ? "
-                    "AND status = ?",
-                    (scope, target.item, target.field, DRAFT),
-                ).fetchall():
-                    if draft_text != text:
-                        db.execute(
-                            "INSERT INTO edit_log (item, field, action, text, editor, at, scope, "
-                            "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            (
-                                target.item,
-                                target.field,
-                                f"superseded a draft by {by}",
-                                draft_text,
-                                editor,
-                                now,
-                                scope,
-                                version,
-                            ),
-                        )
-                db.execute(
-                    "DELETE FROM edits WHERE scope = ? AND item = ? AND field = ? AND status = ?",
-                    (scope, target.item, target.field, DRAFT),
-                )
-            db.execute(
-                "INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?, ?, ?)",
-                (scope, target.item, target.field, version, editor, now),
-            )
-            db.execute(
-                "INSERT INTO edit_log (item, field, action, text, editor, at, scope, version) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    target.item,
-                    target.field,
-                    action or ("approve" if approve else "edit"),
-                    text,
-                    editor,
-                    now,
-                    scope,
-                    version,
-                ),
-            )
-            if source is not None:
-                db.execute(
-                    "INSERT OR IGNORE INTO sources VALUES (?, ?)", (target.input_hash, source)
-                )
-            return self._read(scope, [target.item])[target.item][target.field]
+        db.execute(
+            "INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?, ?, ?)",
+            (scope, target.item, target.field, version, editor, now),
+        )
+        db.execute(
+            "INSERT INTO edit_log (item, field, action, text, editor, at, scope, version) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                target.item,
+                target.field,
+                one.action or ("approve" if status == APPROVED else "edit"),
+                text,
+                editor,
+                now,
+                scope,
+                version,
+            ),
+        )
 
     def withdraw(self, scope: str, item: str, field: str, editor: str, expected: int) -> None:
         """Withdraw a field's approval: its text goes back to being a draft (unless a newer

@@ -23,19 +23,11 @@ from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from summarize.checks import severity
-from summarize.errors import ReviewError, ReviewNotFound
-from summarize.languages import is_rtl
-from summarize.review import FOLDER, MAX_FIELD_CHARS, Conflict, signature
-from summarize.review.desk import (
-    Desk,
-    NeedsAcknowledgement,
-    NeedsText,
-    as_shown,
-    item_etag,
-    queue_line,
-)
+from summarize.errors import ReviewError
+from summarize.review import FOLDER, MAX_FIELD_CHARS
+from summarize.review.desk import Desk, as_shown, item_etag
 from summarize.service.auth import ApiError, require_editor
+from summarize.service.item_view import item_view, review_error, view_response
 from summarize.service.routes import KeyDep, Service, ServiceDep, api_link
 
 router = APIRouter()
@@ -140,36 +132,6 @@ class ApproveIn(BaseModel):
     acknowledge_warnings: bool = False
 
 
-def _review_error(exc: ReviewError, item: str | None = None) -> ApiError:
-    if isinstance(exc, ReviewNotFound):  # no paths or other ids in a 404
-        return ApiError(404, "not_found", f"no item {item}" if item else "nothing to review yet")
-    if isinstance(exc, Conflict):
-        return ConflictError(exc)
-    if isinstance(exc, NeedsText):
-        return ApiError(428, "text_required", str(exc))
-    if isinstance(exc, NeedsAcknowledgement):
-        err = ApiError(409, "acknowledgement_required", str(exc))
-        err.extra = {"acknowledge": exc.items, "details": exc.details}
-        return err
-    return ApiError(422, "invalid_edit", str(exc))
-
-
-class ConflictError(ApiError):
-    def __init__(self, exc: Conflict) -> None:
-        super().__init__(409, "version_conflict", str(exc))
-        current = exc.current
-        latest = current.draft or current.approved
-        self.extra = {
-            "field": exc.field,
-            "your_version": exc.expected,
-            "version": current.version,
-            "changed_by": current.by,
-            "text": exc.text,
-            "seen": signature(exc.text) if exc.text is not None else None,
-            "status": latest.status if latest else None,
-        }
-
-
 def _version(header: str | None, body: int | None, what: str) -> int:
     """The version the editor saw: If-Match (an ETag `"v3"` or `3`) or the body's."""
     if header:
@@ -184,108 +146,6 @@ def _version(header: str | None, body: int | None, what: str) -> int:
         f"{what}: send the version you saw (If-Match, or version in the body), so an edit "
         "made meanwhile by someone else is never overwritten",
     )
-
-
-def item_view(desk: Desk, item: str) -> dict[str, Any]:
-    """One item for the desk: the published document, its source and each field laid out
-    (published and machine text, version, pending draft, a stale edit with what changed,
-    state, who, the warnings on it), the item's edit history."""
-    from summarize import review
-
-    try:
-        machine = desk.machine_doc(item)
-    except ReviewError as exc:
-        raise _review_error(exc, item) from None
-    doc = desk.publish({item: machine})[item]
-    source = desk.source(machine)
-    out_fields = []
-    for name, (stage, lang) in review.stages(machine).items():
-        entry = doc["review"]["fields"].get(name, {})
-        machine_text = review.text_of(machine, name)
-        stale = entry.get("stale")
-        if stale:
-            stale = dict(stale)
-            stale["machine_diff"] = review.word_diff(stale.pop("machine_text"), machine_text)
-            old_source = desk.store.source(stale.pop("input_hash"))
-            stale["source_diff"] = (
-                review.word_diff(old_source, source) if old_source and source else None
-            )
-        out_fields.append(
-            {
-                "field": name,
-                "lang": lang,
-                "stage": stage,
-                "text": review.text_of(doc, name),
-                # What Approve takes as it stands, and its signature: the approver names it.
-                "to_approve": (to_approve := desk.to_approve(doc, name)),
-                "seen": review.signature(to_approve) if to_approve is not None else None,
-                "machine_text": machine_text,
-                "edit_diff": review.word_diff(machine_text, review.text_of(doc, name)),
-                "status": review.status(doc, name),
-                "version": entry.get("version", 0),
-                "by": entry.get("approved_by") or entry.get("by"),
-                "at": entry.get("approved_at") or entry.get("at"),
-                "edited": entry.get("edited", False),
-                "pending": entry.get("pending"),
-                "stale": stale,
-                "acknowledged": entry.get("acknowledged", []),
-                "label": review.field_label(name),
-                "rtl": is_rtl(lang),
-                "warnings": [
-                    w
-                    | {
-                        "for_editor": review.for_editor(w, name, lang),
-                        "severity": severity(str(w.get("code"))),
-                    }
-                    for w in doc.get("warnings", [])
-                    if w["stage"] == stage
-                ],
-            }
-        )
-    return {
-        "item": item,
-        "etag": item_etag(
-            {f["field"]: f"{f['version']}:{f['seen'] or 'stale'}" for f in out_fields}
-        ),
-        "line": queue_line(doc),
-        "source": source,
-        "document": doc,
-        "fields": out_fields,
-        "open": review.open_items(doc),
-        "open_details": review.open_details(doc),
-        "history": history_with_diffs(
-            desk.store.log(desk.scope, item) if desk.store_exists() else [], machine
-        ),
-    }
-
-
-def history_with_diffs(
-    log_rows: list[dict[str, Any]], machine: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """Each step of an item's history with a word diff against the field's text before it
-    (the machine text before the first edit), and the field's name for people."""
-    from summarize import review
-
-    before: dict[str, str] = {}
-    out = []
-    for row in log_rows:
-        field = str(row["field"])
-        if field not in before:
-            try:
-                before[field] = review.text_of(machine, field)
-            except (KeyError, TypeError):
-                before[field] = ""
-        text = str(row["text"])
-        step = dict(row) | {"label": review.field_label(field)}
-        if row["action"] in ("edit", "approve", "withdraw", "restore"):
-            step["diff"] = review.word_diff(before[field], text)
-            before[field] = text
-        out.append(step)
-    return out
-
-
-def _view_response(view: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(view, headers={"ETag": view["etag"]})
 
 
 @router.get("/v1/desk")
@@ -317,7 +177,7 @@ def job_items(job_id: str, desk: DeskDep, svc: ServiceDep, _: KeyDep) -> dict[st
         if job_id == FOLDER:
             items = []
         else:
-            raise _review_error(exc) from None
+            raise review_error(exc) from None
     failed: list[dict[str, Any]] = []
     if job_id == FOLDER:
         note = desk.missing_results_note()
@@ -376,7 +236,7 @@ def approve_item(
                 item, body.field, key.name, version=version, text=body.text, seen=body.seen
             )
     except ReviewError as exc:
-        raise _review_error(exc, item) from None
+        raise review_error(exc, item) from None
     svc.presence.done_editing(job_id, item, key.name)
     if svc.notifier is not None:
         svc.notifier.emit(
@@ -482,7 +342,7 @@ def withdraw_approval(
     try:
         desk.withdraw(item, body.field, key.name, version=version)
     except ReviewError as exc:
-        raise _review_error(exc, item) from None
+        raise review_error(exc, item) from None
     if svc.notifier is not None:
         svc.notifier.emit(
             "item.withdrawn",
@@ -522,14 +382,14 @@ def get_item(
         return ninjs_response(desk, [] if story else [doc], stories, ninjs_version, drafts)
     if format != "view":
         raise ApiError(422, "invalid_query", "format is view (the default) or ninjs")
-    return _view_response(item_view(desk, item))
+    return view_response(item_view(desk, item))
 
 
 def _published_item(desk: Desk, item: str) -> dict[str, Any]:
     try:
         return desk.published(item)
     except ReviewError as exc:
-        raise _review_error(exc, item) from None
+        raise review_error(exc, item) from None
 
 
 def _stories_of(desk: Desk, doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -560,7 +420,7 @@ def edit_item(
     try:
         desk.edit(item, body.field, key.name, body.text, version=version, restore=body.restore)
     except ReviewError as exc:
-        raise _review_error(exc, item) from None
+        raise review_error(exc, item) from None
     svc.presence.done_editing(job_id, item, key.name)
     return _after_write(desk, item)
 
@@ -569,7 +429,7 @@ def _after_write(desk: Desk, item: str) -> JSONResponse:
     """The item after a committed write. The write is saved whatever happens next: should the
     view fail to build, the answer still says it was saved (never a 500 for a saved change)."""
     try:
-        return _view_response(item_view(desk, item))
+        return view_response(item_view(desk, item))
     except Exception:
         log.exception("the view of %s after a saved write failed", item)
         versions = desk.versions(item) if desk.store_exists() else {}
