@@ -504,3 +504,107 @@ def call_text(port: int, path: str) -> str:
     )
     answer.raise_for_status()
     return answer.text
+
+
+def test_a_click_publishes_only_what_its_editor_sees(tiny: dict[str, Path], tmp_path: Path) -> None:
+    """Path 6 of "published by construction", in two browser contexts.
+
+    a. karim approves the summary unedited after amal saved a draft: the conflict offers her
+       text or "keep editing", and nothing else: no editor holding the machine text under it,
+       no Approve of its own (whose second conflict offered "approve my text" for the
+       machine's).
+    b. karim types a correction and presses Esc ("You have unsaved text here"); the field's
+       Approve asks, as "Approve item" does: cancel approves nothing and keeps his text;
+       "Approve my text" publishes exactly it.
+    c. "Approve item … with my text" on an item whose last open field is his unsaved text
+       approves that item and stays on it: the next item in the queue is never approved."""
+    from summarize import load_settings
+    from summarize.service import create_app
+
+    settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out"))
+    seeds = [
+        {"id": p.name, "text": p.read_text(encoding="utf-8")} for p in sorted(SEEDS.glob("*.txt"))
+    ]
+    with real_server(create_app(settings, KEYS)) as port:
+        job = finished_job(port, {"articles": seeds})
+        with playwright_api.sync_playwright() as p:
+            browser = launch(p)
+            amal = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+            karim = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+            login(karim, port, "karim-key", job, ARTICLE)
+            login(amal, port, "amal-key", job, ARTICLE)
+
+            # -- a. a conflict offers only choices that publish what karim sees.
+            summary = field(amal, "summary")
+            summary.locator(".do-edit").click()
+            summary.locator("textarea").fill("Amal's draft summary.")
+            summary.locator("textarea").press("Control+s")
+            summary.locator('.pending-text:has-text("Amal\'s draft summary.")').wait_for()
+            mine = field(karim, "summary")
+            mine.locator(".do-approve").click()
+            mine.locator(".conflict").wait_for()
+            assert mine.locator(".conflict .do-approve-mine").count() == 0
+            assert not mine.locator("textarea").is_visible()  # no editor with the machine text
+            assert not mine.locator(".do-approve").is_visible()  # no Approve beside the box
+            assert _view_field(port, job, ARTICLE, "summary")["status"] == "draft"
+            mine.locator(".do-approve-theirs").click()
+            mine.locator(".badge.approved").wait_for()
+            assert _view_field(port, job, ARTICLE, "summary")["text"] == "Amal's draft summary."
+
+            # -- b. unsaved text after Esc: the field's Approve asks first.
+            fr = field(karim, "translation:fr")
+            fr.locator(".do-edit").click()
+            fr.locator("textarea").fill("La correction de Karim.")
+            fr.locator("textarea").press("Escape")
+            fr.locator('.unsaved-text:has-text("La correction de Karim.")').wait_for()
+            fr.locator(".do-approve").click()
+            karim.wait_for_selector("#unsaved-dialog[open]")
+            assert "La correction de Karim." in karim.inner_text("#unsaved-dialog")
+            assert not karim.locator("#unsaved-save").is_visible()
+            karim.click("#unsaved-cancel")
+            assert _view_field(port, job, ARTICLE, "translation:fr")["status"] == "machine"
+            fr.locator('.unsaved-text:has-text("La correction de Karim.")').wait_for()  # kept
+            fr.locator(".do-approve").click()
+            karim.wait_for_selector("#unsaved-dialog[open]")
+            karim.click("#unsaved-approve")
+            fr.locator(".badge.approved").wait_for()
+            now = _view_field(port, job, ARTICLE, "translation:fr")
+            assert (now["status"], now["text"]) == ("approved", "La correction de Karim.")
+
+            # -- c. the item's last open field, typed and unsaved: "Approve item with my text"
+            # approves this item and stays here.
+            view = call(port, "GET", f"/v1/jobs/{job}/items/{ARTICLE}", "amal-key")
+            left = [f for f in view["fields"] if f["status"] != "approved"]
+            last, rest = left[0], left[1:]
+            for f in rest:
+                body = {"field": f["field"], "version": f["version"], "seen": f["seen"]}
+                call(port, "POST", f"/v1/jobs/{job}/items/{ARTICLE}/approve", "amal-key", body)
+            others = {
+                i["item"]: i["state"]
+                for i in call(port, "GET", f"/v1/jobs/{job}/items", "amal-key")["items"]
+                if i["item"] != ARTICLE
+            }
+            login(karim, port, "karim-key", job, ARTICLE)
+            open_item(karim, ARTICLE)
+            box = field(karim, last["field"])
+            box.locator(".do-edit").click()
+            box.locator("textarea").fill("Karim's last word.")
+            karim.click("#approve-all")
+            karim.wait_for_selector("#unsaved-dialog[open]")
+            karim.click("#unsaved-approve")
+            deadline = time.monotonic() + 30
+            while (
+                call(port, "GET", f"/v1/jobs/{job}/items/{ARTICLE}", "amal-key")["line"]["state"]
+                != "approved"
+            ):
+                assert time.monotonic() < deadline, "the open item was not approved"
+                time.sleep(0.2)
+            karim.wait_for_selector(f'#queue li[data-item="{ARTICLE}"][aria-current=true]')
+            karim.locator("#desk-status").filter(has_text="approved").wait_for()
+            after = {
+                i["item"]: i["state"]
+                for i in call(port, "GET", f"/v1/jobs/{job}/items", "amal-key")["items"]
+                if i["item"] != ARTICLE
+            }
+            assert after == others  # no other item was approved
+            browser.close()

@@ -267,7 +267,11 @@ def results(out: Path) -> dict[str, dict[str, Any]]:
 
 
 def essence(doc: dict[str, Any]) -> dict[str, Any]:
-    """What a face must agree on: language, summary, translations, warnings, copies."""
+    """What a face must agree on, as the machine wrote it (an editor's approved edit aside):
+    language, summary, translations, warnings, copies."""
+    from summarize.review import machine_doc
+
+    doc = machine_doc(doc)
     return {
         "lang": doc["language"]["code"],
         "summary": doc["summary"]["text"],
@@ -427,6 +431,22 @@ def a_shift_on_the_desk(server: Server, job: str, items: list[dict[str, Any]]) -
     assert withdrawn.status_code == 200, withdrawn.text
     brief = server.call("GET", f"/v1/jobs/{job}/brief.md?approved=only", LINA).text
     assert "Amal's story summary." not in brief
+    approved: set[str] = set()
+
+    # A whole article approved by each field's version: refused until each field's signature,
+    # as the page showed it, is sent with it (a version names no text).
+    article = next(i for i in items if i["kind"] == "article")
+    aurl = f"/v1/jobs/{job}/items/{article['item']}"
+    aview = server.call("GET", aurl, AMAL).json()
+    versions = {f["field"]: f["version"] for f in aview["fields"]}
+    body = {"acknowledge_warnings": True, "versions": versions}
+    alone = server.call("POST", f"{aurl}/approve", AMAL, body)
+    assert alone.status_code == 428 and "seen" in alone.text, alone.text
+    seen = {f["field"]: f["seen"] for f in aview["fields"]}
+    whole = server.call("POST", f"{aurl}/approve", AMAL, body | {"seen": seen})
+    assert whole.status_code == 200, whole.text
+    approved |= {f["to_approve"] for f in aview["fields"]}
+    only_approved_text_leaves(server, job, approved)
 
     from summarize.briefs import _md_escape
 
@@ -456,6 +476,96 @@ def a_shift_on_the_desk(server: Server, job: str, items: list[dict[str, Any]]) -
         assert all(f["to_approve"] in brief for f in subset if fmt == "html")
         leaked = [t for t in machine if (_md_escape(t) if fmt == "md" else t) in brief]
         assert not leaked, (fmt, leaked[:2])
+    approved |= {f["to_approve"] for f in subset}
+    only_approved_text_leaves(server, job, approved)
+
+
+def only_approved_text_leaves(server: Server, job: str, approved: set[str]) -> None:
+    """The rule as a scan: no machine text of the job (every reviewable text of its documents,
+    and the stories' copies of their members' summaries) is in an approved-only output —
+    results `approved=only`, ninjs `usable` items, the approved-only briefs — unless an editor
+    approved that text."""
+    from summarize import review
+
+    docs = [review.machine_doc(d) for d in server.get(f"/v1/jobs/{job}/results")]
+    for line in server.get(f"/v1/jobs/{job}/items")["items"]:
+        if line["kind"] == "story":
+            docs.append(server.get(f"/v1/jobs/{job}/items/{line['item']}")["document"])
+    machine = {review.text_of(d, f) for d in docs for f in review.machine_fields(d)}
+    for d in docs:
+        for m in d.get("members", []):
+            machine |= {(m.get("summary") or {}).get("text") or ""}
+            machine |= set((m.get("translations") or {}).values())
+    machine = {t for t in machine - approved if len(t) >= 20}
+    assert machine
+    usable = [
+        i for i in server.get(f"/v1/jobs/{job}/results?format=ninjs") if i["pubStatus"] == "usable"
+    ]
+    outputs = {
+        "results approved=only": json.dumps(
+            server.get(f"/v1/jobs/{job}/results?approved=only"), ensure_ascii=False
+        ),
+        "ninjs usable": json.dumps(usable, ensure_ascii=False),
+        "brief.md approved=only": server.call(
+            "GET", f"/v1/jobs/{job}/brief.md?approved=only", LINA
+        ).text,
+        "brief.html approved=only": html.unescape(
+            server.call("GET", f"/v1/jobs/{job}/brief.html?approved=only", LINA).text
+        ),
+    }
+    assert usable, "an approved article's items are usable"
+    for where, text in outputs.items():
+        found = [t for t in machine if t in text or json.dumps(t, ensure_ascii=False)[1:-1] in text]
+        assert not found, (where, found[:2])
+
+
+def approve_from_the_cli(tiny: dict[str, Path], env: dict[str, str], out: Path) -> None:
+    """An editor at a terminal approves an article as `review show` showed it (by its sha):
+    refused without one, refused once a colleague's draft changed it, then approved; the
+    folder's ninjs drop folder makes exactly that article's items usable, with its texts."""
+
+    def review(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            cli(tiny, "review", *args, "-o", str(out)),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        no_traceback(done.stderr)
+        return done
+
+    def show(item: str) -> dict[str, Any]:
+        done = review("show", item, "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+    item = json.loads(review("list", "--json").stdout)[0]["item"]
+    shown = show(item)
+    sha = shown["approve"]["fields"]["summary"]
+    unnamed = review("approve", item, "summary", "--editor", "amal")
+    assert unnamed.returncode == 2 and "--sha" in unnamed.stderr, unnamed.stderr
+    draft = review("edit", item, "summary", "--text", "999 people evacuated.", "--editor", "omar")
+    assert draft.returncode == 0, draft.stderr
+    stale = review("approve", item, "summary", "--sha", sha, "--editor", "amal")
+    assert stale.returncode == 2 and "changed" in stale.stderr, stale.stderr
+    assert show(item)["review"]["fields"]["summary"]["status"] == "draft"
+    shown = show(item)
+    whole = review(
+        "approve", item, "--sha", shown["approve"]["item_sha"], "--force", "--editor", "amal"
+    )
+    assert whole.returncode == 0, whole.stderr
+    doc = show(item)
+    assert (
+        doc["review"]["state"] == "approved" and doc["summary"]["text"] == "999 people evacuated."
+    )
+    usable = [
+        n
+        for p in sorted((out / "ninjs").glob("*.json"))
+        if (n := json.loads(p.read_text(encoding="utf-8")))["pubStatus"] == "usable"
+    ]
+    texts = {doc["summary"]["text"], *(t["text"] for t in doc["translations"].values())}
+    assert usable and all(n["bodies"][0]["value"] in texts for n in usable), usable[:1]
 
 
 def job_articles(day: Day, out: Path) -> list[dict[str, Any]]:
@@ -523,6 +633,7 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
     wire_copy = next(k for k in day.exact if k.startswith("wire-c-copy-"))
     assert docs[wire_copy]["outlet"] == "Wire C"  # the feed's title
     ninjs_for_a_cms(out1, docs)
+    approve_from_the_cli(tiny, env, out1)
     assert set(docs) == day.ok_ids
     german = [d for d in docs.values() if d["language"]["code"] == "de"]
     assert german and all(d["provenance"]["pivot"]["engine"] == "argos.v1" for d in german)
@@ -619,7 +730,7 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
         a_shift_on_the_desk(server, job, items)
         # The receiver heard of the job, its stories and the approval, each verified, once.
         deadline = time.monotonic() + 60
-        while not {"job.finished", "story.changed", "item.approved"} <= {
+        while not {"job.finished", "story.changed", "item.approved", "item.withdrawn"} <= {
             e["type"] for e in receiver.verified
         }:
             assert time.monotonic() < deadline, server.get("/v1/deliveries")

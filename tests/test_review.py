@@ -192,6 +192,16 @@ def test_checks_rerun_on_edited_text(tiny: dict[str, Path], tmp_path: Path) -> N
     approved = invoke("review", "approve", OTHER, "summary", "--sha", now, "-o", str(out))
     assert approved.exit_code == 0, approved.output
     assert read(out, OTHER)["summary"]["text"] == "A draft summary."
+    # Its translations were made from the machine summary: approving the whole item says so
+    # and needs --force; the approval then records it as acknowledged.
+    item_sha = shown(out, OTHER)["approve"]["item_sha"]
+    whole = invoke("review", "approve", OTHER, "--sha", item_sha, "-o", str(out))
+    assert whole.exit_code == 2, whole.output
+    assert "translation:ar: translated from the machine summary" in whole.output
+    forced = invoke("review", "approve", OTHER, "--sha", item_sha, "--force", "-o", str(out))
+    assert forced.exit_code == 0, forced.output
+    entry = read(out, OTHER)["review"]["fields"]["translation:ar"]
+    assert "translated from the machine summary" in entry["acknowledged"]
 
 
 def test_review_errors_are_one_line(tiny: dict[str, Path], tmp_path: Path) -> None:
@@ -769,3 +779,31 @@ def test_review_list_says_why_articles_are_missing(tiny: dict[str, Path], tmp_pa
     listing = invoke("review", "list", "-o", str(out))
     assert listing.exit_code == 0
     assert "have no result JSON" in listing.output and "--format json" in listing.output
+
+
+def test_a_folder_desk_lists_the_files_that_failed(tmp_path: Path) -> None:
+    """The folder's desk says which of the last run's files failed, each with its reason, as
+    a job's desk does (it listed none)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    report = {
+        "sources": [
+            {"id": "a.txt", "source": "in/a.txt", "status": "ok", "output": None, "cached": False},
+            {
+                "id": "b.txt",
+                "source": "in/b.txt",
+                "status": "error",
+                "output": None,
+                "cached": False,
+                "error": {"type": "InputError", "message": "in/b.txt: not a text file"},
+            },
+        ]
+    }
+    (out / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    settings = load_settings(overrides={"output_dir": str(out)})
+    with TestClient(create_app(settings, KEYS, start_worker=False)) as client:
+        listing = client.get("/v1/jobs/folder/items", headers=READER)
+    assert listing.status_code == 200, listing.text
+    assert listing.json()["failed"] == [
+        {"id": "b.txt", "title": None, "source": "in/b.txt", "error": "in/b.txt: not a text file"}
+    ]

@@ -100,6 +100,20 @@ class Desk:
             "--format json,html,md to review them"
         )
 
+    def failed_sources(self) -> list[dict[str, Any]]:
+        """The last run's sources that failed, each with its reason (report.json)."""
+        report = _read(self.output_dir / "report.json") or {}
+        return [
+            {
+                "id": s.get("id") or s.get("source"),
+                "title": None,
+                "source": s.get("source"),
+                "error": (s.get("error") or {}).get("message") or s.get("reason"),
+            }
+            for s in report.get("sources", [])
+            if s.get("status") == "error"
+        ]
+
     # -- reading ----------------------------------------------------------------------------
 
     def _results(self) -> dict[str, tuple[Path, dict[str, Any]]]:

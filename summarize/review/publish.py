@@ -326,34 +326,55 @@ def publish(
     return out
 
 
+FROM_MACHINE_SUMMARY = "translated from the machine summary"
+
+
+def from_machine_summary(doc: Mapping[str, Any]) -> list[str]:
+    """The translations (a story's too) made from a summary an editor has changed since (an
+    approved edit, or a pending draft): approving them approves a translation of the old text."""
+    story = is_story(doc)
+    main = f"story_summary:{(doc.get('summary') or {}).get('lang')}" if story else "summary"
+    entry = ((doc.get("review") or {}).get("fields") or {}).get(main) or {}
+    if not (entry.get("status") == APPROVED and entry.get("edited")) and not entry.get("pending"):
+        return []
+    key = "story_summary:" if story else "translation:"
+    return [f for f in _slots(doc) if f.startswith(key) and f != main]
+
+
 def open_items(doc: Mapping[str, Any]) -> list[str]:
     """What approving a whole published item would let through unseen: each field's open
-    warnings (`field: code`) and pending drafts (`field: draft`)."""
-    stage_of = {f: stage for f, (_, stage, _) in _slots(doc).items()}
-    fields_review = doc.get("review", {}).get("fields", {})
-    out = []
-    for field in item_fields(doc):
-        entry = fields_review.get(field, {})
-        if entry.get("status") == APPROVED and not entry.get("pending"):
-            continue  # already approved: nothing new is let through
-        for w in doc.get("warnings", []):
-            if w["stage"] == stage_of[field]:
-                out.append(f"{field}: {w['code']}")
-        if entry.get("pending"):
-            out.append(f"{field}: draft")
-    return list(dict.fromkeys(out))
+    warnings (`field: code`), pending drafts (`field: draft`), and translations of a summary
+    an editor changed (`field: translated from the machine summary`)."""
+    found = (
+        f"{d['field']}: {d['code'] if d['kind'] == 'warning' else d['kind']}"
+        for d in open_details(doc)
+    )
+    return list(dict.fromkeys(found))
 
 
 def open_details(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """What `open_items` lists, in full, for the approver to see before confirming: each
-    draft's text, author and time, and each warning's message and the text it is about."""
+    """What approving a whole item would let through unseen, in full, for the approver to
+    see before confirming: each draft's text, author and time, each warning's message and the
+    text it is about, each translation of a summary an editor changed."""
     stage_of = {f: stage for f, (_, stage, _) in _slots(doc).items()}
     fields_review = doc.get("review", {}).get("fields", {})
+    stale_source = from_machine_summary(doc)
     out: list[dict[str, Any]] = []
     for field in item_fields(doc):
         entry = fields_review.get(field, {})
         if entry.get("status") == APPROVED and not entry.get("pending"):
             continue
+        if field in stale_source:
+            out.append(
+                {
+                    "field": field,
+                    "kind": FROM_MACHINE_SUMMARY,
+                    "code": FROM_MACHINE_SUMMARY,
+                    "message": "translated from the machine summary, not from the edited one: "
+                    "edit it to match, or approve it knowing so",
+                    "span": "",
+                }
+            )
         for w in doc.get("warnings", []):
             if w["stage"] == stage_of[field]:
                 out.append(
@@ -383,6 +404,7 @@ __all__ = [
     "Edit",
     "apply",
     "approved_only",
+    "from_machine_summary",
     "is_published",
     "machine_doc",
     "open_details",

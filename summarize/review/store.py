@@ -190,9 +190,8 @@ class Conflict(ReviewError):
                 "or the machine text was updated); look at it again and approve what you see"
             )
         return (
-            f"{self.item} {self.field}: changed{who} since you loaded it (your version "
-            f"{self.expected}, now {self.current.version}); reload it, or save your text "
-            f"again against version {self.current.version}"
+            f"{self.item} {self.field}: changed{who} since you loaded it; look at the text "
+            "as it is now and choose again (nothing of yours was saved or approved)"
         )
 
 

@@ -181,6 +181,7 @@ def job_items(job_id: str, desk: DeskDep, svc: ServiceDep, _: KeyDep) -> dict[st
     failed: list[dict[str, Any]] = []
     if job_id == FOLDER:
         note = desk.missing_results_note()
+        failed = desk.failed_sources()
     else:  # each failed article with its reason: the desk's counts add up to the job's
         titles = {i: str(a.get("title") or "") for i, a in enumerate(svc.store.articles(job_id))}
         failed = [

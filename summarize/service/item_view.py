@@ -62,7 +62,10 @@ def item_view(desk: Desk, item: str) -> dict[str, Any]:
         raise review_error(exc, item) from None
     doc = desk.publish({item: machine})[item]
     source = desk.source(machine)
+    from summarize.review.publish import from_machine_summary
+
     out_fields = []
+    from_old_summary = set(from_machine_summary(doc))
     for name, (stage, lang) in review.stages(machine).items():
         entry = doc["review"]["fields"].get(name, {})
         machine_text = review.text_of(machine, name)
@@ -93,6 +96,8 @@ def item_view(desk: Desk, item: str) -> dict[str, Any]:
                 "pending": entry.get("pending"),
                 "stale": stale,
                 "acknowledged": entry.get("acknowledged", []),
+                # A translation of the summary before an editor changed it.
+                "from_machine_summary": name in from_old_summary,
                 "label": review.field_label(name),
                 "rtl": is_rtl(lang),
                 "warnings": [
