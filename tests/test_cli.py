@@ -43,6 +43,7 @@ runner = CliRunner()
         ["review", "show"],
         ["review", "edit"],
         ["review", "approve"],
+        ["review", "withdraw"],
         ["edits"],
         ["edits", "export"],
         ["stories"],

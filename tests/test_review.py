@@ -202,6 +202,10 @@ def test_checks_rerun_on_edited_text(tiny: dict[str, Path], tmp_path: Path) -> N
     assert forced.exit_code == 0, forced.output
     entry = read(out, OTHER)["review"]["fields"]["translation:ar"]
     assert "translated from the machine summary" in entry["acknowledged"]
+    # A withdrawal from the CLI: the field is a draft again, its approved text off the brief.
+    pulled = invoke("review", "withdraw", OTHER, "summary", "-o", str(out))
+    assert pulled.exit_code == 0, pulled.output
+    assert read(out, OTHER)["review"]["fields"]["summary"]["status"] == "draft"
 
 
 def test_review_errors_are_one_line(tiny: dict[str, Path], tmp_path: Path) -> None:

@@ -236,6 +236,30 @@ def review_approve(
             typer.echo(f"{item} {edit.field}: approved ({changed}){extra}")
 
 
+@review_app.command("withdraw")
+def review_withdraw(
+    item: ItemArg,
+    field: Annotated[str, typer.Argument(help="The field whose approval is withdrawn.")],
+    version: VersionOpt = None,
+    editor: EditorOpt = None,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Withdraw a field's approval: its text goes back to being a draft, recorded in the
+    history, and the folder's approved outputs (briefs, ninjs) no longer carry it.
+
+    Example: summarize review withdraw seed-01.txt summary
+    """
+    desk = _desk(config, output)
+    try:
+        if version is None:
+            version = desk.versions(item).get(field, 0)
+        desk.withdraw(item, field, _editor(editor), version=version)
+    finally:
+        desk.close()
+    typer.echo(f"{item} {field}: approval withdrawn (back to a draft)")
+
+
 def _confirm(desk: Any, item: str, fields: list[str] | None) -> list[str]:
     """On a terminal, the texts an approval would approve, shown, and the editor asked; the
     shas of what was shown. Elsewhere, a usage error naming --sha: never an unseen approval."""
