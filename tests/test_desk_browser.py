@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +144,26 @@ def finished_job(port: int, body: dict[str, Any], patience: float = 120) -> str:
 
 def launch(p: Any) -> Any:
     return p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+
+
+@contextmanager
+def two_editors_on_the_seeds(tiny: dict[str, Path], tmp_path: Path) -> Iterator[Any]:
+    """A finished job of the seeds on a real server, and amal's and karim's pages, each in a
+    browser context of its own: (port, job, browser, amal, karim)."""
+    from summarize import load_settings
+    from summarize.service import create_app
+
+    settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out"))
+    seeds = [
+        {"id": p.name, "text": p.read_text(encoding="utf-8")} for p in sorted(SEEDS.glob("*.txt"))
+    ]
+    with real_server(create_app(settings, KEYS)) as port:
+        job = finished_job(port, {"articles": seeds})
+        with playwright_api.sync_playwright() as p:
+            browser = launch(p)
+            amal = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+            karim = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+            yield port, job, browser, amal, karim
 
 
 def test_two_editors_and_a_reader_on_deadline(tiny: dict[str, Path], tmp_path: Path) -> None:
@@ -410,90 +432,77 @@ def test_no_approval_publishes_text_its_approver_did_not_choose(
     3. karim types a correction and, unsaved, approves the whole item: the page asks first
        (save, approve with his text, discard), naming amal who is editing a field now, and his
        text is what is published."""
-    from summarize import load_settings
-    from summarize.service import create_app
+    with two_editors_on_the_seeds(tiny, tmp_path) as (port, job, browser, amal, karim):
+        # The keyboard: Enter in the key field opens the desk and leaves the field, so the
+        # next shortcut moves through the queue instead of typing into the key.
+        karim.goto(f"http://127.0.0.1:{port}/#job/{job}/{ARTICLE}")
+        karim.fill("#key", "karim-key")
+        karim.press("#key", "Enter")
+        karim.wait_for_selector(".field")
+        assert karim.evaluate("document.activeElement.id") != "key"
+        karim.keyboard.press("n")
+        karim.wait_for_selector(f'#queue li[aria-current=true]:not([data-item="{ARTICLE}"])')
+        assert karim.input_value("#key") == "karim-key"
+        assert "valid" not in karim.inner_text("#desk-status")
+        karim.keyboard.press("/")
+        karim.keyboard.press("Escape")
+        assert karim.evaluate("document.activeElement.id") != "search"
+        open_item(karim, ARTICLE)
+        login(amal, port, "amal-key", job, ARTICLE)
 
-    settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out"))
-    seeds = [
-        {"id": p.name, "text": p.read_text(encoding="utf-8")} for p in sorted(SEEDS.glob("*.txt"))
-    ]
-    with real_server(create_app(settings, KEYS)) as port:
-        job = finished_job(port, {"articles": seeds})
-        with playwright_api.sync_playwright() as p:
-            browser = launch(p)
-            amal = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
-            karim = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+        # -- 2. amal saves a French draft while karim has the item open.
+        fr = field(amal, "translation:fr")
+        fr.locator(".do-edit").click()
+        fr.locator("textarea").fill("Le brouillon d'Amal.")
+        fr.locator("textarea").press("Control+s")
+        fr.locator('.pending-text:has-text("Le brouillon d\'Amal.")').wait_for()
+        assert amal.evaluate("document.activeElement.closest('.field')?.dataset.field") == (
+            "translation:fr"
+        )
+        machine = _view_field(port, job, ARTICLE, "translation:fr")["machine_text"]
+        field(karim, "translation:fr").locator(".do-approve").click()
+        conflict = field(karim, "translation:fr").locator(".conflict")
+        conflict.wait_for()
+        assert "Changed by amal" in conflict.inner_text()
+        assert "Le brouillon d'Amal." in conflict.inner_text()
+        assert conflict.locator(".do-approve-mine").count() == 0  # he wrote nothing
+        now = _view_field(port, job, ARTICLE, "translation:fr")
+        assert now["status"] == "draft" and now["text"] == machine  # nothing approved
+        conflict.locator(".do-approve-theirs").click()
+        field(karim, "translation:fr").locator(".badge.approved").wait_for()
+        now = _view_field(port, job, ARTICLE, "translation:fr")
+        assert (now["status"], now["text"], now["by"]) == (
+            "approved",
+            "Le brouillon d'Amal.",
+            "karim",
+        )
 
-            # The keyboard: Enter in the key field opens the desk and leaves the field, so the
-            # next shortcut moves through the queue instead of typing into the key.
-            karim.goto(f"http://127.0.0.1:{port}/#job/{job}/{ARTICLE}")
-            karim.fill("#key", "karim-key")
-            karim.press("#key", "Enter")
-            karim.wait_for_selector(".field")
-            assert karim.evaluate("document.activeElement.id") != "key"
-            karim.keyboard.press("n")
-            karim.wait_for_selector(f'#queue li[aria-current=true]:not([data-item="{ARTICLE}"])')
-            assert karim.input_value("#key") == "karim-key"
-            assert "valid" not in karim.inner_text("#desk-status")
-            karim.keyboard.press("/")
-            karim.keyboard.press("Escape")
-            assert karim.evaluate("document.activeElement.id") != "search"
-            open_item(karim, ARTICLE)
-            login(amal, port, "amal-key", job, ARTICLE)
-
-            # -- 2. amal saves a French draft while karim has the item open.
-            fr = field(amal, "translation:fr")
-            fr.locator(".do-edit").click()
-            fr.locator("textarea").fill("Le brouillon d'Amal.")
-            fr.locator("textarea").press("Control+s")
-            fr.locator('.pending-text:has-text("Le brouillon d\'Amal.")').wait_for()
-            assert amal.evaluate("document.activeElement.closest('.field')?.dataset.field") == (
-                "translation:fr"
-            )
-            machine = _view_field(port, job, ARTICLE, "translation:fr")["machine_text"]
-            field(karim, "translation:fr").locator(".do-approve").click()
-            conflict = field(karim, "translation:fr").locator(".conflict")
-            conflict.wait_for()
-            assert "Changed by amal" in conflict.inner_text()
-            assert "Le brouillon d'Amal." in conflict.inner_text()
-            assert conflict.locator(".do-approve-mine").count() == 0  # he wrote nothing
-            now = _view_field(port, job, ARTICLE, "translation:fr")
-            assert now["status"] == "draft" and now["text"] == machine  # nothing approved
-            conflict.locator(".do-approve-theirs").click()
-            field(karim, "translation:fr").locator(".badge.approved").wait_for()
-            now = _view_field(port, job, ARTICLE, "translation:fr")
-            assert (now["status"], now["text"], now["by"]) == (
-                "approved",
-                "Le brouillon d'Amal.",
-                "karim",
-            )
-
-            # -- 3. karim types a correction, unsaved, and approves the whole item while amal
-            # edits the Arabic translation.
-            ar = field(amal, "translation:ar")
-            ar.locator(".do-edit").click()
-            summary = field(karim, "summary")
-            summary.locator(".do-edit").click()
-            summary.locator("textarea").fill("Karim's corrected summary.")
-            karim.click("#approve-all")
-            karim.wait_for_selector("#unsaved-dialog[open]")
-            listing = karim.inner_text("#unsaved-dialog")
-            assert "Karim's corrected summary." in listing
-            assert "amal is editing the Arabic translation now" in listing
-            karim.click("#unsaved-approve")
-            karim.wait_for_selector("#confirm[open]")  # the item's open warnings, as always
-            karim.click("#confirm-yes")
-            deadline = time.monotonic() + 30
-            while _view_field(port, job, ARTICLE, "summary")["status"] != "approved":
-                assert time.monotonic() < deadline, "the item was not approved"
-                time.sleep(0.2)
-            now = _view_field(port, job, ARTICLE, "summary")
-            assert now["text"] == "Karim's corrected summary." and now["by"] == "karim"
-            view = call(port, "GET", f"/v1/jobs/{job}/items/{ARTICLE}", "amal-key")
-            assert view["line"]["state"] == "approved"
-            brief = call_text(port, f"/v1/jobs/{job}/brief.md?approved=only")
-            assert "Karim's corrected summary." in brief and machine not in brief
-            browser.close()
+        # -- 3. karim types a correction, unsaved, and approves the whole item while amal
+        # edits the Arabic translation.
+        ar = field(amal, "translation:ar")
+        ar.locator(".do-edit").click()
+        summary = field(karim, "summary")
+        summary.locator(".do-edit").click()
+        summary.locator("textarea").fill("Karim's corrected summary.")
+        karim.click("#approve-all")
+        karim.wait_for_selector("#unsaved-dialog[open]")
+        listing = karim.inner_text("#unsaved-dialog")
+        assert "Karim's corrected summary." in listing
+        assert "amal is editing the Arabic translation now" in listing
+        karim.click("#unsaved-approve")
+        karim.wait_for_selector("#confirm[open]")  # the item's open warnings, as always
+        karim.click("#confirm-yes")
+        deadline = time.monotonic() + 30
+        while _view_field(port, job, ARTICLE, "summary")["status"] != "approved":
+            assert time.monotonic() < deadline, "the item was not approved"
+            time.sleep(0.2)
+        now = _view_field(port, job, ARTICLE, "summary")
+        assert now["text"] == "Karim's corrected summary." and now["by"] == "karim"
+        view = call(port, "GET", f"/v1/jobs/{job}/items/{ARTICLE}", "amal-key")
+        assert view["line"]["state"] == "approved"
+        brief = call_text(port, f"/v1/jobs/{job}/brief.md?approved=only")
+        assert "Karim's corrected summary." in brief and machine not in brief
+        browser.close()
 
 
 def call_text(port: int, path: str) -> str:
@@ -519,95 +528,83 @@ def test_a_click_publishes_only_what_its_editor_sees(tiny: dict[str, Path], tmp_
     c. "Approve item … with my text" on an item whose last open field is his unsaved text
        approves that item, and only it: the next item in the queue, which the page then opens,
        is never approved unseen."""
-    from summarize import load_settings
-    from summarize.service import create_app
+    with two_editors_on_the_seeds(tiny, tmp_path) as (port, job, browser, amal, karim):
+        login(karim, port, "karim-key", job, ARTICLE)
+        login(amal, port, "amal-key", job, ARTICLE)
 
-    settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out"))
-    seeds = [
-        {"id": p.name, "text": p.read_text(encoding="utf-8")} for p in sorted(SEEDS.glob("*.txt"))
-    ]
-    with real_server(create_app(settings, KEYS)) as port:
-        job = finished_job(port, {"articles": seeds})
-        with playwright_api.sync_playwright() as p:
-            browser = launch(p)
-            amal = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
-            karim = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
-            login(karim, port, "karim-key", job, ARTICLE)
-            login(amal, port, "amal-key", job, ARTICLE)
+        # -- a. a conflict offers only choices that publish what karim sees.
+        summary = field(amal, "summary")
+        summary.locator(".do-edit").click()
+        summary.locator("textarea").fill("Amal's draft summary.")
+        summary.locator("textarea").press("Control+s")
+        summary.locator('.pending-text:has-text("Amal\'s draft summary.")').wait_for()
+        mine = field(karim, "summary")
+        mine.locator(".do-approve").click()
+        mine.locator(".conflict").wait_for()
+        assert mine.locator(".conflict .do-approve-mine").count() == 0
+        assert not mine.locator("textarea").is_visible()  # no editor with the machine text
+        assert not mine.locator(".do-approve").is_visible()  # no Approve beside the box
+        assert _view_field(port, job, ARTICLE, "summary")["status"] == "draft"
+        mine.locator(".do-approve-theirs").click()
+        mine.locator(".badge.approved").wait_for()
+        assert _view_field(port, job, ARTICLE, "summary")["text"] == "Amal's draft summary."
 
-            # -- a. a conflict offers only choices that publish what karim sees.
-            summary = field(amal, "summary")
-            summary.locator(".do-edit").click()
-            summary.locator("textarea").fill("Amal's draft summary.")
-            summary.locator("textarea").press("Control+s")
-            summary.locator('.pending-text:has-text("Amal\'s draft summary.")').wait_for()
-            mine = field(karim, "summary")
-            mine.locator(".do-approve").click()
-            mine.locator(".conflict").wait_for()
-            assert mine.locator(".conflict .do-approve-mine").count() == 0
-            assert not mine.locator("textarea").is_visible()  # no editor with the machine text
-            assert not mine.locator(".do-approve").is_visible()  # no Approve beside the box
-            assert _view_field(port, job, ARTICLE, "summary")["status"] == "draft"
-            mine.locator(".do-approve-theirs").click()
-            mine.locator(".badge.approved").wait_for()
-            assert _view_field(port, job, ARTICLE, "summary")["text"] == "Amal's draft summary."
+        # -- b. unsaved text after Esc: the field's Approve asks first.
+        fr = field(karim, "translation:fr")
+        fr.locator(".do-edit").click()
+        fr.locator("textarea").fill("La correction de Karim.")
+        fr.locator("textarea").press("Escape")
+        fr.locator('.unsaved-text:has-text("La correction de Karim.")').wait_for()
+        fr.locator(".do-approve").click()
+        karim.wait_for_selector("#unsaved-dialog[open]")
+        assert "La correction de Karim." in karim.inner_text("#unsaved-dialog")
+        assert not karim.locator("#unsaved-save").is_visible()
+        karim.click("#unsaved-cancel")
+        assert _view_field(port, job, ARTICLE, "translation:fr")["status"] == "machine"
+        fr.locator('.unsaved-text:has-text("La correction de Karim.")').wait_for()  # kept
+        fr.locator(".do-approve").click()
+        karim.wait_for_selector("#unsaved-dialog[open]")
+        karim.click("#unsaved-approve")
+        fr.locator(".badge.approved").wait_for()
+        now = _view_field(port, job, ARTICLE, "translation:fr")
+        assert (now["status"], now["text"]) == ("approved", "La correction de Karim.")
 
-            # -- b. unsaved text after Esc: the field's Approve asks first.
-            fr = field(karim, "translation:fr")
-            fr.locator(".do-edit").click()
-            fr.locator("textarea").fill("La correction de Karim.")
-            fr.locator("textarea").press("Escape")
-            fr.locator('.unsaved-text:has-text("La correction de Karim.")').wait_for()
-            fr.locator(".do-approve").click()
-            karim.wait_for_selector("#unsaved-dialog[open]")
-            assert "La correction de Karim." in karim.inner_text("#unsaved-dialog")
-            assert not karim.locator("#unsaved-save").is_visible()
-            karim.click("#unsaved-cancel")
-            assert _view_field(port, job, ARTICLE, "translation:fr")["status"] == "machine"
-            fr.locator('.unsaved-text:has-text("La correction de Karim.")').wait_for()  # kept
-            fr.locator(".do-approve").click()
-            karim.wait_for_selector("#unsaved-dialog[open]")
-            karim.click("#unsaved-approve")
-            fr.locator(".badge.approved").wait_for()
-            now = _view_field(port, job, ARTICLE, "translation:fr")
-            assert (now["status"], now["text"]) == ("approved", "La correction de Karim.")
-
-            # -- c. the item's last open field, typed and unsaved: "Approve item with my text"
-            # approves this item and stays here.
-            view = call(port, "GET", f"/v1/jobs/{job}/items/{ARTICLE}", "amal-key")
-            left = [f for f in view["fields"] if f["status"] != "approved"]
-            last, rest = left[0], left[1:]
-            for f in rest:
-                body = {"field": f["field"], "version": f["version"], "seen": f["seen"]}
-                call(port, "POST", f"/v1/jobs/{job}/items/{ARTICLE}/approve", "amal-key", body)
-            others = {
-                i["item"]: i["state"]
-                for i in call(port, "GET", f"/v1/jobs/{job}/items", "amal-key")["items"]
-                if i["item"] != ARTICLE
-            }
-            login(karim, port, "karim-key", job, ARTICLE)
-            open_item(karim, ARTICLE)
-            box = field(karim, last["field"])
-            box.locator(".do-edit").click()
-            box.locator("textarea").fill("Karim's last word.")
-            karim.click("#approve-all")
-            karim.wait_for_selector("#unsaved-dialog[open]")
-            karim.click("#unsaved-approve")
-            deadline = time.monotonic() + 30
-            while (
-                call(port, "GET", f"/v1/jobs/{job}/items/{ARTICLE}", "amal-key")["line"]["state"]
-                != "approved"
-            ):
-                assert time.monotonic() < deadline, "the open item was not approved"
-                time.sleep(0.2)
-            # Then, as always after an item, on to the next unapproved one: opened, not approved.
-            karim.locator("#item-head").and_(
-                karim.locator(f'[data-item]:not([data-item="{ARTICLE}"])')
-            ).wait_for()
-            after = {
-                i["item"]: i["state"]
-                for i in call(port, "GET", f"/v1/jobs/{job}/items", "amal-key")["items"]
-                if i["item"] != ARTICLE
-            }
-            assert after == others  # no other item was approved
-            browser.close()
+        # -- c. the item's last open field, typed and unsaved: "Approve item with my text"
+        # approves this item and stays here.
+        view = call(port, "GET", f"/v1/jobs/{job}/items/{ARTICLE}", "amal-key")
+        left = [f for f in view["fields"] if f["status"] != "approved"]
+        last, rest = left[0], left[1:]
+        for f in rest:
+            body = {"field": f["field"], "version": f["version"], "seen": f["seen"]}
+            call(port, "POST", f"/v1/jobs/{job}/items/{ARTICLE}/approve", "amal-key", body)
+        others = {
+            i["item"]: i["state"]
+            for i in call(port, "GET", f"/v1/jobs/{job}/items", "amal-key")["items"]
+            if i["item"] != ARTICLE
+        }
+        login(karim, port, "karim-key", job, ARTICLE)
+        open_item(karim, ARTICLE)
+        box = field(karim, last["field"])
+        box.locator(".do-edit").click()
+        box.locator("textarea").fill("Karim's last word.")
+        karim.click("#approve-all")
+        karim.wait_for_selector("#unsaved-dialog[open]")
+        karim.click("#unsaved-approve")
+        deadline = time.monotonic() + 30
+        while (
+            call(port, "GET", f"/v1/jobs/{job}/items/{ARTICLE}", "amal-key")["line"]["state"]
+            != "approved"
+        ):
+            assert time.monotonic() < deadline, "the open item was not approved"
+            time.sleep(0.2)
+        # Then, as always after an item, on to the next unapproved one: opened, not approved.
+        karim.locator("#item-head").and_(
+            karim.locator(f'[data-item]:not([data-item="{ARTICLE}"])')
+        ).wait_for()
+        after = {
+            i["item"]: i["state"]
+            for i in call(port, "GET", f"/v1/jobs/{job}/items", "amal-key")["items"]
+            if i["item"] != ARTICLE
+        }
+        assert after == others  # no other item was approved
+        browser.close()

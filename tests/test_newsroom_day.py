@@ -519,14 +519,14 @@ def only_approved_text_leaves(server: Server, job: str, approved: set[str]) -> N
         assert not found, (where, found[:2])
 
 
-def approve_from_the_cli(tiny: dict[str, Path], env: dict[str, str], out: Path) -> None:
+def approve_from_the_cli(env: dict[str, str], out: Path) -> None:
     """An editor at a terminal approves an article as `review show` showed it (by its sha):
     refused without one, refused once a colleague's draft changed it, then approved; the
     folder's ninjs drop folder makes exactly that article's items usable, with its texts."""
 
     def review(*args: str) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            cli(tiny, "review", *args, "-o", str(out)),
+            [sys.executable, "-m", "summarize", "review", *args, "-o", str(out)],
             env=env,
             capture_output=True,
             text=True,
@@ -540,7 +540,9 @@ def approve_from_the_cli(tiny: dict[str, Path], env: dict[str, str], out: Path) 
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)  # type: ignore[no-any-return]
 
-    item = json.loads(review("list", "--json").stdout)[0]["item"]
+    listed = review("list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    item = next(i["item"] for i in json.loads(listed.stdout) if i["kind"] == "article")
     shown = show(item)
     sha = shown["approve"]["fields"]["summary"]
     unnamed = review("approve", item, "summary", "--editor", "amal")
@@ -633,7 +635,7 @@ def test_a_newsroom_day_through_run_watch_and_serve(tiny: dict[str, Path], tmp_p
     wire_copy = next(k for k in day.exact if k.startswith("wire-c-copy-"))
     assert docs[wire_copy]["outlet"] == "Wire C"  # the feed's title
     ninjs_for_a_cms(out1, docs)
-    approve_from_the_cli(tiny, env, out1)
+    approve_from_the_cli(env, out1)
     assert set(docs) == day.ok_ids
     german = [d for d in docs.values() if d["language"]["code"] == "de"]
     assert german and all(d["provenance"]["pivot"]["engine"] == "argos.v1" for d in german)

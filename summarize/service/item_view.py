@@ -14,7 +14,8 @@ from summarize.checks import severity
 from summarize.errors import ReviewError, ReviewNotFound
 from summarize.languages import is_rtl
 from summarize.review import Conflict, signature
-from summarize.review.desk import Desk, NeedsAcknowledgement, NeedsText, item_etag, queue_line
+from summarize.review.desk import Desk, NeedsAcknowledgement, NeedsText, item_etag
+from summarize.review.queue import queue_line
 from summarize.service.auth import ApiError
 
 log = logging.getLogger("summarize.service")
