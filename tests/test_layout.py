@@ -105,3 +105,26 @@ def test_what_the_plan_builds_on_never_reaches_back_for_it() -> None:
 def test_no_module_outgrows_six_hundred_lines() -> None:
     sizes = {name: len(path.read_text().splitlines()) for name, path in modules().items()}
     assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
+
+
+def test_every_approval_goes_through_the_desks_one_door() -> None:
+    """An approval is written to the edits store only by `review.desk` (its `_approval`
+    checks the text its approver named): no other module calls the store's `save` or
+    `save_all` with anything but `approve=False`."""
+    found = []
+    for name, path in modules().items():
+        if name == "review.desk":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("save", "save_all")
+            ):
+                approve = next((k.value for k in node.keywords if k.arg == "approve"), None)
+                literal_false = isinstance(approve, ast.Constant) and approve.value is False
+                if approve is not None and not literal_false and name != "review.store":
+                    found.append(f"{name}:{node.lineno}")
+    assert found == [], f"approvals written outside review.desk: {found}"
+    desk = (PACKAGE / "review" / "desk.py").read_text(encoding="utf-8")
+    assert desk.count("approve=True") == 1  # `_save_all`, fed by `_approval` alone

@@ -110,6 +110,7 @@ def test_article_length_and_validation_errors(tiny: dict[str, Path], tmp_path: P
         missing = client.post("/v1/summarize", json={"title": "no text"}, headers=AUTH)
         assert missing.status_code == 422
         assert missing.json()["error"]["type"] == "validation_error"
+        assert missing.json()["error"]["message"] == "text: missing: send it"
         assert "Traceback" not in missing.text
 
 

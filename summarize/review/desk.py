@@ -280,39 +280,36 @@ class Desk:
         the field version the editor saw (a `Conflict` if it moved on); `restore`: the earlier
         version this text is restored from (the history says "restore")."""
         doc, found = self._target(item, field, text)
-        done = self._save(
+        done = self._draft(
             doc,
             found,
             text,
             editor,
-            approve=False,
             version=version,
             action="restore" if restore is not None else None,
         )
         self.republish()
         return done
 
-    def _save(
+    def _draft(
         self,
         doc: Mapping[str, Any],
         found: Any,
         text: str,
         editor: str,
         *,
-        approve: bool,
         version: int | None,
-        acknowledged: list[str] | None = None,
         action: str | None = None,
     ) -> FieldEdits:
+        """Keep a draft (approvals go through `_approval` alone)."""
         return self.store.save(
             self.scope,
             found,
             text.strip(),
             editor,
-            approve=approve,
+            approve=False,
             expected=version,
             source=self.source(doc) if not review.is_story(doc) else None,
-            acknowledged=acknowledged or [],
             action=action,
         )
 

@@ -57,7 +57,9 @@ def queue_line(doc: dict[str, Any]) -> dict[str, Any]:
         line |= {
             "published": doc.get("first"),
             "outlet": ", ".join(doc.get("outlets", [])[:3]) or None,
-            "members": len(doc.get("members", [])),
+            # One count everywhere: the story's articles (as briefs say), and those listed here.
+            "members": int(doc.get("size") or len(doc.get("members", []))),
+            "members_here": len(doc.get("members", [])),
             "languages": doc.get("languages", []),
             "story": doc["id"],
         }

@@ -121,9 +121,10 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        from summarize.service.body import in_words
+
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return error(422, "validation_error", f"{where}: {first.get('msg', 'invalid request')}")
+        return error(422, "validation_error", in_words(first))
 
     @app.exception_handler(RecursionError)
     async def _too_deep(_: Request, exc: RecursionError) -> JSONResponse:

@@ -14,7 +14,7 @@ the body's size and runs on a worker thread, never on the event loop.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from summarize.service.auth import ApiError, ApiKey, RateLimiter, authenticate
@@ -157,3 +157,28 @@ async def _refuse(exc: ApiError, scope: Scope, receive: Receive, send: Send) -> 
         headers={**(exc.headers or {}), "Connection": "close"},
     )
     await response(scope, receive, send)
+
+
+def in_words(problem: Mapping[str, Any]) -> str:
+    """A request's first validation problem as people say it ("text: too long, 25,000
+    characters; at most 20,000"), the field named as the body names it, not as pydantic does
+    (`body.text: String should have at most 20000 characters`)."""
+    loc = [str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path")]
+    where = ".".join(loc) or "the request"
+    kind, ctx = str(problem.get("type", "")), problem.get("ctx") or {}
+    given = problem.get("input")
+    size = f"{len(given):,} characters; " if isinstance(given, str) else ""
+    words = {
+        "missing": "missing: send it",
+        "string_too_long": f"too long, {size}at most {ctx.get('max_length', 0):,}",
+        "string_too_short": "empty: write something",
+        "string_type": "must be text",
+        "int_type": "must be a whole number",
+        "int_parsing": "must be a whole number",
+        "bool_type": "must be true or false",
+        "bool_parsing": "must be true or false",
+        "dict_type": "must be an object",
+        "list_type": "must be a list",
+        "extra_forbidden": "is not a field this takes",
+    }.get(kind)
+    return f"{where}: {words or str(problem.get('msg', 'not valid'))}"

@@ -89,7 +89,9 @@ def desk_for(svc: Service, job_id: str) -> Desk:
     if job_id == FOLDER:
         return Desk(svc.settings, svc.edits)
     if svc.store.get(job_id) is None:
-        raise ApiError(404, "not_found", f"no job {job_id}")
+        raise ApiError(
+            404, "not_found", f"there is no job {job_id!r}; the desk lists the jobs there are"
+        )
     return JobDesk(svc, job_id)
 
 

@@ -163,7 +163,9 @@ def _check_job_size(svc: Service, count: int) -> None:
 def _job(svc: Service, job_id: str) -> dict[str, Any]:
     info = svc.store.get(job_id)
     if info is None:
-        raise ApiError(404, "not_found", f"no job {job_id}")
+        raise ApiError(
+            404, "not_found", f"there is no job {job_id!r}; the desk lists the jobs there are"
+        )
     return info
 
 
