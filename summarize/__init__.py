@@ -19,15 +19,29 @@ from typing import IO, TYPE_CHECKING, Any
 
 from summarize._version import __version__
 from summarize.config import Settings, load_settings
-from summarize.errors import SummarizeError
+from summarize.errors import (
+    ConfigError,
+    InputError,
+    LanguageError,
+    ModelLoadError,
+    ModelNotAvailable,
+    ReviewError,
+    SummarizeError,
+)
 
 if TYPE_CHECKING:
     from summarize.api import Failed, Result, Summarizer
     from summarize.types import BatchReport
 
 __all__ = [
+    "ConfigError",
     "Failed",
+    "InputError",
+    "LanguageError",
+    "ModelLoadError",
+    "ModelNotAvailable",
     "Result",
+    "ReviewError",
     "Settings",
     "SummarizeError",
     "Summarizer",

@@ -217,9 +217,11 @@ class Summarizer:
         `text` and optionally `id`, `title`, `lang`, `published`. One that fails is a
         `Failed` in its place; the rest go on."""
         size = batch_size or self.settings.batch_size
-        batch: list[Mapping[str, Any]] = []
+        batch: list[Any] = []
         first = 1  # an article without an id is named by its place in the stream
         for item in articles:
+            # Anything else (None, a number, bytes) is kept as it is: `_batch` makes it a
+            # Failed in its place, and the stream goes on.
             batch.append({"text": item} if isinstance(item, str) else item)
             if len(batch) >= size:
                 yield from self._batch(batch, targets, first)
@@ -260,7 +262,7 @@ class Summarizer:
             return self.pipeline().run_batch(ingested.order, progress=progress, write=write)
 
     def _batch(
-        self, raw: Sequence[Mapping[str, Any]], targets: Sequence[str] | None, first: int = 1
+        self, raw: Sequence[Any], targets: Sequence[str] | None, first: int = 1
     ) -> list[Result | Failed]:
         from summarize.ingest import Reader
         from summarize.types import Article
@@ -273,19 +275,10 @@ class Summarizer:
             order: list[Article] = []
             index: dict[int, int] = {}
             for i, item in enumerate(raw):
-                article_id = str(item.get("id") or f"text-{first + i}")
+                found = item.get("id") if isinstance(item, Mapping) else None
+                article_id = str(found or f"text-{first + i}")
                 try:
-                    text = item.get("text")
-                    if not isinstance(text, str):
-                        raise InputError(article_id, "'text' must be a string")
-                    article = self._reader.article(
-                        article_id,
-                        text,
-                        article_id,
-                        title=item.get("title"),
-                        lang=item.get("lang"),
-                        published=item.get("published"),
-                    )
+                    article = self._article(article_id, item)
                 except InputError as exc:
                     out[i] = Failed(article_id, exc)
                     continue
@@ -302,10 +295,42 @@ class Summarizer:
                     if found is not None:
                         out[i] = Result.from_dict(pipeline.document(found))
                     else:
-                        error = errors.get(article.id)
-                        message = error.message if error is not None else "no result"
-                        out[i] = Failed(article.id, SummarizeError(f"{article.id}: {message}"))
+                        out[i] = Failed(article.id, _typed(article.id, errors.get(article.id)))
             return [out[i] for i in range(len(raw))]
+
+    def _article(self, article_id: str, item: Any) -> Any:
+        """One item of a stream as an article, or the InputError that says why it is none."""
+        if not isinstance(item, Mapping):
+            raise InputError(
+                article_id,
+                f"a {type(item).__name__} is no article: give a text, or a mapping with 'text'",
+            )
+        text = item.get("text")
+        if not isinstance(text, str):
+            raise InputError(article_id, "'text' must be a string")
+        fields = {k: item.get(k) for k in ("title", "lang", "published")}
+        wrong = [k for k, v in fields.items() if v is not None and not isinstance(v, str)]
+        if wrong:
+            raise InputError(article_id, f"'{wrong[0]}' must be a string")
+        return self._reader.article(article_id, text, article_id, **fields)
+
+
+def _typed(article_id: str, error: Any) -> SummarizeError:
+    """A failed article's error as the class the pipeline raised (`LanguageError`,
+    `ModelNotAvailable`, …), not a bare `SummarizeError`."""
+    from summarize import errors
+
+    if error is None:
+        return SummarizeError(f"{article_id}: no result")
+    cls = getattr(errors, str(error.type), None)
+    if cls is InputError:
+        return InputError(article_id, str(error.message))
+    if isinstance(cls, type) and issubclass(cls, SummarizeError):
+        try:
+            return cls(f"{article_id}: {error.message}")
+        except TypeError:  # a class that takes other arguments
+            pass
+    return SummarizeError(f"{article_id}: {error.message}")
 
 
 def run(

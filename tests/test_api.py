@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from conftest import SEEDS, tiny_overrides
+from hypothesis import strategies as st
 
-from summarize import Failed, Result, Summarizer, load_settings, run
+from summarize import Failed, LanguageError, Result, Summarizer, load_settings, run
 from summarize.errors import InputError
 
 SEED_TEXTS = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
@@ -85,6 +86,59 @@ def test_a_stream_keeps_its_order_and_a_bad_article_does_not_stop_it(
         ids[20] = "named"
         assert [r.id for r in results] == ids
         assert isinstance(results[31], Result) and results[31].summary == results[30].summary
+
+
+# What a stream may hold: articles, and things that are none (each with the error it gives).
+GOOD = st.sampled_from(SEED_TEXTS[:2]).map(lambda t: ("ok", t))
+BAD = st.sampled_from(
+    [
+        (InputError, None),
+        (InputError, 7),
+        (InputError, b"bytes are no text"),
+        (InputError, {"title": "a mapping without text"}),
+        (InputError, {"text": 5}),
+        (InputError, {"text": SEED_TEXTS[0], "title": 12}),
+        (InputError, "12345 67890"),
+        (LanguageError, {"text": SEED_TEXTS[1], "lang": "xx"}),
+    ]
+)
+
+
+def test_any_stream_gives_one_entry_per_item_in_order_with_typed_failures(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """Whatever a stream holds, the output has one entry per item, in order: every article a
+    Result, everything else a Failed whose error has the type the cause has (never a bare
+    AttributeError that ends the stream)."""
+    from hypothesis import HealthCheck, given, settings
+
+    with summarizer(tiny, tmp_path, targets=["fr"], stories=False) as s:
+
+        @settings(
+            max_examples=12,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        )
+        @given(st.lists(st.one_of(GOOD, BAD), min_size=1, max_size=6), st.integers(1, 4))
+        def check(stream: list[tuple[Any, Any]], size: int) -> None:
+            got = list(s.summarize_many([item for _, item in stream], batch_size=size))
+            assert len(got) == len(stream)
+            for (want, _), entry in zip(stream, got, strict=True):
+                if want == "ok":
+                    assert isinstance(entry, Result), entry
+                else:
+                    assert isinstance(entry, Failed), entry
+                    assert type(entry.error) is want, (want, entry.error)
+
+        check()
+
+
+def test_errors_are_importable_from_the_package() -> None:
+    import summarize
+
+    for name in ("InputError", "LanguageError", "ModelNotAvailable", "ConfigError"):
+        assert issubclass(getattr(summarize, name), summarize.SummarizeError)
 
 
 def test_two_threads_share_one_object(tiny: dict[str, Path], tmp_path: Path) -> None:
