@@ -150,6 +150,8 @@ class Summarizer:
             settings = load_settings(overrides=overrides)
         else:
             self._write = True
+            if overrides:  # applied as on a fresh object, checked the same way
+                settings = load_settings(overrides=overrides, base=settings)
         self.settings = settings
         self._pipelines: dict[tuple[str, ...], Pipeline] = {}
         self._lock = threading.RLock()

@@ -467,23 +467,26 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
+FIELDS = dataclasses.fields(Settings)
+
+
 def load_settings(
     config_file: Path | None = None,
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     overrides: Mapping[str, object] | None = None,
+    base: Settings | None = None,
 ) -> Settings:
-    """Resolve every layer into one frozen `Settings`. Relative paths stay relative to `cwd`."""
+    """Resolve every layer into one frozen `Settings`. Relative paths stay relative to `cwd`.
+    `base`: settings already resolved, in place of the file and environment layers."""
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    values: dict[str, Any] = {
-        f.name: getattr(Settings(), f.name) for f in dataclasses.fields(Settings)
-    }
-    path = find_config_file(config_file, env, cwd)
-    if path is not None:
+    values: dict[str, Any] = {f.name: getattr(base or Settings(), f.name) for f in FIELDS}
+    path = base.config_file if base else find_config_file(config_file, env, cwd)
+    if path is not None and base is None:
         _apply(read_config_file(path), values, str(path))
-    _apply(_env_layer(env), values, "environment")
+    _apply(_env_layer(env) if base is None else {}, values, "environment")
     if overrides:
         _apply(overrides, values, "option")
     values["config_file"] = path

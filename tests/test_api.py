@@ -164,3 +164,16 @@ def test_asyncio_code_awaits_it(tiny: dict[str, Path], tmp_path: Path) -> None:
     with summarizer(tiny, tmp_path, targets=["fr"]) as s:
         result = asyncio.run(s.asummarize(SEED_TEXTS[3], id="async-1"))
     assert result.id == "async-1" and "fr" in result.translations
+
+
+def test_overrides_apply_over_given_settings(tiny: dict[str, Path], tmp_path: Path) -> None:
+    """`Summarizer(settings, **overrides)` applies them (they were dropped), checked as on a
+    fresh object."""
+    from summarize.errors import ConfigError
+
+    settings = load_settings(overrides=tiny_overrides(tiny, tmp_path / "out", targets=["fr"]))
+    with Summarizer(settings, targets=["ar", "fr"], batch_size=3) as s:
+        assert s.settings.targets == ("ar", "fr") and s.settings.batch_size == 3
+        assert s.settings.summarizer == settings.summarizer  # the rest as given
+    with pytest.raises(ConfigError):
+        Summarizer(settings, engine="nope")
