@@ -156,6 +156,7 @@ class Summarizer:
         self._pipelines: dict[tuple[str, ...], Pipeline] = {}
         self._lock = threading.RLock()
         self._reader: Any = None
+        self._async_pool: Any = None  # asummarize's own thread, made on first use
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -171,6 +172,9 @@ class Summarizer:
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
+            if self._async_pool is not None:
+                self._async_pool.shutdown(wait=False, cancel_futures=True)
+                self._async_pool = None
             if models:
                 clear_pool()
 
@@ -202,8 +206,17 @@ class Summarizer:
         return got
 
     async def asummarize(self, text: str, **kwargs: Any) -> Result:
-        """`summarize` for asyncio code: the work runs on a thread, the loop stays free."""
-        return await asyncio.to_thread(self.summarize, text, **kwargs)
+        """`summarize` for asyncio code: the work runs on this object's own thread, so the
+        loop, and its default executor (which asyncio also uses for DNS lookups), stay free."""
+        import functools
+        from concurrent.futures import ThreadPoolExecutor
+
+        with self._lock:
+            if self._async_pool is None:  # one batch runs at a time anyway: one thread
+                self._async_pool = ThreadPoolExecutor(1, thread_name_prefix="summarize")
+            pool = self._async_pool
+        call = functools.partial(self.summarize, text, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(pool, call)
 
     # -- many ----------------------------------------------------------------------------
 

@@ -166,6 +166,44 @@ def test_asyncio_code_awaits_it(tiny: dict[str, Path], tmp_path: Path) -> None:
     assert result.id == "async-1" and "fr" in result.translations
 
 
+def test_pending_asummarize_calls_leave_the_loops_default_executor_free(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """Eight `asummarize` calls held inside the model: the loop's default executor (what
+    asyncio resolves names on) still runs work at once, since they wait on the object's own
+    thread. Checked by state, not by time: the default executor's call completes while all
+    eight are still pending."""
+    import asyncio
+    import threading
+
+    gate = threading.Event()
+    with summarizer(tiny, tmp_path, targets=["fr"]) as s:
+        real = s._batch
+
+        def held(*args: Any, **kw: Any) -> Any:
+            gate.wait(timeout=60)
+            return real(*args, **kw)
+
+        s._batch = held  # type: ignore[method-assign]
+
+        async def main() -> tuple[int, int]:
+            loop = asyncio.get_running_loop()
+            calls = [
+                asyncio.ensure_future(s.asummarize(SEED_TEXTS[i % 5], id=f"a-{i}"))
+                for i in range(8)
+            ]
+            await asyncio.sleep(0)
+            free = await asyncio.wait_for(loop.run_in_executor(None, lambda: 42), timeout=30)
+            pending = sum(not c.done() for c in calls)
+            gate.set()
+            done = await asyncio.gather(*calls)
+            assert [r.id for r in done] == [f"a-{i}" for i in range(8)]
+            return free, pending
+
+        free, pending = asyncio.run(main())
+    assert free == 42 and pending == 8
+
+
 def test_overrides_apply_over_given_settings(tiny: dict[str, Path], tmp_path: Path) -> None:
     """`Summarizer(settings, **overrides)` applies them (they were dropped), checked as on a
     fresh object."""
