@@ -255,3 +255,51 @@ def test_review_fields_take_what_targets_take() -> None:
 
     assert valid_field("translation:pt-br") and valid_field("title:zh-hant")
     assert not valid_field("translation:pt_br")
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_any_moment_is_one_line_and_the_rerun_resumes(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """Ctrl-C at several moments of a run (one, two, three results into it): each time exit
+    130, one "interrupted" line, no traceback; every result written is whole JSON; then the
+    same command completes, computing only what is missing."""
+    import os
+    import signal
+    import time
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(5):
+        for path in sorted(SEEDS.glob("*.txt")):
+            text = path.read_text(encoding="utf-8") + f"\n\nUpdate number {i} of the day."
+            (src / f"{i}-{path.name}").write_text(text, encoding="utf-8")
+    total = len(list(src.iterdir()))
+    command = [sys.executable, "-m", "summarize", "run", str(src), "-o", str(out)]
+    command += ["--to", "fr", "--no-stories", *tiny_args(tiny)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+
+    def written() -> int:
+        return len([p for p in out.glob("*.json") if p.name != "report.json"])
+
+    for more in (1, 2, 1, 3):
+        wanted = written() + more  # the moment: that many new results into the run
+        proc = subprocess.Popen(
+            command, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        )
+        deadline = time.monotonic() + 120
+        while written() < wanted and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert "Traceback" not in err, err[-2000:]
+        if proc.returncode == 130:
+            assert err.strip().splitlines()[-1].startswith("summarize: interrupted;"), err
+        else:  # it finished before the signal landed
+            assert proc.returncode == 0, err[-2000:]
+        for path in out.glob("*.json"):
+            json.loads(path.read_text(encoding="utf-8"))  # nothing half-written
+    final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stderr[-2000:]
+    assert written() == total

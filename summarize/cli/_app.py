@@ -107,12 +107,26 @@ def main_callback(
     """Summarise news articles and translate the summaries, cached per source."""
 
 
+class Interrupted(BaseException):
+    """Ctrl-C, raised in place of KeyboardInterrupt: typer turns that into a silent exit 130,
+    and the person who pressed the keys is owed one line saying what was kept."""
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise Interrupted
+
+
 def main() -> None:
     """Console-script entry point."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         app()
-    except KeyboardInterrupt:
-        typer.echo(
-            "summarize: interrupted; finished results are kept and the next run resumes", err=True
+    except (Interrupted, KeyboardInterrupt):
+        sys.stderr.write(
+            "\nsummarize: interrupted; every result finished is kept (nothing is half-written), "
+            "and running the same command again computes only what is missing\n"
         )
         sys.exit(130)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from summarize.cli._app import app
+from summarize.cli._app import Interrupted, app
 from summarize.cli._options import (
     ConfigOpt,
     OutputOpt,
@@ -106,5 +106,5 @@ def watch(
             on_batch=report,
             feeds=feed or (),
         )
-    except KeyboardInterrupt:
+    except (Interrupted, KeyboardInterrupt):
         typer.echo("stopped; finished results are kept", err=True)
