@@ -152,6 +152,12 @@ class Summarizer:
             self._write = True
             if overrides:  # applied as on a fresh object, checked the same way
                 settings = load_settings(overrides=overrides, base=settings)
+        # Checked now, not at the first text: the targets, every model named (present, or
+        # downloadable) and the device. Models still load only when a text needs them.
+        from summarize.catalog import load_catalog
+        from summarize.plan import Plan
+
+        Plan(settings, load_catalog(settings))
         self.settings = settings
         self._pipelines: dict[tuple[str, ...], Pipeline] = {}
         self._lock = threading.RLock()

@@ -12,6 +12,7 @@ the rest of the batch goes on.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -202,7 +203,8 @@ class Router:
                 raise LanguageError(
                     f"target {target!r}: no configured translation model translates into it; "
                     f"they offer: {listing}. Choose one of those, or name a model that "
-                    "translates into it (--translator SRC-TGT=NAME|PATH, or '*=NAME|PATH')"
+                    "translates into it (a translator SRC-TGT=NAME|PATH, or '*=NAME|PATH': "
+                    "the translators setting, or --translator on the command line)"
                 )
             if chosen not in out:
                 out.append(chosen)
@@ -333,6 +335,11 @@ class Plan:
     target_notes: list[str] = field(default_factory=list)  # each target renamed (pt-br -> pt)
 
     def __post_init__(self) -> None:
+        if not re.fullmatch(r"cpu|auto|mps|cuda(:\d+)?", self.settings.device):
+            raise ConfigError(
+                f"device {self.settings.device!r} is not one summarize knows: use cpu, cuda "
+                "(or cuda:N for one GPU), mps, or auto"
+            )
         self.router = Router(self.settings, self.catalog)
         # The targets as the models know them, resolved once before any work: a regional code
         # known only as its language is mapped (and said); one no model offers stops here.

@@ -5,6 +5,7 @@ one object, a cached second call, the document `summarize run` writes, typed err
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from conftest import SEEDS, tiny_overrides
 from hypothesis import strategies as st
 
-from summarize import Failed, LanguageError, Result, Summarizer, load_settings, run
+from summarize import ConfigError, Failed, LanguageError, Result, Summarizer, load_settings, run
 from summarize.errors import InputError
 
 SEED_TEXTS = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
@@ -215,3 +216,24 @@ def test_overrides_apply_over_given_settings(tiny: dict[str, Path], tmp_path: Pa
         assert s.settings.summarizer == settings.summarizer  # the rest as given
     with pytest.raises(ConfigError):
         Summarizer(settings, engine="nope")
+
+
+@pytest.mark.parametrize(
+    ("extra", "error", "words"),
+    [
+        ({"targets": ["xx"]}, LanguageError, "target 'xx'"),
+        ({"summarizer": "/nope/model"}, ConfigError, "/nope/model does not exist"),
+        ({"device": "gpu"}, ConfigError, "use cpu, cuda"),
+    ],
+)
+def test_a_summarizer_is_checked_when_built_not_at_its_first_text(
+    tiny: dict[str, Path], tmp_path: Path, extra: dict[str, Any], error: type, words: str
+) -> None:
+    """Targets, named models and the device fail the constructor, in words that name
+    arguments (never a CLI flag); the models themselves still load at the first text."""
+    overrides = tiny_overrides(tiny, tmp_path / "unused") | extra
+    overrides.pop("output_dir")
+    with pytest.raises(error, match=words) as caught:
+        Summarizer(**overrides)
+    # A flag may be named only as the command line's way to the same setting.
+    assert "--" not in re.sub(r"--[\w-]+ on the command line", "", str(caught.value))
