@@ -366,7 +366,7 @@ def _apply(layer: Mapping[str, Any], values: dict[str, Any], where: str) -> None
         elif key in _SCALARS:
             values[key] = _coerce_scalar(key, value, here)
         else:
-            raise ConfigError(f"{here}: unknown setting (see README 'Configuration')")
+            raise ConfigError(f"{here}: unknown setting (see docs/configuration.md)")
 
 
 # SUMMARIZE_* names that are not settings: the config file's path, and switches of the tests

@@ -196,6 +196,14 @@ class Router:
                     f"translating into {base}"
                 )
             else:
+                from summarize.languages import LANG_NAMES
+
+                named = [c for c, n in LANG_NAMES.items() if n.lower() == target.lower()]
+                if named:  # a language's name for its code: `french` -> `fr`
+                    raise LanguageError(
+                        f"target {target!r}: targets are language codes; did you mean "
+                        f"{named[0]!r} ({LANG_NAMES[named[0]]})?"
+                    )
                 shown = sorted(offered)
                 listing = ", ".join(shown[:40]) + (
                     f", ... ({len(shown)} in all)" if len(shown) > 40 else ""

@@ -111,6 +111,7 @@ def test_missing_model_is_one_line_exit_2_no_traceback(tmp_path: Path) -> None:
         (["run", "x", "--translator", "enar"], "SRC-TGT=NAME|PATH"),
         (["run", "x", "--summarizer", "nonexistent-model"], "not in the catalogue"),
         (["run", "x", "--engine", "onnx"], "engine 'onnx' is not known"),
+        (["run", "x", "--to", "french"], "did you mean 'fr' (French)?"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(args: list[str], fragment: str, tmp_path: Path) -> None:
