@@ -26,12 +26,40 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from summarize.config import Settings, load_settings
-from summarize.documents import ResultDoc
+from summarize.documents import ResultDoc, StoryRefDoc
 from summarize.errors import InputError, SummarizeError
 
 if TYPE_CHECKING:
     from summarize.runner import Pipeline
     from summarize.types import BatchReport
+
+
+class FrozenMap(Mapping[str, Any]):
+    """A read-only mapping that hashes, so a `Result` is a value: `r.translations["fr"] = x`
+    fails, and two equal results hash alike."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and self._items == dict(other)
+
+    def __repr__(self) -> str:
+        return repr(self._items)
 
 
 @dataclass(frozen=True)
@@ -54,7 +82,9 @@ class ResultWarning:
 
 @dataclass(frozen=True)
 class Result:
-    """One article's result. `to_dict()` is the JSON document `summarize run` writes."""
+    """One article's result, a value: immutable, hashable, equal when its fields are.
+    `to_dict()` is the JSON document `summarize run` writes, built from these fields (so
+    `dataclasses.replace(r, summary=...)` shows in it); `from_dict(r.to_dict()) == r`."""
 
     id: str
     language: str
@@ -70,9 +100,44 @@ class Result:
     models: Mapping[str, str]  # by stage: model@revision
     _doc: ResultDoc = dataclasses.field(repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        for name in ("translations", "titles", "cached", "models"):
+            if not isinstance(getattr(self, name), FrozenMap):
+                object.__setattr__(self, name, FrozenMap(getattr(self, name)))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
+
     def to_dict(self) -> ResultDoc:
-        """The result document (`summarize.documents.ResultDoc`), a copy of its own."""
-        return copy.deepcopy(self._doc)
+        """The result document (`summarize.documents.ResultDoc`), a copy of its own, its texts
+        and names from this object's fields; the rest (provenance's detail, the source's
+        metadata) from the document it was read from."""
+        doc = copy.deepcopy(self._doc)
+        doc["id"] = self.id
+        doc["language"] = {**doc["language"], "code": self.language, "confidence": self.confidence}
+        doc["summary"] = {**doc["summary"], "text": self.summary}
+        doc["title"] = self.title
+        doc["translations"] = {
+            t: {"text": tr.text, "lang": tr.lang, "route": tr.route}
+            for t, tr in self.translations.items()
+        }
+        doc["title_translations"] = dict(self.titles)
+        if self.story is None:
+            doc["story"] = None
+        else:
+            was = doc.get("story")
+            doc["story"] = StoryRefDoc(id=self.story, size=was["size"] if was else 1)
+        doc["duplicate_of"] = self.duplicate_of
+        if self.warnings != Result.from_dict(self._doc).warnings:
+            doc["warnings"] = [
+                {"code": w.code, "stage": w.stage, "message": w.message, "span": w.span}
+                for w in self.warnings
+            ]
+        provenance = doc.get("provenance") or {}
+        for stage, record in provenance.items():
+            record["cached"] = bool(self.cached.get(stage, record.get("cached")))
+            model, _, revision = str(self.models.get(stage, "")).rpartition("@")
+            if model:
+                record["model"], record["revision"] = model, revision
+        return doc
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Result:

@@ -237,3 +237,23 @@ def test_a_summarizer_is_checked_when_built_not_at_its_first_text(
         Summarizer(**overrides)
     # A flag may be named only as the command line's way to the same setting.
     assert "--" not in re.sub(r"--[\w-]+ on the command line", "", str(caught.value))
+
+
+def test_a_result_is_a_value(tiny: dict[str, Path], tmp_path: Path) -> None:
+    """Immutable mappings, hashable, equal through its document, and a replaced field shows
+    in `to_dict()` (it showed the old summary)."""
+    import dataclasses
+
+    with summarizer(tiny, tmp_path, targets=["fr"]) as s:
+        r = s.summarize(SEED_TEXTS[0], title="INTERPOL opens its assembly", id="v-1")
+    assert Result.from_dict(r.to_dict()) == r and hash(Result.from_dict(r.to_dict())) == hash(r)
+    assert {r: 1}[r] == 1
+    with pytest.raises(TypeError):
+        r.translations["fr"] = r.translations["fr"]  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.summary = "x"  # type: ignore[misc]
+    edited = dataclasses.replace(r, summary="An edited summary.", titles={"fr": "Un titre."})
+    doc = edited.to_dict()
+    assert doc["summary"]["text"] == "An edited summary."
+    assert doc["title_translations"] == {"fr": "Un titre."}
+    assert Result.from_dict(doc) == edited and edited != r
