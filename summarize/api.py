@@ -394,11 +394,16 @@ class Summarizer:
         text = item.get("text")
         if not isinstance(text, str):
             raise InputError(article_id, "'text' must be a string")
-        fields = {k: item.get(k) for k in ("title", "lang", "published")}
+        from summarize.ingest import record_date
+
+        fields = {k: item.get(k) for k in ("title", "lang")}
         wrong = [k for k, v in fields.items() if v is not None and not isinstance(v, str)]
         if wrong:
             raise InputError(article_id, f"'{wrong[0]}' must be a string")
-        return self._reader.article(article_id, text, article_id, **fields)
+        # A date that is none is an error naming it, as in a JSONL record (it disabled the
+        # whole batch's stories, silently); ISO 8601, RFC 2822 and epoch seconds are dates.
+        published = record_date({"published": item.get("published")}, article_id)
+        return self._reader.article(article_id, text, article_id, published=published, **fields)
 
 
 def _typed(article_id: str, error: Any) -> SummarizeError:

@@ -101,6 +101,7 @@ BAD = st.sampled_from(
         (InputError, {"text": SEED_TEXTS[0], "title": 12}),
         (InputError, "12345 67890"),
         (LanguageError, {"text": SEED_TEXTS[1], "lang": "xx"}),
+        (InputError, {"text": SEED_TEXTS[1], "published": "yesterday-ish"}),
     ]
 )
 
