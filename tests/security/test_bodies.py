@@ -56,9 +56,10 @@ def test_nesting_is_measured_right_and_in_time_that_grows_linearly() -> None:
     bodies = {kib: adversarial(kib) for kib in sizes}
     for name in bodies[10]:
         times = {kib: timed(bodies[kib][name]) for kib in sizes}
-        # Linear: 8 times the bytes, about 8 times the time; quadratic would be 64.
+        # Linear: 8 times the bytes, about 8 times the time; quadratic would be 64. The bound
+        # is half of that, so a machine busy with other work (the best of five jitters) passes.
         ratio = times[80] / max(times[10], 1e-6)
-        assert ratio < 24, f"{name}: {times} (80 KB / 10 KB = {ratio:.1f})"
+        assert ratio < 32, f"{name}: {times} (80 KB / 10 KB = {ratio:.1f})"
 
 
 def _send(port: int, body: bytes, path: str, key: str | None) -> int:

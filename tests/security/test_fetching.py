@@ -234,7 +234,7 @@ def test_the_feed_scans_stay_linear_on_hostile_bytes() -> None:
 
     def timed(work: Any) -> float:
         best = float("inf")
-        for _ in range(3):
+        for _ in range(5):  # the best of five: other work on the machine only adds time
             start = time.perf_counter()
             work()
             best = min(best, time.perf_counter() - start)
@@ -260,7 +260,7 @@ def test_the_feed_scans_stay_linear_on_hostile_bytes() -> None:
                     fragment_text(b.decode("latin-1")),
                 )
             )
-        assert times[160] / max(times[20], 1e-5) < 24, (name, times)
+        assert times[160] / max(times[20], 1e-5) < 32, (name, times)  # quadratic: 64
 
 
 def test_a_run_on_trickling_feeds_ends_with_a_line_each(

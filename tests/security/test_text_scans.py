@@ -47,7 +47,7 @@ def hostile(size: int) -> dict[str, str]:
 
 def best(work: Callable[[], Any]) -> float:
     times = []
-    for _ in range(3):
+    for _ in range(5):  # the best of five: other work on the machine only adds time
         start = time.perf_counter()
         work()
         times.append(time.perf_counter() - start)
@@ -61,6 +61,6 @@ def test_a_text_scan_grows_linearly_on_hostile_text(scan: str) -> None:
     for case in small:
         a = best(lambda t=small[case]: SCANS[scan](t))
         b = best(lambda t=large[case]: SCANS[scan](t))
-        if b > 0.05 and b / max(a, 1e-4) > 24:  # 8 times the text; quadratic would be 64
+        if b > 0.05 and b / max(a, 1e-4) > 32:  # 8 times the text; quadratic would be 64
             slow.append(f"{case}: {a * 1000:.1f} ms -> {b * 1000:.1f} ms")
     assert not slow, f"{scan} is not linear on: " + "; ".join(slow)
