@@ -35,11 +35,17 @@ OutputOpt = Annotated[
 
 ToOpt = Annotated[
     str | None,
-    typer.Option("--to", "-t", help="Target languages, comma-separated [default: ar,fr]."),
+    typer.Option(
+        "--to",
+        "-t",
+        metavar="LANGS",
+        help="Target languages, comma-separated codes [default: ar,fr].",
+    ),
 ]
 SummarizerOpt = Annotated[
     list[str] | None,
     typer.Option(
+        metavar="MODEL",
         help="Summarisation model: catalogue name, hub id or folder; LANG=MODEL for "
         "one language. Repeatable."
     ),
@@ -47,6 +53,7 @@ SummarizerOpt = Annotated[
 TranslatorOpt = Annotated[
     list[str] | None,
     typer.Option(
+        metavar="SRC-TGT=MODEL",
         help="SRC-TGT=MODEL (catalogue name, hub id or folder); *=MODEL sets the "
         "any-to-any fallback. Repeatable."
     ),

@@ -30,8 +30,9 @@ def run(
     sources: Annotated[
         list[str],
         typer.Argument(
+            metavar="SOURCE",
             help="Files, folders, .jsonl files, feeds (an RSS/Atom URL or file, an .opml or "
-            ".feeds list), or - for stdin."
+            ".feeds list), or - for stdin.",
         ),
     ],
     to: ToOpt = None,
@@ -41,9 +42,10 @@ def run(
         typer.Option(
             "--format",
             "-f",
+            metavar="FORMATS",
             help="Outputs, comma-separated: json (a file per "
-            "article), jsonl (results.jsonl), md (brief.md), html (brief.html) "
-            "[default: json].",
+            "article), jsonl (results.jsonl), md (brief.md), html (brief.html), ninjs (IPTC "
+            "ninjs items in ninjs/) [default: json].",
         ),
     ] = None,
     config: ConfigOpt = None,
