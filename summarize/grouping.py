@@ -50,12 +50,14 @@ class Grouper:
         self._store: Any = None
         self._embedder: Any = None  # loaded at the first article that needs one
         self._embedder_note: str | None = None  # why there is none, when one was configured
+        self._off = False  # the settings chose no embedder
         self.sources: dict[str, str] = {}  # by story id: what its edits are checked against
 
     @property
     def without_embedder(self) -> bool:
-        """An embedder was wanted and cannot be had (said once a run by the runner)."""
-        return self._embedder is None and self._embedder_note is not None
+        """An embedder was wanted and cannot be had (said once a run by the runner); not when
+        the settings chose none (`story_embedder = "none"`): nothing to warn of then."""
+        return self._embedder is None and self._embedder_note is not None and not self._off
 
     def group(self, items: list[Item]) -> Grouping:
         """Add this batch's articles to the output folder's stories (each new one joins the
@@ -137,6 +139,7 @@ class Grouper:
                 self._embedder = load(self.settings, self.embedder_route)
                 if self._embedder is None:
                     self._embedder_note = f"story_embedder = {choice(self.settings)!r}"
+                    self._off = True
                     return {}
             rows = self._embedder.embed([texts[h] for h in hashes])
         except ModelLoadError as exc:
