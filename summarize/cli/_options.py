@@ -47,7 +47,7 @@ SummarizerOpt = Annotated[
     typer.Option(
         metavar="MODEL",
         help="Summarisation model: catalogue name, hub id or folder; LANG=MODEL for "
-        "one language. Repeatable."
+        "one language. Repeatable.",
     ),
 ]
 TranslatorOpt = Annotated[
@@ -55,7 +55,7 @@ TranslatorOpt = Annotated[
     typer.Option(
         metavar="SRC-TGT=MODEL",
         help="SRC-TGT=MODEL (catalogue name, hub id or folder); *=MODEL sets the "
-        "any-to-any fallback. Repeatable."
+        "any-to-any fallback. Repeatable.",
     ),
 ]
 

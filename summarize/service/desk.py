@@ -198,7 +198,9 @@ def job_items(job_id: str, desk: DeskDep, svc: ServiceDep, _: KeyDep) -> dict[st
             if "error" in r
         ]
     info = svc.store.get(job_id) if job_id != FOLDER else {"id": FOLDER}
-    return {"job": info, "items": items, "failed": failed, "note": note}
+    grouping = svc.worker.grouping_note()
+    note = "; ".join(n for n in (note, grouping) if n) or None
+    return {"job": info, "items": items, "failed": failed, "note": note, "stories": grouping}
 
 
 @router.post("/v1/jobs/{job_id}/items/{item:path}/approve")

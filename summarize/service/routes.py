@@ -369,6 +369,7 @@ async def readyz(svc: ServiceDep) -> JSONResponse:
     return JSONResponse(
         {
             "status": "ready",
+            "stories_note": worker.grouping_note(),  # a run's note on its stories, or null
             "worker": {
                 "alive": True,
                 "queued": worker.depth(),

@@ -144,6 +144,17 @@ class Worker:
             self._summarizer = Summarizer(self.settings, executor=self._executor)
         return self._summarizer.pipeline(targets)
 
+    def grouping_note(self) -> str | None:
+        """What the service must say of its stories: joined without an embedder (same event,
+        two languages, seldom one story), as `summarize run` says it once a run."""
+        summarizer = self._summarizer
+        if summarizer is None:
+            return None
+        for pipeline in list(summarizer._pipelines.values()):
+            if pipeline.grouper.without_embedder:
+                return str(pipeline.grouper.NO_EMBEDDER)
+        return None
+
     def _article(self, obj: dict[str, Any], idx: int, source: str) -> Any:
         """A request's article, read as the CLI reads a JSON record (a date that is not one is
         an error naming it); a headline from the first line, as in a plain-text file."""
