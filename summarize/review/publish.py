@@ -243,8 +243,9 @@ def approved_only(
 ) -> dict[str, Any] | None:
     """The published view of a published document: every reviewable text (`review.fields`)
     either the text of its field's latest approval, verbatim, or absent; None when no text a
-    model wrote is approved. Every approved-only output (briefs, ninjs `usable`, results with
-    `approved=only`, webhook payloads) renders from this and nothing else.
+    model wrote is approved. The approved-only briefs and results (`approved=only`) render
+    from this; ninjs and webhooks ask the same rule (`published_text`) of every text they
+    print, so a `usable` item's body and headline and a webhook's texts are approved ones.
 
     A source's own headline (`title`, `story_title`) stays as the source wrote it unless an
     approved edit replaced it; a story's members keep their headline (their approved one when
