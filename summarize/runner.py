@@ -106,153 +106,120 @@ class Pipeline:
         `known_docs` / `known_texts`: results and texts of articles done earlier, by content
         hash (a service job's earlier waves), for the stories this batch's articles are in.
         `group=False` leaves the stories alone (a warm-up article is no news)."""
-        started = time.perf_counter()
-        computed_before = dict(self.cache.computed)
-        settings = self.settings
-        stages = self.stages
+        started, computed_before = time.perf_counter(), dict(self.cache.computed)
         articles = [a for a in order if isinstance(a, Article)]
         items = [Item(article=a, index=i) for i, a in enumerate(articles)]
-        stages.detect(items)
-        needed = stages.plan(items)
-        ensure_present(needed, settings)
-        report = BatchReport(output_dir=str(settings.output_dir))
+        report = self._plan(items)
+        stories = self._group(report, items) if self.settings.stories and group else None
+        batch = _Batch(self, items, write, progress, stories)
+        self._compute(batch)
+        report.warnings.extend(self.executor.warnings())
+        report.warnings.extend(batch.off_plan_warnings())
+        report.results = batch.results()
+        everything = self._story_docs(report, stories, items, known_docs, known_texts)
+        report.outcomes = batch.outcomes(order, articles)
+        self._account(report, started, computed_before)
+        if write:
+            self._write_batch(report, batch, everything)
+        return report
+
+    # -- the steps of a batch ----------------------------------------------------------------
+
+    def _plan(self, items: list[Item]) -> BatchReport:
+        """Detect each article's language and plan its stages; every model the batch needs is
+        present (or fetched) before any work; the report starts with what the plan says."""
+        self.stages.detect(items)
+        needed = self.stages.plan(items)
+        ensure_present(needed, self.settings)
+        report = BatchReport(output_dir=str(self.settings.output_dir))
         report.warnings.extend(self.notices)
-        report.warnings.extend(stages.notices)
+        report.warnings.extend(self.stages.notices)
         report.warnings.extend(licence_warnings(needed))
-        outcome_of: dict[int, SourceOutcome] = {}
-        result_of: dict[int, Result] = {}
-        doc_of: dict[int, ResultDoc] = {}
-        done = 0
-        stories = (
-            self._stories_step(report, lambda: self.grouper.group(items))
-            if settings.stories and group
-            else None
-        )
-        story_of = stories.story_of if stories else {}
+        return report
+
+    def _group(self, report: BatchReport, items: list[Item]) -> Any:
+        """The batch's articles joined to the folder's stories (inside the stories' own error
+        boundary), and said once when that is done without an embedder."""
+        stories = self._stories_step(report, lambda: self.grouper.group(items))
         if stories is not None:
             report.story_embedder = self.grouper.embedder
             if self.grouper.without_embedder:
                 # Said once a run: without an embedder, stories in different languages are
                 # seldom joined, and nothing else would tell the desk why.
                 report.warnings.append(self.grouper.NO_EMBEDDER)
-        copy_of = stories.copy_of if stories else {}
+        return stories
 
-        off_plan: dict[tuple[str, str, str, str], int] = {}
-        planned_info: dict[tuple[str, str], dict[str, Any] | None] = {}
-
-        def finish(it: Item) -> None:
-            nonlocal done
-            done += 1
-            # Entries computed elsewhere are stored before the result is written, so a
-            # result on disk always has its stages in the cache.
-            for entry in it.entries:
-                self.cache.put(entry)
-                strayed = self._off_plan(it, entry, planned_info)
-                if strayed is not None:
-                    off_plan[strayed] = off_plan.get(strayed, 0) + 1
-            if it.error is None:
-                assert it.detection is not None and it.summary is not None
-                result = Result(
-                    it.article,
-                    it.detection,
-                    it.summary,
-                    it.translations,
-                    it.pivot,
-                    warnings=stages.review(
-                        it.article.text, it.summary, it.translations, it.detection.code
-                    ),
-                    titles=it.titles,
-                    story=story_of.get(it.article.hash),
-                    duplicate_of=copy_of[it.index].article.id if it.index in copy_of else None,
-                )
-                path = None
-                if write:
-                    doc_of[it.index] = doc = self.document(result)
-                    if "json" in settings.formats:
-                        path = write_result(settings.output_dir, result, doc)
-                result = dataclasses.replace(result, output=str(path) if path else None)
-                result_of[it.index] = result
-                outcome = SourceOutcome(
-                    it.article.id,
-                    it.article.source,
-                    "ok",
-                    output=result.output,
-                    cached=result.all_cached,
-                )
-            else:
-                outcome = SourceOutcome(it.article.id, it.article.source, "error", error=it.error)
-            outcome = dataclasses.replace(outcome, placement=it.placement)
-            outcome_of[it.index] = outcome
-            if progress is not None:
-                progress(ProgressEvent(done, len(items), it.article.id, outcome.status))
-
-        # A near-duplicate of another article of this batch is summarised once: it takes the
-        # original's outputs when those are done.
+    def _compute(self, batch: _Batch) -> None:
+        """Every article finished: from the cache where it can be, by the executor where it
+        cannot, and a near-duplicate of another article of the batch from its original."""
+        items, copy_of = batch.items, batch.copy_of
         planned = [it for it in items if it.plan is not None and it.index not in copy_of]
         # What the cache holds is finished here; only articles with a miss go to the executor.
-        stages.process(planned, lookup_only=True)
+        self.stages.process(planned, lookup_only=True)
         for it in items:
             if not it.deferred and it.index not in copy_of:
-                finish(it)
-        for it in self.executor.run(stages, [it for it in planned if it.deferred]):
-            finish(it)
+                batch.finish(it)
+        for it in self.executor.run(self.stages, [it for it in planned if it.deferred]):
+            batch.finish(it)
         for index, original in copy_of.items():
-            finish(_copied(items[index], original))
-        report.warnings.extend(self.executor.warnings())
-        report.warnings.extend(
-            f"{n} {stage} outputs were computed on {host} with {there}, where this machine's "
-            f"plan runs {here}: they are kept, but a re-run from here will not find them in "
-            "the cache; give every node the same models, settings and versions"
-            for (stage, host, there, here), n in off_plan.items()
-        )
-        report.results = [result_of[i] for i in sorted(result_of)]
-        everything = None
-        if stories is not None:
-            grouped = stories
+            batch.finish(_copied(items[index], original))
 
-            def story_docs() -> tuple[list[StoryDoc], list[StoryDoc]]:
-                docs = self.publish_stories(
-                    self.grouper.docs(grouped, items, report.results, known_docs, known_texts)
-                )
-                return docs, self.grouper.all_stories(docs)
+    def _story_docs(
+        self,
+        report: BatchReport,
+        stories: Any,
+        items: list[Item],
+        known_docs: Mapping[str, dict[str, Any]] | None,
+        known_texts: Mapping[str, str] | None,
+    ) -> list[StoryDoc] | None:
+        """The story documents of this batch (report.stories) and of the whole folder
+        (returned, for stories.json), inside the stories' error boundary."""
+        if stories is None:
+            return None
 
-            made = self._stories_step(report, story_docs)
-            if made is not None:
-                report.stories, everything = made
-                report.all_stories = everything
-        index_of = {id(a): i for i, a in enumerate(articles)}
-        for entry in order:
-            if isinstance(entry, SourceError):
-                report.outcomes.append(SourceOutcome(entry.id, entry.source, "error", error=entry))
-            elif isinstance(entry, Skipped):
-                report.outcomes.append(
-                    SourceOutcome(None, entry.source, "skipped", reason=entry.reason)
-                )
-            else:
-                report.outcomes.append(outcome_of[index_of[id(entry)]])
+        def story_docs() -> tuple[list[StoryDoc], list[StoryDoc]]:
+            docs = self.publish_stories(
+                self.grouper.docs(stories, items, report.results, known_docs, known_texts)
+            )
+            return docs, self.grouper.all_stories(docs)
+
+        made = self._stories_step(report, story_docs)
+        if made is None:
+            return None
+        report.stories, report.all_stories = made
+        return made[1]
+
+    def _account(
+        self, report: BatchReport, started: float, computed_before: Mapping[str, int]
+    ) -> None:
+        """The batch's time and what it computed (not looked up); memory handed back after a
+        batch that ran models (a watch folder or service runs batch after batch)."""
         report.seconds = time.perf_counter() - started
         report.computed = {
             k: n - computed_before.get(k, 0)
             for k, n in self.cache.computed.items()
             if n > computed_before.get(k, 0)
         }
-        if report.computed:  # a batch that ran models: a watch folder or service runs
-            from summarize.engines.ct2 import release_memory  # batch after batch in one process
+        if report.computed:
+            from summarize.engines.ct2 import release_memory
 
             release_memory()
-        if write:
-            docs = [doc_of[i] for i in sorted(result_of)]
-            write_briefs(
-                settings.output_dir,
-                docs,
-                settings.formats,
-                report.stories,
-                ninjs_options(settings),
-            )
-            write_report(settings.output_dir, report, settings_doc(settings))
-            if everything is not None:
-                write_stories(settings.output_dir, everything)
-        return report
+
+    def _write_batch(
+        self, report: BatchReport, batch: _Batch, everything: list[StoryDoc] | None
+    ) -> None:
+        """The batch-wide files: briefs, ninjs, report.json, and stories.json."""
+        settings = self.settings
+        write_briefs(
+            settings.output_dir,
+            batch.documents(),
+            settings.formats,
+            report.stories,
+            ninjs_options(settings),
+        )
+        write_report(settings.output_dir, report, settings_doc(settings))
+        if everything is not None:
+            write_stories(settings.output_dir, everything)
 
     def _off_plan(
         self,
@@ -360,6 +327,109 @@ class Pipeline:
         self.grouper.close()
         if self._edit_store is not None:
             self._edit_store.close()
+
+
+class _Batch:
+    """One batch's bookkeeping: what each article became (its result, document and outcome,
+    by its place), how many are done, and outputs computed off this plan. `finish` is the one
+    place an article ends: its cache entries stored first, then its result written."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        items: list[Item],
+        write: bool,
+        progress: ProgressFn | None,
+        stories: Any,
+    ) -> None:
+        self.pipeline, self.items, self.write, self.progress = pipeline, items, write, progress
+        self.story_of = stories.story_of if stories else {}
+        self.copy_of: dict[int, Item] = stories.copy_of if stories else {}
+        self.outcome_of: dict[int, SourceOutcome] = {}
+        self.result_of: dict[int, Result] = {}
+        self.doc_of: dict[int, ResultDoc] = {}
+        self.done = 0
+        self.off_plan: dict[tuple[str, str, str, str], int] = {}
+        self.planned_info: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+    def finish(self, it: Item) -> None:
+        self.done += 1
+        self._store(it)
+        if it.error is None:
+            outcome = self._result(it)
+        else:
+            outcome = SourceOutcome(it.article.id, it.article.source, "error", error=it.error)
+        outcome = dataclasses.replace(outcome, placement=it.placement)
+        self.outcome_of[it.index] = outcome
+        if self.progress is not None:
+            event = ProgressEvent(self.done, len(self.items), it.article.id, outcome.status)
+            self.progress(event)
+
+    def _store(self, it: Item) -> None:
+        """Entries computed elsewhere are stored before the result is written, so a result
+        on disk always has its stages in the cache."""
+        for entry in it.entries:
+            self.pipeline.cache.put(entry)
+            strayed = self.pipeline._off_plan(it, entry, self.planned_info)
+            if strayed is not None:
+                self.off_plan[strayed] = self.off_plan.get(strayed, 0) + 1
+
+    def _result(self, it: Item) -> SourceOutcome:
+        """A finished article's result: checked, placed in its story, written."""
+        pipeline, settings = self.pipeline, self.pipeline.settings
+        assert it.detection is not None and it.summary is not None
+        result = Result(
+            it.article,
+            it.detection,
+            it.summary,
+            it.translations,
+            it.pivot,
+            warnings=pipeline.stages.review(
+                it.article.text, it.summary, it.translations, it.detection.code
+            ),
+            titles=it.titles,
+            story=self.story_of.get(it.article.hash),
+            duplicate_of=self.copy_of[it.index].article.id if it.index in self.copy_of else None,
+        )
+        path = None
+        if self.write:
+            self.doc_of[it.index] = doc = pipeline.document(result)
+            if "json" in settings.formats:
+                path = write_result(settings.output_dir, result, doc)
+        result = dataclasses.replace(result, output=str(path) if path else None)
+        self.result_of[it.index] = result
+        return SourceOutcome(
+            it.article.id, it.article.source, "ok", output=result.output, cached=result.all_cached
+        )
+
+    def results(self) -> list[Result]:
+        return [self.result_of[i] for i in sorted(self.result_of)]
+
+    def documents(self) -> list[ResultDoc]:
+        return [self.doc_of[i] for i in sorted(self.result_of)]
+
+    def outcomes(
+        self, order: Sequence[Article | SourceError | Skipped], articles: list[Article]
+    ) -> list[SourceOutcome]:
+        """Every source's outcome in input order: ingest's errors and skips in their places."""
+        index_of = {id(a): i for i, a in enumerate(articles)}
+        out = []
+        for entry in order:
+            if isinstance(entry, SourceError):
+                out.append(SourceOutcome(entry.id, entry.source, "error", error=entry))
+            elif isinstance(entry, Skipped):
+                out.append(SourceOutcome(None, entry.source, "skipped", reason=entry.reason))
+            else:
+                out.append(self.outcome_of[index_of[id(entry)]])
+        return out
+
+    def off_plan_warnings(self) -> list[str]:
+        return [
+            f"{n} {stage} outputs were computed on {host} with {there}, where this machine's "
+            f"plan runs {here}: they are kept, but a re-run from here will not find them in "
+            "the cache; give every node the same models, settings and versions"
+            for (stage, host, there, here), n in self.off_plan.items()
+        ]
 
 
 def _copied(copy: Item, original: Item) -> Item:
