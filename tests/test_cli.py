@@ -283,7 +283,7 @@ def test_ctrl_c_at_any_moment_is_one_line_and_the_rerun_resumes(
     def written() -> int:
         return len([p for p in out.glob("*.json") if p.name != "report.json"])
 
-    for more in (1, 2, 1, 3):
+    for more in (1, 2, 3):
         wanted = written() + more  # the moment: that many new results into the run
         proc = subprocess.Popen(
             command, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True

@@ -272,3 +272,24 @@ def test_an_entry_cannot_send_the_reader_to_a_private_address_of_another_host(
     finally:
         reader.close()
     assert "private address" in problem.message and "/admin" not in str(site.hits)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/a\x7fb",  # httpx: InvalidURL, not an HTTPError (it ended the read)
+        "http://127.0.0.1:99999/",  # a port out of range
+        "http://[::1/",  # a bracket that does not close
+        "http://exa mple.org/",
+    ],
+)
+def test_an_address_no_client_can_use_is_one_fetch_error(url: str) -> None:
+    """Whatever a feed's link holds, fetching it is a FetchError naming it, never an
+    exception from inside httpx or urllib that ends the whole read."""
+    from summarize.feeds.fetch import Fetcher, FetchError
+
+    with (
+        Fetcher(FetchPolicy(robots=False, timeout=2, deadline=3)) as fetcher,
+        pytest.raises(FetchError),
+    ):
+        fetcher.get(url)

@@ -53,6 +53,20 @@ class FetchPolicy:
 
 
 @dataclass(frozen=True)
+class Request:
+    """One fetch, planned: where it starts, what it sends, and its bounds. Every hop of it (a
+    redirect, the robots.txt it asks first) is checked against the same plan."""
+
+    url: str  # the first address; the hops follow from it
+    headers: dict[str, str]
+    cap: int  # bytes
+    any_type: bool  # False: a web page only (text/html)
+    trusted: Collection[Origin]  # origins that may be on a private address
+    deadline: float  # time.monotonic() by which the whole fetch is done
+    robots: bool  # ask robots.txt before each hop
+
+
+@dataclass(frozen=True)
 class Fetched:
     url: str  # after redirects
     status: int
@@ -156,26 +170,31 @@ class Fetcher:
         allows all, as crawlers do). The robots file is fetched under the same policy."""
         if not self.policy.robots:
             return True
+        robots = self._robots_of(url, trusted, deadline or time.monotonic() + self.policy.deadline)
+        return robots is None or robots.can_fetch(self.policy.user_agent, url)
+
+    def _robots_of(
+        self, url: str, trusted: Collection[Origin], deadline: float
+    ) -> urllib.robotparser.RobotFileParser | None:
+        """The robots file of `url`'s origin, fetched once (a plan that asks no robots file
+        of its own), kept for the fetcher's life; None when there is none or it is unreadable."""
         parts = urlsplit(url)
         key = f"{parts.scheme}://{parts.netloc}"
         with self._lock:
-            known = key in self._robots
-            robots = self._robots.get(key)
-        if not known:
+            if key in self._robots:
+                return self._robots[key]
+        plan = Request(f"{key}/robots.txt", {}, 100_000, True, trusted, deadline, robots=False)
+        robots = None
+        try:
+            answer = self._fetch(plan)
+            if answer.status == 200:
+                robots = urllib.robotparser.RobotFileParser()
+                robots.parse(answer.body.decode("utf-8", "replace").splitlines())
+        except FetchError:  # a refused robots.txt is an unreadable one: never fetched
             robots = None
-            when = deadline or time.monotonic() + self.policy.deadline
-            try:
-                answer = self._fetch(
-                    f"{key}/robots.txt", {}, 100_000, True, trusted, when, robots=False
-                )
-                if answer.status == 200:
-                    robots = urllib.robotparser.RobotFileParser()
-                    robots.parse(answer.body.decode("utf-8", "replace").splitlines())
-            except FetchError:  # a refused robots.txt is an unreadable one: never fetched
-                robots = None
-            with self._lock:
-                self._robots[key] = robots
-        return robots is None or robots.can_fetch(self.policy.user_agent, url)
+        with self._lock:
+            self._robots[key] = robots
+        return robots
 
     def get(
         self,
@@ -193,37 +212,30 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if modified:
             headers["If-Modified-Since"] = modified
-        deadline = time.monotonic() + self.policy.deadline
-        return self._fetch(
-            url,
-            headers,
-            self.policy.max_bytes,
-            not html_only,
-            trusted,
-            deadline,
-            self.policy.robots,
+        plan = Request(
+            url=url,
+            headers=headers,
+            cap=self.policy.max_bytes,
+            any_type=not html_only,
+            trusted=trusted,
+            deadline=time.monotonic() + self.policy.deadline,
+            robots=self.policy.robots,
         )
+        return self._fetch(plan)
 
-    def _fetch(
-        self,
-        url: str,
-        headers: dict[str, str],
-        cap: int,
-        any_type: bool,
-        trusted: Collection[Origin],
-        deadline: float,
-        robots: bool,
-    ) -> Fetched:
-        hop, first = url, url
+    def _fetch(self, plan: Request) -> Fetched:
+        """Each hop checked (address, then robots.txt), then requested in its host's turn,
+        until an answer that is not a redirect."""
+        hop = plan.url
         for _ in range(self.policy.max_redirects + 1):
-            self._check(hop, first, trusted)
-            if robots and not self.allowed(hop, trusted, deadline):
+            self._check(hop, plan.url, plan.trusted)
+            if plan.robots and not self.allowed(hop, plan.trusted, plan.deadline):
                 raise FetchError(
                     "robots.txt does not allow this tool to fetch it (feed_robots)"
-                    + ("" if hop == first else f"; it redirected to {hop}")
+                    + ("" if hop == plan.url else f"; it redirected to {hop}")
                 )
             with self._turn(hop):
-                got = self._once(hop, first, headers, cap, any_type, trusted, deadline)
+                got = self._once(hop, plan)
             if isinstance(got, Fetched):
                 return got
             hop = got
@@ -232,34 +244,30 @@ class Fetcher:
     def _check(self, url: str, first: str, trusted: Collection[Origin]) -> None:
         """Refuse before connecting: not http(s), or a name whose addresses are not all public
         (unless its origin is trusted). The connection is checked again as it is made."""
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise Refused(f"not an http(s) address: {url}")
-        where = origin(url)
+        try:
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise Refused(f"not an http(s) address: {url}")
+            where = origin(url)
+        except ValueError as exc:  # a port out of range, brackets that do not close, ...
+            raise Refused(f"not a valid address ({exc}): {url[:200]!r}") from None
         if where in trusted:
             return
         private = [a for a in _resolve(*where) if not is_public(a)]
         if private:
             raise Refused(_refusal(url, first, private[0]))
 
-    def _once(
-        self,
-        url: str,
-        first: str,
-        headers: dict[str, str],
-        cap: int,
-        any_type: bool,
-        trusted: Collection[Origin],
-        deadline: float,
-    ) -> Fetched | str:
-        """One request: the answer, or the address it redirects to."""
+    def _once(self, url: str, plan: Request) -> Fetched | str:
+        """One request of `plan` (to `url`, a hop of it): the answer, or the address it
+        redirects to."""
         import httpx
 
+        first, headers, cap, deadline = plan.url, plan.headers, plan.cap, plan.deadline
         left = deadline - time.monotonic()
         if left <= 0:
             raise FetchError(self._late())
         expired = threading.Event()
         timers: list[threading.Timer] = []
-        check = origin(url) not in trusted
+        check = origin(url) not in plan.trusted
 
         def guard(event: str, info: dict[str, Any]) -> None:
             if event != "connection.connect_tcp.complete":
@@ -297,7 +305,7 @@ class Fetcher:
                     return Fetched(url, 304, b"", kind, None, None)
                 if answer.status_code >= 400:
                     raise FetchError(f"HTTP {answer.status_code} {answer.reason_phrase}".strip())
-                if not any_type and kind not in HTML_TYPES:
+                if not plan.any_type and kind not in HTML_TYPES:
                     raise FetchError(f"not a web page (Content-Type {kind or 'missing'})")
                 declared = answer.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > cap:
@@ -325,7 +333,9 @@ class Fetcher:
             if expired.is_set() or time.monotonic() >= deadline:
                 raise FetchError(self._late()) from None
             raise FetchError(f"timed out after {self.policy.timeout:g} s (feed_timeout)") from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            # Every error httpx raises (InvalidURL and StreamError are not HTTPErrors): one
+            # entry's bad link costs that entry, never the read.
             if expired.is_set():
                 raise FetchError(self._late()) from None
             raise FetchError(f"cannot be fetched: {type(exc).__name__}: {exc}") from None
