@@ -23,7 +23,7 @@ from summarize.languages import (  # noqa: F401  (names briefs have always offer
 
 # A story's copy of a member's own summary is the machine's (its article's reviewed texts are
 # shown apart, under "reviewed"), so it is marked as every unreviewed text is.
-MEMBER_DRAFT = "Machine draft, not reviewed (this article's own summary)"
+MEMBER_DRAFT = "Machine draft, not reviewed (this article’s own summary)"
 
 
 def provenance_line(doc: Mapping[str, Any]) -> str:

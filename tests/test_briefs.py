@@ -166,3 +166,29 @@ def test_brief_times_are_utc_text_that_the_page_shows_in_the_readers_zone() -> N
     assert f"script-src 'sha256-{digest}'" in page  # nothing else may run
     assert "2 Dec 2026, 07:14 UTC" in markdown_brief([one])
     assert "<time" not in html_brief([doc(published="not a date")])
+
+
+def test_a_storys_copy_of_a_members_summary_is_marked_a_machine_draft() -> None:
+    """Every unreviewed text of a draft brief says so, a story member's own summary too (it
+    carried no mark: an approved member showed its replaced machine text there unmarked)."""
+    from summarize.briefs import MEMBER_DRAFT
+
+    own = "The member’s own machine summary of the assembly."
+    story = {
+        "id": "s-1",
+        "size": 2,
+        "headline": "INTERPOL in Marrakech",
+        "languages": ["en"],
+        "outlets": [],
+        "members": [
+            {"id": "s1", "title": "One", "lang": "en", "summary": {"text": own, "lang": "en"}},
+            {"id": "s2", "title": "Two", "lang": "en"},
+        ],
+        "summary": {"text": "INTERPOL met in Marrakech.", "lang": "en", "from": ["s1", "s2"]},
+        "translations": {},
+    }
+    md = markdown_brief([], [story])
+    assert own in md and md.index(MEMBER_DRAFT) > md.index(own)
+    page = html_brief([], stories=[story])
+    details = page[page.index('<details class="own">') :]
+    assert own in details and MEMBER_DRAFT in details[: details.index("</details>")]
