@@ -352,6 +352,8 @@ class Plan:
         # The targets as the models know them, resolved once before any work: a regional code
         # known only as its language is mapped (and said); one no model offers stops here.
         targets, self.target_notes = self.router.resolve_targets(self.settings.targets)
+        if not targets:  # `--to ''`: allowed, and said, never silently nothing translated
+            self.target_notes.append("no target languages: summaries only, nothing translated")
         if targets != self.settings.targets:
             self.settings = dataclasses.replace(self.settings, targets=targets)
             self.router.settings = self.settings

@@ -304,3 +304,13 @@ def test_ctrl_c_at_any_moment_is_one_line_and_the_rerun_resumes(
     final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, final.stderr[-2000:]
     assert written() == total
+
+
+def test_no_targets_is_said_not_silent(tiny: dict[str, Path], tmp_path: Path) -> None:
+    """`--to ''` is allowed (summaries only) and said: it translated nothing, silently."""
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    result = runner.invoke(
+        app, ["run", str(seed), "--to", "", "-o", str(tmp_path / "out"), *tiny_args(tiny)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "no target languages: summaries only, nothing translated" in result.output
