@@ -314,3 +314,11 @@ def test_no_targets_is_said_not_silent(tiny: dict[str, Path], tmp_path: Path) ->
     )
     assert result.exit_code == 0, result.output
     assert "no target languages: summaries only, nothing translated" in result.output
+
+
+def test_a_run_of_nothing_that_exists_is_a_usage_error_that_makes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(tmp_path / "nope.txt"), "-o", str(out)])
+    assert result.exit_code == 2 and "no such file or folder" in result.output, result.output
+    assert not out.exists()
+

@@ -172,6 +172,10 @@ def run(
     )
     from summarize.api import run as run_batch
 
+    missing = [s for s in sources if s != "-" and "://" not in s and not Path(s).exists()]
+    if missing and len(missing) == len(sources):  # nothing to run: nothing made, exit 2
+        raise UsageError(f"{', '.join(missing)}: no such file or folder")
+
     to_stdout = output is not None and str(output) == "-"
     if to_stdout:
         # `-o -`: results as JSONL on stdout; the cache stays in the default folder.
