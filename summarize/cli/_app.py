@@ -125,8 +125,11 @@ def main() -> None:
     try:
         app()
     except (Interrupted, KeyboardInterrupt):
+        from summarize.cli.run import DONE
+
+        done = f" after {DONE['done']} of {DONE['total']} articles" if DONE["total"] else ""
         sys.stderr.write(
-            "\nsummarize: interrupted; every result finished is kept (nothing is half-written), "
-            "and running the same command again computes only what is missing\n"
+            f"\nsummarize: interrupted{done}; every result finished is kept (nothing is "
+            "half-written), and running the same command again computes only what is missing\n"
         )
         sys.exit(130)

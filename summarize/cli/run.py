@@ -191,7 +191,7 @@ def run(
         report = (
             _run_with_progress(run_batch, sources, settings, **kwargs)
             if show
-            else run_batch(sources, settings, **kwargs)
+            else run_batch(sources, settings, progress=_count, **kwargs)
         )
     if to_stdout:
         from summarize.briefs import jsonl_results
@@ -202,6 +202,14 @@ def run(
     if not quiet:
         _print_report(report)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_SOME_FAILED)
+
+
+# How far the run has come, for the one line Ctrl-C prints (`_app.main`).
+DONE = {"done": 0, "total": 0}
+
+
+def _count(event: Any) -> None:
+    DONE["done"], DONE["total"] = event.done, event.total
 
 
 def _run_with_progress(run_batch: Any, sources: list[str], settings: Any, **kwargs: Any) -> Any:
@@ -219,6 +227,7 @@ def _run_with_progress(run_batch: Any, sources: list[str], settings: Any, **kwar
         task = bar.add_task("summarising", total=None)
 
         def on_progress(event: ProgressEvent) -> None:
+            _count(event)
             bar.update(
                 task,
                 total=event.total,
