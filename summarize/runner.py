@@ -111,7 +111,7 @@ class Pipeline:
         items = [Item(article=a, index=i) for i, a in enumerate(articles)]
         report = self._plan(items)
         stories = self._group(report, items) if self.settings.stories and group else None
-        batch = _Batch(self, items, write, progress, stories)
+        batch = _Batch(self, items, write, progress, stories, report.stories_error)
         self._compute(batch)
         report.warnings.extend(self.executor.warnings())
         report.warnings.extend(batch.off_plan_warnings())
@@ -341,8 +341,15 @@ class _Batch:
         write: bool,
         progress: ProgressFn | None,
         stories: Any,
+        stories_error: str | None = None,
     ) -> None:
         self.pipeline, self.items, self.write, self.progress = pipeline, items, write, progress
+        # A stories step that failed is said on every result it left without a story.
+        self.no_story = (
+            (Flag("stories_not_updated", "story", f"not placed in a story: {stories_error}", ""),)
+            if stories_error
+            else ()
+        )
         self.story_of = stories.story_of if stories else {}
         self.copy_of: dict[int, Item] = stories.copy_of if stories else {}
         self.outcome_of: dict[int, SourceOutcome] = {}
@@ -386,7 +393,8 @@ class _Batch:
             it.pivot,
             warnings=pipeline.stages.review(
                 it.article.text, it.summary, it.translations, it.detection.code
-            ),
+            )
+            + self.no_story,
             titles=it.titles,
             story=self.story_of.get(it.article.hash),
             duplicate_of=self.copy_of[it.index].article.id if it.index in self.copy_of else None,

@@ -449,6 +449,11 @@ def test_a_failure_in_the_stories_step_never_loses_the_batch(
     assert written["stories"]["error"] == "RuntimeError: a bug in the stories step"
     assert all((out / f"{name}.json").exists() for name in ("a.txt", "b.txt", "copy"))
     assert not (out / "stories.json").exists()
+    # ... and every result it left without a story says so (it was a silent story=None).
+    for result in report.results:
+        assert result.story is None
+        [flag] = [w for w in result.warnings if w.code == "stories_not_updated"]
+        assert "a bug in the stories step" in flag.message
 
 
 def test_a_text_that_leaves_and_comes_back_rejoins_without_a_crash(tmp_path: Path) -> None:
