@@ -21,7 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from summarize.errors import ConfigError
+from summarize.errors import ConfigError, ModelNotAvailable
 from summarize.files import RECORD_FILE, file_sha256
 
 SUFFIX = ".argosmodel"
@@ -84,7 +84,7 @@ def install(archive: Path, models_dir: Path) -> Path:
     """Unpack an `.argosmodel` into `models_dir` once (by its SHA-256) and return the package
     folder. Refuses, in one line naming the archive, anything that is not a plain package."""
     if not archive.is_file():
-        raise ConfigError(f"Argos package {archive} does not exist")
+        raise ModelNotAvailable(f"Argos package {archive} does not exist")
     digest = file_sha256(archive)
     target = models_dir / f"argos--{_stem(archive)}-{digest[:12]}"
     if target.is_dir():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from summarize.config import Settings, user_models
-from summarize.errors import ConfigError, ModelLoadError
+from summarize.errors import ConfigError, ModelLoadError, ModelNotAvailable
 from summarize.files import RECORD_FILE, atomic_write
 
 Task = Literal["summarization", "translation", "entailment", "embedding"]
@@ -229,7 +229,8 @@ def resolve(
         if argos is not None:
             return argos
         if not path.is_dir():
-            raise ConfigError(f"model folder {value} does not exist")
+            # One class for a missing model, whatever names it (catalogue, folder, package).
+            raise ModelNotAvailable(f"model folder {value} does not exist")
         entry = ModelEntry(
             name=path.name,
             hub=None,

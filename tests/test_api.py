@@ -14,7 +14,16 @@ import pytest
 from conftest import SEEDS, tiny_overrides
 from hypothesis import strategies as st
 
-from summarize import ConfigError, Failed, LanguageError, Result, Summarizer, load_settings, run
+from summarize import (
+    ConfigError,
+    Failed,
+    LanguageError,
+    ModelNotAvailable,
+    Result,
+    Summarizer,
+    load_settings,
+    run,
+)
 from summarize.errors import InputError
 
 SEED_TEXTS = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
@@ -223,7 +232,7 @@ def test_overrides_apply_over_given_settings(tiny: dict[str, Path], tmp_path: Pa
     ("extra", "error", "words"),
     [
         ({"targets": ["xx"]}, LanguageError, "target 'xx'"),
-        ({"summarizer": "/nope/model"}, ConfigError, "/nope/model does not exist"),
+        ({"summarizer": "/nope/model"}, ModelNotAvailable, "/nope/model does not exist"),
         ({"device": "gpu"}, ConfigError, "use cpu, cuda"),
     ],
 )

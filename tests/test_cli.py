@@ -321,4 +321,3 @@ def test_a_run_of_nothing_that_exists_is_a_usage_error_that_makes_nothing(tmp_pa
     result = runner.invoke(app, ["run", str(tmp_path / "nope.txt"), "-o", str(out)])
     assert result.exit_code == 2 and "no such file or folder" in result.output, result.output
     assert not out.exists()
-
