@@ -17,10 +17,11 @@ without one it writes nothing but the cache.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -297,24 +298,31 @@ class Summarizer:
         *,
         batch_size: int | None = None,
         targets: Sequence[str] | None = None,
+        progress: bool | Callable[[int], Any] = False,
     ) -> Iterator[Result | Failed]:
         """Results in input order, batch by batch (`batch_size`, default the setting), so a
         long stream is held one batch at a time. An article is a text or a mapping with
         `text` and optionally `id`, `title`, `lang`, `published`. One that fails is a
-        `Failed` in its place; the rest go on."""
+        `Failed` in its place; the rest go on. `progress`: a function called with the number
+        of entries given so far, after each; or True for a counter on stderr (as the CLI)."""
         size = batch_size or self.settings.batch_size
         batch: list[Any] = []
         first = 1  # an article without an id is named by its place in the stream
-        for item in articles:
-            # Anything else (None, a number, bytes) is kept as it is: `_batch` makes it a
-            # Failed in its place, and the stream goes on.
-            batch.append({"text": item} if isinstance(item, str) else item)
-            if len(batch) >= size:
-                yield from self._batch(batch, targets, first)
-                first += len(batch)
-                batch = []
-        if batch:
-            yield from self._batch(batch, targets, first)
+        with _progress(progress) as tick:
+            for item in articles:
+                # Anything else (None, a number, bytes) is kept as it is: `_batch` makes it a
+                # Failed in its place, and the stream goes on.
+                batch.append({"text": item} if isinstance(item, str) else item)
+                if len(batch) >= size:
+                    for got in self._batch(batch, targets, first):
+                        tick()
+                        yield got
+                    first += len(batch)
+                    batch = []
+            if batch:
+                for got in self._batch(batch, targets, first):
+                    tick()
+                    yield got
 
     # -- the one path --------------------------------------------------------------------
 
@@ -404,6 +412,30 @@ class Summarizer:
         # whole batch's stories, silently); ISO 8601, RFC 2822 and epoch seconds are dates.
         published = record_date({"published": item.get("published")}, article_id)
         return self._reader.article(article_id, text, article_id, published=published, **fields)
+
+
+@contextlib.contextmanager
+def _progress(progress: bool | Callable[[int], Any]) -> Iterator[Callable[[], None]]:
+    """A tick per entry of a stream: the caller's function, a rich counter on stderr, or
+    nothing."""
+    done = 0
+    if callable(progress):
+
+        def tick() -> None:
+            nonlocal done
+            done += 1
+            progress(done)
+
+        yield tick
+    elif progress:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        columns = (SpinnerColumn(), TextColumn("{task.completed} summarised"), TimeElapsedColumn())
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("summarising", total=None)
+            yield lambda: bar.advance(task)
+    else:
+        yield lambda: None
 
 
 def _typed(article_id: str, error: Any) -> SummarizeError:

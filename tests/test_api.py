@@ -267,3 +267,15 @@ def test_a_result_is_a_value(tiny: dict[str, Path], tmp_path: Path) -> None:
     assert doc["summary"]["text"] == "An edited summary."
     assert doc["title_translations"] == {"fr": "Un titre."}
     assert Result.from_dict(doc) == edited and edited != r
+
+
+def test_a_stream_reports_its_progress(tiny: dict[str, Path], tmp_path: Path) -> None:
+    """`progress=` a function: called with the count after each entry, failures included;
+    `progress=True`: a counter on stderr that leaves the results alone."""
+    seen: list[int] = []
+    items: list[Any] = [SEED_TEXTS[0], None, SEED_TEXTS[1]]
+    with summarizer(tiny, tmp_path, targets=["fr"], stories=False) as s:
+        got = list(s.summarize_many(items, batch_size=2, progress=seen.append))
+        assert seen == [1, 2, 3] and len(got) == 3
+        assert len(list(s.summarize_many(items, progress=True))) == 3
+
