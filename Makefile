@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 TO     ?= ar,fr
 TINY    = models/tiny
 
-.PHONY: install dev run test lint docs pytest tiny run-tiny clean
+.PHONY: install dev run test lint docs docs-serve pytest tiny run-tiny clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: dev
 # The documentation site (docs/, mkdocs-material; the API reference from the docstrings).
 docs: dev
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# The site on http://127.0.0.1:8000, rebuilt as pages change (no end-of-life banner).
+docs-serve: dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 pytest: dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
