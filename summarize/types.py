@@ -5,11 +5,9 @@ All records are frozen dataclasses so a stage cannot change what an earlier one 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from summarize.documents import StoryDoc
+from typing import Any, Literal
 
 Route = Literal["direct", "pivot", "fallback", "copy"]
 Status = Literal["ok", "error", "skipped"]
@@ -202,10 +200,11 @@ class BatchReport:
     seconds: float = 0.0
     output_dir: str | None = None
     warnings: list[str] = field(default_factory=list)
-    # Every story the output folder holds after this batch (the stories.json documents).
-    stories: list[StoryDoc] = field(default_factory=list)
-    # Every live story of the output folder after this batch (what stories.json holds).
-    all_stories: list[StoryDoc] = field(default_factory=list)
+    # This batch's stories, and every live story of the output folder after it (what
+    # stories.json holds): `documents.StoryDoc`s, read here as mappings (documents builds on
+    # these types, never the other way round).
+    stories: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    all_stories: Sequence[Mapping[str, Any]] = field(default_factory=list)
     # Why the stories step failed this batch (its results are kept all the same).
     stories_error: str | None = None
     # What embedded the new articles for the stories (its signature), or why nothing did.
