@@ -48,11 +48,21 @@ PICKLE_FILE = "pytorch_model.bin"
 SAFETENSORS_FILE = "model.safetensors"
 
 
+# Where a local folder for a model of each task is named (the setting, and its flag).
+_NAMED_BY = {
+    "summarization": "the summarizer setting (--summarizer)",
+    "translation": "the translators setting (--translator SRC-TGT=FOLDER)",
+    "embedding": 'the story_embedder setting (--story-embedder), or story_embedder = "none"',
+    "entailment": "the entailment_model setting",
+}
+
+
 def _missing_message(ref: ModelRef, why: str) -> str:
+    named_by = _NAMED_BY.get(str(ref.entry.task), "its setting")
     return (
         f"model {ref.name} is not in {ref.path} and cannot be downloaded ({why}); "
         f"run `summarize models download {ref.name}` on a connected machine and copy the models/ "
-        "folder here, or pass a local folder with --summarizer/--translator"
+        f"folder here, or name a local folder in {named_by}"
     )
 
 
