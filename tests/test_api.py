@@ -278,4 +278,3 @@ def test_a_stream_reports_its_progress(tiny: dict[str, Path], tmp_path: Path) ->
         got = list(s.summarize_many(items, batch_size=2, progress=seen.append))
         assert seen == [1, 2, 3] and len(got) == 3
         assert len(list(s.summarize_many(items, progress=True))) == 3
-
