@@ -427,8 +427,9 @@ class Desk:
     def approve_item(
         self, item: str, editor: str, *, sha: str, force: bool = False
     ) -> list[FieldEdits]:
-        """Approve a whole item as it was shown, named by its sha (`item_sha`): a `Conflict`
-        when anything it would approve changed since."""
+        """Approve a whole item as it was shown, named by its sha (`item_sha`): a ReviewError
+        when anything it would approve changed since (a field that moves on between this check
+        and the save is still a `Conflict`, from `approve_all`)."""
         state = self.item_state(item)
         if item_etag(state).strip('"') != sha.strip().strip('"'):
             raise ReviewError(
